@@ -1,0 +1,66 @@
+# scim-me: `make run` serves a seeded demo on 127.0.0.1:8080; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+WORKERS ?= 2
+DEMO_TENANT ?= demo
+DEMO_USER ?= kim
+PYTEST_ARGS ?=
+
+.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+# Creates/upgrades the embedded SQLite database in instance/, seeds the demo tenant and user,
+# prints a curl with a fresh token, then serves in the foreground.
+run: install
+	$(BIN)/scim-me keys init
+	$(BIN)/scim-me db upgrade
+	$(BIN)/scim-me demo seed --tenant $(DEMO_TENANT) --username $(DEMO_USER)
+	@TOKEN=$$($(BIN)/scim-me token --tenant $(DEMO_TENANT) --user $(DEMO_USER)) && \
+	  echo && echo "scim-me is starting on http://$(HOST):$(PORT). Read the demo user's profile with:" && echo && \
+	  echo "  curl -s http://$(HOST):$(PORT)/t/$(DEMO_TENANT)/scim2/Me -H 'Authorization: Bearer '$$TOKEN" && echo
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+serve: install
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+# The whole suite: unit, API (SQLite and PostgreSQL), fuzz, CLI and the gunicorn end-to-end suite.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not e2e" --backends sqlite $(PYTEST_ARGS)
+
+e2e: install
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy scim_me
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy scim_me
+
+bench: install
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/patch_engine.py
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,169 @@
+"""In-process benchmark of the PATCH engine alone (no server, no database).
+
+    .venv/bin/python bench/patch_engine.py [--sizes 1000,2000,5000,10000] [--repeat 5] [--profile]
+
+Times ``scim_me.core.patch.apply_patch`` on one PatchOp document per size, built from a realistic
+cycle of five operations:
+
+    replace nickName | replace displayName | replace name.givenName |
+    add emails [{value: <unique>}] | replace emails[value eq "<that value>"].type
+
+Reports the best of ``--repeat`` runs per size (more runs for small sizes, at least 1 s of them),
+µs per operation, and the ratio of the per-operation time at the largest size to the smallest
+(≈ 1 means the engine is linear in the number of operations).
+
+Every fifth operation adds an email, so ``emails`` grows to n/5 values; an engine that scans the
+whole list on each add (duplicate check) or filter is then O(n) per operation, O(n²) per document.
+A second, "scalar" mix (single-valued attributes only, no growing list) is timed too, to separate
+the engine's own per-operation cost from the cost of scanning a growing multi-valued attribute.
+``--profile`` runs cProfile on the largest document and prints the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from scim_me.core.patch import apply_patch  # noqa: E402
+from scim_me.core.schemas import load_registry  # noqa: E402
+
+USER: dict[str, Any] = {
+    "userName": "bench",
+    "name": {"givenName": "Bench", "familyName": "Mark"},
+    "displayName": "Bench Mark",
+    "nickName": "bench",
+    "emails": [{"value": "bench@example.com", "type": "work", "primary": True}],
+    "phoneNumbers": [{"value": "+94 11 000 0000", "type": "mobile"}],
+}
+
+
+def realistic_ops(n: int) -> list[dict[str, Any]]:
+    ops: list[dict[str, Any]] = []
+    for i in range(n):
+        slot, k = i % 5, i // 5
+        if slot == 0:
+            ops.append({"op": "replace", "path": "nickName", "value": f"nick-{i}"})
+        elif slot == 1:
+            ops.append({"op": "replace", "path": "displayName", "value": f"Display {i}"})
+        elif slot == 2:
+            ops.append({"op": "replace", "path": "name.givenName", "value": f"Given{i}"})
+        elif slot == 3:
+            ops.append({"op": "add", "path": "emails", "value": [{"value": f"user{k}@bench.example", "type": "home"}]})
+        else:
+            ops.append({"op": "replace", "path": f'emails[value eq "user{k}@bench.example"].type', "value": "other"})
+    return ops
+
+
+def scalar_ops(n: int) -> list[dict[str, Any]]:
+    """The same shape of document with no growing list: isolates the per-operation engine cost."""
+    paths = ("nickName", "displayName", "name.givenName", "title", "name.familyName")
+    return [{"op": "replace", "path": paths[i % 5], "value": f"v{i}"} for i in range(n)]
+
+
+def best_time(func: Callable[[], object], repeat: int, min_seconds: float = 1.0) -> float:
+    """Best of at least ``repeat`` runs, and of as many more as fit in ``min_seconds`` (small sizes
+    finish in milliseconds, so a handful of runs could all land in one burst of other load)."""
+    best = float("inf")
+    runs = 0
+    began = time.perf_counter()
+    while runs < repeat or time.perf_counter() - began < min_seconds:
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+        runs += 1
+    return best
+
+
+def measure(name: str, build: Callable[[int], list[dict[str, Any]]], sizes: list[int], repeat: int,
+            registry: Any) -> dict[str, Any]:  # fmt: skip
+    rows = []
+    for n in sizes:
+        ops = build(n)
+        result = apply_patch(USER, ops, registry, max_operations=20000)  # also checks the document is valid
+        if build is realistic_ops and len(result["emails"]) != 1 + n // 5 + (1 if n % 5 > 3 else 0):
+            raise SystemExit(f"unexpected emails count {len(result['emails'])} for n={n}")
+
+        def run(ops: list[dict[str, Any]] = ops) -> object:
+            return apply_patch(USER, ops, registry, max_operations=20000)
+
+        seconds = best_time(run, repeat)
+        rows.append({"operations": n, "total_ms": seconds * 1000, "us_per_op": seconds / n * 1e6})
+    growth = rows[-1]["us_per_op"] / rows[0]["us_per_op"]
+    return {"mix": name, "rows": rows, "growth": growth}
+
+
+def print_table(result: dict[str, Any], sizes: list[int]) -> None:
+    first = result["rows"][0]
+    print(f"\n### {result['mix']}\n")
+    print(f"| operations | total (best of runs) | µs / operation | x per-op time at {sizes[0]:,} |")
+    print("|---:|---:|---:|---:|")
+    for row in result["rows"]:
+        print(
+            f"| {row['operations']:,} | {row['total_ms']:.1f} ms | {row['us_per_op']:.2f} | "
+            f"{row['us_per_op'] / first['us_per_op']:.2f} |"
+        )
+    verdict = "linear" if result["growth"] < 1.5 else "SUPER-LINEAR"
+    print(
+        f"\nper-op time at {sizes[-1]:,} / per-op time at {sizes[0]:,} = **{result['growth']:.2f}** "
+        f"({verdict}; ≈ 1 is linear)"
+    )
+
+
+def profile(registry: Any, n: int, top: int) -> None:
+    ops = realistic_ops(n)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    apply_patch(USER, ops, registry, max_operations=20000)
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    print(f"\n### cProfile, realistic mix, {n:,} operations (top {top} by cumulative time)\n\n```")
+    stats.sort_stats("cumulative").print_stats(top)
+    print(out.getvalue().split("\n", 4)[-1].strip())  # drop the header lines with the profiler's timestamp
+    out.truncate(0)
+    out.seek(0)
+    print("```\n\n### top by own time\n\n```")
+    stats.sort_stats("tottime").print_stats(top)
+    print(out.getvalue().split("\n", 4)[-1].strip())
+    print("```")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,2000,5000,10000")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="cProfile the largest realistic document")
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+
+    registry = load_registry(REPO_ROOT / "schemas")
+    print(f"# PATCH engine, in-process (python {sys.version.split()[0]}, best of >= {args.repeat} runs)")
+    realistic = "realistic mix (replace nickName/displayName/name.givenName, add emails, replace emails[value eq].type)"
+    results = [
+        measure(realistic, realistic_ops, sizes, args.repeat, registry),
+        measure("scalar mix (replace of single-valued attributes only)", scalar_ops, sizes, args.repeat, registry),
+    ]  # fmt: skip
+    for result in results:
+        print_table(result, sizes)
+    if args.profile:
+        profile(registry, sizes[-1], args.top)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""scim-me: a self-hostable SCIM 2.0 /Me self-service server, wire-compatible with WSO2 / Asgardeo."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask import Response
+
+from scim_me.config import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings → database → schemas → blueprints → error handlers."""
+    from scim_me.api import discovery
+    from scim_me.api import scim_me
+    from scim_me.api.context import AppState
+    from scim_me.api.handlers import register_error_handlers
+    from scim_me.core.schemas import load_custom_schema
+    from scim_me.core.schemas import load_registry
+    from scim_me.storage.db import database_proxy
+    from scim_me.storage.db import open_database
+    from scim_me.storage.migrations import LATEST
+    from scim_me.storage.migrations import current_version
+    from scim_me.tenancy import TenantPrefixMiddleware
+
+    settings = Settings.load(overrides)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings.master_key()  # fail fast when the encryption key is missing
+
+    app = Flask(__name__)
+    app.config["SCIM_ME_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    db = open_database(
+        settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
+    )
+    database_proxy.initialize(db)
+    with db.connection_context():
+        version = current_version(db)
+    if version < LATEST:
+        raise RuntimeError(f"database schema is at version {version}, expected {LATEST}: run `scim-me db upgrade`")
+
+    registry = load_registry(Path(settings.schemas_dir))
+    custom: dict[str, Any] = {}
+    custom_dir = settings.custom_schemas_path
+    if custom_dir.is_dir():
+        for path in sorted(custom_dir.glob("*.json")):
+            custom[path.stem.lower()] = load_custom_schema(path)
+    app.extensions["scim_me"] = AppState(settings=settings, registry=registry, custom_schemas=custom)
+    app.extensions["scim_me.db"] = db
+
+    @app.before_request
+    def _connect() -> None:
+        database_proxy.initialize(db)
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    app.register_blueprint(scim_me.bp)
+    app.register_blueprint(discovery.bp)
+    register_error_handlers(app)
+    app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
+    return app

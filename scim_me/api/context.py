@@ -1,0 +1,77 @@
+"""Per-request accessors: settings, the tenant named by the URL, and that tenant's schemas."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from dataclasses import field
+
+from flask import current_app
+from flask import g
+from flask import request
+
+from scim_me.auth.tokens import VerifiedTokens
+from scim_me.config import Settings
+from scim_me.core.schemas import Schema
+from scim_me.core.schemas import SchemaRegistry
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.tenants import find_tenant
+from scim_me.tenancy import TENANT_KEY
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    registry: SchemaRegistry
+    custom_schemas: dict[str, Schema] = field(default_factory=dict)
+    _registries: dict[str, SchemaRegistry] = field(default_factory=dict)
+    _tenants: dict[str, tuple[float, TenantRecord]] = field(default_factory=dict)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+
+    def tenant(self, name: str) -> TenantRecord | None:
+        """Find a tenant, cached per worker for ``tenant_cache_seconds``: every request needs it
+        and it changes only through the operator CLI. Unknown names are never cached."""
+        now = time.monotonic()
+        cached = self._tenants.get(name)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        record = find_tenant(name)
+        if record is not None and self.settings.tenant_cache_seconds > 0:
+            self._tenants[name] = (now + self.settings.tenant_cache_seconds, record)
+        return record
+
+    def registry_for(self, tenant: str) -> SchemaRegistry:
+        cached = self._registries.get(tenant)
+        if cached is None:
+            cached = self.registry.with_custom(self.custom_schemas.get(tenant))
+            self._registries[tenant] = cached
+        return cached
+
+
+def state() -> AppState:
+    return current_app.extensions["scim_me"]  # type: ignore[no-any-return]
+
+
+def settings() -> Settings:
+    return state().settings
+
+
+def tenant_name() -> str:
+    return str(request.environ.get(TENANT_KEY) or settings().default_tenant)
+
+
+def current_tenant() -> TenantRecord | None:
+    if "tenant" not in g:
+        g.tenant = state().tenant(tenant_name())
+    return g.tenant  # type: ignore[no-any-return]
+
+
+def registry() -> SchemaRegistry:
+    return state().registry_for(tenant_name())
+
+
+def base_url() -> str:
+    """The externally visible URL of this tenant's root (``.../t/{tenant}`` or bare)."""
+    if "base_url" not in g:
+        g.base_url = request.host_url.rstrip("/") + request.script_root
+    return str(g.base_url)

@@ -1,0 +1,151 @@
+"""SCIM discovery (RFC 7644 §4): ServiceProviderConfig, ResourceTypes, Schemas.
+
+They advertise exactly what this server implements: PATCH, ETags, password change through /Me,
+Bearer and Basic authentication; no bulk, filtering or sorting (there is no /Users listing).
+In the ``wso2`` dialect /Schemas is a bare array with Java upper-case enums, as WSO2 answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+
+from scim_me.api.context import base_url
+from scim_me.api.context import current_tenant
+from scim_me.api.context import registry
+from scim_me.api.guards import authenticate
+from scim_me.api.handlers import json_body
+from scim_me.api.negotiation import check_accept
+from scim_me.core.projection import upper_enums
+from scim_me.core.schemas import Schema
+from scim_me.errors import NotFoundError
+from scim_me.errors import NotImplementedScimError
+
+bp = Blueprint("discovery", __name__)
+
+LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+DOCS = "https://github.com/scim-me/scim-me#readme"
+
+
+def _tenant_or_404() -> Any:
+    tenant = current_tenant()
+    if tenant is None:
+        raise NotFoundError("No such tenant.")
+    return tenant
+
+
+@bp.get("/scim2/ServiceProviderConfig")
+def service_provider_config() -> Response:
+    check_accept()
+    _tenant_or_404()
+    body = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": DOCS,
+        "patch": {"supported": True},
+        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": False, "maxResults": 0},
+        "changePassword": {"supported": True},
+        "sort": {"supported": False},
+        "etag": {"supported": True},
+        "authenticationSchemes": [
+            {
+                "name": "OAuth Bearer Token",
+                "description": "Authentication scheme using the OAuth Bearer Token Standard",
+                "specUri": "https://www.rfc-editor.org/info/rfc6750",
+                "documentationUri": DOCS,
+                "type": "oauthbearertoken",
+                "primary": True,
+            },
+            {
+                "name": "HTTP Basic",
+                "description": "Authentication scheme using the HTTP Basic Standard",
+                "specUri": "https://www.rfc-editor.org/info/rfc2617",
+                "documentationUri": DOCS,
+                "type": "httpbasic",
+                "primary": False,
+            },
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{base_url()}/scim2/ServiceProviderConfig",
+        },
+    }
+    response = json_body(body)
+    response.headers["Location"] = f"{base_url()}/scim2/ServiceProviderConfig"
+    return response
+
+
+def _user_resource_type() -> dict[str, Any]:
+    tenant = _tenant_or_404()
+    reg = registry()
+    singular = "ResourceType" if tenant.dialect == "wso2" else "ResourceTypes"
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "User",
+        "name": "User",
+        "endpoint": "/Users",
+        "description": "User Account",
+        "schema": reg.core.id,
+        "schemaExtensions": [{"schema": ext.id, "required": False} for ext in reg.extensions],
+        "meta": {"location": f"{base_url()}/scim2/{singular}/User", "resourceType": "ResourceType"},
+    }
+
+
+@bp.get("/scim2/ResourceTypes")
+def resource_types() -> Response:
+    check_accept()
+    tenant = _tenant_or_404()
+    body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": 1, "Resources": [_user_resource_type()]}
+    if tenant.dialect == "rfc":
+        body["startIndex"] = 1
+        body["itemsPerPage"] = 1
+    return json_body(body)
+
+
+@bp.get("/scim2/ResourceTypes/<type_id>")
+@bp.get("/scim2/ResourceType/<type_id>")
+def resource_type(type_id: str) -> Response:
+    check_accept()
+    if type_id != "User":
+        raise NotFoundError(f"No resource type {type_id}.")
+    return json_body(_user_resource_type())
+
+
+def _schema_document(schema: Schema, wso2: bool) -> dict[str, Any]:
+    doc = schema.to_dict()
+    doc["meta"] = {"resourceType": "Schema", "location": f"{base_url()}/scim2/Schemas/{schema.id}"}
+    if wso2:
+        doc["attributes"] = [upper_enums(a) for a in doc["attributes"]]
+    return doc
+
+
+@bp.get("/scim2/Schemas")
+def schemas() -> Response:
+    tenant = _tenant_or_404()
+    authenticate(tenant)
+    check_accept()
+    wso2 = tenant.dialect == "wso2"
+    docs = [_schema_document(s, wso2) for s in registry().all_schemas()]
+    if wso2:
+        return json_body(docs)
+    count = len(docs)
+    return json_body(
+        {"schemas": [LIST_URN], "totalResults": count, "startIndex": 1, "itemsPerPage": count, "Resources": docs}
+    )
+
+
+@bp.get("/scim2/Schemas/<path:schema_id>")
+def schema(schema_id: str) -> Response:
+    tenant = _tenant_or_404()
+    authenticate(tenant)
+    check_accept()
+    found = registry().schema(schema_id)
+    wso2 = tenant.dialect == "wso2"
+    if found is None:
+        if wso2:
+            raise NotImplementedScimError("only user, enterprise, system and custom schemas are supported")
+        raise NotFoundError(f"No schema {schema_id}.")
+    doc = _schema_document(found, wso2)
+    return json_body([doc] if wso2 else doc)

@@ -1,0 +1,146 @@
+"""Who is calling: a bearer access token of this tenant, or HTTP Basic (WSO2 My Account uses
+Basic on /Me to prove the current password).
+
+Tokens in the query string are never read (RFC 6750 §2.3 is not supported on purpose: URLs end
+up in logs). Failures are 401 with ``WWW-Authenticate: Bearer``; a valid token without the
+needed scope is 403 ``insufficient_scope``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from flask import current_app
+from flask import g
+from flask import request
+
+from scim_me.api.context import state
+from scim_me.auth.tokens import TokenError
+from scim_me.auth.tokens import issuer_for
+from scim_me.auth.tokens import verify_access_token
+from scim_me.core.passwords import HashParams
+from scim_me.core.passwords import verify_password
+from scim_me.errors import ForbiddenError
+from scim_me.errors import UnauthorizedError
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import find_user
+from scim_me.storage.users import get_user
+
+LOGIN_SCOPE = "internal_login"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: TenantRecord
+    user_id: str | None
+    client_id: str | None
+    scopes: frozenset[str]
+    method: str  # "bearer" or "basic"
+    # The user row read while authenticating, so the endpoint does not read it again.
+    user: StoredUser | None = None
+
+
+def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
+    parts = ['Bearer realm="scim-me"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    return {"WWW-Authenticate": ", ".join(parts)}
+
+
+def unauthorized(description: str | None = None) -> UnauthorizedError:
+    return UnauthorizedError(
+        None if description is None else f"Authorization failure. {description}",
+        headers=_challenge("invalid_token" if description else None, description),
+    )
+
+
+def hash_params() -> HashParams:
+    settings = current_app.config["SCIM_ME_SETTINGS"]
+    return HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+
+
+def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Principal:
+    """Return the caller of this request or raise 401."""
+    cached = g.get("principal")
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    scheme = scheme.lower()
+    credentials = credentials.strip()
+    if tenant is None:
+        raise unauthorized("Unknown tenant." if header else None)
+    if scheme == "bearer" and credentials:
+        principal = _bearer(tenant, credentials)
+    elif scheme == "basic" and credentials and allow_basic:
+        principal = _basic(tenant, credentials)
+    else:
+        raise unauthorized()
+    g.principal = principal
+    return principal
+
+
+def _bearer(tenant: TenantRecord, token: str) -> Principal:
+    settings = current_app.config["SCIM_ME_SETTINGS"]
+    issuer = issuer_for(settings.base_url, tenant.name, settings.default_tenant)
+    try:
+        claims = verify_access_token(
+            token,
+            tenant_id=tenant.id,
+            issuer=issuer,
+            audience=settings.resource_audience,
+            leeway=settings.token_leeway,
+            cache=state().verified_tokens,
+        )
+    except TokenError as exc:
+        raise unauthorized(str(exc)) from exc
+    if claims.claims.get("sub_type", "user") != "user":
+        return Principal(tenant, None, claims.client_id, claims.scopes, "bearer")
+    user = get_user(tenant.id, claims.subject)
+    if user is None:
+        raise unauthorized("The token's user does not exist.")
+    return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user)
+
+
+def _basic(tenant: TenantRecord, credentials: str) -> Principal:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise unauthorized("Malformed Basic credentials.") from exc
+    user_name, sep, password = decoded.partition(":")
+    if not sep:
+        raise unauthorized("Malformed Basic credentials.")
+    # WSO2 sends ``username@tenant``; a userName may itself contain '@' (e-mail as username), and
+    # its domain may be the tenant's name (``kim@example.com`` in tenant ``example.com``): when the
+    # name without the suffix is not a user, the name as sent is tried.
+    user = None
+    head, at, domain = user_name.rpartition("@")
+    if at and head and domain.lower() == tenant.name:
+        user = find_user(tenant.id, head)
+    if user is None:
+        user = find_user(tenant.id, user_name)
+    if not verify_password(password, user.password_hash if user else None, hash_params()) or user is None:
+        raise unauthorized("Invalid username or password.")
+    # Basic proves the password: it stands for the user's own login scope, nothing more.
+    return Principal(tenant, user.id, None, frozenset({LOGIN_SCOPE}), "basic", user)
+
+
+def require_scope(principal: Principal, *scopes: str) -> None:
+    """403 unless the caller holds at least one of ``scopes``."""
+    if not scopes or principal.scopes.intersection(scopes):
+        return
+    wanted = " ".join(scopes)
+    raise ForbiddenError(
+        headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{wanted}"'}
+    )
+
+
+def require_user(principal: Principal) -> str:
+    if principal.user_id is None:
+        raise ForbiddenError("This endpoint needs a token issued to a user.")
+    return principal.user_id

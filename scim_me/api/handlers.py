@@ -1,0 +1,138 @@
+"""The one place where exceptions become responses.
+
+- :class:`ScimError` under ``/scim2`` → RFC 7644 §3.12 JSON, ``application/scim+json``.
+- :class:`ApiError` (WSO2 REST APIs) → ``{code, message, description, traceId}``.
+- Werkzeug HTTP errors (404, 405, 413, ...) → the dialect of the path they happened on.
+- A locked or unreachable database → 503 with ``Retry-After``.
+- Anything else → logged with its traceback, answered with a generic 500 and no details.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import peewee
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from scim_me.errors import ApiError
+from scim_me.errors import MethodNotAllowedError
+from scim_me.errors import NotFoundError
+from scim_me.errors import PayloadTooLargeError
+from scim_me.errors import ScimError
+from scim_me.errors import ServerError
+from scim_me.errors import UnavailableError
+from scim_me.storage.db import is_busy
+
+SCIM_JSON = "application/scim+json"
+log = logging.getLogger("scim_me.errors")
+
+
+def trace_id() -> str:
+    if "trace_id" not in g:
+        g.trace_id = request.headers.get("X-Request-Id") or str(uuid.uuid4())
+    return str(g.trace_id)
+
+
+def scim_response(error: ScimError) -> Response:
+    response = Response(json.dumps(error.to_dict()), status=error.status, mimetype=SCIM_JSON)
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def api_response(error: ApiError) -> Response:
+    response = Response(json.dumps(error.to_dict(trace_id())), status=error.status, mimetype="application/json")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _is_scim_path() -> bool:
+    return request.path.startswith("/scim2")
+
+
+def _from_http(exc: HTTPException) -> ScimError:
+    status = exc.code or 500
+    if status == 404:
+        return NotFoundError()
+    if status == 405:
+        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
+        return MethodNotAllowedError(headers={"Allow": allowed} if allowed else None)
+    if status == 413:
+        return PayloadTooLargeError()
+    error = ScimError(exc.description or "The request was not understood.")
+    error.status = status
+    return error
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ScimError)
+    def _scim(error: ScimError) -> Response:
+        if not _is_scim_path():
+            return api_response(ApiError(error.detail, status=error.status, message=_message(error.status)))
+        return scim_response(error)
+
+    @app.errorhandler(ApiError)
+    def _api(error: ApiError) -> Response:
+        return api_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        error = _from_http(exc)
+        if _is_scim_path():
+            return scim_response(error)
+        api_error = ApiError(
+            error.detail, status=error.status, code=f"SCM-{error.status}", message=_message(error.status)
+        )
+        api_error.headers.update(error.headers)
+        return api_response(api_error)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, peewee.OperationalError) and is_busy(exc):
+            log.warning("database busy: %s", exc)
+            error: ScimError = UnavailableError(headers={"Retry-After": "1"})
+        else:
+            log.exception("unhandled error (trace %s)", trace_id())
+            error = ServerError()
+        if _is_scim_path():
+            return scim_response(error)
+        return api_response(
+            ApiError(
+                error.detail,
+                status=error.status,
+                code=f"SCM-{error.status}",
+                message=_message(error.status),
+                headers=error.headers,
+            )
+        )
+
+
+def _message(status: int) -> str:
+    names: dict[int, str] = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        406: "Not Acceptable",
+        409: "Conflict",
+        412: "Precondition Failed",
+        413: "Payload Too Large",
+        415: "Unsupported Media Type",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
+    return names.get(status, "Error")
+
+
+def json_body(payload: Any, status: int = 200, mimetype: str = SCIM_JSON) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype=mimetype)

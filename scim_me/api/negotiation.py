@@ -1,0 +1,108 @@
+"""Content negotiation and safe JSON parsing for SCIM requests.
+
+Accept: missing, ``*/*``, ``application/*``, ``application/json`` or ``application/scim+json``
+(anything else is 406, as WSO2). Content-Type on bodies: ``application/scim+json`` or
+``application/json`` with at most ``charset=utf-8`` (anything else is 415). Bodies are parsed
+strictly: duplicate keys, nesting deeper than the configured limit, non-UTF-8 and non-JSON
+constants (NaN, Infinity) are ``invalidSyntax``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app
+from flask import request
+
+from scim_me.errors import InvalidSyntaxError
+from scim_me.errors import NotAcceptableError
+from scim_me.errors import PayloadTooLargeError
+from scim_me.errors import UnsupportedMediaTypeError
+
+_ACCEPTABLE = {"*/*", "application/*", "application/json", "application/scim+json"}
+_BODY_TYPES = {"application/json", "application/scim+json"}
+
+
+def check_accept() -> None:
+    header = request.headers.get("Accept", "").strip()
+    if not header:
+        return
+    for part in header.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in _ACCEPTABLE:
+            return
+    raise NotAcceptableError(f"{header} is not supported.")
+
+
+def check_content_type() -> None:
+    raw = request.headers.get("Content-Type", "")
+    media, _, params = raw.partition(";")
+    if media.strip().lower() not in _BODY_TYPES:
+        shown = raw or "(missing)"
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {shown} is not supported; use application/scim+json or application/json."
+        )
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise UnsupportedMediaTypeError("Only the utf-8 charset is supported.")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidSyntaxError(f"Duplicate member {key!r} in the JSON body.")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidSyntaxError(f"{name} is not valid JSON.")
+
+
+def _depth(value: Any, limit: int) -> None:
+    """Reject more than ``limit`` nested objects/arrays (the outermost is level 1; scalars add none)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if level > limit:
+            raise InvalidSyntaxError(f"The JSON body is nested deeper than {limit} levels.")
+        stack.extend((child, level + 1) for child in children)
+
+
+def parse_body() -> Any:
+    """Return the parsed JSON body of a SCIM request, enforcing the limits above."""
+    check_content_type()
+    settings = current_app.config["SCIM_ME_SETTINGS"]
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise PayloadTooLargeError()
+    raw = request.get_data(cache=True)
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLargeError()
+    if not raw.strip():
+        raise InvalidSyntaxError("The request body is empty.")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except InvalidSyntaxError:
+        raise
+    except RecursionError as exc:
+        raise InvalidSyntaxError("The JSON body is nested too deeply.") from exc
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidSyntaxError(f"The request body is not valid JSON: {_short(exc)}") from exc
+    _depth(value, settings.max_json_depth)
+    return value
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) < 120 else text[:117] + "..."

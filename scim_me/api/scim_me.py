@@ -1,0 +1,252 @@
+"""``/scim2/Me`` (RFC 7644 §3.11) and ``/scim2/Users/{own id}``: read, PATCH, PUT, self-registration
+POST and self-delete for the authenticated user, in the tenant named by the URL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import request
+
+from scim_me.api.context import base_url
+from scim_me.api.context import current_tenant
+from scim_me.api.context import registry
+from scim_me.api.context import settings
+from scim_me.api.guards import LOGIN_SCOPE
+from scim_me.api.guards import authenticate
+from scim_me.api.guards import hash_params
+from scim_me.api.guards import require_scope
+from scim_me.api.guards import require_user
+from scim_me.api.handlers import json_body
+from scim_me.api.negotiation import check_accept
+from scim_me.api.negotiation import parse_body
+from scim_me.api.validation import load_patch_request
+from scim_me.core.passwords import check_length
+from scim_me.core.passwords import hash_password
+from scim_me.core.patch import apply_patch
+from scim_me.core.projection import parse_attribute_list
+from scim_me.core.projection import project
+from scim_me.core.projection import render_wso2_emails
+from scim_me.core.replace import new_resource
+from scim_me.core.replace import replace_resource
+from scim_me.core.schemas import SchemaRegistry
+from scim_me.errors import ConflictError
+from scim_me.errors import ForbiddenError
+from scim_me.errors import InvalidRequestError
+from scim_me.errors import InvalidValueError
+from scim_me.errors import NotFoundError
+from scim_me.errors import PreconditionFailedError
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import create_user
+from scim_me.storage.users import delete_user
+from scim_me.storage.users import get_user
+from scim_me.storage.users import update_user
+
+bp = Blueprint("scim_me", __name__)
+
+CREATE_SCOPE = "internal_user_mgt_create"
+DELETE_SCOPE = "internal_user_mgt_delete"
+_NO_PASSWORD: Any = object()
+
+
+def _etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def _timestamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _location(user_id: str) -> str:
+    return f"{base_url()}/scim2/Users/{user_id}"
+
+
+def represent(user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry) -> dict[str, Any]:
+    """The full SCIM representation of a stored user, before projection."""
+    profile = user.profile
+    if tenant.dialect == "wso2":
+        # WSO2 lists every configured user schema, whatever the user has values for.
+        schemas = reg.user_schema_ids()
+    else:
+        schemas = [reg.core.id, *(ext.id for ext in reg.extensions if profile.get(ext.id))]
+    resource: dict[str, Any] = {"schemas": schemas, "id": user.id}
+    resource.update(profile)
+    resource["meta"] = {
+        "resourceType": "User",
+        "created": _timestamp(user.created_at),
+        "lastModified": _timestamp(user.updated_at),
+        "location": _location(user.id),
+        "version": _etag(user.version),
+    }
+    return resource
+
+
+def respond(user: StoredUser, tenant: TenantRecord, status: int = 200) -> Response:
+    reg = registry()
+    attributes = parse_attribute_list(request.args.get("attributes"), reg)
+    excluded = parse_attribute_list(request.args.get("excludedAttributes"), reg)
+    body = project(represent(user, tenant, reg), reg, attributes=attributes, excluded=excluded)
+    if tenant.dialect == "wso2":
+        body = render_wso2_emails(body)
+    response = json_body(body, status)
+    response.headers["Location"] = _location(user.id)
+    response.headers["ETag"] = _etag(user.version)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _me(scopes: tuple[str, ...] = (LOGIN_SCOPE,)) -> tuple[TenantRecord, StoredUser]:
+    principal = authenticate(current_tenant())
+    require_scope(principal, *scopes)
+    user_id = require_user(principal)
+    user = principal.user if principal.user is not None else get_user(principal.tenant.id, user_id)
+    if user is None:
+        raise NotFoundError("User not found in the user store.")
+    return principal.tenant, user
+
+
+def _check_if_match(user: StoredUser) -> bool:
+    """412 when If-Match names another version; True when the client sent If-Match."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return False
+    if not request.if_match.contains_weak(str(user.version)) and not request.if_match.star_tag:
+        raise PreconditionFailedError(
+            f"The user is at version {_etag(user.version)}, not {header}.",
+            headers={"ETag": _etag(user.version)},
+        )
+    return True
+
+
+def _password_hash(tenant: TenantRecord, password: object) -> str:
+    """Hash a password sent to PATCH/PUT /Me, unless the tenant turned that off (WSO2 updateMe)."""
+    if not tenant.settings.password_update_in_me:
+        raise InvalidRequestError("Password update is not allowed for scim2/Me endpoint")
+    return _new_password_hash(password)
+
+
+def _new_password_hash(password: object) -> str:
+    """Apply the length policy and hash; the password is never part of an error message."""
+    s = settings()
+    normalized = check_length(password, s.password_min_length, s.password_max_length)
+    return hash_password(normalized, hash_params())
+
+
+# Every handler authenticates before it looks at Accept, Content-Type or the body, as WSO2's
+# auth valve does: a caller without valid credentials learns nothing but 401.
+
+
+@bp.get("/scim2/Me")
+def get_me() -> Response:
+    tenant, user = _me()
+    check_accept()
+    if request.if_none_match and request.if_none_match.contains_weak(str(user.version)):
+        response = Response(status=304)
+        response.headers["ETag"] = _etag(user.version)
+        return response
+    return respond(user, tenant)
+
+
+@bp.get("/scim2/Users/<user_id>")
+def get_own_user(user_id: str) -> Response:
+    tenant, user = _me()
+    check_accept()
+    if user_id != user.id:
+        # Another user's id and a non-existent id answer alike: nothing leaks across users.
+        raise NotFoundError()
+    return respond(user, tenant)
+
+
+def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
+    """Change and compare-and-set the caller's user; re-read and retry on a lost race unless If-Match."""
+    hashed: dict[str, str] = {}
+    for _attempt in range(settings().patch_retries):
+        conditional = _check_if_match(user)
+        new_profile = mutate(user.profile)
+        password = new_profile.pop("password", _NO_PASSWORD)
+        password_hash: Any = _NO_PASSWORD
+        if password is not _NO_PASSWORD:
+            if not isinstance(password, str):
+                raise InvalidValueError("The password must be a string.")
+            if password not in hashed:
+                hashed[password] = _password_hash(tenant, password)
+            password_hash = hashed[password]
+        if password_hash is _NO_PASSWORD and new_profile == user.profile:
+            return respond(user, tenant)
+        updated = (
+            update_user(user, new_profile)
+            if password_hash is _NO_PASSWORD
+            else update_user(user, new_profile, password_hash=password_hash)
+        )
+        if updated is not None:
+            return respond(updated, tenant)
+        fresh = get_user(tenant.id, user.id)
+        if fresh is None:
+            raise NotFoundError("User not found in the user store.")
+        if conditional:
+            raise PreconditionFailedError(
+                f"The user changed while this request ran; it is now at {_etag(fresh.version)}.",
+                headers={"ETag": _etag(fresh.version)},
+            )
+        user = fresh
+    raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
+
+
+@bp.patch("/scim2/Me")
+def patch_me() -> Response:
+    tenant, user = _me()
+    check_accept()
+    body = parse_body()
+    operations = load_patch_request(body)
+    reg = registry()
+    limit = settings().max_operations
+    return _write(tenant, user, lambda profile: apply_patch(profile, operations, reg, max_operations=limit))
+
+
+@bp.put("/scim2/Me")
+def put_me() -> Response:
+    tenant, user = _me()
+    check_accept()
+    body = parse_body()
+    reg = registry()
+    return _write(tenant, user, lambda profile: replace_resource(profile, body, reg))
+
+
+@bp.post("/scim2/Me")
+def register_me() -> Response:
+    """Self-registration, per the tenant's ``self_registration`` mode (off, open, scope)."""
+    tenant = current_tenant()
+    if tenant is None:
+        raise NotFoundError("No such tenant.")
+    mode = tenant.settings.self_registration
+    if mode == "off":
+        raise ForbiddenError("Self-registration is disabled for this tenant.")
+    if mode == "scope":
+        require_scope(authenticate(tenant, allow_basic=False), CREATE_SCOPE)
+    check_accept()
+    body = parse_body()
+    profile = new_resource(body, registry())
+    password = profile.pop("password", None)
+    if password is None:
+        raise InvalidValueError("A password is required to register.")
+    # Registration creates the credential; the tenant's password_update_in_me switch only
+    # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
+    password_hash = _new_password_hash(password)
+    user = create_user(tenant.id, profile, password_hash)
+    return respond(user, tenant, status=201)
+
+
+@bp.delete("/scim2/Me")
+def delete_me() -> Response:
+    tenant, user = _me((LOGIN_SCOPE, DELETE_SCOPE))
+    if not tenant.settings.self_delete:
+        raise ForbiddenError("Self-delete is not enabled for this tenant.")
+    _check_if_match(user)
+    expected = user.version if request.headers.get("If-Match") else None
+    if not delete_user(tenant.id, user.id, version=expected):
+        raise PreconditionFailedError("The user changed while this request ran.")
+    return Response(status=204)

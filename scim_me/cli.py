@@ -1,0 +1,390 @@
+"""The ``scim-me`` operator CLI. With no flags it uses the same configuration and database as
+``make run`` (the checkout's ``instance/`` folder), so scripts can rely on these exact forms:
+
+    scim-me db upgrade
+    scim-me tenant create NAME [--dialect wso2|rfc]
+    scim-me tenant list
+    scim-me user create --tenant NAME --username U --password P
+    scim-me user list|set-password|delete ...
+    scim-me token --tenant NAME --user U [--scope "openid internal_login"]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scim_me.config import ConfigError
+from scim_me.config import Settings
+from scim_me.config import new_master_key
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Any]:
+    from scim_me.storage.db import database_proxy
+    from scim_me.storage.db import open_database
+
+    if settings.database_url.startswith("sqlite:"):
+        from urllib.parse import urlparse
+
+        Path(urlparse(settings.database_url).path).parent.mkdir(parents=True, exist_ok=True)
+    db: Any = open_database(
+        settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
+    )
+    database_proxy.initialize(db)
+    with db.connection_context():
+        yield db
+    db.close_all()
+
+
+def _master_key(settings: Settings) -> bytes:
+    try:
+        return settings.master_key()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _tenant(name: str) -> Any:
+    from scim_me.storage.tenants import find_tenant
+
+    tenant = find_tenant(name)
+    if tenant is None:
+        raise click.ClickException(f"no tenant {name!r} (create it with `scim-me tenant create {name}`)")
+    return tenant
+
+
+@click.group()
+def main() -> None:
+    """Operate a scim-me server: database, tenants, users, tokens."""
+
+
+@main.group()
+def keys() -> None:
+    """The master key that encrypts secrets at rest."""
+
+
+@keys.command("init")
+def keys_init() -> None:
+    """Write a new master key to the configured key file, unless one is configured already."""
+    settings = _settings()
+    if settings.encryption_key:
+        click.echo("SCIM_ME_ENCRYPTION_KEY is set; nothing to do.")
+        return
+    path = Path(settings.encryption_key_file)
+    if path.exists():
+        click.echo(f"{path} exists; keeping it.")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(new_master_key() + "\n")
+    click.echo(f"wrote a new master key to {path}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations and make sure the default tenant exists."""
+    from scim_me.storage.migrations import LATEST
+    from scim_me.storage.migrations import upgrade
+
+    settings = _settings()
+    key = _master_key(settings)
+    with _database(settings) as database:
+        applied = upgrade(database)
+        _ensure_tenant(settings.default_tenant, "wso2", key)
+    click.echo(f"database at version {LATEST}" + (f" (applied {applied})" if applied else " (up to date)"))
+
+
+def _ensure_tenant(name: str, dialect: str, key: bytes, **settings: Any) -> Any:
+    from scim_me.auth.keys import create_signing_key
+    from scim_me.storage.db import database_proxy
+    from scim_me.storage.tenants import TenantSettings
+    from scim_me.storage.tenants import create_tenant
+    from scim_me.storage.tenants import find_tenant
+
+    existing = find_tenant(name)
+    if existing is not None:
+        return existing
+    with database_proxy.atomic():
+        tenant = create_tenant(name, dialect, TenantSettings(**settings))
+        create_signing_key(tenant.id, key)
+    return tenant
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants (``/t/{name}/...``)."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--dialect", type=click.Choice(["wso2", "rfc"]), default="wso2", show_default=True)
+@click.option("--self-registration", type=click.Choice(["off", "open", "scope"]), default="off", show_default=True)
+@click.option("--self-delete/--no-self-delete", default=False, show_default=True)
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
+def tenant_create(name: str, dialect: str, self_registration: str, self_delete: bool, alg: str) -> None:
+    """Create a tenant with its own signing key."""
+    from scim_me.auth.keys import create_signing_key
+    from scim_me.storage.db import database_proxy
+    from scim_me.storage.tenants import TenantError
+    from scim_me.storage.tenants import TenantSettings
+    from scim_me.storage.tenants import create_tenant
+
+    settings = _settings()
+    key = _master_key(settings)
+    with _database(settings):
+        try:
+            with database_proxy.atomic():
+                record = create_tenant(
+                    name, dialect, TenantSettings(self_registration=self_registration, self_delete=self_delete)
+                )
+                create_signing_key(record.id, key, alg)
+        except TenantError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"created tenant {record.name} (dialect {record.dialect})")
+
+
+@tenant.command("update")
+@click.argument("name")
+@click.option("--dialect", type=click.Choice(["wso2", "rfc"]))
+@click.option("--self-registration", type=click.Choice(["off", "open", "scope"]))
+@click.option("--self-delete/--no-self-delete", default=None)
+@click.option("--password-update-in-me/--no-password-update-in-me", default=None)
+def tenant_update(
+    name: str,
+    dialect: str | None,
+    self_registration: str | None,
+    self_delete: bool | None,
+    password_update_in_me: bool | None,
+) -> None:
+    """Change a tenant's dialect or self-service switches."""
+    from scim_me.storage.tenants import TenantError
+    from scim_me.storage.tenants import update_tenant
+
+    settings = _settings()
+    with _database(settings):
+        try:
+            record = update_tenant(
+                name,
+                dialect=dialect,
+                self_registration=self_registration,
+                self_delete=self_delete,
+                password_update_in_me=password_update_in_me,
+            )
+        except TenantError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps({"name": record.name, "dialect": record.dialect, **record.settings.__dict__}))
+
+
+@tenant.command("list")
+def tenant_list() -> None:
+    """List tenants."""
+    from scim_me.storage.tenants import list_tenants
+
+    with _database(_settings()):
+        for record in list_tenants():
+            click.echo(f"{record.name}\t{record.dialect}\t{record.settings.to_json()}")
+
+
+@main.group()
+def user() -> None:
+    """Users of a tenant."""
+
+
+def _hash(settings: Settings, password: str) -> str:
+    from scim_me.core.passwords import HashParams
+    from scim_me.core.passwords import check_length
+    from scim_me.core.passwords import hash_password
+    from scim_me.errors import ScimError
+
+    try:
+        normalized = check_length(password, settings.password_min_length, settings.password_max_length)
+    except ScimError as exc:
+        raise click.ClickException(exc.detail) from exc
+    params = HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+    return hash_password(normalized, params)
+
+
+def _tenant_option(func: Any) -> Any:
+    return click.option("--tenant", "tenant_name", default=None, help="tenant name (default: the default tenant)")(func)
+
+
+@user.command("create")
+@_tenant_option
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--email")
+def user_create(
+    tenant_name: str | None,
+    username: str,
+    password: str,
+    given_name: str | None,
+    family_name: str | None,
+    email: str | None,
+) -> None:
+    """Create a user."""
+    from scim_me.errors import ScimError
+    from scim_me.storage.users import create_user
+
+    settings = _settings()
+    if not username.strip():
+        raise click.ClickException("the username must not be empty")
+    profile: dict[str, Any] = {"userName": username}
+    if given_name or family_name:
+        profile["name"] = {k: v for k, v in (("givenName", given_name), ("familyName", family_name)) if v}
+    if email:
+        profile["emails"] = [{"value": email, "primary": True}]
+    password_hash = _hash(settings, password)
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        try:
+            created = create_user(record.id, profile, password_hash)
+        except ScimError as exc:
+            raise click.ClickException(exc.detail) from exc
+    click.echo(created.id)
+
+
+@user.command("list")
+@_tenant_option
+def user_list(tenant_name: str | None) -> None:
+    """List a tenant's users (id and userName)."""
+    from scim_me.storage.users import list_users
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        for stored in list_users(record.id):
+            click.echo(f"{stored.id}\t{stored.user_name}")
+
+
+@user.command("set-password")
+@_tenant_option
+@click.option("--username", required=True)
+@click.option("--password", required=True)
+def user_set_password(tenant_name: str | None, username: str, password: str) -> None:
+    """Replace a user's password."""
+    from scim_me.storage.users import find_user
+    from scim_me.storage.users import set_password_hash
+
+    settings = _settings()
+    password_hash = _hash(settings, password)
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        found = find_user(record.id, username)
+        if found is None or not set_password_hash(record.id, found.id, password_hash):
+            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+    click.echo("password changed")
+
+
+@user.command("delete")
+@_tenant_option
+@click.option("--username", required=True)
+def user_delete(tenant_name: str | None, username: str) -> None:
+    """Delete a user and everything stored for them."""
+    from scim_me.storage.users import delete_user
+    from scim_me.storage.users import find_user
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        found = find_user(record.id, username)
+        if found is None or not delete_user(record.id, found.id):
+            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+    click.echo("deleted")
+
+
+@main.command("token")
+@_tenant_option
+@click.option("--user", "username", help="the user the token is for (omit for an application token)")
+@click.option("--scope", default="openid internal_login", show_default=True)
+@click.option("--client", "client_id", default="scim-me-cli", show_default=True)
+@click.option("--lifetime", type=click.IntRange(min=1), default=None, help="seconds (default: access_token_lifetime)")
+def token(tenant_name: str | None, username: str | None, scope: str, client_id: str, lifetime: int | None) -> None:
+    """Mint an access token for development and tests; prints the bare token."""
+    from scim_me.auth.tokens import issuer_for
+    from scim_me.auth.tokens import mint_access_token
+    from scim_me.storage.users import find_user
+
+    settings = _settings()
+    key = _master_key(settings)
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        extra: dict[str, Any] = {}
+        if username:
+            found = find_user(record.id, username)
+            if found is None:
+                raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+            subject = found.id
+            extra["username"] = found.user_name
+        else:
+            subject = client_id
+            extra["sub_type"] = "application"
+        access_token = mint_access_token(
+            tenant_id=record.id,
+            issuer=issuer_for(settings.base_url, record.name, settings.default_tenant),
+            subject=subject,
+            client_id=client_id,
+            scopes=scope,
+            audience=settings.resource_audience,
+            lifetime=lifetime or settings.access_token_lifetime,
+            master_key=key,
+            extra=extra,
+        )
+    sys.stdout.write(access_token + "\n")
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for ``make run``."""
+
+
+@demo.command("seed")
+@click.option("--tenant", "tenant_name", default="demo", show_default=True)
+@click.option("--username", default="kim", show_default=True)
+@click.option("--password", default="demo-password-2026", show_default=True)
+def demo_seed(tenant_name: str, username: str, password: str) -> None:
+    """Create the demo tenant and user if missing (idempotent)."""
+    from scim_me.storage.users import create_user
+    from scim_me.storage.users import find_user
+
+    settings = _settings()
+    key = _master_key(settings)
+    with _database(settings):
+        record = _ensure_tenant(tenant_name, "wso2", key, self_registration="off", self_delete=True)
+        if find_user(record.id, username) is None:
+            create_user(
+                record.id,
+                {
+                    "userName": username,
+                    "name": {"givenName": "Kim", "familyName": "Berry"},
+                    "emails": [{"value": f"{username}@example.com", "primary": True}],
+                    "urn:scim:wso2:schema": {"country": "Sri Lanka"},
+                },
+                _hash(settings, password),
+            )
+    click.echo(f"demo tenant {tenant_name}, user {username} / {password}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

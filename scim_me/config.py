@@ -1,0 +1,124 @@
+"""Settings: the only reader of the environment.
+
+Precedence: explicit overrides (tests) > ``SCIM_ME_*`` environment variables > the TOML file named
+by ``SCIM_ME_CONFIG`` (default ``instance/scim-me.toml`` in the checkout, if present) > defaults.
+Defaults point at the checkout's ``instance/`` folder, so the CLI and ``make run`` share one
+database and one key without flags.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = REPO_ROOT / "instance"
+PREFIX = "SCIM_ME_"
+
+
+class ConfigError(RuntimeError):
+    """The configuration is incomplete or invalid; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{INSTANCE_DIR / 'scim-me.db'}"
+    base_url: str = "http://127.0.0.1:8080"
+    schemas_dir: str = str(REPO_ROOT / "schemas")
+    custom_schemas_dir: str = ""
+    encryption_key: str = ""
+    encryption_key_file: str = str(INSTANCE_DIR / "encryption.key")
+    default_tenant: str = "carbon.super"
+    resource_audience: str = "scim-me"
+    access_token_lifetime: int = 3600
+    token_leeway: int = 30
+    max_operations: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    password_min_length: int = 8
+    password_max_length: int = 256
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    argon2_parallelism: int = 4
+    db_busy_timeout_ms: int = 10000
+    sqlite_synchronous: str = "full"
+    patch_retries: int = 20
+    tenant_cache_seconds: int = 5
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from defaults, the config file, the environment and ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        config_file = Path(env.get(PREFIX + "CONFIG", str(INSTANCE_DIR / "scim-me.toml")))
+        if config_file.is_file():
+            with config_file.open("rb") as handle:
+                values.update(tomllib.load(handle))
+        known = {f.name: f for f in fields(cls) if f.name != "extra"}
+        for name, spec in known.items():
+            raw = env.get(PREFIX + name.upper())
+            if raw is not None:
+                values[name] = _convert(raw, spec.default)
+        values.update(overrides or {})
+        unknown = {k: v for k, v in values.items() if k not in known}
+        settings = cls(**{k: v for k, v in values.items() if k in known}, extra=unknown)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.password_min_length < 1 or self.password_max_length < self.password_min_length:
+            raise ConfigError("password_min_length must be >= 1 and <= password_max_length")
+        if self.max_operations < 1 or self.max_body_bytes < 1024:
+            raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
+        if self.sqlite_synchronous not in ("full", "normal"):
+            raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
+        if not self.database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
+            raise ConfigError("database_url must be sqlite:///PATH or postgresql://...")
+
+    @property
+    def custom_schemas_path(self) -> Path:
+        return Path(self.custom_schemas_dir or Path(self.schemas_dir) / "custom")
+
+    def master_key(self) -> bytes:
+        """Return the 32-byte key that encrypts secrets at rest; fail with a clear message."""
+        text = self.encryption_key
+        if not text:
+            path = Path(self.encryption_key_file)
+            if not path.is_file():
+                raise ConfigError(
+                    f"No encryption key: set SCIM_ME_ENCRYPTION_KEY or create {path} "
+                    "(`scim-me keys init` writes a new one)."
+                )
+            text = path.read_text(encoding="ascii").strip()
+        try:
+            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except ValueError as exc:
+            raise ConfigError("The encryption key must be 32 bytes, base64url-encoded.") from exc
+        if len(key) != 32:
+            raise ConfigError("The encryption key must be 32 bytes, base64url-encoded.")
+        return key
+
+
+def _convert(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"expected an integer, got {raw!r}") from exc
+    return raw
+
+
+def new_master_key() -> str:
+    """Return a fresh base64url master key for ``instance/encryption.key``."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii").rstrip("=")

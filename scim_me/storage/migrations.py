@@ -1,0 +1,127 @@
+"""Versioned schema migrations. Each step is applied once, in order, in its own transaction, and
+recorded in ``schema_migrations``. Steps are never edited after release: a change is a new step.
+
+Step bodies declare frozen copies of the tables they touch instead of importing ``models.py``,
+so later model changes cannot rewrite history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from scim_me.storage.db import write_transaction
+
+Step = Callable[[peewee.Database], None]
+
+
+def _initial(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+        name = peewee.CharField(max_length=255, unique=True)
+        dialect = peewee.CharField(max_length=16, default="wso2")
+        settings = peewee.TextField(default="{}")
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user_name = peewee.CharField(max_length=255)
+        user_name_key = peewee.CharField(max_length=255)
+        password_hash = peewee.TextField(null=True)
+        password_changed_at = peewee.DateTimeField(null=True)
+        profile = peewee.TextField(default="{}")
+        version = peewee.IntegerField(default=1)
+        created_at = peewee.DateTimeField()
+        updated_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "users"
+            indexes = ((("tenant", "user_name_key"), True),)
+
+    class SigningKey(Frozen):
+        kid = peewee.CharField(max_length=64, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        alg = peewee.CharField(max_length=16)
+        public_jwk = peewee.TextField()
+        private_key = peewee.TextField()
+        active = peewee.BooleanField(default=True)
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "signing_keys"
+
+    db.create_tables([Tenant, User, SigningKey], safe=False)
+
+
+MIGRATIONS: list[tuple[int, str, Step]] = [
+    (1, "tenants, users, signing keys", _initial),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def _applied_model(db: peewee.Database) -> Any:
+    """The ``schema_migrations`` table, bound to ``db``.
+
+    A fresh class per call: binding one module-level model with ``bind_ctx`` is process-global,
+    so two threads upgrading two databases at once would run each other's queries (and deadlock
+    SQLite against their own write lock).
+    """
+
+    class Applied(peewee.Model):
+        version = peewee.IntegerField(primary_key=True)
+        name = peewee.CharField(max_length=255)
+        applied_at = peewee.DateTimeField()
+
+        class Meta:
+            database = db
+            table_name = "schema_migrations"
+
+    return Applied
+
+
+def _serialize_upgraders(db: peewee.Database) -> None:
+    """Inside a write transaction: make concurrent upgraders (two CLIs, two deploy hooks) take turns.
+    SQLite's ``BEGIN IMMEDIATE`` already does; PostgreSQL needs an advisory lock."""
+    if isinstance(db, peewee.PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(727274)")  # type: ignore[no-untyped-call]
+
+
+def current_version(db: peewee.Database) -> int:
+    """Return the highest applied step, 0 for an empty database."""
+    if not db.table_exists("schema_migrations"):
+        return 0
+    applied = _applied_model(db)
+    value = applied.select(peewee.fn.MAX(applied.version)).scalar()
+    return int(value or 0)
+
+
+def upgrade(db: peewee.Database) -> list[int]:
+    """Apply every pending step; return the versions applied. Safe to run concurrently."""
+    applied_model = _applied_model(db)
+    applied: list[int] = []
+    with write_transaction(db):
+        # Under the lock too: concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
+        # ("duplicate key value violates unique constraint pg_type_typname_nsp_index").
+        _serialize_upgraders(db)
+        db.create_tables([applied_model], safe=True)
+    for version, name, step in MIGRATIONS:
+        with write_transaction(db):
+            _serialize_upgraders(db)
+            if applied_model.get_or_none(applied_model.version == version) is not None:
+                continue
+            step(db)
+            applied_model.create(version=version, name=name, applied_at=datetime.now(UTC).replace(tzinfo=None))
+            applied.append(version)
+    return applied

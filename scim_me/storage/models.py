@@ -1,0 +1,63 @@
+"""peewee models for the current schema. Migrations (``migrations.py``) create and change the
+tables; these classes only read and write them. Every row belongs to a tenant."""
+
+from __future__ import annotations
+
+import peewee
+
+from scim_me.storage.db import database_proxy
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Tenant(BaseModel):
+    id = peewee.AutoField()
+    name = peewee.CharField(max_length=255, unique=True)
+    dialect = peewee.CharField(max_length=16, default="wso2")
+    settings = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "tenants"
+
+
+class User(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE", column_name="tenant_id")
+    user_name = peewee.CharField(max_length=255)
+    user_name_key = peewee.CharField(max_length=255)
+    password_hash = peewee.TextField(null=True)
+    password_changed_at = peewee.DateTimeField(null=True)
+    profile = peewee.TextField(default="{}")
+    version = peewee.IntegerField(default=1)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "users"
+
+
+class SigningKey(BaseModel):
+    kid = peewee.CharField(max_length=64, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, backref="keys", on_delete="CASCADE", column_name="tenant_id")
+    alg = peewee.CharField(max_length=16)
+    public_jwk = peewee.TextField()
+    private_key = peewee.TextField()
+    active = peewee.BooleanField(default=True)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "signing_keys"
+
+
+class SchemaMigration(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=255)
+    applied_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "schema_migrations"

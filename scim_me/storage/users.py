@@ -1,0 +1,198 @@
+"""User rows: the SCIM profile as a JSON document plus the credential and a version counter.
+
+Updates are compare-and-set on ``version`` (``UPDATE ... WHERE id = ? AND version = ?``), so two
+workers that read the same version cannot both write: the loser sees zero rows changed and
+retries or answers 412. Nothing here reads, modifies and saves a whole row.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import peewee
+
+from scim_me.errors import InvalidValueError
+from scim_me.errors import UniquenessError
+from scim_me.storage.db import write_transaction
+from scim_me.storage.models import User
+
+_UNCHANGED: Any = object()
+ID_LENGTH = 36  # users.id is varchar(36), a UUID
+USER_NAME_LENGTH = 255  # users.user_name and users.user_name_key are varchar(255)
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    id: str
+    tenant_id: int
+    user_name: str
+    profile: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    password_hash: str | None
+    password_changed_at: datetime | None
+
+
+def now() -> datetime:
+    """Naive UTC, the form stored in both SQLite and PostgreSQL."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def user_name_key(user_name: str) -> str:
+    """The uniqueness key: userName is caseExact false (RFC 7643 §4.1.1), NFKC + casefold."""
+    return unicodedata.normalize("NFKC", user_name).casefold()
+
+
+def _stored(row: User) -> StoredUser:
+    return StoredUser(
+        id=row.id,
+        tenant_id=row.tenant_id,  # type: ignore[attr-defined]
+        user_name=row.user_name,
+        profile=json.loads(row.profile),
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        password_hash=row.password_hash,
+        password_changed_at=row.password_changed_at,
+    )
+
+
+def _dump(profile: dict[str, Any]) -> str:
+    return json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
+
+
+def _storable(text: str, limit: int) -> bool:
+    """Whether ``text`` fits a ``varchar(limit)`` column. PostgreSQL refuses NUL in any string
+    (psycopg2 raises ValueError before the query is sent) and longer values (DataError)."""
+    return len(text) <= limit and "\x00" not in text
+
+
+def get_user(tenant_id: int, user_id: str) -> StoredUser | None:
+    if not _storable(user_id, ID_LENGTH):
+        return None  # no stored id looks like that; asking PostgreSQL would be an error, not a miss
+    db = User._meta.database
+    # The hottest query (every authenticated request): hand-written, since composing it with
+    # peewee's query builder costs more than running it.
+    sql = _GET_USER_SQL.replace("?", db.param)
+    row = db.execute_sql(sql, (user_id, tenant_id)).fetchone()
+    if row is None:
+        return None
+    return StoredUser(
+        id=row[0],
+        tenant_id=row[1],
+        user_name=row[2],
+        profile=json.loads(row[3]),
+        version=row[4],
+        created_at=User.created_at.python_value(row[5]),  # type: ignore[no-untyped-call]
+        updated_at=User.updated_at.python_value(row[6]),  # type: ignore[no-untyped-call]
+        password_hash=row[7],
+        password_changed_at=User.password_changed_at.python_value(row[8]),  # type: ignore[no-untyped-call]
+    )
+
+
+_GET_USER_SQL = (
+    "SELECT id, tenant_id, user_name, profile, version, created_at, updated_at, password_hash, "
+    "password_changed_at FROM users WHERE id = ? AND tenant_id = ?"
+)
+
+
+def find_user(tenant_id: int, user_name: str) -> StoredUser | None:
+    key = user_name_key(user_name)
+    if not _storable(key, USER_NAME_LENGTH):
+        return None  # create_user never stores such a name (Basic auth sends anything here)
+    row = User.get_or_none((User.tenant == tenant_id) & (User.user_name_key == key))
+    return _stored(row) if row else None
+
+
+def list_users(tenant_id: int) -> list[StoredUser]:
+    return [_stored(row) for row in User.select().where(User.tenant == tenant_id).order_by(User.user_name_key)]
+
+
+def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | None) -> StoredUser:
+    """Insert a user; a taken userName in the tenant is 409 ``uniqueness``."""
+    user_name = profile["userName"]
+    if not isinstance(user_name, str) or not user_name:
+        raise InvalidValueError("userName must be a non-empty string.")
+    if not _storable(user_name, USER_NAME_LENGTH) or not _storable(user_name_key(user_name), USER_NAME_LENGTH):
+        raise InvalidValueError(
+            f"userName must be at most {USER_NAME_LENGTH} characters (after case folding) and contain no NUL."
+        )
+    stamp = now()
+    try:
+        with write_transaction(User._meta.database):
+            row = User.create(
+                id=str(uuid.uuid4()),
+                tenant=tenant_id,
+                user_name=user_name,
+                user_name_key=user_name_key(user_name),
+                password_hash=password_hash,
+                password_changed_at=stamp if password_hash else None,
+                profile=_dump(profile),
+                version=1,
+                created_at=stamp,
+                updated_at=stamp,
+            )
+    except peewee.IntegrityError as exc:
+        raise UniquenessError(f"User name {user_name} is already taken in this tenant.") from exc
+    return _stored(row)
+
+
+def update_user(current: StoredUser, profile: dict[str, Any], *, password_hash: Any = _UNCHANGED) -> StoredUser | None:
+    """Write ``profile`` if the row is still at ``current.version``; None when it is not."""
+    stamp = now()
+    db = User._meta.database
+    columns = ["profile = ?", "version = version + 1", "updated_at = ?"]
+    params: list[Any] = [_dump(profile), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    if password_hash is not _UNCHANGED:
+        columns += ["password_hash = ?", "password_changed_at = ?"]
+        params += [password_hash, User.password_changed_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    # Hand-written like get_user: this compare-and-set runs on every write.
+    sql = f"UPDATE users SET {', '.join(columns)} WHERE id = ? AND tenant_id = ? AND version = ?"  # noqa: S608 (fixed column names)
+    params += [current.id, current.tenant_id, current.version]
+    with write_transaction(db):
+        changed = db.execute_sql(sql.replace("?", db.param), params).rowcount
+    if changed != 1:
+        return None
+    return StoredUser(
+        id=current.id,
+        tenant_id=current.tenant_id,
+        user_name=current.user_name,
+        profile=profile,
+        version=current.version + 1,
+        created_at=current.created_at,
+        updated_at=stamp,
+        password_hash=current.password_hash if password_hash is _UNCHANGED else password_hash,
+        password_changed_at=current.password_changed_at if password_hash is _UNCHANGED else stamp,
+    )
+
+
+def set_password_hash(tenant_id: int, user_id: str, password_hash: str) -> bool:
+    """Replace the credential (CLI); bumps the version so cached ETags go stale."""
+    stamp = now()
+    query = User.update(
+        {
+            User.password_hash: password_hash,
+            User.password_changed_at: stamp,
+            User.version: User.version + 1,
+            User.updated_at: stamp,
+        }
+    ).where((User.id == user_id) & (User.tenant == tenant_id))
+    with write_transaction(User._meta.database):
+        changed = query.execute()
+    return bool(changed == 1)
+
+
+def delete_user(tenant_id: int, user_id: str, *, version: int | None = None) -> bool:
+    """Delete the user row (credentials and profile with it); False if absent or version moved."""
+    query = User.delete().where((User.id == user_id) & (User.tenant == tenant_id))
+    if version is not None:
+        query = query.where(User.version == version)
+    with write_transaction(User._meta.database):
+        return bool(query.execute() == 1)

@@ -1,0 +1,271 @@
+"""The ``scim-me`` operator CLI, run as the installed console script against a temp SQLite file.
+
+The environment names every path (``SCIM_ME_CONFIG=/nonexistent`` keeps a developer's
+``instance/scim-me.toml`` out), so these runs never touch the checkout's ``instance/`` folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import basic
+from factories import bearer
+
+from tests.conftest import build_app
+
+CLI_TIMEOUT_S = 60.0
+PASSWORD = "correct-horse-9"
+
+
+def _script() -> list[str]:
+    script = Path(sys.executable).with_name("scim-me")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "scim_me.cli"]
+
+
+class Cli:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        # build_app() in tests/conftest.py reads the key at tmp_path/encryption.key: share it.
+        self.key_file = tmp_path / "encryption.key"
+        self.database_url = f"sqlite:///{tmp_path / 'data' / 'scim-me.db'}"
+        self.env = {
+            **os.environ,
+            "SCIM_ME_CONFIG": "/nonexistent",
+            "SCIM_ME_DATABASE_URL": self.database_url,
+            "SCIM_ME_ENCRYPTION_KEY_FILE": str(self.key_file),
+            "SCIM_ME_BASE_URL": "http://localhost",
+            "SCIM_ME_ARGON2_MEMORY_KIB": "1024",
+            "SCIM_ME_ARGON2_TIME_COST": "1",
+            "SCIM_ME_ARGON2_PARALLELISM": "1",
+        }
+        self.env.pop("SCIM_ME_ENCRYPTION_KEY", None)
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*_script(), *args],
+            env=self.env,
+            cwd=self.tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            check=False,
+        )
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        return result.stdout
+
+    def fails(self, *args: str) -> str:
+        """Run a command that must fail; return its message (stderr)."""
+        result = self(*args)
+        assert result.returncode != 0, (args, result.stdout)
+        assert "Traceback" not in result.stderr, result.stderr
+        return result.stderr
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    return Cli(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Made once per module with the CLI: a key, an upgraded database, tenant ``acme``, user ``kim``."""
+    template = Cli(tmp_path_factory.mktemp("cli-template"))
+    template.ok("keys", "init")
+    template.ok("db", "upgrade")
+    template.ok("tenant", "create", "acme")
+    template.ok("user", "create", "--tenant", "acme", "--username", "kim", "--password", PASSWORD)
+    return template.tmp_path
+
+
+@pytest.fixture
+def ready(cli: Cli, prepared: Path) -> Cli:
+    """A private copy of the prepared key and database (every CLI run closed its connections)."""
+    shutil.copy2(prepared / "encryption.key", cli.key_file)
+    shutil.copytree(prepared / "data", cli.tmp_path / "data")
+    return cli
+
+
+@pytest.fixture
+def app_on(ready: Cli) -> Iterator[Any]:
+    application = build_app(ready.database_url, ready.tmp_path)
+    yield application
+    application.extensions["scim_me.db"].close_all()
+
+
+def _tenant_rows(cli: Cli) -> dict[str, list[str]]:
+    rows = [line.split("\t") for line in cli.ok("tenant", "list").splitlines()]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_keys_init_writes_a_private_32_byte_key_once(cli: Cli) -> None:
+    out = cli.ok("keys", "init")
+    assert str(cli.key_file) in out
+    assert stat.S_IMODE(cli.key_file.stat().st_mode) == 0o600
+    text = cli.key_file.read_text(encoding="ascii").strip()
+    assert len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == 32
+
+    again = cli.ok("keys", "init")
+    assert "keeping" in again
+    assert cli.key_file.read_text(encoding="ascii").strip() == text
+
+
+def test_db_upgrade_without_a_key_fails_with_a_hint(cli: Cli) -> None:
+    message = cli.fails("db", "upgrade")
+    assert "keys init" in message
+
+
+def test_db_upgrade_is_idempotent_and_creates_the_default_tenant(cli: Cli) -> None:
+    cli.ok("keys", "init")
+    first = cli.ok("db", "upgrade")
+    assert "applied [1]" in first
+    second = cli.ok("db", "upgrade")
+    assert "up to date" in second
+    assert "applied" not in second
+    tenants = _tenant_rows(cli)
+    assert list(tenants) == ["carbon.super"]
+    assert tenants["carbon.super"][0] == "wso2"
+    # The default tenant got a signing key: an application token can be minted for it.
+    assert len(cli.ok("token").splitlines()) == 1
+
+
+def test_tenant_create_and_list_show_the_dialect(ready: Cli) -> None:
+    assert "created tenant beta (dialect wso2)" in ready.ok("tenant", "create", "beta")
+    assert "created tenant gamma (dialect rfc)" in ready.ok("tenant", "create", "gamma", "--dialect", "rfc")
+    tenants = _tenant_rows(ready)
+    assert sorted(tenants) == ["acme", "beta", "carbon.super", "gamma"]
+    assert tenants["beta"][0] == "wso2"
+    assert tenants["gamma"][0] == "rfc"
+
+
+@pytest.mark.parametrize("name", ["acme", "ACME"])
+def test_duplicate_tenant_fails_clearly(ready: Cli, name: str) -> None:
+    message = ready.fails("tenant", "create", name)
+    assert "already exists" in message
+    assert sorted(_tenant_rows(ready)) == ["acme", "carbon.super"]
+
+
+def test_invalid_tenant_name_fails_clearly(ready: Cli) -> None:
+    assert "invalid tenant name" in ready.fails("tenant", "create", "bad_name!")
+
+
+def test_tenant_update_changes_the_dialect_and_switches(ready: Cli) -> None:
+    out = json.loads(ready.ok("tenant", "update", "acme", "--dialect", "rfc", "--self-delete"))
+    assert out == {
+        "name": "acme",
+        "dialect": "rfc",
+        "self_registration": "off",
+        "self_delete": True,
+        "password_update_in_me": True,
+    }
+    row = _tenant_rows(ready)["acme"]
+    assert row[0] == "rfc"
+    assert json.loads(row[1])["self_delete"] is True
+    assert "no tenant" in ready.fails("tenant", "update", "nope", "--dialect", "rfc")
+
+
+@pytest.mark.parametrize("user_name", ["", "   "])
+def test_user_create_refuses_an_empty_username(ready: Cli, user_name: str) -> None:
+    message = ready.fails("user", "create", "--tenant", "acme", "--username", user_name, "--password", PASSWORD)
+    assert "username must not be empty" in message
+    assert [line.split("\t")[1] for line in ready.ok("user", "list", "--tenant", "acme").splitlines()] == ["kim"]
+
+
+def test_user_create_list_set_password_delete(ready: Cli) -> None:
+    listed = ready.ok("user", "list", "--tenant", "acme").splitlines()
+    assert len(listed) == 1
+    user_id, user_name = listed[0].split("\t")
+    assert user_name == "kim"
+    assert str(uuid.UUID(user_id)) == user_id
+
+    created = ready.ok(
+        "user", "create", "--tenant", "acme", "--username", "lee", "--password", PASSWORD, "--email", "lee@example.com"
+    ).strip()
+    assert str(uuid.UUID(created)) == created
+    assert [line.split("\t")[1] for line in ready.ok("user", "list", "--tenant", "acme").splitlines()] == ["kim", "lee"]
+    assert ready.ok("user", "list").strip() == ""  # the default tenant has no users
+
+    taken = ready.fails("user", "create", "--tenant", "acme", "--username", "KIM", "--password", PASSWORD)
+    assert "already taken" in taken
+    assert "no tenant" in ready.fails("user", "create", "--tenant", "nope", "--username", "x", "--password", PASSWORD)
+    assert ready.fails("user", "create", "--tenant", "acme", "--username", "short", "--password", "abc")
+
+    assert "password changed" in ready.ok(
+        "user", "set-password", "--tenant", "acme", "--username", "kim", "--password", "another-secret-7"
+    )
+    assert "no user" in ready.fails(
+        "user", "set-password", "--tenant", "acme", "--username", "ghost", "--password", "another-secret-7"
+    )
+
+    app = build_app(ready.database_url, ready.tmp_path)
+    try:
+        client = app.test_client()
+        assert client.get("/t/acme/scim2/Me", headers=basic("kim", PASSWORD)).status_code == 401
+        ok = client.get("/t/acme/scim2/Me", headers=basic("kim", "another-secret-7"))
+        assert ok.status_code == 200, ok.json
+        assert ok.json["id"] == user_id
+    finally:
+        app.extensions["scim_me.db"].close_all()
+
+    assert "deleted" in ready.ok("user", "delete", "--tenant", "acme", "--username", "kim")
+    assert [line.split("\t")[1] for line in ready.ok("user", "list", "--tenant", "acme").splitlines()] == ["lee"]
+    assert "no user" in ready.fails("user", "delete", "--tenant", "acme", "--username", "kim")
+
+
+def test_token_prints_one_bare_jwt_that_the_app_accepts(ready: Cli, app_on: Any) -> None:
+    result = ready("token", "--tenant", "acme", "--user", "kim")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert len(lines) == 2 and lines[1] == "", result.stdout  # exactly one line, newline-terminated
+    token = lines[0]
+    assert token.count(".") == 2 and " " not in token
+
+    response = app_on.test_client().get("/t/acme/scim2/Me", headers=bearer(token))
+    assert response.status_code == 200, response.json
+    assert response.json["userName"] == "kim"
+    # The token names its tenant: another tenant's /Me refuses it.
+    ready.ok("tenant", "create", "other")
+    assert app_on.test_client().get("/t/other/scim2/Me", headers=bearer(token)).status_code == 401
+
+
+def test_application_token_cannot_read_me(ready: Cli, app_on: Any) -> None:
+    token = ready.ok("token", "--tenant", "acme").strip()
+    response = app_on.test_client().get("/t/acme/scim2/Me", headers=bearer(token))
+    assert response.status_code == 403, response.json
+
+
+def test_token_lifetime_is_honoured_and_must_be_positive(ready: Cli) -> None:
+    token = ready.ok("token", "--tenant", "acme", "--user", "kim", "--lifetime", "60").strip()
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["exp"] - claims["iat"] == 60
+    result = ready("token", "--tenant", "acme", "--user", "kim", "--lifetime", "0")
+    assert result.returncode != 0
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("token", "--tenant", "acme", "--user", "ghost"), "no user"),
+        (("token", "--tenant", "nope", "--user", "kim"), "no tenant"),
+    ],
+)
+def test_token_for_unknown_user_or_tenant_fails(ready: Cli, args: tuple[str, ...], message: str) -> None:
+    result = ready(*args)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    assert message in result.stderr

@@ -1,0 +1,104 @@
+"""Plain helpers that create tenants, users and tokens directly through the storage layer."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from scim_me.auth.keys import create_signing_key
+from scim_me.auth.tokens import issuer_for
+from scim_me.auth.tokens import mint_access_token
+from scim_me.core.passwords import HashParams
+from scim_me.core.passwords import hash_password
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.tenants import TenantSettings
+from scim_me.storage.tenants import create_tenant
+from scim_me.storage.tenants import find_tenant
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import create_user
+from scim_me.storage.users import get_user
+
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+SCIM_JSON = "application/scim+json"
+
+
+def _settings(app: Any) -> Any:
+    return app.config["SCIM_ME_SETTINGS"]
+
+
+def make_tenant(
+    app: Any, name: str = "acme", dialect: str = "wso2", alg: str = "RS256", **settings: Any
+) -> TenantRecord:
+    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+        existing = find_tenant(name)
+        if existing is not None:
+            return existing
+        tenant = create_tenant(name, dialect, TenantSettings(**settings))
+        create_signing_key(tenant.id, _settings(app).master_key(), alg)
+        return tenant
+
+
+def make_user(
+    app: Any, tenant: TenantRecord, user_name: str = "kim", password: str | None = "correct-horse-9", **profile: Any
+) -> StoredUser:
+    s = _settings(app)
+    params = HashParams(s.argon2_memory_kib, s.argon2_time_cost, s.argon2_parallelism)
+    body = {"userName": user_name, **profile}
+    with app.extensions["scim_me.db"].connection_context():
+        return create_user(tenant.id, body, hash_password(password, params) if password else None)
+
+
+def load_user(app: Any, tenant: TenantRecord, user_id: str) -> StoredUser | None:
+    with app.extensions["scim_me.db"].connection_context():
+        return get_user(tenant.id, user_id)
+
+
+def make_token(
+    app: Any,
+    tenant: TenantRecord,
+    user: StoredUser | None,
+    scope: str = "openid internal_login",
+    *,
+    lifetime: int = 3600,
+    now: int | None = None,
+    audience: str | None = None,
+    issuer: str | None = None,
+    client_id: str = "test-client",
+    extra: dict[str, Any] | None = None,
+) -> str:
+    s = _settings(app)
+    claims = dict(extra or {})
+    if user is None:
+        claims.setdefault("sub_type", "application")
+    with app.extensions["scim_me.db"].connection_context():
+        return mint_access_token(
+            tenant_id=tenant.id,
+            issuer=issuer or issuer_for(s.base_url, tenant.name, s.default_tenant),
+            subject=user.id if user else client_id,
+            client_id=client_id,
+            scopes=scope,
+            audience=audience or s.resource_audience,
+            lifetime=lifetime,
+            master_key=s.master_key(),
+            now=now,
+            extra=claims,
+        )
+
+
+def bearer(token: str, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+def basic(user_name: str, password: str) -> dict[str, str]:
+    raw = base64.b64encode(f"{user_name}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
+    return {"schemas": [PATCH_URN], "Operations": list(operations)}
+
+
+def me_path(tenant: TenantRecord | None, default_tenant: str = "carbon.super") -> str:
+    if tenant is None or tenant.name == default_tenant:
+        return "/scim2/Me"
+    return f"/t/{tenant.name}/scim2/Me"

@@ -1,0 +1,66 @@
+"""The SQLite connection the app serves requests with carries the durability pragmas
+(security.md T-CRASH-5): WAL, synchronous=FULL, foreign keys, busy timeout >= 5 s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import jsonify
+
+from scim_me.storage.db import database_proxy
+from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import open_database
+from tests.conftest import build_app
+
+PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+
+
+def test_app_connection_has_the_sqlite_pragmas(tmp_path: Path) -> None:
+    app = build_app(f"sqlite:///{tmp_path / 'pragmas.db'}", tmp_path)
+
+    @app.get("/__test__/pragmas")
+    def pragmas():  # type: ignore[no-untyped-def]
+        # The connection the request hooks opened for this request, through the storage proxy.
+        return jsonify({name: database_proxy.execute_sql(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS})
+
+    try:
+        client = app.test_client()
+        for _ in range(3):  # a pooled connection handed out again keeps them
+            values = client.get("/__test__/pragmas").json
+            assert values["journal_mode"] == "wal"
+            assert values["synchronous"] == 2
+            assert values["foreign_keys"] == 1
+            assert values["busy_timeout"] >= 5000
+    finally:
+        app.extensions["scim_me.db"].close_all()
+
+
+def test_open_database_parses_both_url_forms(tmp_path: Path) -> None:
+    sqlite: Any = open_database(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout_ms=7000)
+    assert is_sqlite(sqlite)
+    assert sqlite.database == str(tmp_path / "x.db")
+    with sqlite.connection_context():
+        assert sqlite.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 7000
+    sqlite.close_all()
+    postgres: Any = open_database("postgresql://scim:p%40ss@127.0.0.1:5433/ids?options=-csearch_path%3Dx")
+    assert not is_sqlite(postgres)
+    assert postgres.database == "ids"
+    assert postgres.connect_params["host"] == "127.0.0.1"
+    assert postgres.connect_params["port"] == 5433
+    assert postgres.connect_params["password"] == "p@ss"
+    assert postgres.connect_params["options"] == "-csearch_path=x"
+
+
+def test_synchronous_normal_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    import pytest
+
+    from scim_me.config import ConfigError
+    from scim_me.config import Settings
+
+    relaxed: Any = open_database(f"sqlite:///{tmp_path / 'n.db'}", synchronous="normal")
+    with relaxed.connection_context():
+        assert relaxed.execute_sql("PRAGMA synchronous").fetchone()[0] == 1
+    relaxed.close_all()
+    with pytest.raises(ConfigError, match="sqlite_synchronous"):
+        Settings.load({"sqlite_synchronous": "off"}, environ={})

@@ -1,0 +1,96 @@
+"""Versioned migrations (``storage/migrations.py``) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import peewee
+
+from scim_me.storage.db import database_proxy
+from scim_me.storage.db import open_database
+from scim_me.storage.migrations import LATEST
+from scim_me.storage.migrations import MIGRATIONS
+from scim_me.storage.migrations import current_version
+from scim_me.storage.migrations import upgrade
+from scim_me.storage.models import SchemaMigration
+from scim_me.storage.tenants import create_tenant
+from scim_me.storage.tenants import list_tenants
+
+TABLES = {"schema_migrations", "signing_keys", "tenants", "users"}
+
+
+def _applied(db: Any) -> list[tuple[int, str]]:
+    with SchemaMigration.bind_ctx(db):
+        return [(row.version, row.name) for row in SchemaMigration.select().order_by(SchemaMigration.version)]
+
+
+def test_upgrade_from_empty_creates_every_table_and_records_version_1(database_url: str) -> None:
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            assert db.get_tables() == []
+            assert current_version(db) == 0
+
+            assert upgrade(db) == [1]
+
+            assert set(db.get_tables()) == TABLES
+            assert LATEST == 1
+            assert current_version(db) == 1
+            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+            columns = {c.name for c in db.get_columns("users")}
+            assert {"id", "tenant_id", "user_name", "user_name_key", "password_hash", "profile", "version"} <= columns
+            unique = [ix.columns for ix in db.get_indexes("users") if ix.unique]
+            assert ["tenant_id", "user_name_key"] in unique
+            foreign = {(fk.column, fk.dest_table) for fk in db.get_foreign_keys("users")}
+            assert ("tenant_id", "tenants") in foreign
+    finally:
+        db.close_all()
+
+
+def test_second_upgrade_applies_nothing_and_keeps_data(database_url: str) -> None:
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            assert upgrade(db) == [1]
+            database_proxy.initialize(db)
+            create_tenant("acme")
+            assert upgrade(db) == []
+            assert upgrade(db) == []
+            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+            assert [t.name for t in list_tenants()] == ["acme"]
+    finally:
+        db.close_all()
+
+
+def test_concurrent_upgrades_apply_each_step_once(database_url: str) -> None:
+    """Two operators (or deploy hooks) upgrading at once: one applies, the other finds nothing to do."""
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2, timeout=30)
+
+    def run() -> None:
+        db: Any = open_database(database_url)
+        try:
+            with db.connection_context():
+                barrier.wait()
+                results.append(upgrade(db))
+        except (peewee.PeeweeException, threading.BrokenBarrierError) as exc:
+            errors.append(exc)
+        finally:
+            db.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    assert sorted(results) == [[], [1]]
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+    finally:
+        db.close_all()
