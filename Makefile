@@ -9,6 +9,8 @@ WORKERS ?= 2
 DEMO_TENANT ?= demo
 DEMO_USER ?= kim
 PYTEST_ARGS ?=
+# Tokens name their issuer by this URL, so the curl `make run` prints matches where it serves.
+run serve: export SCIM_ME_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean
 
