@@ -18,8 +18,10 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
     from scim_me.api import discovery
+    from scim_me.api import oauth
     from scim_me.api import scim_me
     from scim_me.api.context import AppState
+    from scim_me.api.cors import register_cors
     from scim_me.api.handlers import register_error_handlers
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_registry
@@ -72,7 +74,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    register_cors(app)
     app.register_blueprint(scim_me.bp)
+    app.register_blueprint(oauth.bp)
     app.register_blueprint(discovery.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]

@@ -314,6 +314,93 @@ def user_delete(tenant_name: str | None, username: str) -> None:
     click.echo("deleted")
 
 
+@main.group()
+def client() -> None:
+    """OAuth clients of a tenant (apps that sign users in)."""
+
+
+@client.command("create")
+@_tenant_option
+@click.option("--name", required=True)
+@click.option("--public", is_flag=True, help="a public client (SPA, no secret)")
+@click.option("--first-party", is_flag=True, help="skip the consent screen for this client")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="exact redirect URI (repeatable)")
+@click.option("--allowed-origin", "allowed_origins", multiple=True, help="CORS origin (repeatable)")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    type=click.Choice(["authorization_code", "refresh_token", "password", "client_credentials"]),
+    help="grant type (repeatable; default authorization_code and refresh_token)",
+)
+@click.option("--scope", default="openid internal_login", show_default=True, help="scopes the client may ask for")
+def client_create(
+    tenant_name: str | None,
+    name: str,
+    public: bool,
+    first_party: bool,
+    redirect_uris: tuple[str, ...],
+    allowed_origins: tuple[str, ...],
+    grants: tuple[str, ...],
+    scope: str,
+) -> None:
+    """Register a client; prints its client_id (and, once, the secret of a confidential one)."""
+    from scim_me.storage.clients import ClientError
+    from scim_me.storage.clients import create_client
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        try:
+            created, secret = create_client(
+                record.id,
+                name,
+                public=public,
+                redirect_uris=list(redirect_uris),
+                allowed_origins=list(allowed_origins),
+                grant_types=list(grants or ("authorization_code", "refresh_token")),
+                scope=scope,
+                first_party=first_party,
+            )
+        except ClientError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"client_id: {created.client_id}")
+    if secret:
+        click.echo(f"client_secret: {secret}  (shown once; store it now)")
+
+
+@client.command("list")
+@_tenant_option
+def client_list(tenant_name: str | None) -> None:
+    """List a tenant's clients (never their secrets)."""
+    from scim_me.storage.clients import list_clients
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        for item in list_clients(record.id):
+            kind = "public" if item.is_public else "confidential"
+            click.echo(
+                f"{item.client_id}\t{item.name}\t{kind}\t{' '.join(item.grant_types)}\t"
+                f"{' '.join(item.redirect_uris)}\t{' '.join(item.allowed_origins)}"
+            )
+
+
+@client.command("delete")
+@_tenant_option
+@click.option("--client-id", required=True)
+def client_delete(tenant_name: str | None, client_id: str) -> None:
+    """Delete a client."""
+    from scim_me.storage.clients import delete_client
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        if not delete_client(record.id, client_id):
+            raise click.ClickException(f"no client {client_id!r} in tenant {record.name}")
+    click.echo("deleted")
+
+
 @main.command("token")
 @_tenant_option
 @click.option("--user", "username", help="the user the token is for (omit for an application token)")

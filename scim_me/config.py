@@ -51,6 +51,8 @@ class Settings:
     sqlite_synchronous: str = "full"
     patch_retries: int = 20
     tenant_cache_seconds: int = 5
+    cors_allowed_origins: str = ""
+    cors_max_age: int = 3600
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -69,6 +71,12 @@ class Settings:
             if raw is not None:
                 values[name] = _convert(raw, spec.default)
         values.update(overrides or {})
+        origins = values.get("cors_allowed_origins")
+        if isinstance(origins, (list, tuple)):
+            # deployment.toml style: a list of origins
+            values["cors_allowed_origins"] = ",".join(str(o) for o in origins)
+        elif origins is not None and not isinstance(origins, str):
+            raise ConfigError("cors_allowed_origins must be a list or a comma-separated string")
         unknown = {k: v for k, v in values.items() if k not in known}
         settings = cls(**{k: v for k, v in values.items() if k in known}, extra=unknown)
         settings.validate()

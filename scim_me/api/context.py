@@ -14,6 +14,7 @@ from scim_me.auth.tokens import VerifiedTokens
 from scim_me.config import Settings
 from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
+from scim_me.storage.clients import tenant_origins
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.tenants import find_tenant
 from scim_me.tenancy import TENANT_KEY
@@ -27,6 +28,18 @@ class AppState:
     _registries: dict[str, SchemaRegistry] = field(default_factory=dict)
     _tenants: dict[str, tuple[float, TenantRecord]] = field(default_factory=dict)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    _origins: dict[int, tuple[float, frozenset[str]]] = field(default_factory=dict)
+
+    def tenant_origins(self, tenant: TenantRecord) -> frozenset[str]:
+        """The tenant's CORS origins (its clients' allowed origins), cached like tenants."""
+        now = time.monotonic()
+        cached = self._origins.get(tenant.id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        origins = frozenset(tenant_origins(tenant.id))
+        if self.settings.tenant_cache_seconds > 0:
+            self._origins[tenant.id] = (now + self.settings.tenant_cache_seconds, origins)
+        return origins
 
     def tenant(self, name: str) -> TenantRecord | None:
         """Find a tenant, cached per worker for ``tenant_cache_seconds``: every request needs it

@@ -65,8 +65,40 @@ def _initial(db: peewee.Database) -> None:
     db.create_tables([Tenant, User, SigningKey], safe=False)
 
 
+def _oauth_clients(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class OAuthClient(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        client_id = peewee.CharField(max_length=64, unique=True)
+        name = peewee.CharField(max_length=255)
+        secret_hash = peewee.CharField(max_length=128, null=True)
+        is_public = peewee.BooleanField(default=True)
+        first_party = peewee.BooleanField(default=False)
+        redirect_uris = peewee.TextField(default="[]")
+        allowed_origins = peewee.TextField(default="[]")
+        grant_types = peewee.TextField(default="[]")
+        scope = peewee.TextField(default="")
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "oauth_clients"
+
+    db.create_tables([OAuthClient], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
+    (2, "oauth clients", _oauth_clients),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -54,6 +54,24 @@ class SigningKey(BaseModel):
         table_name = "signing_keys"
 
 
+class OAuthClient(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, backref="clients", on_delete="CASCADE", column_name="tenant_id")
+    client_id = peewee.CharField(max_length=64, unique=True)
+    name = peewee.CharField(max_length=255)
+    secret_hash = peewee.CharField(max_length=128, null=True)
+    is_public = peewee.BooleanField(default=True)
+    first_party = peewee.BooleanField(default=False)
+    redirect_uris = peewee.TextField(default="[]")
+    allowed_origins = peewee.TextField(default="[]")
+    grant_types = peewee.TextField(default="[]")
+    scope = peewee.TextField(default="")
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "oauth_clients"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

@@ -131,7 +131,7 @@ def test_db_upgrade_without_a_key_fails_with_a_hint(cli: Cli) -> None:
 def test_db_upgrade_is_idempotent_and_creates_the_default_tenant(cli: Cli) -> None:
     cli.ok("keys", "init")
     first = cli.ok("db", "upgrade")
-    assert "applied [1]" in first
+    assert "applied [1, 2]" in first
     second = cli.ok("db", "upgrade")
     assert "up to date" in second
     assert "applied" not in second
@@ -269,3 +269,42 @@ def test_token_for_unknown_user_or_tenant_fails(ready: Cli, args: tuple[str, ...
     assert result.returncode != 0
     assert result.stdout == ""
     assert message in result.stderr
+
+
+def test_client_create_public_spa_list_and_delete(ready: Cli) -> None:
+    out = ready.ok(
+        "client", "create", "--tenant", "acme", "--name", "My SPA", "--public",
+        "--redirect-uri", "http://localhost:5173/callback", "--allowed-origin", "http://LOCALHOST:5173/",
+    )  # fmt: skip
+    assert out.startswith("client_id: ") and "client_secret" not in out
+    client_id = out.split()[1]
+    rows = [line.split("\t") for line in ready.ok("client", "list", "--tenant", "acme").splitlines()]
+    assert rows == [
+        [
+            client_id, "My SPA", "public", "authorization_code refresh_token",
+            "http://localhost:5173/callback", "http://localhost:5173",
+        ]
+    ]  # fmt: skip
+    assert ready.ok("client", "delete", "--tenant", "acme", "--client-id", client_id).strip() == "deleted"
+    assert ready.ok("client", "list", "--tenant", "acme") == ""
+    assert "no client" in ready.fails("client", "delete", "--tenant", "acme", "--client-id", client_id)
+
+
+def test_confidential_client_secret_is_shown_once_and_never_listed(ready: Cli) -> None:
+    out = ready.ok("client", "create", "--tenant", "acme", "--name", "Postman", "--grant", "password")
+    secret = out.splitlines()[1].split()[1]
+    assert len(secret) >= 40
+    assert secret not in ready.ok("client", "list", "--tenant", "acme")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--public", "--grant", "client_credentials"), "confidential"),
+        (("--redirect-uri", "http://app.example/cb"), "https"),
+        (("--public",), "redirect-uri"),
+        (("--redirect-uri", "https://app.example/cb", "--allowed-origin", "https://app.example/x"), "scheme://host"),
+    ],
+)
+def test_client_create_refuses_unsafe_definitions(ready: Cli, args: tuple[str, ...], message: str) -> None:
+    assert message in ready.fails("client", "create", "--tenant", "acme", "--name", "x", *args)

@@ -17,7 +17,9 @@ from scim_me.storage.models import SchemaMigration
 from scim_me.storage.tenants import create_tenant
 from scim_me.storage.tenants import list_tenants
 
-TABLES = {"schema_migrations", "signing_keys", "tenants", "users"}
+TABLES = {"oauth_clients", "schema_migrations", "signing_keys", "tenants", "users"}
+ALL_STEPS = [version for version, _name, _step in MIGRATIONS]
+ALL_APPLIED = [(version, name) for version, name, _step in MIGRATIONS]
 
 
 def _applied(db: Any) -> list[tuple[int, str]]:
@@ -25,19 +27,19 @@ def _applied(db: Any) -> list[tuple[int, str]]:
         return [(row.version, row.name) for row in SchemaMigration.select().order_by(SchemaMigration.version)]
 
 
-def test_upgrade_from_empty_creates_every_table_and_records_version_1(database_url: str) -> None:
+def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_url: str) -> None:
     db: Any = open_database(database_url)
     try:
         with db.connection_context():
             assert db.get_tables() == []
             assert current_version(db) == 0
 
-            assert upgrade(db) == [1]
+            assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == 1
-            assert current_version(db) == 1
-            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+            assert LATEST == ALL_STEPS[-1] == 2
+            assert current_version(db) == LATEST
+            assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}
             assert {"id", "tenant_id", "user_name", "user_name_key", "password_hash", "profile", "version"} <= columns
             unique = [ix.columns for ix in db.get_indexes("users") if ix.unique]
@@ -52,12 +54,12 @@ def test_second_upgrade_applies_nothing_and_keeps_data(database_url: str) -> Non
     db: Any = open_database(database_url)
     try:
         with db.connection_context():
-            assert upgrade(db) == [1]
+            assert upgrade(db) == ALL_STEPS
             database_proxy.initialize(db)
             create_tenant("acme")
             assert upgrade(db) == []
             assert upgrade(db) == []
-            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+            assert _applied(db) == ALL_APPLIED
             assert [t.name for t in list_tenants()] == ["acme"]
     finally:
         db.close_all()
@@ -87,10 +89,11 @@ def test_concurrent_upgrades_apply_each_step_once(database_url: str) -> None:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     assert errors == []
-    assert sorted(results) == [[], [1]]
+    # Each step in its own transaction: the two upgraders may share the work, never repeat it.
+    assert sorted(step for applied in results for step in applied) == ALL_STEPS
     db: Any = open_database(database_url)
     try:
         with db.connection_context():
-            assert _applied(db) == [(1, MIGRATIONS[0][1])]
+            assert _applied(db) == ALL_APPLIED
     finally:
         db.close_all()
