@@ -25,6 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api.handlers import register_error_handlers
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_registry
+    from scim_me.oauth.server import build_authorization_server
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
     from scim_me.storage.migrations import LATEST
@@ -74,6 +75,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    app.extensions["scim_me.oauth"] = build_authorization_server(app)
     register_cors(app)
     app.register_blueprint(scim_me.bp)
     app.register_blueprint(oauth.bp)

@@ -24,6 +24,7 @@ from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
 from scim_me.errors import ForbiddenError
 from scim_me.errors import UnauthorizedError
+from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
@@ -99,6 +100,9 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         )
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
+    # Checked on every request, never cached: a revocation reaches every worker at once.
+    if claims.token_id and is_access_token_revoked(claims.token_id):
+        raise unauthorized("The access token has been revoked.")
     if claims.claims.get("sub_type", "user") != "user":
         return Principal(tenant, None, claims.client_id, claims.scopes, "bearer")
     user = get_user(tenant.id, claims.subject)

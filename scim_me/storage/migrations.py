@@ -96,9 +96,68 @@ def _oauth_clients(db: peewee.Database) -> None:
     db.create_tables([OAuthClient], safe=False)
 
 
+def _oauth_tokens(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class OAuthClient(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "oauth_clients"
+
+    class OAuthGrant(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+        user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
+        session_id = peewee.CharField(max_length=64, null=True, index=True)
+        scope = peewee.TextField(default="")
+        created_at = peewee.DateTimeField()
+        revoked_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "oauth_grants"
+
+    class OAuthAccessToken(Frozen):
+        jti = peewee.CharField(max_length=64, primary_key=True)
+        grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+        expires_at = peewee.DateTimeField()
+        revoked_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "oauth_access_tokens"
+
+    class OAuthRefreshToken(Frozen):
+        token_hash = peewee.CharField(max_length=64, primary_key=True)
+        grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+        expires_at = peewee.DateTimeField()
+        used_at = peewee.DateTimeField(null=True)
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "oauth_refresh_tokens"
+
+    db.create_tables([OAuthGrant, OAuthAccessToken, OAuthRefreshToken], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
+    (3, "oauth grants, access and refresh tokens", _oauth_tokens),
 ]
 LATEST = MIGRATIONS[-1][0]
 

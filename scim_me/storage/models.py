@@ -72,6 +72,43 @@ class OAuthClient(BaseModel):
         table_name = "oauth_clients"
 
 
+class OAuthGrant(BaseModel):
+    """One authorization: a client acting for a user (or itself), the family of its tokens."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
+    session_id = peewee.CharField(max_length=64, null=True)
+    scope = peewee.TextField(default="")
+    created_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "oauth_grants"
+
+
+class OAuthAccessToken(BaseModel):
+    jti = peewee.CharField(max_length=64, primary_key=True)
+    grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+    expires_at = peewee.DateTimeField()
+    revoked_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "oauth_access_tokens"
+
+
+class OAuthRefreshToken(BaseModel):
+    token_hash = peewee.CharField(max_length=64, primary_key=True)
+    grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "oauth_refresh_tokens"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

@@ -1,0 +1,265 @@
+"""The token endpoint, built on authlib's server components.
+
+One :class:`AuthorizationServer` per app (authlib registers grants on the instance, so a
+module-level server would pile up grants across ``create_app`` calls). Grants so far: password
+(per-client switch, for Postman and tests), client_credentials (confidential clients) and
+refresh_token (rotation on every use; a reused refresh token revokes the whole grant). Access
+tokens are the JWTs the SCIM API verifies; every one is recorded by ``jti`` under its grant.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import rfc7009
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.util import scope_to_list
+from flask import Flask
+from flask import g
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
+
+from scim_me.api.context import current_tenant
+from scim_me.api.context import settings
+from scim_me.api.guards import hash_params
+from scim_me.auth.tokens import issuer_for
+from scim_me.auth.tokens import mint_access_token
+from scim_me.core.passwords import verify_password
+from scim_me.storage.clients import ClientRecord
+from scim_me.storage.clients import find_client
+from scim_me.storage.clients import verify_client_secret
+from scim_me.storage.grants import GrantRecord
+from scim_me.storage.grants import access_token_grant
+from scim_me.storage.grants import create_grant
+from scim_me.storage.grants import expiry
+from scim_me.storage.grants import find_grant
+from scim_me.storage.grants import record_tokens
+from scim_me.storage.grants import refresh_token_grant
+from scim_me.storage.grants import revoke_access_token
+from scim_me.storage.grants import revoke_grant
+from scim_me.storage.grants import use_refresh_token
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import find_user
+from scim_me.storage.users import get_user
+
+_SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+_ALL_METHODS = [*_SECRET_METHODS, "none"]
+
+
+class Client(ClientMixin):  # type: ignore[misc]
+    """authlib's view of a registered client."""
+
+    def __init__(self, record: ClientRecord) -> None:
+        self.record = record
+
+    def get_client_id(self) -> str:
+        return self.record.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.record.redirect_uris[0] if self.record.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = scope_to_list(self.record.scope) or []
+        if not scope:
+            return " ".join(allowed)
+        return " ".join(s for s in scope_to_list(scope) if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.record.redirect_uris  # exact string match (RFC 9700 §2.1)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return verify_client_secret(self.record, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.record.is_public:
+            return method == "none"
+        return method in _SECRET_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.record.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.record.grant_types
+
+
+class RefreshCredential:
+    """A spent refresh token's grant, as authlib's RefreshTokenGrant expects it."""
+
+    def __init__(self, grant: GrantRecord) -> None:
+        self.grant = grant
+
+    def check_client(self, client: Client) -> bool:
+        return client.record.id == self.grant.client_pk
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return self.grant.revoked
+
+
+class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = _ALL_METHODS
+
+    def authenticate_user(self, username: str, password: str) -> StoredUser | None:
+        tenant = current_tenant()
+        user = find_user(tenant.id, username) if tenant else None
+        if not verify_password(password, user.password_hash if user else None, hash_params()):
+            return None
+        return user
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(_SECRET_METHODS)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = _ALL_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
+        outcome = use_refresh_token(refresh_token)
+        if outcome.grant is None:
+            return None
+        g.oauth_grant = outcome.grant
+        return RefreshCredential(outcome.grant)
+
+    def authenticate_user(self, credential: RefreshCredential) -> StoredUser | None:
+        if credential.grant.user_id is None:
+            return None
+        return get_user(credential.grant.tenant_id, credential.grant.user_id)
+
+    def revoke_old_credential(self, credential: RefreshCredential) -> None:
+        """Nothing to do: the token was marked used when it was authenticated."""
+
+
+class IssuedToken:
+    """A token named in a revocation request: an access token (by jti) or a refresh token."""
+
+    def __init__(self, grant: GrantRecord, jti: str | None) -> None:
+        self.grant = grant
+        self.jti = jti
+
+    def check_client(self, client: Client) -> bool:
+        return client.record.id == self.grant.client_pk
+
+
+def _access_token_jti(token: str) -> str | None:
+    try:
+        claims = json.loads(extract_compact(token.encode("ascii")).payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    jti = claims.get("jti") if isinstance(claims, dict) else None
+    return jti if isinstance(jti, str) else None
+
+
+class RevocationEndpoint(rfc7009.RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009. Revoking an access token ends that token; revoking a refresh token ends its
+    whole grant. Unknown tokens answer 200 as the RFC requires (no oracle); a token of another
+    client is refused and left alone."""
+
+    CLIENT_AUTH_METHODS = _ALL_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> IssuedToken | None:
+        if token_type_hint != "refresh_token":
+            jti = _access_token_jti(token_string)
+            grant_id = access_token_grant(jti) if jti else None
+            grant = find_grant(grant_id) if grant_id else None
+            if grant is not None:
+                return IssuedToken(grant, jti)
+        if token_type_hint != "access_token":
+            grant = refresh_token_grant(token_string)
+            if grant is not None:
+                return IssuedToken(grant, None)
+        return None
+
+    def revoke_token(self, token: IssuedToken, request: Any) -> None:
+        if token.jti is None:
+            revoke_grant(token.grant.id)
+        else:
+            revoke_access_token(token.jti)
+
+
+def _query_client(client_id: str) -> Client | None:
+    tenant = current_tenant()
+    if tenant is None:
+        return None
+    record = find_client(tenant.id, client_id)
+    return Client(record) if record else None
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:
+    """Tokens are recorded when generated (see :func:`_generate`)."""
+
+
+def _generate(
+    grant_type: str,
+    client: Client,
+    user: StoredUser | None = None,
+    scope: str | None = None,
+    expires_in: int | None = None,
+    include_refresh_token: bool = True,
+) -> dict[str, Any]:
+    s = settings()
+    tenant = current_tenant()
+    assert tenant is not None  # a client was found in this tenant
+    # authlib's password and client_credentials grants pass the requested scope through as is:
+    # a client only ever gets the scopes it is registered for.
+    scope = client.get_allowed_scope(scope)
+    grant: GrantRecord | None = g.get("oauth_grant")
+    if grant is None:
+        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "")
+    lifetime = s.access_token_lifetime
+    jti = secrets.token_urlsafe(24)
+    extra: dict[str, Any] = {"grant_type": grant_type, "jti": jti}
+    if user is None:
+        extra["sub_type"] = "application"
+    else:
+        extra["username"] = user.user_name
+    access_token = mint_access_token(
+        tenant_id=tenant.id,
+        issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
+        subject=user.id if user else client.record.client_id,
+        client_id=client.record.client_id,
+        scopes=scope or "",
+        audience=s.resource_audience,
+        lifetime=lifetime,
+        master_key=s.master_key(),
+        extra=extra,
+    )
+    refresh_token = None
+    if include_refresh_token and user is not None and "refresh_token" in client.record.grant_types:
+        refresh_token = secrets.token_urlsafe(32)
+    record_tokens(
+        grant.id,
+        jti,
+        expiry(lifetime),
+        refresh_token,
+        expiry(s.refresh_token_lifetime) if refresh_token else None,
+    )
+    token: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": lifetime,
+        "scope": scope or "",
+    }
+    if refresh_token:
+        token["refresh_token"] = refresh_token
+    return token
+
+
+def build_authorization_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_token_generator("default", _generate)
+    server.register_grant(PasswordGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_grant(RefreshTokenGrant)
+    server.register_endpoint(RevocationEndpoint)
+    return server

@@ -1,0 +1,155 @@
+"""Grants (one client acting for one user, or for itself) and the tokens issued under them.
+
+Access tokens are JWTs checked locally; their ``jti`` is recorded here so a revocation, a
+logout or a reused refresh token reaches every worker at the next request. Refresh tokens are
+stored as SHA-256 digests and rotate on every use: marking one used is a compare-and-set, so of
+two racing requests exactly one wins and the other counts as reuse, which revokes the grant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from scim_me.storage.db import write_transaction
+from scim_me.storage.models import OAuthAccessToken
+from scim_me.storage.models import OAuthGrant
+from scim_me.storage.models import OAuthRefreshToken
+from scim_me.storage.users import now
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    id: str
+    tenant_id: int
+    client_pk: int
+    user_id: str | None
+    scope: str
+    session_id: str | None
+    revoked: bool
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _grant(row: OAuthGrant) -> GrantRecord:
+    return GrantRecord(
+        id=row.id,
+        tenant_id=row.tenant_id,  # type: ignore[attr-defined]
+        client_pk=row.client_pk,  # type: ignore[attr-defined]
+        user_id=row.user_id,  # type: ignore[attr-defined]
+        scope=row.scope,
+        session_id=row.session_id,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def create_grant(
+    tenant_id: int, client_pk: int, user_id: str | None, scope: str, session_id: str | None = None
+) -> GrantRecord:
+    with write_transaction(OAuthGrant._meta.database):
+        row = OAuthGrant.create(
+            id=str(uuid.uuid4()),
+            tenant=tenant_id,
+            client=client_pk,
+            user=user_id,
+            session_id=session_id,
+            scope=scope,
+            created_at=now(),
+        )
+    return _grant(row)
+
+
+def find_grant(grant_id: str) -> GrantRecord | None:
+    row = OAuthGrant.get_or_none(OAuthGrant.id == grant_id)
+    return _grant(row) if row else None
+
+
+def record_tokens(
+    grant_id: str, jti: str, access_expires: datetime, refresh_token: str | None, refresh_expires: datetime | None
+) -> None:
+    """Remember an issued access token (and its refresh token, by digest) under the grant."""
+    with write_transaction(OAuthGrant._meta.database):
+        OAuthAccessToken.create(jti=jti, grant=grant_id, expires_at=access_expires)
+        if refresh_token is not None and refresh_expires is not None:
+            OAuthRefreshToken.create(
+                token_hash=digest(refresh_token), grant=grant_id, expires_at=refresh_expires, created_at=now()
+            )
+
+
+def revoke_grant(grant_id: str) -> None:
+    """End a grant: every access token issued under it stops working on every worker."""
+    stamp = now()
+    with write_transaction(OAuthGrant._meta.database):
+        OAuthGrant.update(revoked_at=stamp).where(
+            (OAuthGrant.id == grant_id) & OAuthGrant.revoked_at.is_null()
+        ).execute()
+        OAuthAccessToken.update(revoked_at=stamp).where(
+            (OAuthAccessToken.grant == grant_id) & OAuthAccessToken.revoked_at.is_null()
+        ).execute()
+
+
+def revoke_access_token(jti: str) -> bool:
+    with write_transaction(OAuthAccessToken._meta.database):
+        changed = (
+            OAuthAccessToken.update(revoked_at=now())
+            .where((OAuthAccessToken.jti == jti) & OAuthAccessToken.revoked_at.is_null())
+            .execute()
+        )
+    return bool(changed)
+
+
+def access_token_grant(jti: str) -> str | None:
+    row = OAuthAccessToken.get_or_none(OAuthAccessToken.jti == jti)
+    return row.grant_id if row else None  # type: ignore[attr-defined]
+
+
+_REVOKED_SQL = "SELECT revoked_at FROM oauth_access_tokens WHERE jti = ?"
+
+
+def is_access_token_revoked(jti: str) -> bool:
+    """True for a recorded token that was revoked. Tokens minted outside the issuer (the
+    development CLI) have no record and are governed by their expiry alone."""
+    db = OAuthAccessToken._meta.database
+    row = db.execute_sql(_REVOKED_SQL.replace("?", db.param), (jti,)).fetchone()
+    return row is not None and row[0] is not None
+
+
+def refresh_token_grant(token: str) -> GrantRecord | None:
+    """The grant a refresh token (used or not) belongs to."""
+    row = OAuthRefreshToken.get_or_none(OAuthRefreshToken.token_hash == digest(token))
+    return find_grant(row.grant_id) if row else None  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    grant: GrantRecord | None
+    reused: bool
+
+
+def use_refresh_token(token: str) -> RefreshOutcome:
+    """Spend a refresh token. A second use of the same token revokes its whole grant."""
+    row = OAuthRefreshToken.get_or_none(OAuthRefreshToken.token_hash == digest(token))
+    if row is None:
+        return RefreshOutcome(None, False)
+    grant = find_grant(row.grant_id)  # type: ignore[attr-defined]
+    if grant is None or grant.revoked or row.expires_at < now():
+        return RefreshOutcome(None, False)
+    with write_transaction(OAuthRefreshToken._meta.database):
+        won = (
+            OAuthRefreshToken.update(used_at=now())
+            .where((OAuthRefreshToken.token_hash == row.token_hash) & OAuthRefreshToken.used_at.is_null())
+            .execute()
+        )
+    if won != 1:
+        revoke_grant(grant.id)
+        return RefreshOutcome(None, True)
+    return RefreshOutcome(grant, False)
+
+
+def expiry(seconds: int) -> datetime:
+    return now() + timedelta(seconds=seconds)

@@ -1,0 +1,211 @@
+"""POST /oauth2/token (password, client_credentials, refresh_token) and /oauth2/revoke, on
+both backends; the access tokens are the ones /scim2/Me accepts."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from factories import bearer
+from factories import make_tenant
+from factories import make_user
+
+from scim_me.storage.clients import create_client
+
+PASSWORD = "correct-horse-9"
+TOKEN = "/t/acme/oauth2/token"
+REVOKE = "/t/acme/oauth2/revoke"
+ME = "/t/acme/scim2/Me"
+
+
+@pytest.fixture
+def tenant(app):
+    return make_tenant(app, "acme")
+
+
+@pytest.fixture
+def kim(app, tenant):
+    return make_user(app, tenant, "kim", PASSWORD)
+
+
+def _client(app, tenant, *, public, grants):
+    with app.extensions["scim_me.db"].connection_context():
+        return create_client(
+            tenant.id,
+            "public app" if public else "postman",
+            public=public,
+            redirect_uris=["http://localhost:5173/cb"],
+            allowed_origins=[],
+            grant_types=grants,
+        )
+
+
+@pytest.fixture
+def postman(app, tenant):
+    record, secret = _client(app, tenant, public=False, grants=["password", "refresh_token", "client_credentials"])
+    raw = base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
+    return record, {"Authorization": f"Basic {raw}"}
+
+
+@pytest.fixture
+def spa(app, tenant):
+    record, _ = _client(app, tenant, public=True, grants=["password", "refresh_token"])
+    return record
+
+
+def _password_grant(client, headers, **extra):
+    data = {"grant_type": "password", "username": "kim", "password": PASSWORD, "scope": "openid internal_login"}
+    data.update(extra)
+    return client.post(TOKEN, data=data, headers=headers)
+
+
+def test_password_grant_issues_a_token_that_reads_me(client, kim, postman):
+    _, auth = postman
+    response = _password_grant(client, auth)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["scope"] == "openid internal_login"
+    assert body["refresh_token"]
+    me = client.get(ME, headers=bearer(body["access_token"]))
+    assert me.status_code == 200
+    assert me.json["userName"] == "kim"
+
+
+def test_wrong_password_or_unknown_user_gets_no_token(client, kim, postman):
+    _, auth = postman
+    for data in ({"password": "wrong-password"}, {"username": "nobody"}):
+        response = _password_grant(client, auth, **data)
+        assert response.status_code == 400
+        assert "access_token" not in response.json
+
+
+def test_a_client_without_the_grant_type_is_refused(app, client, tenant, kim):
+    record, secret = _client(app, tenant, public=False, grants=["client_credentials"])
+    raw = base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
+    response = _password_grant(client, {"Authorization": f"Basic {raw}"})
+    assert response.status_code == 400
+    assert response.json["error"] == "unauthorized_client"
+
+
+def test_a_wrong_client_secret_is_invalid_client(client, kim, postman):
+    record, _ = postman
+    raw = base64.b64encode(f"{record.client_id}:not-the-secret".encode()).decode()
+    response = _password_grant(client, {"Authorization": f"Basic {raw}"})
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+def test_scope_is_limited_to_the_clients_scopes(client, kim, postman):
+    _, auth = postman
+    response = _password_grant(client, auth, scope="openid internal_login internal_user_mgt_delete")
+    assert response.status_code == 200
+    assert response.json["scope"] == "openid internal_login"
+
+
+def test_client_credentials_gives_an_application_token_that_cannot_read_me(client, postman):
+    _, auth = postman
+    response = client.post(TOKEN, data={"grant_type": "client_credentials", "scope": "internal_login"}, headers=auth)
+    assert response.status_code == 200
+    assert "refresh_token" not in response.json
+    assert client.get(ME, headers=bearer(response.json["access_token"])).status_code == 403
+
+
+def test_a_public_client_cannot_use_client_credentials_or_a_secret(client, kim, spa):
+    response = client.post(TOKEN, data={"grant_type": "client_credentials", "client_id": spa.client_id})
+    assert response.status_code in (400, 401)
+    assert "access_token" not in response.json
+
+
+def test_refresh_rotates_and_the_old_refresh_token_dies(client, kim, postman):
+    _, auth = postman
+    first = _password_grant(client, auth).json
+    second = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, headers=auth
+    )
+    assert second.status_code == 200
+    assert second.json["refresh_token"] != first["refresh_token"]
+    assert client.get(ME, headers=bearer(second.json["access_token"])).status_code == 200
+    third = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": second.json["refresh_token"]}, headers=auth
+    )
+    assert third.status_code == 200
+
+
+def test_a_replayed_refresh_token_revokes_the_whole_grant(client, kim, postman):
+    """RFC 9700 §4.14.2: reuse of a rotated refresh token revokes the active tokens of the grant."""
+    _, auth = postman
+    first = _password_grant(client, auth).json
+    rotated = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, headers=auth
+    ).json
+    replay = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, headers=auth
+    )
+    assert replay.status_code == 400
+    assert replay.json == {"error": "invalid_grant"}
+    for access_token in (first["access_token"], rotated["access_token"]):
+        assert client.get(ME, headers=bearer(access_token)).status_code == 401
+    newest = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": rotated["refresh_token"]}, headers=auth
+    )
+    assert newest.status_code == 400
+
+
+def test_another_clients_refresh_token_is_refused(app, client, tenant, kim, postman, spa):
+    _, auth = postman
+    issued = _password_grant(client, auth).json
+    response = client.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": spa.client_id},
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_revoking_an_access_token_refuses_it_at_once(client, kim, spa):
+    issued = _password_grant(client, {}, client_id=spa.client_id).json
+    assert client.get(ME, headers=bearer(issued["access_token"])).status_code == 200
+    revoked = client.post(REVOKE, data={"token": issued["access_token"], "client_id": spa.client_id})
+    assert revoked.status_code == 200
+    after = client.get(ME, headers=bearer(issued["access_token"]))
+    assert after.status_code == 401
+    assert after.json["detail"] == "Authorization failure. The access token has been revoked."
+
+
+def test_revoking_a_refresh_token_ends_its_grant(client, kim, postman):
+    _, auth = postman
+    issued = _password_grant(client, auth).json
+    revoked = client.post(
+        REVOKE, data={"token": issued["refresh_token"], "token_type_hint": "refresh_token"}, headers=auth
+    )
+    assert revoked.status_code == 200
+    assert client.get(ME, headers=bearer(issued["access_token"])).status_code == 401
+    again = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}, headers=auth
+    )
+    assert again.status_code == 400
+
+
+def test_revoking_an_unknown_token_is_200_and_another_clients_token_is_left_alone(client, kim, postman, spa):
+    """RFC 7009 §2.2: an invalid token is answered 200; a token of another client is not revoked."""
+    assert client.post(REVOKE, data={"token": "no-such-token", "client_id": spa.client_id}).status_code == 200
+    _, auth = postman
+    issued = _password_grant(client, auth).json
+    refused = client.post(REVOKE, data={"token": issued["access_token"], "client_id": spa.client_id})
+    assert refused.status_code == 400
+    assert client.get(ME, headers=bearer(issued["access_token"])).status_code == 200
+
+
+def test_tokens_of_one_tenant_do_not_work_in_another(app, client, kim, postman):
+    make_tenant(app, "other")
+    _, auth = postman
+    issued = _password_grant(client, auth).json
+    assert client.get("/t/other/scim2/Me", headers=bearer(issued["access_token"])).status_code == 401
+    assert client.post("/t/other/oauth2/token", data={"grant_type": "password"}, headers=auth).status_code == 401
+
+
+def test_unknown_tenant_token_endpoint_is_404(client):
+    assert client.post("/t/nope/oauth2/token", data={"grant_type": "password"}).status_code == 404
