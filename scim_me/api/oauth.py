@@ -1,5 +1,6 @@
 """OAuth2/OIDC endpoints on WSO2's paths: ``/oauth2/token`` (password, client_credentials and
-refresh_token grants so far), ``/oauth2/revoke`` (RFC 7009) and ``/oauth2/jwks``."""
+refresh_token grants so far), ``/oauth2/revoke`` (RFC 7009), ``/oauth2/introspect`` (RFC 7662),
+``/oauth2/userinfo`` and ``/oauth2/jwks``."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from flask import Response
 from flask import current_app
 
 from scim_me.api.context import current_tenant
+from scim_me.api.guards import authenticate
+from scim_me.api.guards import require_scope
 from scim_me.api.handlers import json_body
 from scim_me.auth.keys import jwks
 from scim_me.errors import ApiError
+from scim_me.oauth.claims import user_claims
 
 bp = Blueprint("oauth", __name__)
 
@@ -42,6 +46,31 @@ def issue_token() -> Response:
     response: Response = _server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    return response
+
+
+@bp.route("/oauth2/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    """OIDC Core §5.3: the caller's claims for the scopes of its access token."""
+    principal = authenticate(current_tenant(), allow_basic=False)
+    require_scope(principal, "openid")
+    user = principal.user
+    if user is None:
+        raise ApiError(
+            "This endpoint needs a token issued to a user.", status=403, code="OAUTH-403", message="Forbidden"
+        )
+    response = json_body(user_claims(user.id, user.profile, set(principal.scopes)), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/oauth2/introspect")
+def introspect() -> Response:
+    """RFC 7662, for confidential clients: an unknown, expired, revoked or another client's
+    token is exactly ``{"active": false}``."""
+    _tenant_or_404()
+    response: Response = _server().create_endpoint_response("introspection")
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import rfc7009
+from authlib.oauth2 import rfc7662
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -26,8 +28,11 @@ from joserfc.jws import extract_compact
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth.tokens import AccessClaims
+from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
+from scim_me.auth.tokens import verify_access_token
 from scim_me.core.passwords import verify_password
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
@@ -37,6 +42,7 @@ from scim_me.storage.grants import access_token_grant
 from scim_me.storage.grants import create_grant
 from scim_me.storage.grants import expiry
 from scim_me.storage.grants import find_grant
+from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.grants import record_tokens
 from scim_me.storage.grants import refresh_token_grant
 from scim_me.storage.grants import revoke_access_token
@@ -187,6 +193,69 @@ class RevocationEndpoint(rfc7009.RevocationEndpoint):  # type: ignore[misc]
             revoke_access_token(token.jti)
 
 
+class IntrospectedToken:
+    """A verified access token of this tenant, as RFC 7662 reports it."""
+
+    def __init__(self, claims: AccessClaims, revoked: bool, now: int) -> None:
+        self.claims = claims
+        self.revoked = revoked
+        self.now = now
+
+    def is_expired(self) -> bool:
+        return self.claims.expires_at < self.now
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = list(_SECRET_METHODS)
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> IntrospectedToken | None:
+        if token_type_hint == "refresh_token":
+            return None
+        tenant = current_tenant()
+        if tenant is None:
+            return None
+        s = settings()
+        current = int(time.time())
+        try:
+            claims = verify_access_token(
+                token_string,
+                tenant_id=tenant.id,
+                issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
+                audience=s.resource_audience,
+                leeway=0,
+                now=current,
+            )
+        except TokenError:
+            return None
+        revoked = bool(claims.token_id and is_access_token_revoked(claims.token_id))
+        return IntrospectedToken(claims, revoked, current)
+
+    def check_permission(self, token: IntrospectedToken, client: Client, request: Any) -> bool:
+        return token.claims.client_id == client.record.client_id
+
+    def introspect_token(self, token: IntrospectedToken) -> dict[str, Any]:
+        claims = token.claims.claims
+        payload = {
+            "active": True,
+            "scope": claims.get("scope", ""),
+            "client_id": token.claims.client_id,
+            "token_type": "Bearer",
+            "exp": claims.get("exp"),
+            "iat": claims.get("iat"),
+            "nbf": claims.get("nbf"),
+            "sub": claims.get("sub"),
+            "aud": claims.get("aud"),
+            "iss": claims.get("iss"),
+            "jti": claims.get("jti"),
+        }
+        if claims.get("username"):
+            payload["username"] = claims["username"]
+        return {k: v for k, v in payload.items() if v is not None}
+
+
 def _query_client(client_id: str) -> Client | None:
     tenant = current_tenant()
     if tenant is None:
@@ -262,4 +331,5 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(RevocationEndpoint)
+    server.register_endpoint(IntrospectionEndpoint)
     return server

@@ -209,3 +209,80 @@ def test_tokens_of_one_tenant_do_not_work_in_another(app, client, kim, postman):
 
 def test_unknown_tenant_token_endpoint_is_404(client):
     assert client.post("/t/nope/oauth2/token", data={"grant_type": "password"}).status_code == 404
+
+
+INTROSPECT = "/t/acme/oauth2/introspect"
+USERINFO = "/t/acme/oauth2/userinfo"
+
+
+def test_introspection_reports_an_active_token_to_its_client(client, kim, postman):
+    record, auth = postman
+    issued = _password_grant(client, auth).json
+    response = client.post(INTROSPECT, data={"token": issued["access_token"]}, headers=auth)
+    assert response.status_code == 200
+    body = response.json
+    assert body["active"] is True
+    assert body["client_id"] == record.client_id
+    assert body["sub"] == kim.id
+    assert body["username"] == "kim"
+    assert body["scope"] == "openid internal_login"
+
+
+def test_introspection_says_only_inactive_for_unknown_revoked_or_foreign_tokens(app, client, tenant, kim, postman, spa):
+    """RFC 7662 §2.2: no reason is given for an inactive token."""
+    _, auth = postman
+    assert client.post(INTROSPECT, data={"token": "garbage"}, headers=auth).json == {"active": False}
+    foreign = _password_grant(client, {}, client_id=spa.client_id).json["access_token"]
+    assert client.post(INTROSPECT, data={"token": foreign}, headers=auth).json == {"active": False}
+    own = _password_grant(client, auth).json["access_token"]
+    client.post(REVOKE, data={"token": own}, headers=auth)
+    assert client.post(INTROSPECT, data={"token": own}, headers=auth).json == {"active": False}
+
+
+def test_introspection_needs_a_confidential_client(client, kim, spa):
+    token = _password_grant(client, {}, client_id=spa.client_id).json["access_token"]
+    response = client.post(INTROSPECT, data={"token": token, "client_id": spa.client_id})
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+    assert client.post(INTROSPECT, data={"token": token}).status_code == 401
+
+
+def test_userinfo_releases_claims_by_scope(app, client, tenant):
+    make_user(
+        app,
+        tenant,
+        "kim",
+        PASSWORD,
+        name={"givenName": "Kim", "familyName": "Berry"},
+        nickName="shaggy",
+        emails=[{"value": "kim@example.com", "primary": True}],
+        phoneNumbers=[{"value": "+94 11 000", "type": "mobile"}],
+    )
+    with app.extensions["scim_me.db"].connection_context():
+        record, secret = create_client(
+            tenant.id, "profile app", public=False, redirect_uris=[], allowed_origins=[],
+            grant_types=["password"], scope="openid internal_login profile email phone",
+        )  # fmt: skip
+    raw = base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
+    auth = {"Authorization": f"Basic {raw}"}
+
+    narrow = _password_grant(client, auth, scope="openid internal_login").json["access_token"]
+    assert set(client.get(USERINFO, headers=bearer(narrow)).json) == {"sub"}
+    wide = _password_grant(client, auth, scope="openid profile email").json["access_token"]
+    body = client.get(USERINFO, headers=bearer(wide)).json
+    assert body["given_name"] == "Kim"
+    assert body["family_name"] == "Berry"
+    assert body["nickname"] == "shaggy"
+    assert body["preferred_username"] == "kim"
+    assert body["email"] == "kim@example.com"
+    assert body["email_verified"] is False
+    assert "phone_number" not in body
+
+
+def test_userinfo_needs_openid_and_a_user(client, kim, postman):
+    _, auth = postman
+    no_openid = _password_grant(client, auth, scope="internal_login").json["access_token"]
+    assert client.get(USERINFO, headers=bearer(no_openid)).status_code == 403
+    app_token = client.post(TOKEN, data={"grant_type": "client_credentials", "scope": "openid"}, headers=auth).json
+    assert client.get(USERINFO, headers=bearer(app_token["access_token"])).status_code in (400, 403)
+    assert client.get(USERINFO).status_code == 401
