@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +22,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import discovery
     from scim_me.api import oauth
     from scim_me.api import scim_me
+    from scim_me.api import signin
     from scim_me.api.context import AppState
     from scim_me.api.cors import register_cors
     from scim_me.api.handlers import register_error_handlers
@@ -34,11 +37,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     settings = Settings.load(overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings.master_key()  # fail fast when the encryption key is missing
 
     app = Flask(__name__)
     app.config["SCIM_ME_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    # Signs the sign-in pages' CSRF cookie; derived from the master key, so workers agree.
+    app.secret_key = hmac.new(settings.master_key(), b"scim-me flask session", hashlib.sha256).digest()
+    app.config["SESSION_COOKIE_NAME"] = "scim_me_csrf"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db = open_database(
@@ -79,6 +86,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_cors(app)
     app.register_blueprint(scim_me.bp)
     app.register_blueprint(oauth.bp)
+    app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]

@@ -450,7 +450,8 @@ def demo() -> None:
 @click.option("--tenant", "tenant_name", default="demo", show_default=True)
 @click.option("--username", default="kim", show_default=True)
 @click.option("--password", default="demo-password-2026", show_default=True)
-def demo_seed(tenant_name: str, username: str, password: str) -> None:
+@click.option("--spa-origin", default="http://localhost:5173", show_default=True, help="the demo SPA's origin")
+def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -> None:
     """Create the demo tenant and user if missing (idempotent)."""
     from scim_me.storage.users import create_user
     from scim_me.storage.users import find_user
@@ -470,7 +471,48 @@ def demo_seed(tenant_name: str, username: str, password: str) -> None:
                 },
                 _hash(settings, password),
             )
+        clients = _ensure_demo_clients(record.id, spa_origin)
     click.echo(f"demo tenant {tenant_name}, user {username} / {password}")
+    for line in clients:
+        click.echo(line)
+
+
+def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
+    """A public SPA client (code + PKCE) and a confidential Postman client (password grant)."""
+    from scim_me.storage.clients import create_client
+    from scim_me.storage.clients import list_clients
+
+    existing = {c.name: c for c in list_clients(tenant_id)}
+    lines = []
+    spa = existing.get("demo-spa")
+    if spa is None:
+        spa, _ = create_client(
+            tenant_id,
+            "demo-spa",
+            public=True,
+            first_party=True,
+            redirect_uris=[f"{spa_origin}/"],
+            allowed_origins=[spa_origin],
+            grant_types=["authorization_code", "refresh_token"],
+            scope="openid internal_login profile email",
+        )
+    lines.append(f"demo SPA client (public, code + PKCE, redirect {spa.redirect_uris[0]}): {spa.client_id}")
+    postman = existing.get("demo-postman")
+    if postman is None:
+        postman, secret = create_client(
+            tenant_id,
+            "demo-postman",
+            public=False,
+            first_party=True,
+            redirect_uris=["https://oauth.pstmn.io/v1/callback"],
+            allowed_origins=[],
+            grant_types=["authorization_code", "refresh_token", "password"],
+            scope="openid internal_login profile email",
+        )
+        lines.append(f"demo Postman client: {postman.client_id}  secret (shown once): {secret}")
+    else:
+        lines.append(f"demo Postman client: {postman.client_id}  (secret was shown when it was created)")
+    return lines
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,7 @@ class Settings:
     resource_audience: str = "scim-me"
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 86400
+    code_lifetime: int = 300
     token_leeway: int = 30
     max_operations: int = 1000
     max_body_bytes: int = 1024 * 1024

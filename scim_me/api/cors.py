@@ -23,6 +23,8 @@ from scim_me.storage.clients import ClientError
 from scim_me.storage.clients import normalize_origin
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# RFC 9700 §2.6: no CORS on the browser-facing pages; they are navigated to, never fetched.
+NO_CORS = ("/oauth2/authorize", "/oidc/logout")
 EXPOSED = "Location, ETag, WWW-Authenticate"
 
 
@@ -41,7 +43,7 @@ def _allowed(origin: str) -> bool:
 def _preflight() -> Response | None:
     origin = request.headers.get("Origin")
     method = request.headers.get("Access-Control-Request-Method")
-    if request.method != "OPTIONS" or not origin or not method:
+    if request.method != "OPTIONS" or not origin or not method or request.path in NO_CORS:
         return None
     if not _allowed(origin):
         return Response("CORS origin denied", status=403, mimetype="text/plain", headers={"Vary": "Origin"})
@@ -61,7 +63,7 @@ def _preflight() -> Response | None:
 
 def _decorate(response: Response) -> Response:
     origin = request.headers.get("Origin")
-    if not origin:
+    if not origin or request.path in NO_CORS:
         return response
     response.vary.add("Origin")
     if "Access-Control-Allow-Origin" not in response.headers and _allowed(origin):

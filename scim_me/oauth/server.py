@@ -34,9 +34,13 @@ from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.passwords import verify_password
+from scim_me.oauth.code_flow import AuthorizationCodeGrant
+from scim_me.oauth.code_flow import OpenIDTokens
+from scim_me.oauth.code_flow import S256Only
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
+from scim_me.storage.codes import link_grant
 from scim_me.storage.grants import GrantRecord
 from scim_me.storage.grants import access_token_grant
 from scim_me.storage.grants import create_grant
@@ -283,8 +287,12 @@ def _generate(
     # a client only ever gets the scopes it is registered for.
     scope = client.get_allowed_scope(scope)
     grant: GrantRecord | None = g.get("oauth_grant")
+    code = g.get("oauth_code")
     if grant is None:
-        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "")
+        session_id = code.session_id if code is not None else None
+        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "", session_id)
+        if code is not None:
+            link_grant(code.code_hash, grant.id)
     lifetime = s.access_token_lifetime
     jti = secrets.token_urlsafe(24)
     extra: dict[str, Any] = {"grant_type": grant_type, "jti": jti}
@@ -327,6 +335,7 @@ def _generate(
 def build_authorization_server(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_token_generator("default", _generate)
+    server.register_grant(AuthorizationCodeGrant, [S256Only(required=True), OpenIDTokens(require_nonce=False)])
     server.register_grant(PasswordGrant)
     server.register_grant(ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +31,22 @@ from playhouse.pool import PooledSqliteDatabase
 database_proxy = peewee.DatabaseProxy()
 
 
+class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
+    """Opening a connection applies ``journal_mode=wal``, which needs a moment of exclusive
+    access; two processes opening a fresh database at once can see "database is locked" there,
+    before the busy timeout applies. Retry within the busy timeout instead of failing."""
+
+    def _connect(self) -> Any:
+        deadline = time.monotonic() + self._busy_seconds
+        while True:
+            try:
+                return super()._connect()
+            except (sqlite3.OperationalError, peewee.OperationalError) as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+
 def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full") -> peewee.Database:
     """Create (but do not connect) the database named by ``url``."""
     parsed = urlparse(url)
@@ -38,7 +56,7 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             path = parsed.netloc + path
         if path.startswith("//"):
             path = path[1:]
-        db: peewee.Database = PooledSqliteDatabase(
+        db: peewee.Database = _SqliteDatabase(
             path or ":memory:",
             max_connections=8,
             stale_timeout=300,
@@ -52,6 +70,7 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             },
             check_same_thread=False,
         )
+        db._busy_seconds = busy_timeout_ms / 1000  # type: ignore[attr-defined]
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         options: dict[str, Any] = dict(parse_qsl(parsed.query))

@@ -154,10 +154,83 @@ def _oauth_tokens(db: peewee.Database) -> None:
     db.create_tables([OAuthGrant, OAuthAccessToken, OAuthRefreshToken], safe=False)
 
 
+def _signin(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class OAuthClient(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "oauth_clients"
+
+    class UserSession(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        secret_hash = peewee.CharField(max_length=64, unique=True)
+        user_agent = peewee.CharField(max_length=512, default="")
+        ip = peewee.CharField(max_length=64, default="")
+        login_time = peewee.DateTimeField()
+        last_access = peewee.DateTimeField()
+        ended_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "user_sessions"
+
+    class OAuthCode(Frozen):
+        code_hash = peewee.CharField(max_length=64, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        session_id = peewee.CharField(max_length=36, null=True)
+        redirect_uri = peewee.TextField()
+        scope = peewee.TextField(default="")
+        nonce = peewee.CharField(max_length=255, null=True)
+        code_challenge = peewee.CharField(max_length=128, null=True)
+        code_challenge_method = peewee.CharField(max_length=16, null=True)
+        auth_time = peewee.BigIntegerField()
+        expires_at = peewee.DateTimeField()
+        used_at = peewee.DateTimeField(null=True)
+        replayed_at = peewee.DateTimeField(null=True)
+        grant_id = peewee.CharField(max_length=36, null=True)
+
+        class Meta:
+            table_name = "oauth_codes"
+
+    class OAuthConsent(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+        scope = peewee.TextField(default="")
+        granted_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "oauth_consents"
+            indexes = ((("user", "client"), True),)
+
+    db.create_tables([UserSession, OAuthCode, OAuthConsent], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
     (3, "oauth grants, access and refresh tokens", _oauth_tokens),
+    (4, "sign-in sessions, authorization codes, consents", _signin),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -109,6 +109,54 @@ class OAuthRefreshToken(BaseModel):
         table_name = "oauth_refresh_tokens"
 
 
+class UserSession(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    secret_hash = peewee.CharField(max_length=64, unique=True)
+    user_agent = peewee.CharField(max_length=512, default="")
+    ip = peewee.CharField(max_length=64, default="")
+    login_time = peewee.DateTimeField()
+    last_access = peewee.DateTimeField()
+    ended_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "user_sessions"
+
+
+class OAuthCode(BaseModel):
+    code_hash = peewee.CharField(max_length=64, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    session_id = peewee.CharField(max_length=36, null=True)
+    redirect_uri = peewee.TextField()
+    scope = peewee.TextField(default="")
+    nonce = peewee.CharField(max_length=255, null=True)
+    code_challenge = peewee.CharField(max_length=128, null=True)
+    code_challenge_method = peewee.CharField(max_length=16, null=True)
+    auth_time = peewee.BigIntegerField()
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+    replayed_at = peewee.DateTimeField(null=True)
+    grant_id = peewee.CharField(max_length=36, null=True)
+
+    class Meta:
+        table_name = "oauth_codes"
+
+
+class OAuthConsent(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+    scope = peewee.TextField(default="")
+    granted_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "oauth_consents"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

@@ -131,7 +131,7 @@ def test_db_upgrade_without_a_key_fails_with_a_hint(cli: Cli) -> None:
 def test_db_upgrade_is_idempotent_and_creates_the_default_tenant(cli: Cli) -> None:
     cli.ok("keys", "init")
     first = cli.ok("db", "upgrade")
-    assert "applied [1, 2, 3]" in first
+    assert "applied [1, 2, 3, 4]" in first
     second = cli.ok("db", "upgrade")
     assert "up to date" in second
     assert "applied" not in second
@@ -308,3 +308,14 @@ def test_confidential_client_secret_is_shown_once_and_never_listed(ready: Cli) -
 )
 def test_client_create_refuses_unsafe_definitions(ready: Cli, args: tuple[str, ...], message: str) -> None:
     assert message in ready.fails("client", "create", "--tenant", "acme", "--name", "x", *args)
+
+
+def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None:
+    first = ready.ok("demo", "seed").splitlines()
+    second = ready.ok("demo", "seed").splitlines()
+    assert first[0] == second[0] == "demo tenant demo, user kim / demo-password-2026"
+    assert first[1] == second[1] and first[1].startswith("demo SPA client (public, code + PKCE")
+    assert "secret (shown once)" in first[2]
+    assert "secret" in second[2] and "shown once" not in second[2]
+    rows = ready.ok("client", "list", "--tenant", "demo").splitlines()
+    assert sorted(row.split("\t")[1] for row in rows) == ["demo-postman", "demo-spa"]

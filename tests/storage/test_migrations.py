@@ -20,11 +20,14 @@ from scim_me.storage.tenants import list_tenants
 TABLES = {
     "oauth_access_tokens",
     "oauth_clients",
+    "oauth_codes",
+    "oauth_consents",
     "oauth_grants",
     "oauth_refresh_tokens",
     "schema_migrations",
     "signing_keys",
     "tenants",
+    "user_sessions",
     "users",
 }
 ALL_STEPS = [version for version, _name, _step in MIGRATIONS]
@@ -46,7 +49,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 3
+            assert LATEST == ALL_STEPS[-1] == 4
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}

@@ -1,0 +1,255 @@
+"""The issuer's browser side: ``/oauth2/authorize`` (sign-in page, consent page, code issue),
+``/oidc/logout`` and the OIDC discovery documents, on WSO2's paths.
+
+The request is validated by authlib before any page is shown (client, exact redirect URI,
+``response_type=code``, PKCE S256), so a bad request never renders a sign-in form. Forms carry a
+CSRF token bound to the browser's signed cookie; pages forbid framing. A sign-in starts a
+session record (the future sessions API lists and ends them); its cookie holds an opaque
+secret whose digest is stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import g
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as browser
+
+from scim_me.api.context import current_tenant
+from scim_me.api.context import settings
+from scim_me.api.guards import hash_params
+from scim_me.auth.tokens import issuer_for
+from scim_me.core.passwords import verify_password
+from scim_me.storage.clients import find_client
+from scim_me.storage.consents import grant_consent
+from scim_me.storage.consents import has_consent
+from scim_me.storage.sessions import SessionRecord
+from scim_me.storage.sessions import end_session
+from scim_me.storage.sessions import find_session
+from scim_me.storage.sessions import start_session
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import find_user
+from scim_me.storage.users import get_user
+
+bp = Blueprint("signin", __name__)
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _server() -> Any:
+    return current_app.extensions["scim_me.oauth"]
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    tenant = current_tenant()
+    body = render_template(template, tenant_name=tenant.name if tenant else "", **context)
+    return Response(body, status=status, mimetype="text/html", headers=_PAGE_HEADERS)
+
+
+def _message(heading: str, message: str, status: int) -> Response:
+    return _page("message.html", status, heading=heading, message=message)
+
+
+def _cookie_name(tenant: TenantRecord) -> str:
+    return f"scim_me_sid_{tenant.id}"
+
+
+def _csrf_token() -> str:
+    token = browser.get("csrf")
+    if not token:
+        token = browser["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def _check_csrf() -> bool:
+    expected = browser.get("csrf")
+    given = request.form.get("csrf_token", "")
+    return bool(expected) and hmac.compare_digest(str(expected), given)
+
+
+def _signed_in(tenant: TenantRecord) -> tuple[SessionRecord | None, StoredUser | None]:
+    found = find_session(tenant.id, request.cookies.get(_cookie_name(tenant), ""))
+    if found is None:
+        return None, None
+    user = get_user(tenant.id, found.user_id)
+    return (found, user) if user else (None, None)
+
+
+def _client_ip() -> str:
+    return request.remote_addr or ""
+
+
+@bp.route("/oauth2/authorize", methods=["GET", "POST"])
+def authorize() -> Response:
+    tenant = current_tenant()
+    if tenant is None:
+        return _message("Unknown organization", "This sign-in link names an organization that does not exist.", 404)
+    server = _server()
+    try:
+        grant = server.get_consent_grant()
+    except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            response: Response = server.handle_error_response(None, error)
+            return response
+        # No trustworthy redirect URI: never redirect, explain instead (RFC 6749 §4.1.2.1).
+        return _message("Sign-in request rejected", error.get_error_description() or error.error, 400)
+    client = grant.client.record
+    action = request.full_path if request.query_string else request.path
+    action = request.script_root + action
+    session, user = _signed_in(tenant)
+    new_cookie: str | None = None
+    if request.method == "POST":
+        if not _check_csrf():
+            return _message("Session expired", "The form expired. Go back and try again.", 400)
+        step = request.form.get("action")
+        if step == "login":
+            candidate = find_user(tenant.id, request.form.get("username", ""))
+            password = request.form.get("password", "")
+            if not verify_password(password, candidate.password_hash if candidate else None, hash_params()):
+                return _page(
+                    "signin.html",
+                    401,
+                    client_name=client.name,
+                    action=action,
+                    csrf_token=_csrf_token(),
+                    error="The username or password is incorrect.",
+                )
+            assert candidate is not None
+            if session is not None:
+                end_session(session.id)
+            session, new_cookie = start_session(
+                tenant.id, candidate.id, request.headers.get("User-Agent", ""), _client_ip()
+            )
+            user = candidate
+            browser["csrf"] = secrets.token_urlsafe(32)  # a new session gets a new CSRF token
+        elif step == "consent" and user is not None:
+            if request.form.get("decision") != "allow":
+                response = server.create_authorization_response(grant=grant, grant_user=None)
+                return response
+            grant_consent(tenant.id, user.id, client.id, grant.request.payload.scope or "")
+    if session is None or user is None:
+        return _page("signin.html", client_name=client.name, action=action, csrf_token=_csrf_token())
+    scope = grant.request.payload.scope or ""
+    if not client.first_party and not has_consent(tenant.id, user.id, client.id, scope):
+        response = _page(
+            "consent.html",
+            client_name=client.name,
+            user_name=user.user_name,
+            scopes=scope.split(),
+            action=action,
+            csrf_token=_csrf_token(),
+        )
+    else:
+        g.signin_session = session
+        response = server.create_authorization_response(grant=grant, grant_user=user)
+    if new_cookie is not None:
+        response.set_cookie(
+            _cookie_name(tenant),
+            new_cookie,
+            httponly=True,
+            secure=request.is_secure,
+            samesite="Lax",
+            path="/",
+        )
+    return response
+
+
+@bp.route("/oidc/logout", methods=["GET", "POST"])
+def logout() -> Any:
+    """RP-initiated logout: end the session (and its tokens) and return to the app if its
+    ``post_logout_redirect_uri`` is one of the client's registered redirect URIs."""
+    tenant = current_tenant()
+    if tenant is None:
+        return _message("Unknown organization", "This link names an organization that does not exist.", 404)
+    session, _user = _signed_in(tenant)
+    if session is not None:
+        end_session(session.id)
+    target = request.values.get("post_logout_redirect_uri")
+    client = find_client(tenant.id, request.values.get("client_id", "")) if target else None
+    if target and client is not None and target in client.redirect_uris:
+        state = request.values.get("state")
+        location = target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else "")
+        response: Any = redirect(location, code=302)
+    else:
+        response = _message("Signed out", "You have been signed out.", 200)
+    response.delete_cookie(_cookie_name(tenant), path="/")
+    return response
+
+
+def _discovery() -> Response:
+    tenant = current_tenant()
+    if tenant is None:
+        return _message("Unknown organization", "No such organization.", 404)
+    s = settings()
+    issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
+    base = issuer[: -len("/oauth2/token")]
+    document = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{base}/oauth2/authorize",
+        "token_endpoint": f"{base}/oauth2/token",
+        "userinfo_endpoint": f"{base}/oauth2/userinfo",
+        "jwks_uri": f"{base}/oauth2/jwks",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+        "introspection_endpoint": f"{base}/oauth2/introspect",
+        "end_session_endpoint": f"{base}/oidc/logout",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": ["openid", "profile", "email", "phone", "address", "internal_login"],
+        "claims_supported": [
+            "sub",
+            "name",
+            "given_name",
+            "family_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "zoneinfo",
+            "locale",
+            "birthdate",
+            "email",
+            "email_verified",
+            "phone_number",
+            "phone_number_verified",
+            "address",
+        ],
+    }
+    return Response(json.dumps(document), mimetype="application/json", headers={"Cache-Control": "max-age=300"})
+
+
+@bp.get("/oauth2/token/.well-known/openid-configuration")
+def discovery_wso2() -> Response:
+    return _discovery()
+
+
+@bp.get("/oauth2/oidcdiscovery/.well-known/openid-configuration")
+def discovery_wso2_legacy() -> Response:
+    return _discovery()
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> Response:
+    return _discovery()

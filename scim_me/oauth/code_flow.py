@@ -1,0 +1,125 @@
+"""Authorization code + PKCE (S256 only) with OpenID Connect ID tokens, on authlib's grants.
+
+RFC 9700 §2.1.1 and security.md §3d: authlib's CodeChallenge accepts ``plain`` and defaults a
+missing method to ``plain``; here every authorization request must carry a ``code_challenge``
+with ``code_challenge_method=S256``, for public and confidential clients alike.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode
+from flask import g
+
+from scim_me.api.context import current_tenant
+from scim_me.api.context import settings
+from scim_me.auth.keys import signing_key
+from scim_me.auth.tokens import issuer_for
+from scim_me.oauth.claims import user_claims
+from scim_me.storage.codes import CodeRecord
+from scim_me.storage.codes import code_expiry
+from scim_me.storage.codes import redeem_code
+from scim_me.storage.codes import save_code
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import get_user
+
+
+class S256Only(CodeChallenge):  # type: ignore[misc]
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send a 'code_challenge'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only 'code_challenge_method=S256' is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: CodeRecord) -> str | None:
+        return authorization_code.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: CodeRecord) -> str | None:
+        return authorization_code.code_challenge_method
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        tenant = current_tenant()
+        assert tenant is not None
+        session = g.get("signin_session")
+        data = request.payload.data
+        save_code(
+            code,
+            CodeRecord(
+                code_hash="",
+                tenant_id=tenant.id,
+                client_pk=request.client.record.id,
+                user_id=request.user.id,
+                session_id=session.id if session else None,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.payload.scope or "",
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                auth_time=session.auth_time if session else int(time.time()),
+                expires_at=code_expiry(settings().code_lifetime),
+            ),
+        )
+
+    def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
+        record = redeem_code(code, client.record.id)
+        if record is not None:
+            g.oauth_code = record
+        return record
+
+    def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
+        """Nothing to do: the code was spent when it was redeemed."""
+
+    def authenticate_user(self, authorization_code: CodeRecord) -> StoredUser | None:
+        return get_user(authorization_code.tenant_id, authorization_code.user_id)
+
+
+class OpenIDTokens(OpenIDCode):  # type: ignore[misc]
+    """ID tokens signed with the tenant's key; ``iss`` is WSO2's ``{base}/oauth2/token``."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # codes are single use, so a nonce cannot be replayed through them
+
+    def _key(self) -> tuple[str, str, Any]:
+        tenant = current_tenant()
+        assert tenant is not None
+        return signing_key(tenant.id, settings().master_key())
+
+    def resolve_client_private_key(self, client: Any) -> Any:
+        return self._key()[2]
+
+    def get_client_algorithm(self, client: Any) -> str:
+        return self._key()[1]
+
+    def get_encode_header(self, client: Any) -> dict[str, str]:
+        kid, alg, _ = self._key()
+        return {"alg": alg, "kid": kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Any) -> dict[str, Any]:
+        s = settings()
+        tenant = current_tenant()
+        assert tenant is not None
+        now = int(time.time())
+        return {
+            "iss": issuer_for(s.base_url, tenant.name, s.default_tenant),
+            "aud": [client.get_client_id()],
+            "azp": client.get_client_id(),
+            "iat": now,
+            "exp": now + s.access_token_lifetime,
+        }
+
+    def generate_user_info(self, user: StoredUser, scope: str) -> dict[str, Any]:
+        return user_claims(user.id, user.profile, set(scope.split()))

@@ -1,0 +1,107 @@
+"""Issue 3 acceptance 3: revoking a token on one gunicorn worker makes it fail on every worker at
+the next request; and one authorization code redeemed in parallel yields exactly one token set."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+from factories import bearer
+
+from e2e.support import DEFAULT_PASSWORD
+from e2e.support import HTTP_TIMEOUT_S
+from e2e.support import LiveServer
+from e2e.support import session
+
+pytestmark = pytest.mark.e2e
+REDIRECT = "http://localhost:5173/cb"
+
+
+def _client(live_server: LiveServer, *args: str) -> str:
+    out = live_server.cli("client", "create", "--tenant", "acme", *args).stdout
+    return out.splitlines()[0].split()[1]
+
+
+def _password_token(live_server: LiveServer, client_id: str, user: str) -> dict[str, str]:
+    with session() as http:
+        response = http.post(
+            live_server.url("/oauth2/token"),
+            data={"grant_type": "password", "username": user, "password": DEFAULT_PASSWORD, "client_id": client_id},
+            timeout=HTTP_TIMEOUT_S,
+        )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_revoked_token_is_refused_by_every_worker(live_server: LiveServer) -> None:
+    user = live_server.create_user("revoke")
+    client_id = _client(live_server, "--name", "revoker", "--public", "--grant", "password", "--grant", "refresh_token")
+    token = _password_token(live_server, client_id, user)["access_token"]
+    with session() as http:
+        warm = [http.get(live_server.me_url(), headers=bearer(token), timeout=HTTP_TIMEOUT_S) for _ in range(10)]
+        assert {r.status_code for r in warm} == {200}  # both workers have verified (and cached) it
+        revoked = http.post(
+            live_server.url("/oauth2/revoke"), data={"token": token, "client_id": client_id}, timeout=HTTP_TIMEOUT_S
+        )
+        assert revoked.status_code == 200
+    # New connections spread over both workers; every one must refuse the token.
+    statuses = []
+    for _ in range(20):
+        with session() as http:
+            statuses.append(http.get(live_server.me_url(), headers=bearer(token), timeout=HTTP_TIMEOUT_S).status_code)
+    assert statuses == [401] * 20
+
+
+def test_one_code_redeemed_in_parallel_gives_exactly_one_token(live_server: LiveServer) -> None:
+    """security.md T-CONC-7: 10 parallel redemptions, exactly one succeeds; the others are invalid_grant."""
+    user = live_server.create_user("code")
+    client_id = _client(
+        live_server, "--name", "racer", "--public", "--first-party", "--redirect-uri", REDIRECT,
+        "--grant", "authorization_code",
+    )  # fmt: skip
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid internal_login",
+        "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
+    }  # fmt: skip
+    url = live_server.url("/oauth2/authorize") + "?" + urlencode(params)
+    with session() as http:
+        page = http.get(url, timeout=HTTP_TIMEOUT_S)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf, page.text
+        signed_in = http.post(
+            url,
+            data={"csrf_token": csrf.group(1), "action": "login", "username": user, "password": DEFAULT_PASSWORD},
+            allow_redirects=False,
+            timeout=HTTP_TIMEOUT_S,
+        )
+    assert signed_in.status_code == 302, signed_in.text
+    code = parse_qs(urlsplit(signed_in.headers["Location"]).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "client_id": client_id,
+        "code_verifier": verifier,
+    }  # fmt: skip
+
+    def redeem(_: int) -> tuple[int, dict[str, str]]:
+        with session() as http:
+            response = http.post(live_server.url("/oauth2/token"), data=form, timeout=HTTP_TIMEOUT_S)
+            return response.status_code, response.json()
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(redeem, range(10)))
+    winners = [body for status, body in results if status == 200]
+    losers = [body for status, body in results if status != 200]
+    assert len(winners) == 1, results
+    assert all(body.get("error") == "invalid_grant" for body in losers), losers
+    # The replays revoked what the code issued.
+    with session() as http:
+        me = http.get(live_server.me_url(), headers=bearer(winners[0]["access_token"]), timeout=HTTP_TIMEOUT_S)
+    assert me.status_code == 401
