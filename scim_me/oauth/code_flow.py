@@ -14,6 +14,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core import OpenIDToken
 from flask import g
 
 from scim_me.api.context import current_tenant
@@ -87,11 +88,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         return get_user(authorization_code.tenant_id, authorization_code.user_id)
 
 
-class OpenIDTokens(OpenIDCode):  # type: ignore[misc]
+class _TenantSigned:
     """ID tokens signed with the tenant's key; ``iss`` is WSO2's ``{base}/oauth2/token``."""
-
-    def exists_nonce(self, nonce: str, request: Any) -> bool:
-        return False  # codes are single use, so a nonce cannot be replayed through them
 
     def _key(self) -> tuple[str, str, Any]:
         tenant = current_tenant()
@@ -123,3 +121,15 @@ class OpenIDTokens(OpenIDCode):  # type: ignore[misc]
 
     def generate_user_info(self, user: StoredUser, scope: str) -> dict[str, Any]:
         return user_claims(user.id, user.profile, set(scope.split()))
+
+
+class OpenIDTokens(_TenantSigned, OpenIDCode):  # type: ignore[misc]
+    """ID tokens for the authorization code grant."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # codes are single use, so a nonce cannot be replayed through them
+
+
+class RefreshedIDTokens(_TenantSigned, OpenIDToken):  # type: ignore[misc]
+    """A fresh ID token on every refresh with the ``openid`` scope, as WSO2 answers: the
+    Asgardeo SDK validates an ID token in every token response and signs out without one."""

@@ -36,6 +36,7 @@ from scim_me.auth.tokens import verify_access_token
 from scim_me.core.passwords import verify_password
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
+from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
@@ -338,7 +339,7 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_grant(AuthorizationCodeGrant, [S256Only(required=True), OpenIDTokens(require_nonce=False)])
     server.register_grant(PasswordGrant)
     server.register_grant(ClientCredentialsGrant)
-    server.register_grant(RefreshTokenGrant)
+    server.register_grant(RefreshTokenGrant, [RefreshedIDTokens()])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     return server

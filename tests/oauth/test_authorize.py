@@ -286,3 +286,20 @@ def test_the_authorization_endpoint_has_no_cors(client, kim, spa):
         TOKEN, headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
     )
     assert token_preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+
+
+def test_a_refresh_returns_a_new_id_token(client, kim, spa):
+    """WSO2 answers a refresh with the openid scope with a new ID token; the Asgardeo SDK needs it."""
+    verifier, challenge = pkce()
+    code = _code_from(_sign_in(client, _params(spa.client_id, challenge)))
+    tokens = _exchange(client, spa, code, verifier).json
+    refreshed = client.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": spa.client_id},
+    )
+    assert refreshed.status_code == 200, refreshed.json
+    jwks = KeySet.import_key_set(client.get("/t/acme/oauth2/jwks").json)
+    claims = jwt.decode(refreshed.json["id_token"], jwks, algorithms=["RS256"]).claims
+    assert claims["sub"] == kim.id
+    assert claims["aud"] == [spa.client_id]
+    assert claims["iss"] == "http://localhost/t/acme/oauth2/token"

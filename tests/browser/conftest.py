@@ -1,0 +1,176 @@
+"""Browser acceptance fixtures: the unmodified ``@asgardeo/auth-spa`` SDK in headless Debian
+Chromium (driven by ``playwright-core`` from node) against the live server.
+
+Layout, as docs/dev/asgardeo-spa-sdk.md §9.5 recommends: the issuer is the real app under gunicorn
+(2 workers, file SQLite) on ``http://127.0.0.1:PORT`` with ``SCIM_ME_BASE_URL`` exactly that, so
+``iss`` equals the ``{baseUrl}/oauth2/token`` the SDK computes; the page is served from
+``http://localhost:OTHER`` by a thread in this process. Different sites, so no cookie reaches the
+token, JWKS or SCIM requests: only the bearer token can authenticate ``/scim2/Me``.
+
+Tenants, users and clients are prepared with the operator CLI before gunicorn starts, so no
+worker holds a stale tenant or CORS-origin cache.
+
+Needs ``/usr/bin/chromium`` (or ``SCIM_ME_TEST_CHROMIUM``), ``node`` and
+``npm ci --prefix tests/browser``. Under ``CI=true`` a missing piece fails the test; elsewhere the
+test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from e2e.conftest import REPO_ROOT
+from e2e.conftest import _gunicorn_command
+from e2e.conftest import _stop
+from e2e.conftest import _wait_until_ready
+from e2e.support import DEFAULT_PASSWORD
+from e2e.support import LiveServer
+from e2e.support import free_port
+from e2e.support import tail
+
+from browser.support import DEFAULT_TENANT
+from browser.support import BrowserServer
+from browser.support import PageHandler
+from browser.support import PageServer
+from browser.support import SignInCase
+from browser.support import Tools
+from browser.support import find_tools
+from scim_me.config import new_master_key
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_CLIENT_ID = re.compile(r"^client_id: (\S+)$", re.MULTILINE)
+_SERVER_KEY = pytest.StashKey[BrowserServer]()
+
+
+@pytest.fixture(scope="session")
+def browser_tools() -> Tools:
+    tools, problems = find_tools()
+    if tools is not None:
+        return tools
+    reason = (
+        "browser tests cannot run: " + "; ".join(problems) + " (install: `apt-get install -y chromium` and"
+        " `npm ci --prefix tests/browser`; node >= 20)"
+    )
+    if IN_CI:
+        pytest.fail(f"CI=true requires the browser tests; {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def page_server(browser_tools: Tools) -> Iterator[PageServer]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
+    httpd.daemon_threads = True
+    page = PageServer(origin=f"http://localhost:{httpd.server_address[1]}")
+    httpd.log_lines = page.log_lines  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield page
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
+
+
+def _create_client(live: LiveServer, tenant: str | None, name: str, page: PageServer, *, first_party: bool) -> str:
+    args = ["client", "create", "--name", name, "--public", "--redirect-uri", page.url]
+    args += ["--allowed-origin", page.origin, "--grant", "authorization_code", "--grant", "refresh_token"]
+    if first_party:
+        args.append("--first-party")
+    if tenant:
+        args += ["--tenant", tenant]
+    out = live.cli(*args).stdout
+    match = _CLIENT_ID.search(out)
+    assert match, f"scim-me {' '.join(args)} printed no client_id: {out!r}"
+    return match.group(1)
+
+
+def _create_user(live: LiveServer, tenant: str | None, user_name: str) -> str:
+    args = ["user", "create", "--username", user_name, "--password", DEFAULT_PASSWORD, "--given-name", "Test"]
+    live.cli(*args, *(["--tenant", tenant] if tenant else []))
+    return user_name
+
+
+@pytest.fixture(scope="session")
+def browser_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, page_server: PageServer
+) -> Iterator[BrowserServer]:
+    workdir = tmp_path_factory.mktemp("browser-server")
+    key_file = workdir / "encryption.key"
+    key_file.write_text(new_master_key() + "\n", encoding="ascii")
+    key_file.chmod(0o600)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "SCIM_ME_CONFIG": "/nonexistent",
+        "SCIM_ME_DATABASE_URL": f"sqlite:///{workdir / 'scim-me.db'}",
+        "SCIM_ME_ENCRYPTION_KEY_FILE": str(key_file),
+        "SCIM_ME_BASE_URL": base_url,
+        "SCIM_ME_ARGON2_MEMORY_KIB": "1024",
+        "SCIM_ME_ARGON2_TIME_COST": "1",
+        "SCIM_ME_ARGON2_PARALLELISM": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("SCIM_ME_ENCRYPTION_KEY", None)
+    env.pop("SCIM_ME_CORS_ALLOWED_ORIGINS", None)  # the page origin must come from the clients only
+    log_path = workdir / "gunicorn.log"
+    live = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
+    server = BrowserServer(live=live, page=page_server, cases={})
+    request.config.stash[_SERVER_KEY] = server
+
+    live.cli("db", "upgrade")  # also creates the default tenant, carbon.super
+    live.cli("tenant", "create", "acme")
+    server.cases["acme"] = SignInCase(
+        "acme",
+        _create_user(live, "acme", "kim"),
+        _create_client(live, "acme", "SPA", page_server, first_party=True),
+        first_party=True,
+    )
+    server.cases[DEFAULT_TENANT] = SignInCase(
+        None,
+        _create_user(live, None, "sam"),
+        _create_client(live, None, "SPA", page_server, first_party=True),
+        first_party=True,
+    )
+    server.cases["consent"] = SignInCase(
+        "acme",
+        _create_user(live, "acme", "lee"),
+        _create_client(live, "acme", "Third-party SPA", page_server, first_party=False),
+        first_party=False,
+    )
+
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*_gunicorn_command(port), "--access-logfile", "-"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(proc, live.url("/scim2/ServiceProviderConfig"), log_path)
+        yield server
+    finally:
+        _stop(proc)
+        if request.session.testsfailed:
+            sys.stderr.write(f"\n---- gunicorn log ({log_path}) ----\n{tail(log_path)}\n")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """On failure, attach the gunicorn log (with its access log) and the page server's log."""
+    report = yield
+    server = item.config.stash.get(_SERVER_KEY, None)
+    if report.failed and server is not None and "browser_server" in getattr(item, "fixturenames", ()):
+        report.sections.append(("gunicorn log (tail)", tail(server.live.log_path)))
+        report.sections.append(("page server log (tail)", "\n".join(server.page.log_lines[-100:]) or "(empty)"))
+    return report

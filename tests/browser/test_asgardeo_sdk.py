@@ -1,0 +1,94 @@
+"""Acceptance: the unmodified @asgardeo/auth-spa 3.5.2 SDK, in headless Debian Chromium, signs in
+to scim-me with authorization code + PKCE (SDK defaults: ``baseUrl`` only, so no discovery
+request; ``validateIDToken`` and ``validateIDTokenIssuer`` on), reads and PATCHes ``/scim2/Me``
+with ``httpRequest`` (credentialed cross-site CORS, bearer token), then signs out via
+``/oidc/logout``. Once per tenant kind (``/t/acme/...`` and the default tenant's bare paths), once
+with a client that is not first-party (the consent page is shown and accepted), and once with
+``refreshAccessToken()`` (the ``refresh_token`` grant for a public client, as the SDK's 401 path
+uses it).
+
+The browser side is drive.js (playwright-core) run as a subprocess that prints one JSON report;
+the app is page/index.html. Background: docs/dev/asgardeo-spa-sdk.md.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+import requests
+from e2e.support import DEFAULT_PASSWORD
+from factories import SCIM_JSON
+
+from browser.support import DEFAULT_TENANT
+from browser.support import BrowserServer
+from browser.support import Tools
+from browser.support import run_driver
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def _sign_in_and_edit_me(
+    tools: Tools, server: BrowserServer, case_name: str, item: pytest.Item, *, refresh: bool = False
+) -> dict[str, Any]:
+    """Run the whole browser flow for one case, check it, and return the driver's result."""
+    case = server.cases[case_name]
+    nick = f"nick-{secrets.token_hex(4)}"
+    report = run_driver(
+        tools,
+        {
+            "pageUrl": server.page.url,
+            "base": server.base(case.tenant),
+            "clientId": case.client_id,
+            "username": case.username,
+            "password": DEFAULT_PASSWORD,
+            "nick": nick,
+            "refresh": refresh,
+        },
+        item,
+    )
+    assert report["ok"], f"browser flow failed at step {report['step']!r}: {report['error']}"
+    result: dict[str, Any] = report["result"]
+
+    assert report["consentShown"] is (not case.first_party), "consent page shown only for non-first-party clients"
+    # `code` first in the callback query lets the SDK strip it from the address bar (doc §3).
+    assert "code=" not in result["urlAfterSignIn"], result["callbackUrl"]
+
+    me = result["me"]
+    assert me["status"] == 200, me
+    assert me["data"]["userName"] == case.username, me
+    assert result["idToken"]["sub"] == me["data"]["id"], (result["idToken"], me["data"])
+    assert result["patch"]["status"] in (200, 204), result["patch"]
+    me2 = result["me2"]
+    assert me2["status"] == 200, me2
+    assert me2["data"]["nickName"] == nick, me2
+    assert me2["data"]["userName"] == case.username, me2
+    assert result["authenticatedAfterSignOut"] is False
+
+    # The change is stored, not just echoed: read it back with a CLI-minted token.
+    token = server.live.token(user=case.username, tenant=case.tenant or DEFAULT_TENANT)
+    stored = requests.get(
+        server.live.me_url(case.tenant),
+        headers={"Authorization": f"Bearer {token}", "Accept": SCIM_JSON},
+        timeout=30,
+    )
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["nickName"] == nick, stored.json()
+    return result
+
+
+@pytest.mark.parametrize("case_name", ["acme", DEFAULT_TENANT, "consent"])
+def test_sdk_signs_in_and_edits_me(
+    case_name: str, browser_tools: Tools, browser_server: BrowserServer, request: pytest.FixtureRequest
+) -> None:
+    _sign_in_and_edit_me(browser_tools, browser_server, case_name, request.node)
+
+
+def test_sdk_refreshes_the_access_token(
+    browser_tools: Tools, browser_server: BrowserServer, request: pytest.FixtureRequest
+) -> None:
+    result = _sign_in_and_edit_me(browser_tools, browser_server, "acme", request.node, refresh=True)
+    assert result["refresh"] == {"ok": True, "rotated": True, "authenticated": True}, result["refresh"]
+    assert result["me3"]["status"] == 200, result["me3"]
+    assert result["me3"]["data"]["userName"] == browser_server.cases["acme"].username, result["me3"]
