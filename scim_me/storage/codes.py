@@ -81,8 +81,11 @@ def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
     if won != 1:
         with write_transaction(OAuthCode._meta.database):
             OAuthCode.update(replayed_at=now()).where(OAuthCode.code_hash == row.code_hash).execute()
-        if row.grant_id:
-            revoke_grant(row.grant_id)
+        # Read the link again after marking the replay: the first redemption either linked its
+        # grant before this (revoked here) or will see replayed_at when it links (revoked there).
+        fresh = OAuthCode.get_or_none(OAuthCode.code_hash == row.code_hash)
+        if fresh is not None and fresh.grant_id:
+            revoke_grant(fresh.grant_id)
         return None
     if row.expires_at < now():
         return None

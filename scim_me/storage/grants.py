@@ -108,15 +108,20 @@ def access_token_grant(jti: str) -> str | None:
     return row.grant_id if row else None  # type: ignore[attr-defined]
 
 
-_REVOKED_SQL = "SELECT revoked_at FROM oauth_access_tokens WHERE jti = ?"
+# The grant is consulted too: a grant revoked while one of its tokens was being recorded (a
+# replayed code racing its first redemption) must still refuse that token.
+_REVOKED_SQL = (
+    "SELECT t.revoked_at, g.revoked_at FROM oauth_access_tokens t "
+    "JOIN oauth_grants g ON g.id = t.grant_id WHERE t.jti = ?"
+)
 
 
 def is_access_token_revoked(jti: str) -> bool:
-    """True for a recorded token that was revoked. Tokens minted outside the issuer (the
-    development CLI) have no record and are governed by their expiry alone."""
+    """True for a recorded token that was revoked, or whose grant was. Tokens minted outside
+    the issuer (the development CLI) have no record and are governed by their expiry alone."""
     db = OAuthAccessToken._meta.database
     row = db.execute_sql(_REVOKED_SQL.replace("?", db.param), (jti,)).fetchone()
-    return row is not None and row[0] is not None
+    return row is not None and (row[0] is not None or row[1] is not None)
 
 
 def refresh_token_grant(token: str) -> GrantRecord | None:
