@@ -17,11 +17,11 @@ from flask import g
 from flask import request
 
 from scim_me.api.context import state
+from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.passwords import HashParams
-from scim_me.core.passwords import verify_password
 from scim_me.errors import ForbiddenError
 from scim_me.errors import UnauthorizedError
 from scim_me.storage.grants import is_access_token_revoked
@@ -128,7 +128,19 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
         user = find_user(tenant.id, head)
     if user is None:
         user = find_user(tenant.id, user_name)
-    if not verify_password(password, user.password_hash if user else None, hash_params()) or user is None:
+    # Success is not recorded: Basic re-proves the password on every call, a history of those
+    # would drown the sign-ins that matter.
+    user = verify_login(
+        tenant.id,
+        user,
+        password,
+        hash_params(),
+        channel="basic",
+        ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
+        record_success=False,
+    )
+    if user is None:
         raise unauthorized("Invalid username or password.")
     # Basic proves the password: it stands for the user's own login scope, nothing more.
     return Principal(tenant, user.id, None, frozenset({LOGIN_SCOPE}), "basic", user)

@@ -29,8 +29,8 @@ from flask import session as browser
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
-from scim_me.core.passwords import verify_password
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
@@ -120,9 +120,17 @@ def authorize() -> Response:
             return _message("Session expired", "The form expired. Go back and try again.", 400)
         step = request.form.get("action")
         if step == "login":
-            candidate = find_user(tenant.id, request.form.get("username", ""))
-            password = request.form.get("password", "")
-            if not verify_password(password, candidate.password_hash if candidate else None, hash_params()):
+            candidate = verify_login(
+                tenant.id,
+                find_user(tenant.id, request.form.get("username", "")),
+                request.form.get("password", ""),
+                hash_params(),
+                channel="signin",
+                ip=_client_ip(),
+                user_agent=request.headers.get("User-Agent", ""),
+                client_id=client.client_id,
+            )
+            if candidate is None:
                 return _page(
                     "signin.html",
                     401,
@@ -131,7 +139,6 @@ def authorize() -> Response:
                     csrf_token=_csrf_token(),
                     error="The username or password is incorrect.",
                 )
-            assert candidate is not None
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(

@@ -22,18 +22,19 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
 from flask import g
+from flask import request as flask_request
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
 from scim_me.auth.tokens import verify_access_token
-from scim_me.core.passwords import verify_password
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
@@ -118,13 +119,28 @@ class RefreshCredential:
 
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _ALL_METHODS
+    _client: Client | None = None
+
+    def authenticate_token_endpoint_client(self) -> Client:
+        # Kept so the security event of this sign-in can name the client (authlib attaches the
+        # client to the request only after the password is checked).
+        self._client = super().authenticate_token_endpoint_client()
+        return self._client
 
     def authenticate_user(self, username: str, password: str) -> StoredUser | None:
         tenant = current_tenant()
-        user = find_user(tenant.id, username) if tenant else None
-        if not verify_password(password, user.password_hash if user else None, hash_params()):
+        if tenant is None:
             return None
-        return user
+        return verify_login(
+            tenant.id,
+            find_user(tenant.id, username),
+            password,
+            hash_params(),
+            channel="password_grant",
+            ip=flask_request.remote_addr or "",
+            user_agent=flask_request.headers.get("User-Agent", ""),
+            client_id=self._client.get_client_id() if self._client else None,
+        )
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]

@@ -226,11 +226,47 @@ def _signin(db: peewee.Database) -> None:
     db.create_tables([UserSession, OAuthCode, OAuthConsent], safe=False)
 
 
+def _security_events(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class SecurityEvent(Frozen):
+        id = peewee.BigAutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        kind = peewee.CharField(max_length=64)
+        occurred_at = peewee.DateTimeField()
+        ip = peewee.CharField(max_length=64, default="")
+        user_agent = peewee.CharField(max_length=512, default="")
+        client_id = peewee.CharField(max_length=64, null=True)
+        details = peewee.TextField(default="{}")
+
+        class Meta:
+            table_name = "security_events"
+            indexes = ((("user", "occurred_at"), False),)
+
+    db.create_tables([SecurityEvent], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
     (3, "oauth grants, access and refresh tokens", _oauth_tokens),
     (4, "sign-in sessions, authorization codes, consents", _signin),
+    (5, "security events", _security_events),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -157,6 +157,21 @@ class OAuthConsent(BaseModel):
         table_name = "oauth_consents"
 
 
+class SecurityEvent(BaseModel):
+    id = peewee.BigAutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    kind = peewee.CharField(max_length=64)
+    occurred_at = peewee.DateTimeField()
+    ip = peewee.CharField(max_length=64, default="")
+    user_agent = peewee.CharField(max_length=512, default="")
+    client_id = peewee.CharField(max_length=64, null=True)
+    details = peewee.TextField(default="{}")
+
+    class Meta:
+        table_name = "security_events"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

@@ -25,6 +25,7 @@ TABLES = {
     "oauth_grants",
     "oauth_refresh_tokens",
     "schema_migrations",
+    "security_events",
     "signing_keys",
     "tenants",
     "user_sessions",
@@ -49,7 +50,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 4
+            assert LATEST == ALL_STEPS[-1] == 5
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}
