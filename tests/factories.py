@@ -19,6 +19,7 @@ from scim_me.storage.users import create_user
 from scim_me.storage.users import get_user
 
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_JSON = "application/scim+json"
 
 
@@ -102,3 +103,12 @@ def me_path(tenant: TenantRecord | None, default_tenant: str = "carbon.super") -
     if tenant is None or tenant.name == default_tenant:
         return "/scim2/Me"
     return f"/t/{tenant.name}/scim2/Me"
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None) -> dict[str, Any]:
+    """The RFC 7644 §3.12 error document the server must answer, ``status`` as a string."""
+    body: dict[str, Any] = {"schemas": [ERROR_URN], "status": str(status)}
+    if scim_type:
+        body["scimType"] = scim_type
+    body["detail"] = detail
+    return body

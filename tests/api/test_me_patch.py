@@ -13,20 +13,16 @@ from factories import make_tenant
 from factories import make_token
 from factories import make_user
 from factories import patch_body
+from factories import scim_error
 
 from scim_me.core.schemas import WSO2_URN
-from scim_me.errors import SCIM_ERROR_URN
 from tests.conftest import build_app
 
 ME = "/t/acme/scim2/Me"
 
 
 def error(status: int, scim_type: str | None, detail: str) -> dict[str, object]:
-    body: dict[str, object] = {"schemas": [SCIM_ERROR_URN], "status": str(status)}
-    if scim_type:
-        body["scimType"] = scim_type
-    body["detail"] = detail
-    return body
+    return scim_error(status, detail, scim_type)
 
 
 @pytest.fixture

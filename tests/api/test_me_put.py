@@ -11,11 +11,11 @@ from factories import load_user
 from factories import make_tenant
 from factories import make_token
 from factories import make_user
+from factories import scim_error
 
 from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
-from scim_me.errors import SCIM_ERROR_URN
 
 ME = "/t/acme/scim2/Me"
 GROUPS = [{"value": "g-1", "display": "Staff"}]
@@ -135,7 +135,7 @@ def test_identical_put_does_not_bump_the_version(app, client, tenant, kim, token
 
 
 def error(scim_type: str, detail: str) -> dict[str, str | list[str]]:
-    return {"schemas": [SCIM_ERROR_URN], "status": "400", "scimType": scim_type, "detail": detail}
+    return scim_error(400, detail, scim_type)
 
 
 @pytest.mark.parametrize(

@@ -13,20 +13,13 @@ from factories import make_tenant
 from factories import make_token
 from factories import make_user
 from factories import patch_body
+from factories import scim_error as error
 
+from scim_me.errors import SCIM_ERROR_URN
 from tests.conftest import build_app
 
-ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 ME = "/t/acme/scim2/Me"
 NICKNAME = patch_body({"op": "replace", "path": "nickName", "value": "shaggy"})
-
-
-def error(status: int, detail: str, scim_type: str | None = None) -> dict:
-    body: dict = {"schemas": [ERROR_URN], "status": str(status)}
-    if scim_type:
-        body["scimType"] = scim_type
-    body["detail"] = detail
-    return body
 
 
 @pytest.fixture
@@ -206,7 +199,7 @@ def test_unparsable_bodies_are_invalid_syntax(client, token, data):
     assert response.status_code == 400
     body = response.json
     assert body.keys() == {"schemas", "status", "scimType", "detail"}
-    assert (body["schemas"], body["status"], body["scimType"]) == ([ERROR_URN], "400", "invalidSyntax")
+    assert (body["schemas"], body["status"], body["scimType"]) == ([SCIM_ERROR_URN], "400", "invalidSyntax")
     assert body["detail"].startswith("The request body is not valid JSON: ")
 
 
