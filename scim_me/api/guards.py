@@ -42,6 +42,9 @@ class Principal:
     method: str  # "bearer" or "basic"
     # The user row read while authenticating, so the endpoint does not read it again.
     user: StoredUser | None = None
+    # The access token's ``jti`` (bearer only): lets an endpoint find the caller's own grant and
+    # session, e.g. to keep them when ending all the others.
+    token_id: str | None = None
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
@@ -104,11 +107,11 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
     if claims.token_id and is_access_token_revoked(claims.token_id):
         raise unauthorized("The access token has been revoked.")
     if claims.claims.get("sub_type", "user") != "user":
-        return Principal(tenant, None, claims.client_id, claims.scopes, "bearer")
+        return Principal(tenant, None, claims.client_id, claims.scopes, "bearer", token_id=claims.token_id)
     user = get_user(tenant.id, claims.subject)
     if user is None:
         raise unauthorized("The token's user does not exist.")
-    return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user)
+    return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id)
 
 
 def _basic(tenant: TenantRecord, credentials: str) -> Principal:
