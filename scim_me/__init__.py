@@ -19,7 +19,11 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
+    from scim_me.api import authorized_apps
+    from scim_me.api import consent_mgt
     from scim_me.api import discovery
+    from scim_me.api import export
+    from scim_me.api import me_sessions
     from scim_me.api import oauth
     from scim_me.api import scim_me
     from scim_me.api import signin
@@ -88,6 +92,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(consent_mgt.bp)
+    app.register_blueprint(authorized_apps.bp)
+    app.register_blueprint(me_sessions.bp)
+    app.register_blueprint(export.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
     return app

@@ -512,7 +512,32 @@ def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
         lines.append(f"demo Postman client: {postman.client_id}  secret (shown once): {secret}")
     else:
         lines.append(f"demo Postman client: {postman.client_id}  (secret was shown when it was created)")
+    lines.append(_ensure_consent_admin(tenant_id, existing))
     return lines
+
+
+def _ensure_consent_admin(tenant_id: int, existing: dict[str, Any]) -> str:
+    """A confidential machine client (client_credentials) with the consent-management admin
+    scopes, so an administrator (or Postman) can create purposes and PII categories."""
+    from scim_me.core.consent import ADD_SCOPE
+    from scim_me.core.consent import DELETE_SCOPE
+    from scim_me.core.consent import VIEW_SCOPE
+    from scim_me.storage.clients import create_client
+
+    admin = existing.get("demo-consent-admin")
+    if admin is not None:
+        return f"demo consent-admin client: {admin.client_id}  (secret was shown when it was created)"
+    admin, secret = create_client(
+        tenant_id,
+        "demo-consent-admin",
+        public=False,
+        first_party=True,
+        redirect_uris=[],
+        allowed_origins=[],
+        grant_types=["client_credentials"],
+        scope=f"{ADD_SCOPE} {DELETE_SCOPE} {VIEW_SCOPE}",
+    )
+    return f"demo consent-admin client (client_credentials): {admin.client_id}  secret (shown once): {secret}"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -76,7 +76,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ScimError)
     def _scim(error: ScimError) -> Response:
         if not _is_scim_path():
-            return api_response(ApiError(error.detail, status=error.status, message=_message(error.status)))
+            # Headers too: a 401 must carry its WWW-Authenticate challenge (RFC 6750 §3).
+            return api_response(
+                ApiError(error.detail, status=error.status, message=_message(error.status), headers=error.headers)
+            )
         return scim_response(error)
 
     @app.errorhandler(ApiError)

@@ -38,6 +38,7 @@ from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import find_session
 from scim_me.storage.sessions import start_session
+from scim_me.storage.sessions import touch_session
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
@@ -89,7 +90,10 @@ def _signed_in(tenant: TenantRecord) -> tuple[SessionRecord | None, StoredUser |
     if found is None:
         return None, None
     user = get_user(tenant.id, found.user_id)
-    return (found, user) if user else (None, None)
+    if user is None:
+        return None, None
+    touch_session(found.id)  # the sessions API reports it as lastAccessTime
+    return found, user
 
 
 def _client_ip() -> str:

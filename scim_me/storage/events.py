@@ -38,6 +38,7 @@ KINDS: frozenset[str] = frozenset(
         "consent.revoked",
         "app.revoked",
         "session.ended",
+        "data.exported",
         "email.change_requested",
         "email.changed",
         "profile.updated",

@@ -261,12 +261,164 @@ def _security_events(db: peewee.Database) -> None:
     db.create_tables([SecurityEvent], safe=False)
 
 
+def _consent_management(db: peewee.Database) -> None:
+    """Consent management (Kantara consent receipts, WSO2 consent-mgt API): PII categories,
+    purpose categories and purposes with integer ids, and receipts linked to them. Receipts keep
+    their history (a revoke sets ``state``); metadata a receipt or purpose refers to cannot be
+    deleted (NO ACTION foreign keys: checked at the end of the statement, so deleting a tenant
+    still cascades through everything)."""
+
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class PiiCategory(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        name = peewee.CharField(max_length=255)
+        description = peewee.TextField(default="")
+        display_name = peewee.CharField(max_length=255, null=True)
+        sensitive = peewee.BooleanField(default=False)
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "consent_pii_categories"
+            indexes = ((("tenant", "name"), True),)
+
+    class PurposeCategory(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        name = peewee.CharField(max_length=255)
+        description = peewee.TextField(default="")
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "consent_purpose_categories"
+            indexes = ((("tenant", "name"), True),)
+
+    class Purpose(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        name = peewee.CharField(max_length=255)
+        description = peewee.TextField(default="")
+        group_name = peewee.CharField(max_length=255)
+        group_type = peewee.CharField(max_length=255)
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "consent_purposes"
+            indexes = ((("tenant", "name", "group_name", "group_type"), True),)
+
+    class PurposePii(Frozen):
+        id = peewee.AutoField()
+        purpose = peewee.ForeignKeyField(Purpose, on_delete="CASCADE", column_name="purpose_id")
+        pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
+        mandatory = peewee.BooleanField(default=False)
+
+        class Meta:
+            table_name = "consent_purpose_pii"
+            indexes = ((("purpose", "pii_category"), True),)
+
+    class Receipt(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        pii_principal_id = peewee.CharField(max_length=255)
+        collection_method = peewee.CharField(max_length=255)
+        jurisdiction = peewee.CharField(max_length=255)
+        language = peewee.CharField(max_length=64)
+        policy_url = peewee.TextField()
+        state = peewee.CharField(max_length=16)
+        created_at = peewee.DateTimeField()
+        expires_at = peewee.DateTimeField(null=True)
+        revoked_at = peewee.DateTimeField(null=True)
+        version = peewee.IntegerField(default=1)
+        properties = peewee.TextField(default="[]")
+
+        class Meta:
+            table_name = "consent_receipts"
+            indexes = ((("tenant", "user", "state"), False),)
+
+    class ReceiptService(Frozen):
+        id = peewee.AutoField()
+        receipt = peewee.ForeignKeyField(Receipt, on_delete="CASCADE", column_name="receipt_id")
+        position = peewee.IntegerField()
+        service = peewee.CharField(max_length=255)
+        display_name = peewee.CharField(max_length=255, null=True)
+        description = peewee.TextField(null=True)
+        tenant_domain = peewee.CharField(max_length=255)
+
+        class Meta:
+            table_name = "consent_receipt_services"
+            indexes = ((("service",), False),)
+
+    class ReceiptPurpose(Frozen):
+        id = peewee.AutoField()
+        receipt_service = peewee.ForeignKeyField(ReceiptService, on_delete="CASCADE", column_name="receipt_service_id")
+        position = peewee.IntegerField()
+        purpose = peewee.ForeignKeyField(Purpose, column_name="purpose_id")
+        consent_type = peewee.CharField(max_length=64)
+        primary_purpose = peewee.BooleanField()
+        termination = peewee.CharField(max_length=255)
+        third_party_disclosure = peewee.BooleanField()
+        third_party_name = peewee.CharField(max_length=255, null=True)
+
+        class Meta:
+            table_name = "consent_receipt_purposes"
+
+    class ReceiptPurposeCategory(Frozen):
+        id = peewee.AutoField()
+        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
+        purpose_category = peewee.ForeignKeyField(PurposeCategory, column_name="purpose_category_id")
+
+        class Meta:
+            table_name = "consent_receipt_purpose_categories"
+
+    class ReceiptPii(Frozen):
+        id = peewee.AutoField()
+        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
+        pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
+        position = peewee.IntegerField()
+        validity = peewee.CharField(max_length=255)
+
+        class Meta:
+            table_name = "consent_receipt_pii"
+
+    db.create_tables(
+        [
+            PiiCategory,
+            PurposeCategory,
+            Purpose,
+            PurposePii,
+            Receipt,
+            ReceiptService,
+            ReceiptPurpose,
+            ReceiptPurposeCategory,
+            ReceiptPii,
+        ],
+        safe=False,
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
     (3, "oauth grants, access and refresh tokens", _oauth_tokens),
     (4, "sign-in sessions, authorization codes, consents", _signin),
     (5, "security events", _security_events),
+    (6, "consent management: purposes, categories, receipts", _consent_management),
 ]
 LATEST = MIGRATIONS[-1][0]
 

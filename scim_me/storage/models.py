@@ -179,3 +179,124 @@ class SchemaMigration(BaseModel):
 
     class Meta:
         table_name = "schema_migrations"
+
+
+class ConsentPiiCategory(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    name = peewee.CharField(max_length=255)
+    description = peewee.TextField(default="")
+    display_name = peewee.CharField(max_length=255, null=True)
+    sensitive = peewee.BooleanField(default=False)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "consent_pii_categories"
+
+
+class ConsentPurposeCategory(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    name = peewee.CharField(max_length=255)
+    description = peewee.TextField(default="")
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "consent_purpose_categories"
+
+
+class ConsentPurpose(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    name = peewee.CharField(max_length=255)
+    description = peewee.TextField(default="")
+    group_name = peewee.CharField(max_length=255)
+    group_type = peewee.CharField(max_length=255)
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "consent_purposes"
+
+
+class ConsentPurposePii(BaseModel):
+    id = peewee.AutoField()
+    purpose = peewee.ForeignKeyField(ConsentPurpose, on_delete="CASCADE", column_name="purpose_id")
+    pii_category = peewee.ForeignKeyField(ConsentPiiCategory, column_name="pii_category_id")
+    mandatory = peewee.BooleanField(default=False)
+
+    class Meta:
+        table_name = "consent_purpose_pii"
+
+
+class ConsentReceipt(BaseModel):
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    pii_principal_id = peewee.CharField(max_length=255)
+    collection_method = peewee.CharField(max_length=255)
+    jurisdiction = peewee.CharField(max_length=255)
+    language = peewee.CharField(max_length=64)
+    policy_url = peewee.TextField()
+    state = peewee.CharField(max_length=16)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True)
+    version = peewee.IntegerField(default=1)
+    properties = peewee.TextField(default="[]")
+
+    class Meta:
+        table_name = "consent_receipts"
+
+
+class ConsentReceiptService(BaseModel):
+    id = peewee.AutoField()
+    receipt = peewee.ForeignKeyField(ConsentReceipt, on_delete="CASCADE", column_name="receipt_id")
+    position = peewee.IntegerField()
+    service = peewee.CharField(max_length=255)
+    display_name = peewee.CharField(max_length=255, null=True)
+    description = peewee.TextField(null=True)
+    tenant_domain = peewee.CharField(max_length=255)
+
+    class Meta:
+        table_name = "consent_receipt_services"
+
+
+class ConsentReceiptPurpose(BaseModel):
+    id = peewee.AutoField()
+    receipt_service = peewee.ForeignKeyField(
+        ConsentReceiptService, on_delete="CASCADE", column_name="receipt_service_id"
+    )
+    position = peewee.IntegerField()
+    purpose = peewee.ForeignKeyField(ConsentPurpose, column_name="purpose_id")
+    consent_type = peewee.CharField(max_length=64)
+    primary_purpose = peewee.BooleanField()
+    termination = peewee.CharField(max_length=255)
+    third_party_disclosure = peewee.BooleanField()
+    third_party_name = peewee.CharField(max_length=255, null=True)
+
+    class Meta:
+        table_name = "consent_receipt_purposes"
+
+
+class ConsentReceiptPurposeCategory(BaseModel):
+    id = peewee.AutoField()
+    receipt_purpose = peewee.ForeignKeyField(
+        ConsentReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+    )
+    purpose_category = peewee.ForeignKeyField(ConsentPurposeCategory, column_name="purpose_category_id")
+
+    class Meta:
+        table_name = "consent_receipt_purpose_categories"
+
+
+class ConsentReceiptPii(BaseModel):
+    id = peewee.AutoField()
+    receipt_purpose = peewee.ForeignKeyField(
+        ConsentReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+    )
+    pii_category = peewee.ForeignKeyField(ConsentPiiCategory, column_name="pii_category_id")
+    position = peewee.IntegerField()
+    validity = peewee.CharField(max_length=255)
+
+    class Meta:
+        table_name = "consent_receipt_pii"

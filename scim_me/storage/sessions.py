@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from scim_me.storage.db import write_transaction
 from scim_me.storage.grants import digest
@@ -76,3 +77,75 @@ def end_session(session_id: str) -> None:
         ).execute()
     for grant in OAuthGrant.select(OAuthGrant.id).where(OAuthGrant.session_id == session_id):
         revoke_grant(grant.id)
+
+
+def list_user_sessions(tenant_id: int, user_id: str) -> list[SessionRecord]:
+    """The user's sessions that have not ended, most recently used first."""
+    query = (
+        UserSession.select()
+        .where((UserSession.tenant == tenant_id) & (UserSession.user == user_id) & UserSession.ended_at.is_null())
+        .order_by(UserSession.last_access.desc(), UserSession.id)
+    )
+    return [_record(row) for row in query]
+
+
+def get_user_session(tenant_id: int, user_id: str, session_id: str) -> SessionRecord | None:
+    """One of the user's live sessions; None for an ended one or anybody else's."""
+    if not session_id or len(session_id) > 36:
+        return None
+    row = UserSession.get_or_none(
+        (UserSession.id == session_id)
+        & (UserSession.tenant == tenant_id)
+        & (UserSession.user == user_id)
+        & UserSession.ended_at.is_null()
+    )
+    return _record(row) if row else None
+
+
+@dataclass(frozen=True)
+class SessionApplication:
+    client_pk: int
+    client_id: str
+    name: str
+
+
+def session_applications(session_ids: list[str]) -> dict[str, list[SessionApplication]]:
+    """The clients that signed in through each session (its unrevoked grants)."""
+    from scim_me.storage.models import OAuthClient
+
+    found: dict[str, list[SessionApplication]] = {sid: [] for sid in session_ids}
+    if not session_ids:
+        return found
+    query = (
+        OAuthGrant.select(OAuthGrant.session_id, OAuthClient.id, OAuthClient.client_id, OAuthClient.name)
+        .join(OAuthClient)
+        .where(OAuthGrant.session_id.in_(session_ids) & OAuthGrant.revoked_at.is_null())
+        .order_by(OAuthClient.name, OAuthClient.client_id)
+        .distinct()
+    )
+    rows: list[Any] = list(query.tuples())
+    for row in rows:
+        apps = found[row[0]]
+        if all(app.client_pk != row[1] for app in apps):
+            apps.append(SessionApplication(row[1], row[2], row[3]))
+    return found
+
+
+def touch_session(session_id: str) -> None:
+    """Record that the session was used now (its ``lastAccessTime``)."""
+    with write_transaction(UserSession._meta.database):
+        UserSession.update(last_access=now()).where(
+            (UserSession.id == session_id) & UserSession.ended_at.is_null()
+        ).execute()
+
+
+def session_of_token(jti: str | None) -> str | None:
+    """The sign-in session an access token was issued under (via its grant), if any."""
+    from scim_me.storage.grants import access_token_grant
+    from scim_me.storage.grants import find_grant
+
+    if not jti:
+        return None
+    grant_id = access_token_grant(jti)
+    grant = find_grant(grant_id) if grant_id else None
+    return grant.session_id if grant else None

@@ -318,5 +318,7 @@ def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None
     assert first[1] == second[1] and first[1].startswith("demo SPA client (public, code + PKCE")
     assert "secret (shown once)" in first[2]
     assert "secret" in second[2] and "shown once" not in second[2]
+    assert first[3].startswith("demo consent-admin client (client_credentials): ") and "secret (shown once)" in first[3]
+    assert second[3].startswith("demo consent-admin client: ") and "shown once" not in second[3]
     rows = ready.ok("client", "list", "--tenant", "demo").splitlines()
-    assert sorted(row.split("\t")[1] for row in rows) == ["demo-postman", "demo-spa"]
+    assert sorted(row.split("\t")[1] for row in rows) == ["demo-consent-admin", "demo-postman", "demo-spa"]
