@@ -138,11 +138,11 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_driver(tools: Tools, config: dict[str, Any], item: pytest.Item) -> dict[str, Any]:
-    """Run drive.js; return its JSON report, which is attached to the test's report either way."""
+def run_driver(tools: Tools, config: dict[str, Any], item: pytest.Item, driver: Path = DRIVER) -> dict[str, Any]:
+    """Run drive.js (or another driver); return its JSON report, attached to the test's report either way."""
     config = {**config, "chromium": tools.chromium, "stepTimeoutMs": STEP_TIMEOUT_MS, "watchdogMs": WATCHDOG_MS}
     proc = subprocess.Popen(
-        [tools.node, str(DRIVER), json.dumps(config)],
+        [tools.node, str(driver), json.dumps(config)],
         cwd=HERE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -41,6 +41,11 @@ DEFAULT_TENANT = "carbon.super"
 DEMO_PASSWORD = "demo-password-2026"  # `scim-me demo seed`'s default, what `make run` seeds
 _DEMO_CLIENT = re.compile(r"^demo Postman client: (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE)
 _CLIENT_ID = re.compile(r"^client_id: (\S+)$", re.MULTILINE)
+_CLIENT_SECRET = re.compile(r"^client_secret: (\S+)", re.MULTILINE)
+_CONSENT_ADMIN = re.compile(
+    r"^demo consent-admin client \(client_credentials\): (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE
+)
+CONSENT_ADMIN_SCOPES = "internal_consent_mgt_add internal_consent_mgt_delete internal_consent_mgt_view"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class Target:
     client_secret: str
     username: str
     password: str
+    # The confidential client_credentials client with the consent admin scopes (Privacy folder).
+    consent_admin_id: str
+    consent_admin_secret: str
 
 
 def _seeded_demo_tenant(live: LiveServer) -> Target:
@@ -57,7 +65,9 @@ def _seeded_demo_tenant(live: LiveServer) -> Target:
     out = live.cli("demo", "seed", "--tenant", tenant, "--username", "kim").stdout
     match = _DEMO_CLIENT.search(out)
     assert match, f"scim-me demo seed printed no Postman client id and secret: {out!r}"
-    return Target(f"/t/{tenant}", match.group(1), match.group(2), "kim", DEMO_PASSWORD)
+    admin = _CONSENT_ADMIN.search(out)
+    assert admin, f"scim-me demo seed printed no consent-admin client id and secret: {out!r}"
+    return Target(f"/t/{tenant}", match.group(1), match.group(2), "kim", DEMO_PASSWORD, admin.group(1), admin.group(2))
 
 
 def _default_tenant_public_client(live: LiveServer) -> Target:
@@ -66,7 +76,11 @@ def _default_tenant_public_client(live: LiveServer) -> Target:
     out = live.cli(*args, "--grant", "password", "--grant", "refresh_token").stdout
     match = _CLIENT_ID.search(out)
     assert match, f"scim-me client create printed no client_id: {out!r}"
-    return Target("", match.group(1), "", username, DEFAULT_PASSWORD)
+    args = ["client", "create", "--tenant", DEFAULT_TENANT, "--name", f"Consent admin {username}"]
+    admin = live.cli(*args, "--grant", "client_credentials", "--scope", CONSENT_ADMIN_SCOPES).stdout
+    admin_id, admin_secret = _CLIENT_ID.search(admin), _CLIENT_SECRET.search(admin)
+    assert admin_id and admin_secret, f"scim-me client create printed no client_id and secret: {admin!r}"
+    return Target("", match.group(1), "", username, DEFAULT_PASSWORD, admin_id.group(1), admin_secret.group(1))
 
 
 def _failures(report: dict[str, Any]) -> list[str]:
@@ -86,6 +100,8 @@ def _run_newman(newman: list[str], live: LiveServer, target: Target, report_path
         "client_secret": target.client_secret,
         "username": target.username,
         "password": target.password,
+        "consent_admin_client_id": target.consent_admin_id,
+        "consent_admin_client_secret": target.consent_admin_secret,
     }
     command = [*newman, "run", str(COLLECTION), "--environment", str(ENVIRONMENT)]
     for key, value in env_vars.items():
