@@ -16,6 +16,7 @@ from typing import Any
 
 import peewee
 
+from scim_me.storage.consents import forget_consent
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthClient
@@ -111,7 +112,5 @@ def revoke_authorized_app(tenant_id: int, user_id: str, client_pk: int) -> int:
             OAuthAccessToken.update(revoked_at=stamp).where(
                 OAuthAccessToken.grant.in_(ids) & OAuthAccessToken.revoked_at.is_null()
             ).execute()
-        OAuthConsent.delete().where(
-            (OAuthConsent.tenant == tenant_id) & (OAuthConsent.user == user_id) & (OAuthConsent.client == client_pk)
-        ).execute()
+        forget_consent(tenant_id, user_id, client_pk)
     return len(ids)

@@ -25,3 +25,17 @@ def grant_consent(tenant_id: int, user_id: str, client_pk: int, scope: str) -> N
         else:
             merged = " ".join(sorted(set(row.scope.split()) | set(scope.split())))
             OAuthConsent.update(scope=merged, granted_at=now()).where(OAuthConsent.id == row.id).execute()
+
+
+def forget_consent(tenant_id: int, user_id: str, client_pk: int) -> bool:
+    """Forget what the user allowed the client (a revoked authorized app): the next authorize
+    asks again. Joins the caller's transaction when there is one."""
+    with write_transaction(OAuthConsent._meta.database):
+        deleted = (
+            OAuthConsent.delete()
+            .where(
+                (OAuthConsent.tenant == tenant_id) & (OAuthConsent.user == user_id) & (OAuthConsent.client == client_pk)
+            )
+            .execute()
+        )
+    return bool(deleted)
