@@ -516,3 +516,37 @@ def test_deleting_the_user_deletes_their_receipts(app, tenant, client, kim, kim_
         delete_user(tenant.id, kim.id)
     # Nothing refers to the purpose any more.
     assert client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)).status_code == 200
+
+
+def test_parallel_revokes_revoke_once(app, tenant, client, kim, kim_token, meta):
+    """Ten racing revokes of one receipt: every one answers 200, exactly one changes it (one event)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    receipt = _add(client, kim_token, consent_request(meta)).json["consentReceiptId"]
+    tag = client.get(f"{BASE}/receipts/{receipt}", headers=bearer(kim_token)).headers["ETag"]
+
+    def revoke(_: int) -> int:
+        return app.test_client().delete(f"{BASE}/receipts/{receipt}", headers=bearer(kim_token)).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(revoke, range(10)))
+    assert statuses == [200] * 10
+    with app.extensions["scim_me.db"].connection_context():
+        revoked = [e for e in list_events(tenant.id, kim.id) if e.kind == "consent.revoked"]
+    assert len(revoked) == 1
+    # A client that read the receipt before the race and sends If-Match learns it changed.
+    _error(client.delete(f"{BASE}/receipts/{receipt}", headers=bearer(kim_token, **{"If-Match": tag})), 412, "CM_60412")
+
+
+def test_an_oversized_consent_request_is_413(client, kim_token, meta):
+    body = consent_request(meta, properties=[{"key": "k", "value": "x" * 4000}] * 400)
+    _error(_add(client, kim_token, body), 413)
+
+
+def test_if_match_star_and_lists(client, kim_token, meta):
+    receipt = _add(client, kim_token, consent_request(meta)).json["consentReceiptId"]
+    url = f"{BASE}/receipts/{receipt}"
+    tag = client.get(url, headers=bearer(kim_token)).headers["ETag"]
+    assert client.delete(url, headers=bearer(kim_token, **{"If-Match": f'"x", {tag}'})).status_code == 200
+    other = _add(client, kim_token, consent_request(meta, service="b")).json["consentReceiptId"]
+    assert client.delete(f"{BASE}/receipts/{other}", headers=bearer(kim_token, **{"If-Match": "*"})).status_code == 200

@@ -171,3 +171,28 @@ def test_sessions_of_another_tenant(app, tenant, client, kim, spa):
 def test_needs_a_user_token(app, tenant, client):
     _error(client.get(SESSIONS, headers=bearer(make_token(app, tenant, None, "internal_login"))), 403, "USM-60403")
     assert client.get(SESSIONS).status_code == 401
+
+
+def test_basic_authentication_lists_and_ends_sessions(app, tenant, client, kim, spa):
+    from factories import basic
+
+    signed = sign_in(app, tenant, spa, "kim")
+    listed = client.get(SESSIONS, headers=basic("kim", PASSWORD))
+    assert listed.status_code == 200 and len(listed.json["sessions"]) == 1
+    # Basic has no current session: every session ends.
+    assert client.delete(SESSIONS, headers=basic("kim", PASSWORD)).status_code == 204
+    assert client.get(ME, headers=signed.headers).status_code == 401
+
+
+def test_a_refreshed_token_keeps_its_session_current(app, tenant, client, kim, spa):
+    current = sign_in(app, tenant, spa, "kim")
+    other = sign_in(app, tenant, spa, "kim")
+    refreshed = client.post(
+        "/t/acme/oauth2/token",
+        data={"grant_type": "refresh_token", "refresh_token": current.refresh_token, "client_id": spa.client_id},
+    )
+    assert refreshed.status_code == 200
+    new_token = bearer(refreshed.json["access_token"])
+    assert client.delete(SESSIONS, headers=new_token).status_code == 204
+    assert client.get(ME, headers=new_token).status_code == 200
+    assert client.get(ME, headers=other.headers).status_code == 401
