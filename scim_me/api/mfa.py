@@ -281,7 +281,10 @@ def post_authenticators() -> Response:
             f"'enabledAuthenticators' is a comma-separated list of at most {MAX_AUTHENTICATORS} authenticator names.",
         )
     normalized = ",".join(dict.fromkeys(names))
-    store.set_enabled_authenticators(tenant.id, user.id, normalized)
+    # An empty list clears the choice: GET reports the authenticators set up again.
+    store.set_enabled_authenticators(tenant.id, user.id, normalized or None)
+    if not normalized:
+        normalized = _active_authenticators(store.get_state(tenant.id, user.id))
     return _json({"enabledAuthenticators": normalized})
 
 

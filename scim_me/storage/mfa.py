@@ -207,13 +207,14 @@ def reset_failures(tenant_id: int, user_id: str) -> None:
 
 
 def clear_totp(tenant_id: int, user_id: str) -> bool:
-    """Remove the active and pending secrets; True when there was an active one."""
+    """Remove the active and pending secrets; True when there was an active one. The failure
+    counter goes too: the caller proved a full sign-in (a bearer token) to get here."""
     with write_transaction(_db()):
         row = _row(tenant_id, user_id)
         had = row is not None and row.totp_secret is not None
-        UserMfa.update(totp_secret=None, totp_pending=None, totp_enabled_at=None, updated_at=now()).where(
-            (UserMfa.user == user_id) & (UserMfa.tenant == tenant_id)
-        ).execute()
+        UserMfa.update(
+            totp_secret=None, totp_pending=None, totp_enabled_at=None, failures=0, locked_until=None, updated_at=now()
+        ).where((UserMfa.user == user_id) & (UserMfa.tenant == tenant_id)).execute()
         if had:
             _bump_user(tenant_id, user_id)
     return had
@@ -268,7 +269,7 @@ def use_backup_code(tenant_id: int, user_id: str, digest: str) -> str:
     return "spent" if exists is not None else "unknown"
 
 
-def set_enabled_authenticators(tenant_id: int, user_id: str, value: str) -> None:
+def set_enabled_authenticators(tenant_id: int, user_id: str, value: str | None) -> None:
     with write_transaction(_db()):
         _ensure_row(tenant_id, user_id)
         UserMfa.update(enabled_authenticators=value, updated_at=now()).where(UserMfa.user == user_id).execute()
