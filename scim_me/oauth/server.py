@@ -41,6 +41,9 @@ from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
+from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.lifetimes import grant_past_absolute_lifetime
+from scim_me.oauth.lifetimes import refresh_expiry
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
@@ -143,6 +146,10 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             user_agent=flask_request.headers.get("User-Agent", ""),
             client_id=self._client.get_client_id() if self._client else None,
         )
+        if user is None:
+            # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant (400); authlib
+            # would answer invalid_request, and the client itself did authenticate.
+            raise InvalidGrantError("The username or password is incorrect.")
         # The password grant has no step for a second factor: a user with MFA active must sign in
         # through /oauth2/authorize, or the grant would be a way around MFA (security.md T-MFA-8).
         # Said only after the password is proven, so it reveals nothing to a guesser.
@@ -164,7 +171,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
         outcome = use_refresh_token(refresh_token)
-        if outcome.grant is None:
+        if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
             return None
         g.oauth_grant = outcome.grant
         return RefreshCredential(outcome.grant)
@@ -347,7 +354,7 @@ def _generate(
         jti,
         expiry(lifetime),
         refresh_token,
-        expiry(s.refresh_token_lifetime) if refresh_token else None,
+        refresh_expiry(grant, s) if refresh_token else None,
     )
     token: dict[str, Any] = {
         "access_token": access_token,
@@ -369,4 +376,5 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant, [RefreshedIDTokens()])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
+    server.register_extension(TenantIssuerParameter())  # RFC 9207
     return server
