@@ -24,6 +24,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import discovery
     from scim_me.api import export
     from scim_me.api import me_sessions
+    from scim_me.api import mfa
     from scim_me.api import oauth
     from scim_me.api import scim_me
     from scim_me.api import signin
@@ -92,6 +93,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(mfa.bp)
     app.register_blueprint(consent_mgt.bp)
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)
