@@ -19,6 +19,7 @@ from authlib.oauth2 import rfc7009
 from authlib.oauth2 import rfc7662
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
 from flask import g
@@ -29,6 +30,7 @@ from joserfc.jws import extract_compact
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
@@ -117,6 +119,21 @@ class RefreshCredential:
         return self.grant.revoked
 
 
+class LockedOutError(InvalidGrantError):  # type: ignore[misc]
+    """A password grant while the account or the client IP is locked: 429 (RFC 6585 §4) with
+    ``Retry-After``, error ``invalid_grant`` (RFC 6749 §5.2: the resource owner credentials can
+    not be used). No password hash ran; an unknown username locks alike."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description="Too many failed sign-in attempts. Try again later.")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _ALL_METHODS
     _client: Client | None = None
@@ -131,16 +148,20 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
         tenant = current_tenant()
         if tenant is None:
             return None
-        return verify_login(
-            tenant.id,
-            find_user(tenant.id, username),
-            password,
-            hash_params(),
-            channel="password_grant",
-            ip=flask_request.remote_addr or "",
-            user_agent=flask_request.headers.get("User-Agent", ""),
-            client_id=self._client.get_client_id() if self._client else None,
-        )
+        try:
+            return verify_login(
+                tenant.id,
+                find_user(tenant.id, username),
+                password,
+                hash_params(),
+                channel="password_grant",
+                ip=flask_request.remote_addr or "",
+                user_agent=flask_request.headers.get("User-Agent", ""),
+                client_id=self._client.get_client_id() if self._client else None,
+                attempted_name=username,
+            )
+        except LoginThrottled as exc:
+            raise LockedOutError(exc.retry_after) from exc
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
