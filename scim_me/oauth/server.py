@@ -18,8 +18,8 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import rfc7009
 from authlib.oauth2 import rfc7662
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
 from flask import g
@@ -41,6 +41,9 @@ from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
+from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.lifetimes import grant_past_absolute_lifetime
+from scim_me.oauth.lifetimes import refresh_expiry
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
@@ -149,7 +152,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
         if tenant is None:
             return None
         try:
-            return verify_login(
+            user = verify_login(
                 tenant.id,
                 find_user(tenant.id, username),
                 password,
@@ -162,6 +165,11 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             )
         except LoginThrottled as exc:
             raise LockedOutError(exc.retry_after) from exc
+        if user is None:
+            # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant (400); authlib
+            # would answer invalid_request, and the client itself did authenticate.
+            raise InvalidGrantError("The username or password is incorrect.")
+        return user
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -174,7 +182,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
         outcome = use_refresh_token(refresh_token)
-        if outcome.grant is None:
+        if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
             return None
         g.oauth_grant = outcome.grant
         return RefreshCredential(outcome.grant)
@@ -357,7 +365,7 @@ def _generate(
         jti,
         expiry(lifetime),
         refresh_token,
-        expiry(s.refresh_token_lifetime) if refresh_token else None,
+        refresh_expiry(grant, s) if refresh_token else None,
     )
     token: dict[str, Any] = {
         "access_token": access_token,
@@ -379,4 +387,5 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant, [RefreshedIDTokens()])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
+    server.register_extension(TenantIssuerParameter())  # RFC 9207
     return server
