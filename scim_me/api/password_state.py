@@ -13,6 +13,7 @@ from flask import request
 from scim_me.api.context import settings
 from scim_me.api.guards import Principal
 from scim_me.api.user_sections import register_overview_section
+from scim_me.api.user_sections import register_user_attributes
 from scim_me.auth.credentials import password_replaced
 from scim_me.auth.credentials import policy_for
 from scim_me.core.password_policy import expiry_time
@@ -26,6 +27,8 @@ from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
+
+WSO2_URN = "urn:scim:wso2:schema"
 
 
 def _epoch_ms(moment: datetime) -> str:
@@ -112,4 +115,11 @@ def _overview(tenant_id: int, user_id: str) -> Any:
     return password_summary(tenant, user)
 
 
+def _scim_attributes(tenant: TenantRecord, user_id: str) -> dict[str, dict[str, Any]]:
+    user = get_user(tenant.id, user_id)
+    attributes = wso2_password_attributes(user, tenant) if user is not None else {}
+    return {WSO2_URN: attributes} if attributes else {}
+
+
 register_overview_section("password", _overview)
+register_user_attributes("password", _scim_attributes)

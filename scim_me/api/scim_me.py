@@ -25,7 +25,7 @@ from scim_me.api.handlers import json_body
 from scim_me.api.negotiation import check_accept
 from scim_me.api.negotiation import parse_body
 from scim_me.api.password_state import after_password_change
-from scim_me.api.password_state import wso2_password_attributes
+from scim_me.api.user_sections import user_attributes
 from scim_me.api.validation import load_patch_request
 from scim_me.auth.credentials import new_password_hash
 from scim_me.core.patch import apply_patch
@@ -53,7 +53,6 @@ bp = Blueprint("scim_me", __name__)
 CREATE_SCOPE = "internal_user_mgt_create"
 DELETE_SCOPE = "internal_user_mgt_delete"
 _NO_PASSWORD: Any = object()
-WSO2_URN = "urn:scim:wso2:schema"
 
 
 def _etag(version: int) -> str:
@@ -71,12 +70,12 @@ def _location(user_id: str) -> str:
 def represent(user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry) -> dict[str, Any]:
     """The full SCIM representation of a stored user, before projection."""
     profile = user.profile
-    computed = wso2_password_attributes(user, tenant)
-    wso2_urn = next((ext.id for ext in reg.extensions if ext.id == WSO2_URN), None)
-    if computed and wso2_urn:
-        # Server-computed, readOnly (accountLocked, passwordExpiryTime, ...): never stored in the
-        # profile, so a PUT that round-trips them changes nothing.
-        profile = {**profile, wso2_urn: {**(profile.get(wso2_urn) or {}), **computed}}
+    computed = user_attributes(tenant, user.id)
+    if computed:
+        # Features' read-only state (MFA, ...) lives outside the profile; shown, never stored.
+        profile = {**profile}
+        for urn, values in computed.items():
+            profile[urn] = {**profile.get(urn, {}), **values}
     if tenant.dialect == "wso2":
         # WSO2 lists every configured user schema, whatever the user has values for.
         schemas = reg.user_schema_ids()
