@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
+    from scim_me.api import account
     from scim_me.api import authorized_apps
     from scim_me.api import consent_mgt
     from scim_me.api import discovery
@@ -93,6 +94,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
     app.register_blueprint(consent_mgt.bp)
     app.register_blueprint(authorized_apps.bp)
