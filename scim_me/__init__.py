@@ -22,12 +22,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import discovery
     from scim_me.api import oauth
     from scim_me.api import scim_me
+    from scim_me.api import security
     from scim_me.api import signin
     from scim_me.api.context import AppState
     from scim_me.api.cors import register_cors
     from scim_me.api.handlers import register_error_handlers
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_registry
+    from scim_me.notify import notices
+    from scim_me.notify.mail import build_mailer
     from scim_me.oauth.server import build_authorization_server
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
@@ -65,6 +68,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             custom[path.stem.lower()] = load_custom_schema(path)
     app.extensions["scim_me"] = AppState(settings=settings, registry=registry, custom_schemas=custom)
     app.extensions["scim_me.db"] = db
+    app.extensions["scim_me.mail"] = build_mailer(settings)
+    notices.register()
 
     @app.before_request
     def _connect() -> None:
@@ -88,6 +93,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(security.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
     return app

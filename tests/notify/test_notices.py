@@ -1,0 +1,117 @@
+"""Notices to the account holder (ASVS 6.3.7) on a password change or reset and on MFA removal,
+through a real SMTP server on loopback. The password and MFA features only record their security
+events; these tests record the events directly, as those features do."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from factories import make_tenant
+from factories import make_user
+
+from scim_me.storage.db import write_transaction
+from scim_me.storage.events import record_event
+from tests.conftest import build_app
+
+PASSWORD = "correct-horse-9"
+
+
+@pytest.fixture
+def app(database_url, tmp_path, mail):
+    application = build_app(database_url, tmp_path, **mail.settings())
+    yield application
+    application.extensions["scim_me.db"].close_all()
+
+
+@pytest.fixture
+def tenant(app):
+    return make_tenant(app, "acme")
+
+
+@pytest.fixture
+def kim(app, tenant):
+    return make_user(
+        app,
+        tenant,
+        "kim",
+        PASSWORD,
+        emails=[{"value": "old@example.com"}, {"value": "kim@example.com", "primary": True}],
+    )
+
+
+def _record(app, tenant, user, kind, **kwargs):
+    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+        record_event(tenant.id, user.id, kind, **kwargs)
+
+
+def _idle(app):
+    assert app.extensions["scim_me.mail"].wait_idle(20)
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject"),
+    [
+        ("password.changed", "Your password was changed"),
+        ("password.reset", "Your password was reset"),
+        ("mfa.totp.disabled", "Authenticator app sign-in was turned off"),
+        ("mfa.backup_codes.removed", "Your backup codes were removed"),
+    ],
+)
+def test_a_credential_change_mails_the_primary_address(app, mail, tenant, kim, kind, subject) -> None:
+    _record(app, tenant, kim, kind, ip="198.51.100.7", user_agent="Firefox/140")
+    (received,) = mail.wait_for(1)
+    assert received.rcpt_tos == ["kim@example.com"]  # the primary one, not the first
+    assert received.subject == subject
+    assert "198.51.100.7" in received.text and "Firefox/140" in received.text
+    assert "kim" in received.text and "acme" in received.text
+    assert PASSWORD not in received.text
+
+
+def test_other_events_send_nothing(app, mail, tenant, kim) -> None:
+    _record(app, tenant, kim, "signin.success")
+    _record(app, tenant, kim, "mfa.totp.enrolled")
+    _idle(app)
+    assert mail.messages == []
+
+
+def test_a_rolled_back_change_sends_nothing(app, mail, tenant, kim) -> None:
+    db = app.extensions["scim_me.db"]
+    with app.app_context(), db.connection_context():
+        with pytest.raises(RuntimeError), write_transaction(db):
+            record_event(tenant.id, kim.id, "password.changed")
+            raise RuntimeError("the password change failed after its event was written")
+    _idle(app)
+    assert mail.messages == []
+
+
+def test_a_user_without_an_address_gets_no_mail_and_the_write_stands(app, mail, tenant, caplog) -> None:
+    lee = make_user(app, tenant, "lee", PASSWORD)
+    caplog.set_level(logging.INFO, logger="scim_me.mail")
+    _record(app, tenant, lee, "password.changed")
+    _idle(app)
+    assert mail.messages == []
+    assert "has no e-mail address" in caplog.text
+
+
+def test_an_unreachable_relay_never_fails_the_write(database_url, tmp_path, caplog) -> None:
+    from mailserver import free_port
+
+    application = build_app(
+        database_url,
+        tmp_path,
+        mail_transport="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_security="none",
+        mail_retries=1,
+    )
+    try:
+        tenant = make_tenant(application, "acme")
+        kim = make_user(application, tenant, "kim", PASSWORD, emails=[{"value": "kim@example.com"}])
+        _record(application, tenant, kim, "password.changed")  # does not raise
+        _idle(application)
+        assert application.extensions["scim_me.mail"].failed == 1
+        assert "mail failed kind=notice.password.changed to=kim@example.com" in caplog.text
+    finally:
+        application.extensions["scim_me.db"].close_all()
