@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Tokens name their issuer by this URL, so the curl `make run` prints matches where it serves.
 run serve: export SCIM_ME_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean
+.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean postman
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,11 @@ typecheck: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/patch_engine.py
+
+# Rebuilds postman/scim-me.postman_collection.json from postman/base.json + postman/folders/*.json
+# (a test fails when the committed collection is stale). Standard library only: no venv needed.
+postman:
+	$(PYTHON) postman/assemble.py
 
 check: lint test
 
