@@ -140,8 +140,11 @@ def tenant() -> None:
 @click.option("--dialect", type=click.Choice(["wso2", "rfc"]), default="wso2", show_default=True)
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]), default="off", show_default=True)
 @click.option("--self-delete/--no-self-delete", default=False, show_default=True)
+@click.option("--verify-email-on-update/--no-verify-email-on-update", default=False, show_default=True)
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
-def tenant_create(name: str, dialect: str, self_registration: str, self_delete: bool, alg: str) -> None:
+def tenant_create(
+    name: str, dialect: str, self_registration: str, self_delete: bool, verify_email_on_update: bool, alg: str
+) -> None:
     """Create a tenant with its own signing key."""
     from scim_me.auth.keys import create_signing_key
     from scim_me.storage.db import database_proxy
@@ -155,7 +158,13 @@ def tenant_create(name: str, dialect: str, self_registration: str, self_delete: 
         try:
             with database_proxy.atomic():
                 record = create_tenant(
-                    name, dialect, TenantSettings(self_registration=self_registration, self_delete=self_delete)
+                    name,
+                    dialect,
+                    TenantSettings(
+                        self_registration=self_registration,
+                        self_delete=self_delete,
+                        verify_email_on_update=verify_email_on_update,
+                    ),
                 )
                 create_signing_key(record.id, key, alg)
         except TenantError as exc:
@@ -169,12 +178,14 @@ def tenant_create(name: str, dialect: str, self_registration: str, self_delete: 
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]))
 @click.option("--self-delete/--no-self-delete", default=None)
 @click.option("--password-update-in-me/--no-password-update-in-me", default=None)
+@click.option("--verify-email-on-update/--no-verify-email-on-update", default=None)
 def tenant_update(
     name: str,
     dialect: str | None,
     self_registration: str | None,
     self_delete: bool | None,
     password_update_in_me: bool | None,
+    verify_email_on_update: bool | None,
 ) -> None:
     """Change a tenant's dialect or self-service switches."""
     from scim_me.storage.tenants import TenantError
@@ -189,6 +200,7 @@ def tenant_update(
                 self_registration=self_registration,
                 self_delete=self_delete,
                 password_update_in_me=password_update_in_me,
+                verify_email_on_update=verify_email_on_update,
             )
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -459,7 +471,10 @@ def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -
     settings = _settings()
     key = _master_key(settings)
     with _database(settings):
-        record = _ensure_tenant(tenant_name, "wso2", key, self_registration="off", self_delete=True)
+        # The demo verifies e-mail changes: the mails land in the outbox (instance/outbox/*.eml).
+        record = _ensure_tenant(
+            tenant_name, "wso2", key, self_registration="off", self_delete=True, verify_email_on_update=True
+        )
         if find_user(record.id, username) is None:
             create_user(
                 record.id,

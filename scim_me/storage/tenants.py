@@ -31,6 +31,8 @@ class TenantSettings:
     self_registration: str = "off"
     self_delete: bool = False
     password_update_in_me: bool = True
+    # WSO2 "email verification on update": a new address waits for its mailed code (docs/email-change.md).
+    verify_email_on_update: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
