@@ -39,6 +39,8 @@ class Settings:
     resource_audience: str = "scim-me"
     access_token_lifetime: int = 3600
     refresh_token_lifetime: int = 86400
+    # A grant's hard end, however often its refresh token rotates (RFC 9700 §4.14.2): 7 days.
+    refresh_token_absolute_lifetime: int = 604800
     code_lifetime: int = 300
     token_leeway: int = 30
     max_operations: int = 1000
@@ -105,6 +107,8 @@ class Settings:
             raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
         if self.sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
+        if self.refresh_token_absolute_lifetime < 1 or self.refresh_token_lifetime < 1:
+            raise ConfigError("refresh_token_lifetime and refresh_token_absolute_lifetime must be >= 1 second")
         if not self.database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
             raise ConfigError("database_url must be sqlite:///PATH or postgresql://...")
         if self.mail_transport not in ("outbox", "smtp"):

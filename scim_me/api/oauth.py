@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import Response
 from flask import current_app
+from flask import request
 
 from scim_me.api.context import current_tenant
 from scim_me.api.guards import authenticate
@@ -17,6 +19,7 @@ from scim_me.api.handlers import json_body
 from scim_me.auth.keys import jwks
 from scim_me.errors import ApiError
 from scim_me.oauth.claims import user_claims
+from scim_me.oauth.requests import repeated_parameter
 
 bp = Blueprint("oauth", __name__)
 
@@ -40,9 +43,23 @@ def get_jwks() -> Response:
     return response
 
 
+def _repeated_parameter_error() -> Response | None:
+    """RFC 6749 §3.2: token endpoint parameters MUST NOT repeat (authlib takes the first one)."""
+    name = repeated_parameter(request.args, request.form)
+    if name is None:
+        return None
+    error = InvalidRequestError(f"The parameter '{name}' is repeated.")
+    response: Response = _server().handle_error_response(None, error)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/oauth2/token")
 def issue_token() -> Response:
     _tenant_or_404()
+    refused = _repeated_parameter_error()
+    if refused is not None:
+        return refused
     response: Response = _server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -69,6 +86,9 @@ def introspect() -> Response:
     """RFC 7662, for confidential clients: an unknown, expired, revoked or another client's
     token is exactly ``{"active": false}``."""
     _tenant_or_404()
+    refused = _repeated_parameter_error()
+    if refused is not None:
+        return refused
     response: Response = _server().create_endpoint_response("introspection")
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -77,5 +97,8 @@ def introspect() -> Response:
 @bp.post("/oauth2/revoke")
 def revoke_token() -> Response:
     _tenant_or_404()
+    refused = _repeated_parameter_error()
+    if refused is not None:
+        return refused
     response: Response = _server().create_endpoint_response("revocation")
     return response

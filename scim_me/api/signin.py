@@ -17,6 +17,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Response
 from flask import current_app
@@ -31,6 +33,10 @@ from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
+from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.requests import FRESH_LOGIN_KEY
+from scim_me.oauth.requests import request_fingerprint
+from scim_me.oauth.requests import requested_prompts
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
@@ -102,18 +108,21 @@ def authorize() -> Response:
     if tenant is None:
         return _message("Unknown organization", "This sign-in link names an organization that does not exist.", 404)
     server = _server()
+    session, user = _signed_in(tenant)
+    prompts = requested_prompts(request.values)
+    if "login" in prompts and browser.get(FRESH_LOGIN_KEY) != request_fingerprint(request.query_string):
+        user = None  # prompt=login: a live session is not enough, ask for the password again
     try:
-        grant = server.get_consent_grant()
+        grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
-            response: Response = server.handle_error_response(None, error)
+            response: Response = _issuer_parameter().add_to(server.handle_error_response(None, error))
             return response
         # No trustworthy redirect URI: never redirect, explain instead (RFC 6749 §4.1.2.1).
         return _message("Sign-in request rejected", error.get_error_description() or error.error, 400)
     client = grant.client.record
     action = request.full_path if request.query_string else request.path
     action = request.script_root + action
-    session, user = _signed_in(tenant)
     new_cookie: str | None = None
     if request.method == "POST":
         if not _check_csrf():
@@ -146,15 +155,20 @@ def authorize() -> Response:
             )
             user = candidate
             browser["csrf"] = secrets.token_urlsafe(32)  # a new session gets a new CSRF token
+            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "consent" and user is not None:
             if request.form.get("decision") != "allow":
                 response = server.create_authorization_response(grant=grant, grant_user=None)
                 return response
             grant_consent(tenant.id, user.id, client.id, grant.request.payload.scope or "")
     if session is None or user is None:
+        if "none" in prompts:
+            return _prompt_error(grant, LoginRequiredError())
         return _page("signin.html", client_name=client.name, action=action, csrf_token=_csrf_token())
     scope = grant.request.payload.scope or ""
     if not client.first_party and not has_consent(tenant.id, user.id, client.id, scope):
+        if "none" in prompts:
+            return _prompt_error(grant, ConsentRequiredError())
         response = _page(
             "consent.html",
             client_name=client.name,
@@ -165,6 +179,7 @@ def authorize() -> Response:
         )
     else:
         g.signin_session = session
+        browser.pop(FRESH_LOGIN_KEY, None)
         response = server.create_authorization_response(grant=grant, grant_user=user)
     if new_cookie is not None:
         response.set_cookie(
@@ -175,6 +190,18 @@ def authorize() -> Response:
             samesite="Lax",
             path="/",
         )
+    return response
+
+
+def _issuer_parameter() -> TenantIssuerParameter:
+    return TenantIssuerParameter()
+
+
+def _prompt_error(grant: Any, error: OAuth2Error) -> Response:
+    """OIDC Core §3.1.2.6: ``prompt=none`` errors go back to the client's validated redirect URI."""
+    error.redirect_uri = grant.redirect_uri
+    error.state = grant.request.payload.state
+    response: Response = _issuer_parameter().add_to(_server().handle_error_response(None, error))
     return response
 
 
@@ -222,6 +249,7 @@ def _discovery() -> Response:
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "scopes_supported": ["openid", "profile", "email", "phone", "address", "internal_login"],
         "claims_supported": [

@@ -13,6 +13,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core import OpenIDToken
 from flask import g
@@ -22,6 +23,7 @@ from scim_me.api.context import settings
 from scim_me.auth.keys import signing_key
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.claims import user_claims
+from scim_me.oauth.requests import repeated_parameter
 from scim_me.storage.codes import CodeRecord
 from scim_me.storage.codes import code_expiry
 from scim_me.storage.codes import redeem_code
@@ -51,6 +53,14 @@ class S256Only(CodeChallenge):  # type: ignore[misc]
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    @staticmethod
+    def validate_no_multiple_request_parameter(request: Any) -> None:
+        """RFC 6749 §3.1: no parameter of the authorization request may repeat (authlib checks
+        only five). The error has no redirect URI on purpose: which of two values would we trust?"""
+        name = repeated_parameter(request.args, request.form)
+        if name is not None:
+            raise InvalidRequestError(f"The parameter '{name}' is repeated.", state=request.args.get("state"))
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         tenant = current_tenant()
@@ -133,3 +143,20 @@ class OpenIDTokens(_TenantSigned, OpenIDCode):  # type: ignore[misc]
 class RefreshedIDTokens(_TenantSigned, OpenIDToken):  # type: ignore[misc]
     """A fresh ID token on every refresh with the ``openid`` scope, as WSO2 answers: the
     Asgardeo SDK validates an ID token in every token response and signs out without one."""
+
+
+class TenantIssuerParameter(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207: every authorization response, errors included, names the issuer in ``iss``,
+    so a client that talks to several issuers can tell whose code it got (mix-up defense)."""
+
+    def get_issuer(self) -> str | None:
+        tenant = current_tenant()
+        if tenant is None:
+            return None
+        s = settings()
+        return issuer_for(s.base_url, tenant.name, s.default_tenant)
+
+    def add_to(self, response: Any) -> Any:
+        """For the redirects built outside ``create_authorization_response`` (early errors)."""
+        self.add_issuer_parameter(None, response)
+        return response

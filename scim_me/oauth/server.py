@@ -18,6 +18,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import rfc7009
 from authlib.oauth2 import rfc7662
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask
@@ -39,6 +40,9 @@ from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
+from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.lifetimes import grant_past_absolute_lifetime
+from scim_me.oauth.lifetimes import refresh_expiry
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
@@ -131,7 +135,7 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
         tenant = current_tenant()
         if tenant is None:
             return None
-        return verify_login(
+        user = verify_login(
             tenant.id,
             find_user(tenant.id, username),
             password,
@@ -141,6 +145,11 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             user_agent=flask_request.headers.get("User-Agent", ""),
             client_id=self._client.get_client_id() if self._client else None,
         )
+        if user is None:
+            # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant (400); authlib
+            # would answer invalid_request, and the client itself did authenticate.
+            raise InvalidGrantError("The username or password is incorrect.")
+        return user
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -153,7 +162,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
         outcome = use_refresh_token(refresh_token)
-        if outcome.grant is None:
+        if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
             return None
         g.oauth_grant = outcome.grant
         return RefreshCredential(outcome.grant)
@@ -336,7 +345,7 @@ def _generate(
         jti,
         expiry(lifetime),
         refresh_token,
-        expiry(s.refresh_token_lifetime) if refresh_token else None,
+        refresh_expiry(grant, s) if refresh_token else None,
     )
     token: dict[str, Any] = {
         "access_token": access_token,
@@ -358,4 +367,5 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant, [RefreshedIDTokens()])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
+    server.register_extension(TenantIssuerParameter())  # RFC 9207
     return server

@@ -30,6 +30,9 @@ class GrantRecord:
     scope: str
     session_id: str | None
     revoked: bool
+    # When the grant began (naive UTC): refresh rotation never extends a grant past
+    # ``created_at + refresh_token_absolute_lifetime``.
+    created_at: datetime | None = None
 
 
 def digest(token: str) -> str:
@@ -45,6 +48,7 @@ def _grant(row: OAuthGrant) -> GrantRecord:
         scope=row.scope,
         session_id=row.session_id,
         revoked=row.revoked_at is not None,
+        created_at=row.created_at,
     )
 
 
