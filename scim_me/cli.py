@@ -70,6 +70,10 @@ def _tenant(name: str) -> Any:
 @click.group()
 def main() -> None:
     """Operate a scim-me server: database, tenants, users, tokens."""
+    # Security notices (e.g. a password the operator resets) are mailed from the CLI too.
+    from scim_me.notify import notices
+
+    notices.register()
 
 
 @main.group()

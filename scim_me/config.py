@@ -71,6 +71,7 @@ class Settings:
     smtp_password: str = ""
     smtp_timeout: int = 10
     email_change_code_lifetime: int = 86400
+    email_change_mails_per_hour: int = 5
     security_alert_window_days: int = 30
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -118,6 +119,8 @@ class Settings:
         if self.mail_transport == "smtp" and self.smtp_username and self.smtp_security == "none":
             # AUTH PLAIN/LOGIN over a clear connection would hand the relay password to the network.
             raise ConfigError("smtp_username needs smtp_security 'starttls' or 'tls'")
+        if self.email_change_mails_per_hour < 1:
+            raise ConfigError("email_change_mails_per_hour must be >= 1")
         if self.email_change_code_lifetime < 60 or self.mail_retries < 1 or self.smtp_timeout < 1:
             raise ConfigError("email_change_code_lifetime >= 60, mail_retries >= 1 and smtp_timeout >= 1 are required")
 

@@ -46,12 +46,13 @@ class Received:
 
 
 class MailSink:
-    def __init__(self) -> None:
+    def __init__(self, **controller: Any) -> None:
         self.messages: list[Received] = []
         self.reply = "250 OK"  # set to e.g. "550 no such user" to make the server refuse
         self._changed = threading.Condition()
         self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        # extra Controller arguments: tls_context (STARTTLS), ssl_context (implicit TLS), authenticator, ...
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **controller)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
         if not self.reply.startswith("250"):

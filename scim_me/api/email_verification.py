@@ -29,7 +29,6 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import render_template
 from flask import request
 
@@ -41,6 +40,7 @@ from scim_me.api.guards import require_scope
 from scim_me.api.guards import require_user
 from scim_me.api.handlers import json_body
 from scim_me.api.negotiation import parse_body
+from scim_me.api.security import iso
 from scim_me.core.email_change import RequestedChange
 from scim_me.core.email_change import apply_verified
 from scim_me.core.email_change import code_digest
@@ -52,6 +52,7 @@ from scim_me.core.email_change import unverify_if_primary_changed
 from scim_me.core.email_change import with_pending
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
+from scim_me.errors import ScimError
 from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
 from scim_me.notify.notices import tenant_url
@@ -60,6 +61,7 @@ from scim_me.storage.db import after_commit
 from scim_me.storage.db import database_proxy
 from scim_me.storage.db import write_transaction
 from scim_me.storage.email_changes import PendingChange
+from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
@@ -71,6 +73,7 @@ bp = Blueprint("email_verification", __name__)
 log = logging.getLogger("scim_me.email_change")
 
 SCENARIO = "EMAIL_VERIFICATION_ON_UPDATE"
+_MAILED = frozenset({"email.change_requested"})  # one per verification mail (requests and resends)
 _PAGE_HEADERS = {
     # The page's one inline script (fragment → form field) is allowed by its hash-free nonce-less
     # 'unsafe-inline'; nothing else may load, and the page cannot be framed.
@@ -118,7 +121,33 @@ def hold_email_change(
     """What a /Me write stores now, and the change that waits for verification (if any)."""
     if not tenant.settings.verify_email_on_update:
         return unverify_if_primary_changed(user.profile, new_profile), None
-    return hold_new_address(user.profile, new_profile)
+    held, change = hold_new_address(user.profile, new_profile)
+    if change is not None:
+        _check_mail_budget(tenant.id, user.id)
+    return held, change
+
+
+class TooManyMailsError(ScimError):
+    """429: this account asked for too many verification mails within the hour."""
+
+    status = 429
+
+
+def _check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
+    """At most ``email_change_mails_per_hour`` verification mails per account and hour: a stolen
+    token must not turn the server into a mail cannon against someone else's address."""
+    limit = settings().email_change_mails_per_hour
+    since = now() - timedelta(hours=1)
+    recent = list_events(tenant_id, user_id, limit=limit, kinds=_MAILED, since=since)
+    if len(recent) < limit:
+        return
+    wait = max(1, int((recent[-1].occurred_at + timedelta(hours=1) - now()).total_seconds()) + 1)
+    message = f"Too many verification mails for this account; try again in {wait} seconds."
+    if api:
+        raise ApiError(
+            message, status=429, code="EVU-10004", message="Too Many Requests", headers={"Retry-After": str(wait)}
+        )
+    raise TooManyMailsError(message, headers={"Retry-After": str(wait)})
 
 
 def store_email_change(tenant: TenantRecord, user: StoredUser, change: RequestedChange) -> None:
@@ -310,11 +339,20 @@ def resend_code() -> Response:
     user = get_user(tenant.id, user_id)
     if pending is None or user is None or pending.expires_at <= now():
         raise ApiError("There is no pending e-mail change to verify.", status=400, code="EVU-10001")
+    _check_mail_budget(tenant.id, user_id, api=True)
     code = new_code()
     expires = now() + timedelta(seconds=settings().email_change_code_lifetime)
     with write_transaction(database_proxy):
         if not email_changes.replace_code(pending, code_digest(code), expires):
             raise ApiError("The pending change was just replaced; try again.", status=409, code="EVU-10002")
+        record_event(
+            tenant.id,
+            user_id,
+            "email.change_requested",
+            ip=_client_ip(),
+            user_agent=_user_agent(),
+            details={"address": pending.change.address, "resent": True},
+        )
         mail = _verification_mail(tenant, user, pending.change.address, code, expires)
         mailer = current_mailer()
         if mailer is not None:
@@ -333,8 +371,8 @@ def get_pending() -> Response:
             "address": pending.change.address,
             "type": pending.change.email_type,
             "primary": pending.change.make_primary,
-            "requestedTime": pending.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "expiryTime": pending.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "requestedTime": iso(pending.created_at),
+            "expiryTime": iso(pending.expires_at),
         },
         mimetype="application/json",
     )
@@ -374,7 +412,6 @@ def confirm_page_post() -> Response:
         _redeem_anonymous(tenant, code)
     except ApiError as error:
         return _page("message.html", 400, heading=error.message, message=error.description)
-    current_app.logger.debug("e-mail confirmed through the page")
     return _page(
         "message.html",
         heading="E-mail address confirmed",

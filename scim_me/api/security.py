@@ -37,6 +37,7 @@ from scim_me.api.handlers import json_body
 from scim_me.api.user_sections import overview_sections
 from scim_me.errors import ApiError
 from scim_me.notify.notices import primary_email
+from scim_me.storage.email_changes import find_for_user
 from scim_me.storage.events import KINDS
 from scim_me.storage.events import EventRecord
 from scim_me.storage.events import count_events
@@ -121,11 +122,14 @@ def _email_section(tenant_id: int, user_id: str) -> Any:
     if user is None:
         return None
     wso2 = user.profile.get(WSO2_URN) or {}
-    pending = [item.get("value") for item in wso2.get("pendingEmails") or [] if isinstance(item, dict)]
+    # The pending change's own row, not pendingEmails: an expired change is not pending any more.
+    change = find_for_user(tenant_id, user_id)
+    live = change is not None and change.expires_at > now()
     return {
         "address": primary_email(user.profile),
         "verified": bool(wso2.get("emailVerified", False)),
-        "pending": pending[0] if pending else None,
+        "pending": change.change.address if change is not None and live else None,
+        "pendingExpiryTime": iso(change.expires_at) if change is not None and live else None,
     }
 
 

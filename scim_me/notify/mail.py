@@ -124,7 +124,13 @@ class SmtpTransport:
                 if self.security == "starttls":
                     client.starttls(context=self.context)
                 if self.username:
-                    client.login(self.username, self.password)
+                    try:
+                        client.login(self.username, self.password)
+                    except (smtplib.SMTPAuthenticationError, smtplib.SMTPServerDisconnected) as exc:
+                        # smtplib tries the next mechanism after a 535, and relays often hang up
+                        # then: either way the credentials were refused. Retrying could lock the
+                        # relay account, so this is permanent.
+                        raise PermanentMailError("SMTP authentication refused") from exc
                 refused = client.send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             raise PermanentMailError(f"recipient refused: {_codes(exc.recipients)}") from exc

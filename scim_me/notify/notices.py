@@ -15,9 +15,11 @@ from typing import Any
 from flask import current_app
 from flask import has_app_context
 
+from scim_me.config import ConfigError
 from scim_me.config import Settings
 from scim_me.notify.mail import Mail
 from scim_me.notify.mail import Mailer
+from scim_me.notify.mail import build_mailer
 from scim_me.storage.events import EventRecord
 from scim_me.storage.events import subscribe
 from scim_me.storage.models import Tenant
@@ -73,8 +75,21 @@ def _describe(event: EventRecord) -> str:
     return "\n".join(lines)
 
 
+def _process_mailer() -> Mailer | None:
+    """Outside a request (the operator CLI resetting a password): a mailer from the same settings
+    the CLI uses. It sends at once, since the process ends right after the command."""
+    try:
+        return build_mailer(Settings.load())
+    except ConfigError as exc:
+        log.warning("mail is not configured (%s)", exc)
+        return None
+
+
 def notify_security_change(tenant_id: int, event: EventRecord) -> None:
     mailer = current_mailer()
+    inline = mailer is None
+    if mailer is None:
+        mailer = _process_mailer()
     if mailer is None:
         log.info("no mailer in this process; %s notice for user %s not sent", event.kind, event.user_id)
         return
@@ -92,7 +107,11 @@ def notify_security_change(tenant_id: int, event: EventRecord) -> None:
         "If it was not, change your password now, review your account's recent security events,"
         " and contact your administrator.\n"
     )
-    mailer.send_later(Mail(to=address, subject=subject, text=text, kind=f"notice.{event.kind}"))
+    mail = Mail(to=address, subject=subject, text=text, kind=f"notice.{event.kind}")
+    if inline:
+        mailer.deliver(mail)
+    else:
+        mailer.send_later(mail)
 
 
 def register() -> None:

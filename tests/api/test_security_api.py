@@ -177,7 +177,12 @@ def test_overview_sections(app, client, tenant, kim, token) -> None:
     assert body["alerts"]["recent"] == 2 and body["alerts"]["windowDays"] == 30
     assert body["password"]["lastChangedTime"].endswith("Z")
     assert body["password"]["expiryTime"] is None
-    assert body["email"] == {"address": "kim@example.com", "verified": False, "pending": None}
+    assert body["email"] == {
+        "address": "kim@example.com",
+        "verified": False,
+        "pending": None,
+        "pendingExpiryTime": None,
+    }
     assert body["mfa"] == {"enabled": False, "totpEnabled": False, "backupCodesEnabled": False}
 
 

@@ -98,7 +98,9 @@ def test_change_waits_for_the_code_then_notifies_the_old_address(app, client, ma
     pending = client.get(PENDING, headers=bearer(token)).get_json()
     assert pending["address"] == "new@example.net" and pending["primary"] is True
     overview = client.get("/t/acme/api/users/v1/me/security", headers=bearer(token)).get_json()
-    assert overview["email"] == {"address": "kim@example.com", "verified": True, "pending": "new@example.net"}
+    assert overview["email"]["pending"] == "new@example.net"
+    assert overview["email"]["pendingExpiryTime"] == pending["expiryTime"]
+    assert overview["email"]["address"] == "kim@example.com" and overview["email"]["verified"] is True
 
     assert client.post(VALIDATE, json={"code": code, "properties": []}).status_code == 202
 
@@ -271,3 +273,41 @@ def test_the_confirmation_page(client, mail, token) -> None:
     again = client.post(PAGE, data={"code": code})
     assert again.status_code == 400 and b"Invalid Code" in again.data
     assert _me(client, token)["emails"] == ["page@example.net"]
+
+
+def test_no_log_line_holds_a_code_or_link(app, client, mail, token, caplog) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    assert _replace_emails(client, token, "logged@example.net").status_code == 200
+    code = code_in(mail.wait_for(1)[0])
+    assert client.post(VALIDATE, json={"code": code}).status_code == 202
+    assert client.post(VALIDATE, json={"code": code}).status_code == 400
+    _idle(app)
+    # Everything the server logged (the test SMTP server's own "mail.log" echoes what it receives).
+    ours = "\n".join(record.getMessage() for record in caplog.records if not record.name.startswith("mail.log"))
+    assert "to=logged@example.net" in ours  # the recipient is logged
+    assert code not in ours
+    assert "confirm-email#" not in ours
+
+
+def test_verification_mails_are_limited_per_account_and_hour(app, client, mail, tenant, kim) -> None:
+    start = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=True):
+        token = make_token(app, tenant, kim)
+        for i in range(4):
+            assert _replace_emails(client, token, f"spam{i}@victim.example").status_code == 200
+        body = {"properties": [{"key": "RecoveryScenario", "value": "EMAIL_VERIFICATION_ON_UPDATE"}]}
+        assert client.post(RESEND, json=body, headers=bearer(token)).status_code == 201  # the 5th mail
+        refused = _replace_emails(client, token, "spam9@victim.example")
+        assert refused.status_code == 429
+        assert refused.get_json()["status"] == "429"
+        assert 3500 <= int(refused.headers["Retry-After"]) <= 3601
+        again = client.post(RESEND, json=body, headers=bearer(token))
+        assert again.status_code == 429 and again.get_json()["code"] == "EVU-10004"
+        # the refused write changed nothing: the last accepted request is still the pending one
+        assert _me(client, token)[WSO2]["pendingEmails"] == [{"value": "spam3@victim.example"}]
+    _idle(app)
+    assert len(mail.messages) == 5
+    with time_machine.travel(start + timedelta(hours=1, seconds=5), tick=True):
+        assert _replace_emails(client, make_token(app, tenant, kim), "later@example.net").status_code == 200

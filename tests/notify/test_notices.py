@@ -115,3 +115,19 @@ def test_an_unreachable_relay_never_fails_the_write(database_url, tmp_path, capl
         assert "mail failed kind=notice.password.changed to=kim@example.com" in caplog.text
     finally:
         application.extensions["scim_me.db"].close_all()
+
+
+def test_outside_a_request_the_notice_is_sent_at_once(app, mail, tenant, kim, monkeypatch) -> None:
+    """The operator CLI records events with no Flask app: the notice uses the process's settings
+    and is delivered before the command returns."""
+    for name, value in {
+        "SCIM_ME_CONFIG": "/nonexistent",
+        "SCIM_ME_MAIL_TRANSPORT": "smtp",
+        "SCIM_ME_SMTP_HOST": "127.0.0.1",
+        "SCIM_ME_SMTP_PORT": str(mail.port),
+        "SCIM_ME_SMTP_SECURITY": "none",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with app.extensions["scim_me.db"].connection_context():  # no app context, as in the CLI
+        record_event(tenant.id, kim.id, "password.reset", details={"channel": "cli"})
+    assert [m.subject for m in mail.messages] == ["Your password was reset"]  # already there
