@@ -134,14 +134,15 @@ def _email_section(tenant_id: int, user_id: str) -> Any:
 
 
 def _mfa_section(tenant_id: int, user_id: str) -> Any:
-    """A fallback from the SCIM view until the MFA feature registers its own ``mfa`` section."""
+    """A fallback from the SCIM view; the MFA feature (api/mfa.py) registers the real ``mfa``
+    section, with the same two keys and more."""
     user = get_user(tenant_id, user_id)
     if user is None:
         return None
     wso2 = user.profile.get(WSO2_URN) or {}
     totp = str(wso2.get("totpEnabled", "false")).lower() == "true"
     backup = str(wso2.get("backupCodeEnabled", "false")).lower() == "true"
-    return {"enabled": totp or backup, "totpEnabled": totp, "backupCodesEnabled": backup}
+    return {"totpEnabled": totp, "backupCodeEnabled": backup}
 
 
 BUILT_IN: dict[str, Callable[[int, str], Any]] = {
