@@ -131,3 +131,33 @@ def test_outside_a_request_the_notice_is_sent_at_once(app, mail, tenant, kim, mo
     with app.extensions["scim_me.db"].connection_context():  # no app context, as in the CLI
         record_event(tenant.id, kim.id, "password.reset", details={"channel": "cli"})
     assert [m.subject for m in mail.messages] == ["Your password was reset"]  # already there
+
+
+def test_mfa_removal_through_the_mfa_api_mails_the_account_holder(app, mail, tenant, kim) -> None:
+    """The real endpoints (issue 4): turning TOTP off and removing backup codes each mail a notice;
+    enrolling does not."""
+    import pyotp
+    from factories import bearer
+    from factories import make_token
+
+    client = app.test_client()
+    auth = bearer(make_token(app, tenant, kim), **{"User-Agent": "Firefox/140"})
+    me = "/t/acme/api/users/v1/me"
+    assert client.post(f"{me}/totp", json={"action": "INIT"}, headers=auth).status_code == 200
+    secret = client.get(f"{me}/totp/secret", headers=auth).get_json()["secret"]
+    valid = client.post(
+        f"{me}/totp", json={"action": "VALIDATE", "verificationCode": pyotp.TOTP(secret).now()}, headers=auth
+    )
+    assert valid.get_json() == {"isValid": True}
+    assert client.post(f"{me}/backup-codes", headers=auth).status_code == 200
+    _idle(app)
+    assert mail.messages == []
+
+    assert client.delete(f"{me}/totp", headers=auth).status_code == 200
+    assert client.delete(f"{me}/backup-codes", headers=auth).status_code == 200
+    received = mail.wait_for(2)
+    assert sorted(m.subject for m in received) == [
+        "Authenticator app sign-in was turned off",
+        "Your backup codes were removed",
+    ]
+    assert all(m.rcpt_tos == ["kim@example.com"] and "Firefox/140" in m.text for m in received)
