@@ -94,11 +94,13 @@ def _caller() -> tuple[int, str]:
 
 
 def _password_section(tenant_id: int, user_id: str) -> Any:
+    """A fallback; the account feature (api/password_state.py) registers the real ``password``
+    section (last change, expiry, lock), with the same key names."""
     user = get_user(tenant_id, user_id)
     if user is None:
         return None
     expiry = (user.profile.get(WSO2_URN) or {}).get("passwordExpiryTime")
-    return {"lastChangedTime": iso(user.password_changed_at), "expiryTime": expiry}
+    return {"lastChanged": iso(user.password_changed_at), "expiryTime": expiry}
 
 
 def _sessions_section(tenant_id: int, user_id: str) -> Any:
