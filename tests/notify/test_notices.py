@@ -161,3 +161,21 @@ def test_mfa_removal_through_the_mfa_api_mails_the_account_holder(app, mail, ten
         "Your backup codes were removed",
     ]
     assert all(m.rcpt_tos == ["kim@example.com"] and "Firefox/140" in m.text for m in received)
+
+
+def test_a_password_change_through_the_account_api_mails_the_account_holder(app, mail, tenant, kim) -> None:
+    """The real endpoint (issue 6, account half): POST /api/users/v1/me/change-password."""
+    from factories import bearer
+    from factories import make_token
+
+    response = app.test_client().post(
+        "/t/acme/api/users/v1/me/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": "Another-Long-Pass-2026!"},
+        headers=bearer(make_token(app, tenant, kim), **{"User-Agent": "Edge/141"}),
+    )
+    assert response.status_code == 204, response.data
+    (received,) = mail.wait_for(1)
+    assert received.rcpt_tos == ["kim@example.com"]
+    assert received.subject == "Your password was changed"
+    assert "Edge/141" in received.text
+    assert "Another-Long-Pass-2026!" not in received.text and PASSWORD not in received.text
