@@ -261,12 +261,45 @@ def _security_events(db: peewee.Database) -> None:
     db.create_tables([SecurityEvent], safe=False)
 
 
+def _external_issuers(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class ExternalIssuer(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        issuer = peewee.CharField(max_length=512)
+        jwks_uri = peewee.TextField(null=True)
+        jwks = peewee.TextField(null=True)
+        audience = peewee.CharField(max_length=512)
+        user_claim = peewee.CharField(max_length=64, default="sub")
+        user_attribute = peewee.CharField(max_length=64, default="userName")
+        scope_claim = peewee.CharField(max_length=64, default="scope")
+        algorithms = peewee.TextField(default="[]")
+        scope_map = peewee.TextField(default="{}")
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "external_issuers"
+            indexes = ((("tenant", "issuer"), True),)
+
+    db.create_tables([ExternalIssuer], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
     (3, "oauth grants, access and refresh tokens", _oauth_tokens),
     (4, "sign-in sessions, authorization codes, consents", _signin),
     (5, "security events", _security_events),
+    (6, "external token issuers", _external_issuers),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -31,6 +31,9 @@ class TenantSettings:
     self_registration: str = "off"
     self_delete: bool = False
     password_update_in_me: bool = True
+    # Whether /scim2/Me accepts this tenant's own access tokens; off when an external issuer
+    # (storage/external_issuers.py) is the only one this tenant trusts.
+    accept_local_tokens: bool = True
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:

@@ -14,7 +14,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +87,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def launch(
+    workdir: Path, prepare: Callable[[LiveServer], None], ready_tenant: str = "acme", **env_overrides: str
+) -> Iterator[LiveServer]:
+    """Start one server on a free port with its own database and key, prepared by ``prepare``
+    (CLI calls) before gunicorn starts; stop it on exit."""
     key_file = workdir / "encryption.key"
     key_file.write_text(new_master_key() + "\n", encoding="ascii")
     key_file.chmod(0o600)
@@ -103,12 +108,28 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         "SCIM_ME_ARGON2_TIME_COST": "1",
         "SCIM_ME_ARGON2_PARALLELISM": "1",
         "PYTHONUNBUFFERED": "1",
+        **env_overrides,
     }
     env.pop("SCIM_ME_ENCRYPTION_KEY", None)
     log_path = workdir / "gunicorn.log"
     server = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
-    request.config.stash[_LOG_KEY] = log_path
+    prepare(server)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            _gunicorn_command(port),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(proc, server.url("/scim2/ServiceProviderConfig", ready_tenant), log_path)
+        yield server
+    finally:
+        _stop(proc)
 
+
+def _prepare_main(server: LiveServer) -> None:
     server.cli("db", "upgrade")
     server.cli("tenant", "create", "acme")
     server.cli("tenant", "create", "other")
@@ -129,21 +150,37 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         "kim@example.com",
     )
 
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            _gunicorn_command(port),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_ready(proc, server.url("/scim2/ServiceProviderConfig"), log_path)
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live-server")
+    request.config.stash[_LOG_KEY] = workdir / "gunicorn.log"
+    with launch(workdir, _prepare_main) as server:
+        try:
+            yield server
+        finally:
+            if request.session.testsfailed:
+                sys.stderr.write(f"\n---- gunicorn log ({server.log_path}) ----\n{tail(server.log_path)}\n")
+
+
+EXTERNAL_AUDIENCE = "https://scim.example.org/api"
+
+
+def _prepare_external(server: LiveServer) -> None:
+    server.cli("db", "upgrade")
+    for name in ("idp", "stranger"):
+        server.cli("tenant", "create", name)
+        server.cli("user", "create", "--tenant", name, "--username", "kim", "--password", DEFAULT_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def external_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second scim-me instance on another port, standing in for an external OIDC issuer (its
+    tenants ``idp`` and ``stranger`` each have a user ``kim``); its tokens name
+    EXTERNAL_AUDIENCE as the API they are for."""
+    workdir = tmp_path_factory.mktemp("external-issuer")
+    with launch(workdir, _prepare_external, "idp", SCIM_ME_RESOURCE_AUDIENCE=EXTERNAL_AUDIENCE) as server:
         yield server
-    finally:
-        _stop(proc)
-        if request.session.testsfailed:
-            sys.stderr.write(f"\n---- gunicorn log ({log_path}) ----\n{tail(log_path)}\n")
 
 
 @pytest.hookimpl(wrapper=True)

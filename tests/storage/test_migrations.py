@@ -18,6 +18,7 @@ from scim_me.storage.tenants import create_tenant
 from scim_me.storage.tenants import list_tenants
 
 TABLES = {
+    "external_issuers",
     "oauth_access_tokens",
     "oauth_clients",
     "oauth_codes",
@@ -50,7 +51,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 5
+            assert LATEST == ALL_STEPS[-1] == 6
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}
