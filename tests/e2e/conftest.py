@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import requests
 
+from e2e.support import ACCESS_LOG
+from e2e.support import ACCESS_LOG_FORMAT
 from e2e.support import DEFAULT_PASSWORD
 from e2e.support import LiveServer
 from e2e.support import free_port
@@ -55,7 +57,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -
     pytest.fail(f"gunicorn not ready within {STARTUP_DEADLINE_S:.0f}s ({last_error}):\n{tail(log_path)}")
 
 
-def _gunicorn_command(port: int) -> list[str]:
+def _gunicorn_command(port: int, access_log: Path) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -67,6 +69,11 @@ def _gunicorn_command(port: int) -> list[str]:
         f"127.0.0.1:{port}",
         "--graceful-timeout",
         "5",
+        # Which worker (pid) answered what: lets a test prove that every worker saw a change.
+        "--access-logfile",
+        str(access_log),
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
     ]
     from gunicorn.config import KNOWN_SETTINGS
 
@@ -116,7 +123,7 @@ def launch(
     prepare(server)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            _gunicorn_command(port),
+            _gunicorn_command(port, workdir / ACCESS_LOG),
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
