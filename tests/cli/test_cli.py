@@ -171,6 +171,7 @@ def test_tenant_update_changes_the_dialect_and_switches(ready: Cli) -> None:
         "self_registration": "off",
         "self_delete": True,
         "password_update_in_me": True,
+        "accept_local_tokens": True,
     }
     row = _tenant_rows(ready)["acme"]
     assert row[0] == "rfc"
