@@ -63,6 +63,18 @@ class Settings:
     cors_allowed_origins: str = ""
     cors_max_age: int = 3600
     log_level: str = "INFO"
+    # MFA (issue 4). RFC 6238 §5.2 defaults: 6 digits, SHA-1, 30 s. The issuer shown in
+    # authenticator apps is the tenant's name unless totp_issuer is set.
+    totp_digits: int = 6
+    totp_algorithm: str = "SHA1"
+    totp_period: int = 30
+    totp_issuer: str = ""
+    backup_code_count: int = 10
+    backup_code_length: int = 10  # base32 characters, 5 bits each: 50 bits by default
+    mfa_max_failures: int = 5  # wrong codes before the MFA lock (RFC 4226 §7.3)
+    mfa_lock_seconds: int = 60  # first lock; doubles with every further failure
+    mfa_lock_max_seconds: int = 900
+    mfa_signin_seconds: int = 300  # how long the sign-in page waits for the second factor
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -98,6 +110,19 @@ class Settings:
             raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
         if self.sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
+        if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:
+            # 4 base32 characters are 20 bits, ASVS 6.5.4's floor for lookup secrets.
+            raise ConfigError("backup_code_count must be 1..100 and backup_code_length 4..64")
+        if self.mfa_max_failures < 1 or self.mfa_lock_seconds < 1 or self.mfa_lock_max_seconds < self.mfa_lock_seconds:
+            raise ConfigError(
+                "mfa_max_failures and mfa_lock_seconds must be >= 1, mfa_lock_max_seconds >= mfa_lock_seconds"
+            )
+        from scim_me.core.otp import TotpPolicy
+
+        try:
+            TotpPolicy(self.totp_digits, self.totp_algorithm, self.totp_period)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         if self.refresh_token_absolute_lifetime < 1 or self.refresh_token_lifetime < 1:
             raise ConfigError("refresh_token_lifetime and refresh_token_absolute_lifetime must be >= 1 second")
         if not self.database_url.startswith(("sqlite:", "postgres:", "postgresql:")):

@@ -23,6 +23,7 @@ from scim_me.api.guards import require_user
 from scim_me.api.handlers import json_body
 from scim_me.api.negotiation import check_accept
 from scim_me.api.negotiation import parse_body
+from scim_me.api.user_sections import user_attributes
 from scim_me.api.validation import load_patch_request
 from scim_me.core.passwords import check_length
 from scim_me.core.passwords import hash_password
@@ -68,6 +69,12 @@ def _location(user_id: str) -> str:
 def represent(user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry) -> dict[str, Any]:
     """The full SCIM representation of a stored user, before projection."""
     profile = user.profile
+    computed = user_attributes(tenant, user.id)
+    if computed:
+        # Features' read-only state (MFA, ...) lives outside the profile; shown, never stored.
+        profile = {**profile}
+        for urn, values in computed.items():
+            profile[urn] = {**profile.get(urn, {}), **values}
     if tenant.dialect == "wso2":
         # WSO2 lists every configured user schema, whatever the user has values for.
         schemas = reg.user_schema_ids()

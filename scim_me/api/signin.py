@@ -31,6 +31,7 @@ from flask import session as browser
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth import mfa
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.code_flow import TenantIssuerParameter
@@ -40,6 +41,11 @@ from scim_me.oauth.requests import requested_prompts
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
+from scim_me.storage.grants import digest
+from scim_me.storage.mfa import complete_challenge
+from scim_me.storage.mfa import count_challenge_attempt
+from scim_me.storage.mfa import create_challenge
+from scim_me.storage.mfa import find_challenge
 from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import find_session
@@ -148,6 +154,8 @@ def authorize() -> Response:
                     csrf_token=_csrf_token(),
                     error="The username or password is incorrect.",
                 )
+            if mfa.required(tenant.id, candidate.id):
+                return _mfa_challenge(tenant, candidate, client, action)
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(
@@ -155,6 +163,18 @@ def authorize() -> Response:
             )
             user = candidate
             browser["csrf"] = secrets.token_urlsafe(32)  # a new session gets a new CSRF token
+            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
+        elif step == "mfa":
+            answered = _mfa_answer(tenant, client, action)
+            if isinstance(answered, Response):
+                return answered
+            if session is not None:
+                end_session(session.id)
+            session, new_cookie = start_session(
+                tenant.id, answered.id, request.headers.get("User-Agent", ""), _client_ip(), amr="pwd otp"
+            )
+            user = answered
+            browser["csrf"] = secrets.token_urlsafe(32)
             browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "consent" and user is not None:
             if request.form.get("decision") != "allow":
@@ -191,6 +211,82 @@ def authorize() -> Response:
             path="/",
         )
     return response
+
+
+# -- second factor (issue 4) -----------------------------------------------------------------------
+# After the password, a user with an active TOTP is half signed in: the browser's signed cookie
+# holds an opaque challenge secret, the server holds its digest with the user, the client and an
+# expiry. No session exists until the second factor passes. Wrong codes count on the user's
+# shared MFA counter (locks with growing delays, every worker alike); a challenge also takes at
+# most MFA_CHALLENGE_ATTEMPTS answers before the password must be given again.
+MFA_CHALLENGE_ATTEMPTS = 5
+_MFA_KEY = "mfa_challenge"
+
+
+def _mfa_page(client_name: str, user_name: str, action: str, status: int = 200, error: str | None = None) -> Response:
+    return _page(
+        "mfa.html",
+        status,
+        client_name=client_name,
+        user_name=user_name,
+        action=action,
+        csrf_token=_csrf_token(),
+        digits=settings().totp_digits,
+        error=error,
+    )
+
+
+def _mfa_challenge(tenant: TenantRecord, user: StoredUser, client: Any, action: str) -> Response:
+    secret = secrets.token_urlsafe(32)
+    create_challenge(tenant.id, user.id, client.client_id, digest(secret), settings().mfa_signin_seconds)
+    browser[_MFA_KEY] = secret
+    browser["csrf"] = secrets.token_urlsafe(32)  # the password step is done: a new CSRF token
+    return _mfa_page(client.name, user.user_name, action)
+
+
+def _restart(client: Any, action: str, message: str) -> Response:
+    browser.pop(_MFA_KEY, None)
+    return _page("signin.html", 400, client_name=client.name, action=action, csrf_token=_csrf_token(), error=message)
+
+
+def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | Response:
+    """The user once the second factor passed, or the page to show instead."""
+    id_hash = digest(str(browser.get(_MFA_KEY, "")))
+    challenge = find_challenge(tenant.id, id_hash)
+    if challenge is None or challenge.client_id != client.client_id:
+        return _restart(client, action, "Your sign-in expired. Sign in again.")
+    user = get_user(tenant.id, challenge.user_id)
+    if user is None:
+        return _restart(client, action, "Your sign-in expired. Sign in again.")
+    if not count_challenge_attempt(id_hash, MFA_CHALLENGE_ATTEMPTS):
+        return _restart(client, action, "Too many attempts. Sign in again.")
+    verdict = mfa.verify_second_factor(
+        settings(),
+        tenant.id,
+        user.id,
+        request.form.get("code", ""),
+        mfa.Context(_client_ip(), request.headers.get("User-Agent", ""), client.client_id, "signin"),
+    )
+    if verdict.ok:
+        if not complete_challenge(id_hash):  # a parallel answer finished this challenge first
+            return _restart(client, action, "Your sign-in expired. Sign in again.")
+        browser.pop(_MFA_KEY, None)
+        return user
+    if verdict.reason == "locked":
+        response = _mfa_page(
+            client.name,
+            user.user_name,
+            action,
+            429,
+            f"Too many wrong codes. Try again in {verdict.retry_after} seconds.",
+        )
+        response.headers["Retry-After"] = str(verdict.retry_after)
+        return response
+    if verdict.reason == "not_enrolled":  # MFA was turned off meanwhile: start again
+        complete_challenge(id_hash)
+        return _restart(client, action, "Your sign-in expired. Sign in again.")
+    error = "That backup code was already used." if verdict.reason == "spent" else "That code is not valid."
+    return _mfa_page(client.name, user.user_name, action, 401, error)
 
 
 def _issuer_parameter() -> TenantIssuerParameter:

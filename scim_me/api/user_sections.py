@@ -18,6 +18,10 @@ Section = Callable[[int, str], Any]
 
 _EXPORT: dict[str, Section] = {}
 _OVERVIEW: dict[str, Section] = {}
+# Computed, read-only attributes of the user's SCIM view (e.g. ``urn:scim:wso2:schema``
+# totpEnabled): ``(tenant, user_id) -> {schema URN: {attribute: value}}``, dialect-aware.
+UserAttributes = Callable[[Any, str], dict[str, dict[str, Any]]]
+_ATTRIBUTES: dict[str, UserAttributes] = {}
 
 
 def register_export_section(name: str, section: Section) -> None:
@@ -36,3 +40,17 @@ def export_sections() -> dict[str, Section]:
 
 def overview_sections() -> dict[str, Section]:
     return dict(sorted(_OVERVIEW.items()))
+
+
+def register_user_attributes(name: str, provider: UserAttributes) -> None:
+    """Add computed read-only attributes to ``/scim2/Me`` (values a feature holds outside the profile)."""
+    _ATTRIBUTES[name] = provider
+
+
+def user_attributes(tenant: Any, user_id: str) -> dict[str, dict[str, Any]]:
+    """Every registered feature's computed attributes, merged per schema URN."""
+    merged: dict[str, dict[str, Any]] = {}
+    for _name, provider in sorted(_ATTRIBUTES.items()):
+        for urn, values in provider(tenant, user_id).items():
+            merged.setdefault(urn, {}).update(values)
+    return merged

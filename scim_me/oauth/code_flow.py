@@ -82,6 +82,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 code_challenge_method=data.get("code_challenge_method"),
                 auth_time=session.auth_time if session else int(time.time()),
                 expires_at=code_expiry(settings().code_lifetime),
+                amr=session.amr if session else "pwd",
             ),
         )
 

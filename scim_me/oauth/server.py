@@ -31,6 +31,7 @@ from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
 from scim_me.auth.login import verify_login
+from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
@@ -149,6 +150,14 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant (400); authlib
             # would answer invalid_request, and the client itself did authenticate.
             raise InvalidGrantError("The username or password is incorrect.")
+        # The password grant has no step for a second factor: a user with MFA active must sign in
+        # through /oauth2/authorize, or the grant would be a way around MFA (security.md T-MFA-8).
+        # Said only after the password is proven, so it reveals nothing to a guesser.
+        if user is not None and mfa_required(tenant.id, user.id):
+            raise InvalidGrantError(
+                "This account uses multi-factor authentication, which the password grant cannot complete. "
+                "Sign in through the authorization endpoint (authorization code with PKCE)."
+            )
         return user
 
 

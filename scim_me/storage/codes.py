@@ -29,6 +29,7 @@ class CodeRecord:
     code_challenge_method: str | None
     auth_time: int
     expires_at: datetime
+    amr: str = "pwd"  # copied from the sign-in session: the ID token's ``amr`` (RFC 8176)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -46,7 +47,7 @@ class CodeRecord:
         return None
 
     def get_amr(self) -> list[str]:
-        return ["pwd"]
+        return self.amr.split()
 
 
 def save_code(code: str, record: CodeRecord) -> None:
@@ -64,6 +65,7 @@ def save_code(code: str, record: CodeRecord) -> None:
             code_challenge_method=record.code_challenge_method,
             auth_time=record.auth_time,
             expires_at=record.expires_at,
+            amr=record.amr,
         )
 
 
@@ -102,6 +104,7 @@ def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
         code_challenge_method=row.code_challenge_method,
         auth_time=row.auth_time,
         expires_at=row.expires_at,
+        amr=row.amr,
     )
 
 

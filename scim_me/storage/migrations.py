@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import peewee
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate
 
 from scim_me.storage.db import write_transaction
 
@@ -261,6 +263,75 @@ def _security_events(db: peewee.Database) -> None:
     db.create_tables([SecurityEvent], safe=False)
 
 
+def _mfa(db: peewee.Database) -> None:
+    """TOTP and backup codes (issue 4): per-user MFA state with sealed secrets, backup codes as
+    keyed digests, the half-signed-in state of the sign-in page, and the authentication methods
+    (RFC 8176 ``amr``) of sessions and codes."""
+
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class UserMfa(Frozen):
+        user = peewee.ForeignKeyField(User, primary_key=True, on_delete="CASCADE", column_name="user_id")
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        totp_secret = peewee.TextField(null=True)
+        totp_pending = peewee.TextField(null=True)
+        totp_enabled_at = peewee.DateTimeField(null=True)
+        last_used_step = peewee.BigIntegerField(null=True)
+        failures = peewee.IntegerField(default=0)
+        locked_until = peewee.DateTimeField(null=True)
+        enabled_authenticators = peewee.CharField(max_length=512, null=True)
+        updated_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "user_mfa"
+
+    class MfaBackupCode(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        digest = peewee.CharField(max_length=64)
+        created_at = peewee.DateTimeField()
+        used_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "mfa_backup_codes"
+            indexes = ((("user", "digest"), True),)
+
+    class MfaChallenge(Frozen):
+        id_hash = peewee.CharField(max_length=64, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        client_id = peewee.CharField(max_length=64)
+        attempts = peewee.IntegerField(default=0)
+        created_at = peewee.DateTimeField()
+        expires_at = peewee.DateTimeField()
+        completed_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "mfa_challenges"
+
+    db.create_tables([UserMfa, MfaBackupCode, MfaChallenge], safe=False)
+    migrator = SchemaMigrator.from_database(db)
+    migrate(
+        migrator.add_column("user_sessions", "amr", peewee.CharField(max_length=64, default="pwd")),
+        migrator.add_column("oauth_codes", "amr", peewee.CharField(max_length=64, default="pwd")),
+    )
+
+
 def _external_issuers(db: peewee.Database) -> None:
     class Frozen(peewee.Model):
         class Meta:
@@ -299,7 +370,8 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (3, "oauth grants, access and refresh tokens", _oauth_tokens),
     (4, "sign-in sessions, authorization codes, consents", _signin),
     (5, "security events", _security_events),
-    (6, "external token issuers", _external_issuers),
+    (6, "mfa: totp, backup codes, sign-in challenges, amr", _mfa),
+    (7, "external token issuers", _external_issuers),
 ]
 LATEST = MIGRATIONS[-1][0]
 

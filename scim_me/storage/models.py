@@ -119,6 +119,7 @@ class UserSession(BaseModel):
     login_time = peewee.DateTimeField()
     last_access = peewee.DateTimeField()
     ended_at = peewee.DateTimeField(null=True)
+    amr = peewee.CharField(max_length=64, default="pwd")  # RFC 8176 methods, space-separated
 
     class Meta:
         table_name = "user_sessions"
@@ -140,6 +141,7 @@ class OAuthCode(BaseModel):
     used_at = peewee.DateTimeField(null=True)
     replayed_at = peewee.DateTimeField(null=True)
     grant_id = peewee.CharField(max_length=36, null=True)
+    amr = peewee.CharField(max_length=64, default="pwd")
 
     class Meta:
         table_name = "oauth_codes"
@@ -170,6 +172,52 @@ class SecurityEvent(BaseModel):
 
     class Meta:
         table_name = "security_events"
+
+
+class UserMfa(BaseModel):
+    """One row per user with any MFA state. Secrets are sealed (``scim_me.crypto``), never plain."""
+
+    user = peewee.ForeignKeyField(User, primary_key=True, on_delete="CASCADE", column_name="user_id")
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    totp_secret = peewee.TextField(null=True)
+    totp_pending = peewee.TextField(null=True)
+    totp_enabled_at = peewee.DateTimeField(null=True)
+    last_used_step = peewee.BigIntegerField(null=True)
+    failures = peewee.IntegerField(default=0)
+    locked_until = peewee.DateTimeField(null=True)
+    enabled_authenticators = peewee.CharField(max_length=512, null=True)
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "user_mfa"
+
+
+class MfaBackupCode(BaseModel):
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    digest = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "mfa_backup_codes"
+
+
+class MfaChallenge(BaseModel):
+    """A sign-in between the password and the second factor, bound server-side."""
+
+    id_hash = peewee.CharField(max_length=64, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    client_id = peewee.CharField(max_length=64)
+    attempts = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    completed_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "mfa_challenges"
 
 
 class ExternalIssuer(BaseModel):

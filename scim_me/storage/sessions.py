@@ -26,6 +26,7 @@ class SessionRecord:
     login_time: datetime
     last_access: datetime
     auth_time: int
+    amr: str = "pwd"  # RFC 8176 authentication methods, space-separated ("pwd otp" after a second factor)
 
 
 def _record(row: UserSession) -> SessionRecord:
@@ -38,10 +39,13 @@ def _record(row: UserSession) -> SessionRecord:
         login_time=row.login_time,
         last_access=row.last_access,
         auth_time=int(row.login_time.timestamp()),
+        amr=row.amr,
     )
 
 
-def start_session(tenant_id: int, user_id: str, user_agent: str, ip: str) -> tuple[SessionRecord, str]:
+def start_session(
+    tenant_id: int, user_id: str, user_agent: str, ip: str, amr: str = "pwd"
+) -> tuple[SessionRecord, str]:
     """Record a sign-in; return it and the cookie secret (only its digest is stored)."""
     secret = secrets.token_urlsafe(32)
     stamp = now()
@@ -55,6 +59,7 @@ def start_session(tenant_id: int, user_id: str, user_agent: str, ip: str) -> tup
             ip=ip[:64],
             login_time=stamp,
             last_access=stamp,
+            amr=amr,
         )
     return _record(row), secret
 

@@ -19,6 +19,8 @@ from scim_me.storage.tenants import list_tenants
 
 TABLES = {
     "external_issuers",
+    "mfa_backup_codes",
+    "mfa_challenges",
     "oauth_access_tokens",
     "oauth_clients",
     "oauth_codes",
@@ -29,6 +31,7 @@ TABLES = {
     "security_events",
     "signing_keys",
     "tenants",
+    "user_mfa",
     "user_sessions",
     "users",
 }
@@ -51,7 +54,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 6
+            assert LATEST == ALL_STEPS[-1] == 7
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}

@@ -1,0 +1,272 @@
+"""The MFA rules, shared by the self-service API and the sign-in page.
+
+- Secrets are generated here, sealed with the master key (AES-256-GCM, bound to the tenant and
+  user, ``scim_me.crypto``) and only then stored; backup codes are stored as HMAC-SHA-256 digests
+  keyed by a key derived from the master key, so a dump of the database alone holds neither.
+- Every code check first reserves an attempt on the user's shared failure counter
+  (``storage.mfa.take_attempt``): while the MFA lock holds, no code is evaluated at all.
+- A TOTP code is accepted once per step (RFC 6238 §5.2), atomically across workers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+
+from scim_me.config import Settings
+from scim_me.core import otp
+from scim_me.crypto import SealError
+from scim_me.crypto import seal
+from scim_me.crypto import unseal
+from scim_me.storage import mfa as store
+from scim_me.storage.events import record_event
+
+log = logging.getLogger("scim_me.mfa")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is answering, for the security history."""
+
+    ip: str = ""
+    user_agent: str = ""
+    client_id: str | None = None
+    channel: str = "api"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``ok`` with the method that passed ("totp" or "backup_code"), or why not:
+    "wrong", "replayed", "spent" (backup code used before), "locked", "not_enrolled"."""
+
+    ok: bool
+    reason: str
+    method: str | None = None
+    retry_after: int = 0
+
+
+def policy(settings: Settings) -> otp.TotpPolicy:
+    return otp.TotpPolicy(settings.totp_digits, settings.totp_algorithm, settings.totp_period)
+
+
+def lock_delays(settings: Settings) -> list[int]:
+    """1, 2, 4, ... times ``mfa_lock_seconds``, capped at ``mfa_lock_max_seconds``."""
+    delays: list[int] = []
+    delay = settings.mfa_lock_seconds
+    while delay < settings.mfa_lock_max_seconds:
+        delays.append(delay)
+        delay *= 2
+    delays.append(settings.mfa_lock_max_seconds)
+    return delays
+
+
+def _context(tenant_id: int, user_id: str) -> str:
+    return f"mfa-totp:{tenant_id}:{user_id}"
+
+
+def _seal(settings: Settings, tenant_id: int, user_id: str, secret: str) -> str:
+    return seal(settings.master_key(), secret.encode("ascii"), _context(tenant_id, user_id))
+
+
+def _unseal(settings: Settings, tenant_id: int, user_id: str, sealed: str) -> str:
+    # A value that does not open with this key fails closed: SealError propagates as a 500 and
+    # the code is refused, never accepted (security.md T-MFA-6).
+    return unseal(settings.master_key(), sealed, _context(tenant_id, user_id)).decode("ascii")
+
+
+def _backup_key(settings: Settings) -> bytes:
+    return hmac.new(settings.master_key(), b"scim-me backup codes v1", hashlib.sha256).digest()
+
+
+def backup_digest(settings: Settings, tenant_id: int, user_id: str, code: str) -> str:
+    """Keyed digest of a normalized backup code, bound to its user (same code, other user: other digest)."""
+    message = f"{tenant_id}:{user_id}:{code}".encode()
+    return hmac.new(_backup_key(settings), message, hashlib.sha256).hexdigest()
+
+
+# -- enrolment ------------------------------------------------------------------------------------
+
+
+def pending_secret(settings: Settings, tenant_id: int, user_id: str, *, fresh: bool) -> str:
+    """The pending secret, plain, for the enrolment response. ``fresh`` (INIT/REFRESH) always
+    makes a new one; otherwise an existing pending secret is reused. The active secret is never
+    returned: once enrolled it does not leave the server (a stolen token must not be able to
+    clone the authenticator); asking again starts a new pending enrolment that only a VALIDATE
+    makes active."""
+    sealed = _seal(settings, tenant_id, user_id, otp.new_secret())
+    stored = store.set_pending(tenant_id, user_id, sealed, only_if_none=not fresh)
+    return _unseal(settings, tenant_id, user_id, stored)
+
+
+def provisioning_uri(settings: Settings, tenant_name: str, user_name: str, secret: str) -> str:
+    issuer = settings.totp_issuer or tenant_name
+    return otp.provisioning_uri(secret, user_name, issuer, policy(settings))
+
+
+def _attempt(settings: Settings, tenant_id: int, user_id: str) -> store.Attempt:
+    return store.take_attempt(tenant_id, user_id, settings.mfa_max_failures, lock_delays(settings))
+
+
+def _locked(attempt: store.Attempt) -> Verdict:
+    return Verdict(False, "locked", retry_after=attempt.retry_after)
+
+
+def _failed(
+    tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: store.Attempt, kind: str = "mfa.totp.failure"
+) -> Verdict:
+    record_event(
+        tenant_id,
+        user_id,
+        kind,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        client_id=ctx.client_id,
+        details={"channel": ctx.channel, "reason": reason},
+    )
+    if attempt.locked_now:
+        record_event(
+            tenant_id,
+            user_id,
+            "mfa.locked",
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            client_id=ctx.client_id,
+            details={"channel": ctx.channel, "failures": attempt.failures},
+        )
+    return Verdict(False, reason)
+
+
+def validate_enrolment_or_code(
+    settings: Settings, tenant_id: int, user_id: str, code: str, ctx: Context, *, at: float | None = None
+) -> Verdict:
+    """The API's VALIDATE: against the pending secret when there is one (success activates it and
+    consumes the step, so the enrolment code cannot also be the first sign-in's code), else
+    against the active one."""
+    secrets_ = store.sealed_secrets(tenant_id, user_id)
+    if secrets_.pending is None and secrets_.active is None:
+        return Verdict(False, "not_enrolled")
+    attempt = _attempt(settings, tenant_id, user_id)
+    if not attempt.allowed:
+        return _locked(attempt)
+    now = time.time() if at is None else at
+    if secrets_.pending is not None:
+        secret = _unseal(settings, tenant_id, user_id, secrets_.pending)
+        step = otp.matching_step(secret, code, now, policy(settings))
+        if step is None:
+            return _failed(tenant_id, user_id, ctx, "wrong", attempt)
+        if not store.promote_pending(tenant_id, user_id, secrets_.pending, step):
+            return _failed(tenant_id, user_id, ctx, "replayed", attempt)
+        details = {"channel": ctx.channel}
+        record_event(tenant_id, user_id, "mfa.totp.enrolled", ip=ctx.ip, user_agent=ctx.user_agent, details=details)
+        return Verdict(True, "ok", "totp")
+    return _check_active(settings, tenant_id, user_id, secrets_.active, code, ctx, now, attempt)
+
+
+def _check_active(
+    settings: Settings,
+    tenant_id: int,
+    user_id: str,
+    active: str | None,
+    code: str,
+    ctx: Context,
+    now: float,
+    attempt: store.Attempt,
+) -> Verdict:
+    assert active is not None
+    secret = _unseal(settings, tenant_id, user_id, active)
+    step = otp.matching_step(secret, code, now, policy(settings))
+    if step is None:
+        return _failed(tenant_id, user_id, ctx, "wrong", attempt)
+    if not store.consume_step(tenant_id, user_id, active, step):
+        return _failed(tenant_id, user_id, ctx, "replayed", attempt)
+    record_event(
+        tenant_id,
+        user_id,
+        "mfa.totp.validated",
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        client_id=ctx.client_id,
+        details={"channel": ctx.channel},
+    )
+    return Verdict(True, "ok", "totp")
+
+
+def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
+    if store.clear_totp(tenant_id, user_id):
+        record_event(tenant_id, user_id, "mfa.totp.disabled", ip=ctx.ip, user_agent=ctx.user_agent)
+
+
+# -- backup codes ---------------------------------------------------------------------------------
+
+
+def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ctx: Context) -> list[str]:
+    codes = otp.new_backup_codes(settings.backup_code_count, settings.backup_code_length)
+    store.replace_backup_codes(tenant_id, user_id, [backup_digest(settings, tenant_id, user_id, c) for c in codes])
+    record_event(
+        tenant_id,
+        user_id,
+        "mfa.backup_codes.generated",
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        details={"count": len(codes)},
+    )
+    return codes
+
+
+def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
+    if store.delete_backup_codes(tenant_id, user_id):
+        record_event(tenant_id, user_id, "mfa.backup_codes.removed", ip=ctx.ip, user_agent=ctx.user_agent)
+
+
+# -- sign-in --------------------------------------------------------------------------------------
+
+
+def required(tenant_id: int, user_id: str) -> bool:
+    """Whether signing in needs a second factor: an active (validated) TOTP. A pending secret
+    never gates sign-in; backup codes stand in for the TOTP, they are not a factor of their own
+    (a user whose last backup code is spent must not be locked out, nor silently downgraded)."""
+    return store.get_state(tenant_id, user_id).totp_active
+
+
+def verify_second_factor(
+    settings: Settings, tenant_id: int, user_id: str, answer: str, ctx: Context, *, at: float | None = None
+) -> Verdict:
+    """A TOTP code of the active secret, or one of the user's backup codes."""
+    state = store.get_state(tenant_id, user_id)
+    if not state.totp_active:
+        return Verdict(False, "not_enrolled")
+    try:
+        code: str | None = otp.normalize_code(answer, settings.totp_digits)
+    except otp.CodeFormatError:
+        code = None
+    backup = None if code is not None else otp.normalize_backup_code(answer, settings.backup_code_length)
+    attempt = _attempt(settings, tenant_id, user_id)
+    if not attempt.allowed:
+        return _locked(attempt)
+    now = time.time() if at is None else at
+    if code is not None:
+        active = store.sealed_secrets(tenant_id, user_id).active
+        if active is None:  # disabled meanwhile
+            return Verdict(False, "not_enrolled")
+        return _check_active(settings, tenant_id, user_id, active, code, ctx, now, attempt)
+    if backup is None:
+        return _failed(tenant_id, user_id, ctx, "wrong", attempt)
+    outcome = store.use_backup_code(tenant_id, user_id, backup_digest(settings, tenant_id, user_id, backup))
+    if outcome == "used":
+        record_event(
+            tenant_id,
+            user_id,
+            "mfa.backup_codes.used",
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            client_id=ctx.client_id,
+            details={"remaining": store.get_state(tenant_id, user_id).backup_codes_remaining},
+        )
+        return Verdict(True, "ok", "backup_code")
+    return _failed(tenant_id, user_id, ctx, "spent" if outcome == "spent" else "wrong", attempt)
+
+
+__all__ = ["Context", "SealError", "Verdict"]
