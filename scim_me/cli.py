@@ -435,6 +435,38 @@ def user_set_password(tenant_name: str | None, username: str, password: str) -> 
     click.echo("password changed")
 
 
+def _mfa_operator(tenant_name: str | None, username: str, *, unlock_only: bool) -> None:
+    from scim_me.auth.mfa import operator_reset
+    from scim_me.storage.users import find_user
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        found = find_user(record.id, username)
+        if found is None:
+            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        operator_reset(record.id, found.id, unlock_only=unlock_only)
+
+
+@user.command("mfa-unlock")
+@_tenant_option
+@click.option("--username", required=True)
+def user_mfa_unlock(tenant_name: str | None, username: str) -> None:
+    """Clear a user's MFA lock and failure count (the TOTP and backup codes stay)."""
+    _mfa_operator(tenant_name, username, unlock_only=True)
+    click.echo("mfa unlocked")
+
+
+@user.command("mfa-reset")
+@_tenant_option
+@click.option("--username", required=True)
+def user_mfa_reset(tenant_name: str | None, username: str) -> None:
+    """Remove a user's TOTP and backup codes (lost authenticator): the password alone signs in
+    until the user enrols again. Verify the user's identity before running this."""
+    _mfa_operator(tenant_name, username, unlock_only=False)
+    click.echo("mfa reset")
+
+
 @user.command("delete")
 @_tenant_option
 @click.option("--username", required=True)

@@ -74,6 +74,7 @@ class Settings:
     mfa_max_failures: int = 5  # wrong codes before the MFA lock (RFC 4226 §7.3)
     mfa_lock_seconds: int = 60  # first lock; doubles with every further failure
     mfa_lock_max_seconds: int = 900
+    mfa_hard_lock_failures: int = 100  # consecutive wrong codes that lock MFA until an operator unlocks it
     mfa_signin_seconds: int = 300  # how long the sign-in page waits for the second factor
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -113,6 +114,8 @@ class Settings:
         if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:
             # 4 base32 characters are 20 bits, ASVS 6.5.4's floor for lookup secrets.
             raise ConfigError("backup_code_count must be 1..100 and backup_code_length 4..64")
+        if self.mfa_hard_lock_failures <= self.mfa_max_failures:
+            raise ConfigError("mfa_hard_lock_failures must be greater than mfa_max_failures")
         if self.mfa_max_failures < 1 or self.mfa_lock_seconds < 1 or self.mfa_lock_max_seconds < self.mfa_lock_seconds:
             raise ConfigError(
                 "mfa_max_failures and mfa_lock_seconds must be >= 1, mfa_lock_max_seconds >= mfa_lock_seconds"

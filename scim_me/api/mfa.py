@@ -172,12 +172,20 @@ def _totp_action(
             "No TOTP enrolment.",
             "There is no TOTP secret to validate against: start with INIT.",
         )
-    if verdict.reason == "locked":
+    if verdict.reason in ("locked", "hard_locked"):
         raise _locked("TOTP", verdict)
     return _json({"isValid": verdict.ok})
 
 
 def _locked(prefix: str, verdict: mfa.Verdict) -> ApiError:
+    if verdict.reason == "hard_locked":
+        return _error(
+            prefix,
+            "10006",
+            429,
+            "Too Many Requests",
+            "Too many wrong codes: MFA is locked until an administrator unlocks it.",
+        )
     return _error(
         prefix,
         "10006",

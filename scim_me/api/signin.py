@@ -282,6 +282,9 @@ def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | 
         )
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
+    if verdict.reason == "hard_locked":
+        message = "Too many wrong codes. Your administrator must unlock your account."
+        return _mfa_page(client.name, user.user_name, action, 429, message)
     if verdict.reason == "not_enrolled":  # MFA was turned off meanwhile: start again
         complete_challenge(id_hash)
         return _restart(client, action, "Your sign-in expired. Sign in again.")

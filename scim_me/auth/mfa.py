@@ -40,7 +40,8 @@ class Context:
 @dataclass(frozen=True)
 class Verdict:
     """``ok`` with the method that passed ("totp" or "backup_code"), or why not:
-    "wrong", "replayed", "spent" (backup code used before), "locked", "not_enrolled"."""
+    "wrong", "replayed", "spent" (backup code used before), "locked" (for ``retry_after`` s),
+    "hard_locked" (until an operator unlocks it), "not_enrolled"."""
 
     ok: bool
     reason: str
@@ -107,10 +108,14 @@ def provisioning_uri(settings: Settings, tenant_name: str, user_name: str, secre
 
 
 def _attempt(settings: Settings, tenant_id: int, user_id: str) -> store.Attempt:
-    return store.take_attempt(tenant_id, user_id, settings.mfa_max_failures, lock_delays(settings))
+    return store.take_attempt(
+        tenant_id, user_id, settings.mfa_max_failures, lock_delays(settings), settings.mfa_hard_lock_failures
+    )
 
 
 def _locked(attempt: store.Attempt) -> Verdict:
+    if attempt.hard_locked:
+        return Verdict(False, "hard_locked")
     return Verdict(False, "locked", retry_after=attempt.retry_after)
 
 
@@ -219,6 +224,19 @@ def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ct
 def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
     if store.delete_backup_codes(tenant_id, user_id):
         record_event(tenant_id, user_id, "mfa.backup_codes.removed", ip=ctx.ip, user_agent=ctx.user_agent)
+
+
+def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:
+    """``scim-me user mfa-unlock`` / ``mfa-reset``: the recovery path for a locked user or a lost
+    authenticator without backup codes (ASVS 6.4.4: an operator process)."""
+    store.reset_failures(tenant_id, user_id)
+    if unlock_only:
+        record_event(tenant_id, user_id, "account.unlocked", details={"by": "operator", "scope": "mfa"})
+        return
+    if store.clear_totp(tenant_id, user_id):
+        record_event(tenant_id, user_id, "mfa.totp.disabled", details={"by": "operator"})
+    if store.delete_backup_codes(tenant_id, user_id):
+        record_event(tenant_id, user_id, "mfa.backup_codes.removed", details={"by": "operator"})
 
 
 # -- sign-in --------------------------------------------------------------------------------------

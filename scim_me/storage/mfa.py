@@ -55,6 +55,11 @@ class Attempt:
     failures: int
     retry_after: int = 0
     locked_now: bool = False
+    hard_locked: bool = False
+
+
+# A hard lock (security.md T-MFA-5: 100 consecutive failures) is a lock that does not run out.
+HARD_LOCK_UNTIL = datetime(9999, 1, 1)
 
 
 def _db() -> peewee.Database:
@@ -165,7 +170,9 @@ def consume_step(tenant_id: int, user_id: str, active: str, step: int) -> bool:
     return bool(won == 1)
 
 
-def take_attempt(tenant_id: int, user_id: str, max_failures: int, delays: list[int]) -> Attempt:
+def take_attempt(
+    tenant_id: int, user_id: str, max_failures: int, delays: list[int], hard_limit: int | None = None
+) -> Attempt:
     """Reserve one code evaluation, before evaluating it.
 
     The counter goes up first and a success resets it, so under parallel guessing at most
@@ -189,10 +196,15 @@ def take_attempt(tenant_id: int, user_id: str, max_failures: int, delays: list[i
         assert row is not None
         if taken != 1:
             until = row.locked_until or stamp
+            if until >= HARD_LOCK_UNTIL:
+                return Attempt(False, row.failures, hard_locked=True)
             wait = max(1, int((until - stamp).total_seconds() + 0.999))
             return Attempt(False, row.failures, retry_after=wait)
         locked_now = False
-        if row.failures >= max_failures:
+        if hard_limit is not None and row.failures >= hard_limit:
+            UserMfa.update(locked_until=HARD_LOCK_UNTIL).where(UserMfa.user == user_id).execute()
+            locked_now = True
+        elif row.failures >= max_failures:
             delay = delays[min(row.failures - max_failures, len(delays) - 1)]
             UserMfa.update(locked_until=stamp + timedelta(seconds=delay)).where(UserMfa.user == user_id).execute()
             locked_now = True

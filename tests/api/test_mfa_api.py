@@ -406,3 +406,54 @@ def test_active_secret_is_never_shown_again(app: Any, client: Any) -> None:
     with time_machine.travel(at + 30, tick=False):
         # The pending one is what VALIDATE checks now; the active one still signs in (tests/api/test_mfa_signin.py).
         assert _validate(client, auth, _code(shown, at + 30)).json == {"isValid": True}
+
+
+def test_a_secret_sealed_under_another_key_fails_closed(
+    app: Any, client: Any, database_url: str, tmp_path: Any
+) -> None:
+    """T-MFA-6: with the wrong master key the secret does not open: a 500 (logged), never a valid code."""
+    _tenant, _user, auth = _setup(app)
+    at = _start()
+    with time_machine.travel(at, tick=False):
+        secret = _enrol(client, auth, at)
+    other_dir = tmp_path / "other-key"
+    other_dir.mkdir()
+    other = build_app(database_url, other_dir)  # same database, a new master key
+    try:
+        with time_machine.travel(at + 30, tick=False):
+            response = other.test_client().post(
+                f"{ME}/totp",
+                json={"action": "VALIDATE", "verificationCode": _code(secret, at + 30)},
+                headers=basic("kim", PASSWORD),  # VALIDATE takes Basic, which needs no key
+            )
+        assert response.status_code == 500
+        assert "isValid" not in response.get_data(as_text=True) and secret not in response.get_data(as_text=True)
+    finally:
+        other.extensions["scim_me.db"].close_all()
+
+
+def test_consecutive_failures_end_in_a_hard_lock(database_url: str, tmp_path: Any) -> None:
+    """T-MFA-5: after mfa_hard_lock_failures consecutive wrong codes (100 by default; 7 here) the
+    lock no longer runs out: only an operator (``scim-me user mfa-unlock``) lifts it."""
+    app = build_app(database_url, tmp_path, mfa_hard_lock_failures=7)
+    try:
+        client = app.test_client()
+        _tenant, _user, auth = _setup(app)
+        t = _start()
+        with time_machine.travel(t, tick=False):
+            secret = _enrol(client, auth, t)
+        wrong = 0
+        for _ in range(7):  # 5 wrong, then one more after each lock ran out
+            t += 30 * 60
+            with time_machine.travel(t, tick=False):
+                auth = bearer(make_token(app, _tenant, _user))
+                wrong = (_code(secret, t) + 1) % 1_000_000
+                assert _validate(client, auth, wrong).json == {"isValid": False}
+        t += 24 * 3600
+        with time_machine.travel(t, tick=False):
+            auth = bearer(make_token(app, _tenant, _user))
+            locked = _validate(client, auth, _code(secret, t))
+            assert "administrator" in _wso2_error(locked, 429, "TOTP-10006")["description"]
+            assert "Retry-After" not in locked.headers
+    finally:
+        app.extensions["scim_me.db"].close_all()
