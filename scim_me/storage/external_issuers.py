@@ -130,8 +130,30 @@ def remove_issuer(tenant_id: int, issuer: str) -> bool:
 def find_issuer(tenant_id: int, issuer: str) -> ExternalIssuerRecord | None:
     if len(issuer) > 512 or "\x00" in issuer:
         return None  # never stored (PostgreSQL refuses NUL in a query parameter)
-    row = ExternalIssuer.get_or_none((ExternalIssuer.tenant == tenant_id) & (ExternalIssuer.issuer == issuer))
-    return _record(row) if row else None
+    # Read on every request with an external token (so a removal applies at once): plain SQL,
+    # as building the peewee query costs more than running it.
+    db = ExternalIssuer._meta.database
+    row = db.execute_sql(_FIND_SQL.replace("?", db.param), (tenant_id, issuer)).fetchone()
+    if row is None:
+        return None
+    return ExternalIssuerRecord(
+        tenant_id=row[0],
+        issuer=row[1],
+        audience=row[2],
+        jwks_uri=row[3],
+        jwks=json.loads(row[4]) if row[4] else None,
+        user_claim=row[5],
+        user_attribute=row[6],
+        scope_claim=row[7],
+        algorithms=tuple(json.loads(row[8] or "[]")) or DEFAULT_ALGORITHMS,
+        scope_map=json.loads(row[9] or "{}"),
+    )
+
+
+_FIND_SQL = (
+    "SELECT tenant_id, issuer, audience, jwks_uri, jwks, user_claim, user_attribute, scope_claim, algorithms, "
+    "scope_map FROM external_issuers WHERE tenant_id = ? AND issuer = ?"
+)
 
 
 def list_issuers(tenant_id: int) -> list[ExternalIssuerRecord]:
