@@ -21,15 +21,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
     from scim_me.api import account
     from scim_me.api import discovery
+    from scim_me.api import email_verification
     from scim_me.api import mfa
     from scim_me.api import oauth
     from scim_me.api import scim_me
+    from scim_me.api import security
     from scim_me.api import signin
     from scim_me.api.context import AppState
     from scim_me.api.cors import register_cors
     from scim_me.api.handlers import register_error_handlers
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_registry
+    from scim_me.notify import notices
+    from scim_me.notify.mail import build_mailer
     from scim_me.oauth.server import build_authorization_server
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
@@ -67,6 +71,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             custom[path.stem.lower()] = load_custom_schema(path)
     app.extensions["scim_me"] = AppState(settings=settings, registry=registry, custom_schemas=custom)
     app.extensions["scim_me.db"] = db
+    app.extensions["scim_me.mail"] = build_mailer(settings)
+    notices.register()
 
     @app.before_request
     def _connect() -> None:
@@ -90,6 +96,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(security.bp)
+    app.register_blueprint(email_verification.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
     register_error_handlers(app)

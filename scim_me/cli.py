@@ -71,6 +71,10 @@ def _tenant(name: str) -> Any:
 @click.group()
 def main() -> None:
     """Operate a scim-me server: database, tenants, users, tokens."""
+    # Security notices (e.g. a password the operator resets) are mailed from the CLI too.
+    from scim_me.notify import notices
+
+    notices.register()
 
 
 @main.group()
@@ -141,8 +145,11 @@ def tenant() -> None:
 @click.option("--dialect", type=click.Choice(["wso2", "rfc"]), default="wso2", show_default=True)
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]), default="off", show_default=True)
 @click.option("--self-delete/--no-self-delete", default=False, show_default=True)
+@click.option("--verify-email-on-update/--no-verify-email-on-update", default=False, show_default=True)
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
-def tenant_create(name: str, dialect: str, self_registration: str, self_delete: bool, alg: str) -> None:
+def tenant_create(
+    name: str, dialect: str, self_registration: str, self_delete: bool, verify_email_on_update: bool, alg: str
+) -> None:
     """Create a tenant with its own signing key."""
     from scim_me.auth.keys import create_signing_key
     from scim_me.storage.db import database_proxy
@@ -156,7 +163,13 @@ def tenant_create(name: str, dialect: str, self_registration: str, self_delete: 
         try:
             with database_proxy.atomic():
                 record = create_tenant(
-                    name, dialect, TenantSettings(self_registration=self_registration, self_delete=self_delete)
+                    name,
+                    dialect,
+                    TenantSettings(
+                        self_registration=self_registration,
+                        self_delete=self_delete,
+                        verify_email_on_update=verify_email_on_update,
+                    ),
                 )
                 create_signing_key(record.id, key, alg)
         except TenantError as exc:
@@ -170,6 +183,7 @@ def tenant_create(name: str, dialect: str, self_registration: str, self_delete: 
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]))
 @click.option("--self-delete/--no-self-delete", default=None)
 @click.option("--password-update-in-me/--no-password-update-in-me", default=None)
+@click.option("--verify-email-on-update/--no-verify-email-on-update", default=None)
 @click.option(
     "--set",
     "assignments",
@@ -183,6 +197,7 @@ def tenant_update(
     self_registration: str | None,
     self_delete: bool | None,
     password_update_in_me: bool | None,
+    verify_email_on_update: bool | None,
     assignments: tuple[str, ...],
 ) -> None:
     """Change a tenant's dialect or self-service switches."""
@@ -209,6 +224,8 @@ def tenant_update(
                 raise click.ClickException(f"{key} takes an integer") from exc
         else:
             extra[key] = raw.strip()
+    if verify_email_on_update is not None:
+        extra["verify_email_on_update"] = verify_email_on_update
     settings = _settings()
     with _database(settings):
         try:
@@ -693,7 +710,10 @@ def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -
     settings = _settings()
     key = _master_key(settings)
     with _database(settings):
-        record = _ensure_tenant(tenant_name, "wso2", key, self_registration="off", self_delete=True)
+        # The demo verifies e-mail changes: the mails land in the outbox (instance/outbox/*.eml).
+        record = _ensure_tenant(
+            tenant_name, "wso2", key, self_registration="off", self_delete=True, verify_email_on_update=True
+        )
         if find_user(record.id, username) is None:
             profile = {
                 "userName": username,

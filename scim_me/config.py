@@ -75,6 +75,21 @@ class Settings:
     cors_allowed_origins: str = ""
     cors_max_age: int = 3600
     log_level: str = "INFO"
+    # Outgoing mail (scim_me/notify/mail.py): "outbox" writes .eml files (embedded default),
+    # "smtp" relays through smtp_host.
+    mail_transport: str = "outbox"
+    mail_from: str = "scim-me <no-reply@localhost>"
+    mail_outbox_dir: str = str(INSTANCE_DIR / "outbox")
+    mail_retries: int = 3
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: int = 10
+    email_change_code_lifetime: int = 86400
+    email_change_mails_per_hour: int = 5
+    security_alert_window_days: int = 30
     # MFA (issue 4). RFC 6238 §5.2 defaults: 6 digits, SHA-1, 30 s. The issuer shown in
     # authenticator apps is the tenant's name unless totp_issuer is set.
     totp_digits: int = 6
@@ -146,6 +161,17 @@ class Settings:
             raise ConfigError("refresh_token_lifetime and refresh_token_absolute_lifetime must be >= 1 second")
         if not self.database_url.startswith(("sqlite:", "postgres:", "postgresql:")):
             raise ConfigError("database_url must be sqlite:///PATH or postgresql://...")
+        if self.mail_transport not in ("outbox", "smtp"):
+            raise ConfigError("mail_transport must be 'outbox' or 'smtp'")
+        if self.smtp_security not in ("none", "starttls", "tls"):
+            raise ConfigError("smtp_security must be 'none', 'starttls' or 'tls'")
+        if self.mail_transport == "smtp" and self.smtp_username and self.smtp_security == "none":
+            # AUTH PLAIN/LOGIN over a clear connection would hand the relay password to the network.
+            raise ConfigError("smtp_username needs smtp_security 'starttls' or 'tls'")
+        if self.email_change_mails_per_hour < 1:
+            raise ConfigError("email_change_mails_per_hour must be >= 1")
+        if self.email_change_code_lifetime < 60 or self.mail_retries < 1 or self.smtp_timeout < 1:
+            raise ConfigError("email_change_code_lifetime >= 60, mail_retries >= 1 and smtp_timeout >= 1 are required")
 
     @property
     def custom_schemas_path(self) -> Path:

@@ -100,6 +100,7 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
         "database_url": database_url,
         "encryption_key_file": str(key_file),
         "base_url": "http://localhost",
+        "mail_outbox_dir": str(tmp_path / "outbox"),
         **FAST_HASH,
     }
     settings.update(overrides)
@@ -116,3 +117,13 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture
+def mail() -> Iterator[Any]:
+    """A real SMTP server on loopback; ``mail.settings()`` points an app at it."""
+    from mailserver import MailSink
+
+    sink = MailSink().start()
+    yield sink
+    sink.stop()

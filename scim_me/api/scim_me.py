@@ -16,6 +16,8 @@ from scim_me.api.context import base_url
 from scim_me.api.context import current_tenant
 from scim_me.api.context import registry
 from scim_me.api.context import settings
+from scim_me.api.email_verification import hold_email_change
+from scim_me.api.email_verification import store_email_change
 from scim_me.api.guards import LOGIN_SCOPE
 from scim_me.api.guards import authenticate
 from scim_me.api.guards import hash_params
@@ -41,6 +43,8 @@ from scim_me.errors import InvalidRequestError
 from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
+from scim_me.storage.db import database_proxy
+from scim_me.storage.db import write_transaction
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import create_user
@@ -186,6 +190,8 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
         conditional = _check_if_match(user)
         new_profile = mutate(user.profile)
         password = new_profile.pop("password", _NO_PASSWORD)
+        # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
+        new_profile, email_change = hold_email_change(tenant, user, new_profile)
         password_hash: Any = _NO_PASSWORD
         if password is not _NO_PASSWORD:
             if not isinstance(password, str):
@@ -193,13 +199,16 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
             if password not in hashed:
                 hashed[password] = _password_hash(tenant, password, user, new_profile)
             password_hash = hashed[password]
-        if password_hash is _NO_PASSWORD and new_profile == user.profile:
+        if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
             return respond(user, tenant)
-        updated = (
-            update_user(user, new_profile)
-            if password_hash is _NO_PASSWORD
-            else update_user(user, new_profile, password_hash=password_hash)
-        )
+        with write_transaction(database_proxy):
+            updated = (
+                update_user(user, new_profile)
+                if password_hash is _NO_PASSWORD
+                else update_user(user, new_profile, password_hash=password_hash)
+            )
+            if updated is not None and email_change is not None:
+                store_email_change(tenant, updated, email_change)
         if updated is not None:
             if password_hash is not _NO_PASSWORD:
                 after_password_change(tenant, user, g.get("principal"), channel="scim_me", revoke_others=True)

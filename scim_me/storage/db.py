@@ -14,9 +14,11 @@ previous one commits. The busy timeout still bounds waits on writers that do not
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +31,7 @@ from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.pool import PooledSqliteDatabase
 
 database_proxy = peewee.DatabaseProxy()
+log = logging.getLogger("scim_me.storage")
 
 
 class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
@@ -129,3 +132,23 @@ def is_busy(exc: BaseException) -> bool:
         or "connection to server" in text
         or "timeout" in text
     )
+
+
+def after_commit(db: peewee.Database | peewee.DatabaseProxy, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the current transaction on this thread commits (at once when none is
+    open); never when it rolls back. For side effects outside the database (mail): they must not
+    happen for a write that did not.
+
+    Built on peewee's own hook, which runs the callbacks inside the outermost transaction's
+    ``__exit__`` after COMMIT: an exception there would make peewee roll back an already committed
+    transaction and skip the remaining callbacks, so each callback is isolated and only logged.
+    """
+    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+
+    def isolated() -> None:
+        try:
+            callback()
+        except Exception:
+            log.exception("after-commit callback %s failed", getattr(callback, "__qualname__", callback))
+
+    target.after_commit(isolated)

@@ -3,16 +3,24 @@ email changes. Every feature records what it did here; the security-overview API
 export and the lockout counters read it back.
 
 Kinds are short dotted names (``signin.success``, ``mfa.totp.enrolled``, ...); ``KINDS`` lists
-the ones in use so the API can document them. Details never hold secrets.
+the ones in use so the API can document them (docs/security-events.md). Details never hold secrets.
+
+Listeners (``subscribe``) react to events, e.g. the notification mails: they run only after the
+transaction that recorded the event commits, so a rolled-back change never mails anyone, and a
+failing listener never fails the write (it is logged).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import peewee
+
+from scim_me.storage.db import after_commit
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import SecurityEvent
 from scim_me.storage.users import now
@@ -57,6 +65,23 @@ class EventRecord:
     details: dict[str, Any]
 
 
+Listener = Callable[[int, EventRecord], None]
+# name -> (kinds, listener); keyed by name so building the app again (tests) replaces, not doubles.
+_LISTENERS: dict[str, tuple[frozenset[str], Listener]] = {}
+
+
+def subscribe(name: str, kinds: frozenset[str] | set[str], listener: Listener) -> None:
+    """Call ``listener(tenant_id, event)`` after the commit of every recorded event of ``kinds``."""
+    unknown = set(kinds) - KINDS
+    if unknown:
+        raise ValueError(f"unknown security event kinds {sorted(unknown)}")
+    _LISTENERS[name] = (frozenset(kinds), listener)
+
+
+def unsubscribe(name: str) -> None:
+    _LISTENERS.pop(name, None)
+
+
 def _record(row: SecurityEvent) -> EventRecord:
     return EventRecord(
         id=row.id,
@@ -84,8 +109,9 @@ def record_event(
     """Append one event. Unknown kinds are a programming error, refused loudly."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
-    with write_transaction(SecurityEvent._meta.database):
-        SecurityEvent.create(
+    db = SecurityEvent._meta.database
+    with write_transaction(db):
+        row = SecurityEvent.create(
             tenant=tenant_id,
             user=user_id,
             kind=kind,
@@ -95,6 +121,23 @@ def record_event(
             client_id=client_id,
             details=json.dumps(details or {}, sort_keys=True),
         )
+        event = _record(row)
+        for kinds, listener in list(_LISTENERS.values()):
+            if kind in kinds:
+                after_commit(db, lambda listener=listener: listener(tenant_id, event))  # type: ignore[misc]
+
+
+def _filtered(
+    tenant_id: int, user_id: str, kinds: frozenset[str] | None, since: datetime | None, until: datetime | None
+) -> peewee.ModelSelect[SecurityEvent]:
+    query = SecurityEvent.select().where((SecurityEvent.tenant == tenant_id) & (SecurityEvent.user == user_id))
+    if kinds:
+        query = query.where(SecurityEvent.kind.in_(sorted(kinds)))
+    if since is not None:
+        query = query.where(SecurityEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(SecurityEvent.occurred_at < until)
+    return query
 
 
 def list_events(
@@ -105,23 +148,27 @@ def list_events(
     offset: int = 0,
     kinds: frozenset[str] | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, int] | None = None,
 ) -> list[EventRecord]:
-    """The user's events, newest first."""
-    query = SecurityEvent.select().where((SecurityEvent.tenant == tenant_id) & (SecurityEvent.user == user_id))
-    if kinds:
-        query = query.where(SecurityEvent.kind.in_(sorted(kinds)))
-    if since is not None:
-        query = query.where(SecurityEvent.occurred_at >= since)
+    """The user's events, newest first. ``before`` (the time and id of the last event of the
+    previous page) is keyset paging: stable while new events arrive, unlike ``offset``."""
+    query = _filtered(tenant_id, user_id, kinds, since, until)
+    if before is not None:
+        at, event_id = before
+        query = query.where(
+            (SecurityEvent.occurred_at < at) | ((SecurityEvent.occurred_at == at) & (SecurityEvent.id < event_id))
+        )
     query = query.order_by(SecurityEvent.occurred_at.desc(), SecurityEvent.id.desc()).limit(limit).offset(offset)
     return [_record(row) for row in query]
 
 
 def count_events(
-    tenant_id: int, user_id: str, *, kinds: frozenset[str] | None = None, since: datetime | None = None
+    tenant_id: int,
+    user_id: str,
+    *,
+    kinds: frozenset[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> int:
-    query = SecurityEvent.select().where((SecurityEvent.tenant == tenant_id) & (SecurityEvent.user == user_id))
-    if kinds:
-        query = query.where(SecurityEvent.kind.in_(sorted(kinds)))
-    if since is not None:
-        query = query.where(SecurityEvent.occurred_at >= since)
-    return int(query.count())
+    return int(_filtered(tenant_id, user_id, kinds, since, until).count())

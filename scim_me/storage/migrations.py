@@ -378,6 +378,46 @@ def _password_history_and_throttles(db: peewee.Database) -> None:
     db.create_tables([PasswordHistory, LoginThrottle], safe=False)
 
 
+def _email_changes(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class EmailChange(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        # unique: one pending change per user; a new request replaces the old one (upsert)
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id", unique=True)
+        address = peewee.CharField(max_length=254)
+        email_type = peewee.CharField(max_length=32, null=True)
+        make_primary = peewee.BooleanField(default=True)
+        flagged_primary = peewee.BooleanField(default=False)
+        removes = peewee.TextField(default="[]")
+        previous = peewee.CharField(max_length=254, null=True)
+        code_hash = peewee.CharField(max_length=64, unique=True)
+        created_at = peewee.DateTimeField()
+        expires_at = peewee.DateTimeField()
+        ip = peewee.CharField(max_length=64, default="")
+        user_agent = peewee.CharField(max_length=512, default="")
+
+        class Meta:
+            table_name = "email_changes"
+
+    db.create_tables([EmailChange], safe=False)
+
+
 def _external_issuers(db: peewee.Database) -> None:
     class Frozen(peewee.Model):
         class Meta:
@@ -418,7 +458,8 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (5, "security events", _security_events),
     (6, "mfa: totp, backup codes, sign-in challenges, amr", _mfa),
     (7, "password history, login throttles", _password_history_and_throttles),
-    (8, "external token issuers", _external_issuers),
+    (8, "pending e-mail changes", _email_changes),
+    (9, "external token issuers", _external_issuers),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -249,6 +249,28 @@ class LoginThrottle(BaseModel):
         table_name = "login_throttles"
 
 
+class EmailChange(BaseModel):
+    """A new e-mail address waiting for its verification code (one per user)."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id", unique=True)
+    address = peewee.CharField(max_length=254)
+    email_type = peewee.CharField(max_length=32, null=True)
+    make_primary = peewee.BooleanField(default=True)
+    flagged_primary = peewee.BooleanField(default=False)
+    removes = peewee.TextField(default="[]")
+    previous = peewee.CharField(max_length=254, null=True)
+    code_hash = peewee.CharField(max_length=64, unique=True)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    ip = peewee.CharField(max_length=64, default="")
+    user_agent = peewee.CharField(max_length=512, default="")
+
+    class Meta:
+        table_name = "email_changes"
+
+
 class ExternalIssuer(BaseModel):
     """An OIDC issuer whose access tokens a tenant accepts (resource-server mode)."""
 

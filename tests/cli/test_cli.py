@@ -176,6 +176,9 @@ def test_tenant_update_changes_the_dialect_and_switches(ready: Cli) -> None:
             "password_update_in_me": True,
         }.items()
     )
+    assert out["verify_email_on_update"] is False
+    verify = json.loads(ready.ok("tenant", "update", "acme", "--verify-email-on-update"))
+    assert verify["verify_email_on_update"] is True and verify["self_delete"] is True
     row = _tenant_rows(ready)["acme"]
     assert row[0] == "rfc"
     assert json.loads(row[1])["self_delete"] is True

@@ -109,6 +109,7 @@ def launch(
         "SCIM_ME_DATABASE_URL": f"sqlite:///{workdir / 'scim-me.db'}",
         "SCIM_ME_ENCRYPTION_KEY_FILE": str(key_file),
         "SCIM_ME_BASE_URL": base_url,
+        "SCIM_ME_MAIL_OUTBOX_DIR": str(workdir / "outbox"),
         "SCIM_ME_ARGON2_MEMORY_KIB": "1024",
         "SCIM_ME_ARGON2_TIME_COST": "1",
         "SCIM_ME_ARGON2_PARALLELISM": "1",

@@ -19,6 +19,7 @@ from scim_me.storage.tenants import list_tenants
 
 TABLES = {
     "external_issuers",
+    "email_changes",
     "login_throttles",
     "mfa_backup_codes",
     "mfa_challenges",
@@ -56,7 +57,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 8
+            assert LATEST == ALL_STEPS[-1] == 9
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}

@@ -1,0 +1,419 @@
+"""Verified e-mail change ("email verification on update"), the HTTP and transaction side.
+
+``hold_email_change`` and ``store_email_change`` are called by the SCIM ``/Me`` write path; the
+endpoints below redeem the code, on WSO2's paths (``api.identity.user`` v1.0, wso2-api.md §8):
+
+- ``POST /api/identity/user/v1.0/validate-code`` ``{"code", "properties"}`` → 202: the code
+  alone proves control of the new address (the link may be opened on another device, signed out);
+  codes carry 192 random bits, so they cannot be guessed.
+- ``POST /api/identity/user/v1.0/me/validate-code`` → 202: the same for the signed-in user; the
+  code must be theirs.
+- ``POST /api/identity/user/v1.0/me/resend-code`` ``{"properties": [{"key": "RecoveryScenario",
+  "value": "EMAIL_VERIFICATION_ON_UPDATE"}]}`` → 201: a fresh code (the old one stops working).
+- ``GET|DELETE /api/users/v1/me/email-change``: the pending change (address, expiry) / cancel it.
+- ``GET|POST /accountrecoveryendpoint/confirm-email``: the page the mailed link opens. The code
+  sits in the link's fragment (``#code=...``), which browsers never send, so it reaches no access
+  log; the page moves it into a form that is POSTed by the user's click, so a mail scanner that
+  fetches links does not confirm anything.
+
+A code works once, for ``email_change_code_lifetime`` (24 h), and only for the latest request:
+a newer change request replaces the pending one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import render_template
+from flask import request
+
+from scim_me.api.context import current_tenant
+from scim_me.api.context import settings
+from scim_me.api.guards import LOGIN_SCOPE
+from scim_me.api.guards import authenticate
+from scim_me.api.guards import require_scope
+from scim_me.api.guards import require_user
+from scim_me.api.handlers import json_body
+from scim_me.api.negotiation import parse_body
+from scim_me.api.security import iso
+from scim_me.core.email_change import RequestedChange
+from scim_me.core.email_change import apply_verified
+from scim_me.core.email_change import code_digest
+from scim_me.core.email_change import code_matches
+from scim_me.core.email_change import hold_new_address
+from scim_me.core.email_change import key
+from scim_me.core.email_change import new_code
+from scim_me.core.email_change import unverify_if_primary_changed
+from scim_me.core.email_change import with_pending
+from scim_me.errors import ApiError
+from scim_me.errors import ConflictError
+from scim_me.errors import ScimError
+from scim_me.notify.mail import Mail
+from scim_me.notify.notices import current_mailer
+from scim_me.notify.notices import tenant_url
+from scim_me.storage import email_changes
+from scim_me.storage.db import after_commit
+from scim_me.storage.db import database_proxy
+from scim_me.storage.db import write_transaction
+from scim_me.storage.email_changes import PendingChange
+from scim_me.storage.events import list_events
+from scim_me.storage.events import record_event
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import get_user
+from scim_me.storage.users import now
+from scim_me.storage.users import update_user
+
+bp = Blueprint("email_verification", __name__)
+log = logging.getLogger("scim_me.email_change")
+
+SCENARIO = "EMAIL_VERIFICATION_ON_UPDATE"
+_MAILED = frozenset({"email.change_requested"})  # one per verification mail (requests and resends)
+_PAGE_HEADERS = {
+    # The page's one inline script (fragment → form field) is allowed by its hash-free nonce-less
+    # 'unsafe-inline'; nothing else may load, and the page cannot be framed.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _invalid() -> ApiError:
+    return ApiError(
+        "The verification code is not valid: it is wrong, was already used, or a newer request replaced it.",
+        status=400,
+        code="18001",
+        message="Invalid Code",
+    )
+
+
+def _expired() -> ApiError:
+    return ApiError(
+        "The verification code has expired; change the e-mail address again to get a new one.",
+        status=400,
+        code="18002",
+        message="Expired Code",
+    )
+
+
+def _client_ip() -> str:
+    return request.remote_addr or ""
+
+
+def _user_agent() -> str:
+    return request.headers.get("User-Agent", "")
+
+
+# --- the /Me write path ------------------------------------------------------------------------
+
+
+def hold_email_change(
+    tenant: TenantRecord, user: StoredUser, new_profile: dict[str, Any]
+) -> tuple[dict[str, Any], RequestedChange | None]:
+    """What a /Me write stores now, and the change that waits for verification (if any)."""
+    if not tenant.settings.verify_email_on_update:
+        return unverify_if_primary_changed(user.profile, new_profile), None
+    held, change = hold_new_address(user.profile, new_profile)
+    if change is not None:
+        _check_mail_budget(tenant.id, user.id)
+    return held, change
+
+
+class TooManyMailsError(ScimError):
+    """429: this account asked for too many verification mails within the hour."""
+
+    status = 429
+
+
+def _check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
+    """At most ``email_change_mails_per_hour`` verification mails per account and hour: a stolen
+    token must not turn the server into a mail cannon against someone else's address."""
+    limit = settings().email_change_mails_per_hour
+    since = now() - timedelta(hours=1)
+    recent = list_events(tenant_id, user_id, limit=limit, kinds=_MAILED, since=since)
+    if len(recent) < limit:
+        return
+    wait = max(1, int((recent[-1].occurred_at + timedelta(hours=1) - now()).total_seconds()) + 1)
+    message = f"Too many verification mails for this account; try again in {wait} seconds."
+    if api:
+        raise ApiError(
+            message, status=429, code="EVU-10004", message="Too Many Requests", headers={"Retry-After": str(wait)}
+        )
+    raise TooManyMailsError(message, headers={"Retry-After": str(wait)})
+
+
+def store_email_change(tenant: TenantRecord, user: StoredUser, change: RequestedChange) -> None:
+    """Inside the /Me write's transaction: replace the pending change, record the request, and mail
+    the code to the new address once the transaction commits."""
+    code = new_code()
+    stamp = now()
+    expires = stamp + timedelta(seconds=settings().email_change_code_lifetime)
+    email_changes.put_change(
+        tenant.id,
+        user.id,
+        change,
+        code_digest(code),
+        created_at=stamp,
+        expires_at=expires,
+        ip=_client_ip(),
+        user_agent=_user_agent(),
+    )
+    record_event(
+        tenant.id,
+        user.id,
+        "email.change_requested",
+        ip=_client_ip(),
+        user_agent=_user_agent(),
+        details={"address": change.address},
+    )
+    mail = _verification_mail(tenant, user, change.address, code, expires)
+    mailer = current_mailer()
+    if mailer is not None:
+        after_commit(database_proxy, lambda: mailer.send_later(mail))
+
+
+def _verification_mail(tenant: TenantRecord, user: StoredUser, address: str, code: str, expires: datetime) -> Mail:
+    link = f"{tenant_url(settings(), tenant.name)}/accountrecoveryendpoint/confirm-email#code={code}"
+    hours = max(1, round(settings().email_change_code_lifetime / 3600))
+    text = (
+        "Hello,\n\n"
+        f"Someone, hopefully you, asked to use this address for the account {user.user_name}"
+        f" (organization {tenant.name}).\n\n"
+        f"To confirm it, open this link within {hours} hours (until {expires:%Y-%m-%d %H:%M} UTC):\n\n"
+        f"{link}\n\n"
+        f"or enter this code where you asked for the change:\n\nVerification code: {code}\n\n"
+        "The code works once. If you did not ask for this, ignore this mail: the address will not be used.\n"
+    )
+    return Mail(to=address, subject="Confirm your new e-mail address", text=text, kind="email.verify")
+
+
+def _mask(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else address
+
+
+def _notice_mail(tenant_name: str, user: StoredUser, pending: PendingChange, when: datetime) -> Mail | None:
+    """The notice to the address the account had when the change was asked for."""
+    change = pending.change
+    if not change.previous or key(change.previous) == key(change.address):
+        return None
+    account = f"your account {user.user_name} (organization {tenant_name})"
+    if change.make_primary:
+        subject = "Your e-mail address was changed"
+        what = (
+            f"The e-mail address of {account} was changed to {_mask(change.address)}."
+            " Mail for this account now goes there."
+        )
+    else:
+        subject = "A new e-mail address was added"
+        what = f"The address {_mask(change.address)} was added to {account}."
+    ip = _client_ip()
+    text = (
+        f"Hello,\n\n{what}\n\nWhen: {when:%Y-%m-%d %H:%M:%S} UTC\n"
+        + (f"From IP address: {ip}\n" if ip else "")
+        + "\nIf this was you, there is nothing to do.\n"
+        "If it was not, someone may have access to your account: change your password now and contact"
+        " your administrator.\n"
+    )
+    return Mail(to=change.previous, subject=subject, text=text, kind="email.changed")
+
+
+# --- redeeming the code ------------------------------------------------------------------------
+
+
+def _drop_expired(pending: PendingChange) -> None:
+    """Forget an expired change: the row and the user's ``pendingEmails``."""
+    with write_transaction(database_proxy):
+        if not email_changes.take(pending):
+            return
+        for _attempt in range(settings().patch_retries):
+            user = get_user(pending.tenant_id, pending.user_id)
+            if user is None or update_user(user, with_pending(user.profile, None)) is not None:
+                return
+
+
+def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
+    """Apply ``pending`` once: the new address becomes the user's, the old one gets a notice."""
+    if pending.expires_at <= now():
+        _drop_expired(pending)
+        raise _expired()
+    stamp = now()
+    with write_transaction(database_proxy):
+        if not email_changes.take(pending):
+            raise _invalid()  # a concurrent redemption, or a newer request, got there first
+        for _attempt in range(settings().patch_retries):
+            user = get_user(pending.tenant_id, pending.user_id)
+            if user is None:
+                raise _invalid()
+            updated = update_user(user, apply_verified(user.profile, pending.change))
+            if updated is not None:
+                break
+        else:
+            raise ConflictError("The user is being changed by many requests at once; retry.")
+        record_event(
+            tenant.id,
+            user.id,
+            "email.changed",
+            ip=_client_ip(),
+            user_agent=_user_agent(),
+            details={"from": pending.change.previous, "to": pending.change.address},
+        )
+        notice = _notice_mail(tenant.name, updated, pending, stamp)
+        mailer = current_mailer()
+        if notice is not None and mailer is not None:
+            after_commit(database_proxy, lambda: mailer.send_later(notice))
+    log.info("e-mail change confirmed for user %s", updated.id)
+    return updated
+
+
+def _code_from(body: Any) -> str:
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"].strip():
+        raise ApiError("A verification code (a string) is required.", status=400, code="18001", message="Invalid Code")
+    properties = body.get("properties", [])
+    if not isinstance(properties, list) or not all(isinstance(p, dict) for p in properties):
+        raise ApiError("properties must be a list of {key, value} objects.", status=400, code="UMG-10000")
+    return str(body["code"]).strip()
+
+
+def _tenant() -> TenantRecord:
+    tenant = current_tenant()
+    if tenant is None:
+        raise ApiError("No such tenant.", status=404, code="UMG-10004", message="Not Found")
+    return tenant
+
+
+def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
+    if len(code) > 128:
+        raise _invalid()
+    pending = email_changes.find_by_code_hash(code_digest(code))
+    if pending is None or pending.tenant_id != tenant.id or not code_matches(code, pending.code_hash):
+        raise _invalid()
+    return confirm(pending, tenant)
+
+
+@bp.post("/api/identity/user/v1.0/validate-code")
+def validate_code() -> Response:
+    tenant = _tenant()
+    _redeem_anonymous(tenant, _code_from(parse_body()))
+    return Response(status=202)
+
+
+def _me() -> tuple[TenantRecord, str]:
+    principal = authenticate(current_tenant())
+    require_scope(principal, LOGIN_SCOPE)
+    return principal.tenant, require_user(principal)
+
+
+@bp.post("/api/identity/user/v1.0/me/validate-code")
+def validate_my_code() -> Response:
+    tenant, user_id = _me()
+    code = _code_from(parse_body())
+    pending = email_changes.find_for_user(tenant.id, user_id)
+    if pending is None or not code_matches(code, pending.code_hash):
+        raise _invalid()
+    confirm(pending, tenant)
+    return Response(status=202)
+
+
+@bp.post("/api/identity/user/v1.0/me/resend-code")
+def resend_code() -> Response:
+    tenant, user_id = _me()
+    body = parse_body()
+    properties = body.get("properties", []) if isinstance(body, dict) else None
+    if not isinstance(properties, list):
+        raise ApiError("properties must be a list of {key, value} objects.", status=400, code="UMG-10000")
+    scenario = next(
+        (p.get("value") for p in properties if isinstance(p, dict) and p.get("key") == "RecoveryScenario"), None
+    )
+    if scenario not in (None, SCENARIO):
+        raise ApiError(f"Only the {SCENARIO} scenario is supported.", status=400, code="UMG-10000")
+    pending = email_changes.find_for_user(tenant.id, user_id)
+    user = get_user(tenant.id, user_id)
+    if pending is None or user is None or pending.expires_at <= now():
+        raise ApiError("There is no pending e-mail change to verify.", status=400, code="EVU-10001")
+    _check_mail_budget(tenant.id, user_id, api=True)
+    code = new_code()
+    expires = now() + timedelta(seconds=settings().email_change_code_lifetime)
+    with write_transaction(database_proxy):
+        if not email_changes.replace_code(pending, code_digest(code), expires):
+            raise ApiError("The pending change was just replaced; try again.", status=409, code="EVU-10002")
+        record_event(
+            tenant.id,
+            user_id,
+            "email.change_requested",
+            ip=_client_ip(),
+            user_agent=_user_agent(),
+            details={"address": pending.change.address, "resent": True},
+        )
+        mail = _verification_mail(tenant, user, pending.change.address, code, expires)
+        mailer = current_mailer()
+        if mailer is not None:
+            after_commit(database_proxy, lambda: mailer.send_later(mail))
+    return Response(status=201)
+
+
+@bp.get("/api/users/v1/me/email-change")
+def get_pending() -> Response:
+    tenant, user_id = _me()
+    pending = email_changes.find_for_user(tenant.id, user_id)
+    if pending is None or pending.expires_at <= now():
+        raise ApiError("There is no pending e-mail change.", status=404, code="EVU-10003", message="Not Found")
+    return json_body(
+        {
+            "address": pending.change.address,
+            "type": pending.change.email_type,
+            "primary": pending.change.make_primary,
+            "requestedTime": iso(pending.created_at),
+            "expiryTime": iso(pending.expires_at),
+        },
+        mimetype="application/json",
+    )
+
+
+@bp.delete("/api/users/v1/me/email-change")
+def cancel_pending() -> Response:
+    tenant, user_id = _me()
+    pending = email_changes.find_for_user(tenant.id, user_id)
+    if pending is not None:
+        _drop_expired(pending)  # the same clean-up: the row and pendingEmails go
+    return Response(status=204)
+
+
+# --- the page the link opens ---------------------------------------------------------------------
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    tenant = current_tenant()
+    body = render_template(template, tenant_name=tenant.name if tenant else "", **context)
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers.update(_PAGE_HEADERS)
+    return response
+
+
+@bp.get("/accountrecoveryendpoint/confirm-email")
+def confirm_page() -> Response:
+    _tenant()
+    return _page("confirm_email.html")
+
+
+@bp.post("/accountrecoveryendpoint/confirm-email")
+def confirm_page_post() -> Response:
+    tenant = _tenant()
+    code = (request.form.get("code") or "").strip()
+    try:
+        _redeem_anonymous(tenant, code)
+    except ApiError as error:
+        return _page("message.html", 400, heading=error.message, message=error.description)
+    return _page(
+        "message.html",
+        heading="E-mail address confirmed",
+        message="Your new e-mail address is confirmed and is now used for your account.",
+    )

@@ -1,0 +1,1 @@
+"""Outgoing mail and the notices scim-me sends on security events."""
