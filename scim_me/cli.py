@@ -7,6 +7,7 @@
     scim-me user create --tenant NAME --username U --password P
     scim-me user list|set-password|unlock|delete ...
     scim-me token --tenant NAME --user U [--scope "openid internal_login"]
+    scim-me tenant issuer add|remove|list|local-tokens ... (external issuers)
 """
 
 from __future__ import annotations
@@ -249,6 +250,143 @@ def tenant_list() -> None:
     with _database(_settings()):
         for record in list_tenants():
             click.echo(f"{record.name}\t{record.dialect}\t{record.settings.to_json()}")
+
+
+@tenant.group("issuer")
+def tenant_issuer() -> None:
+    """External OIDC issuers whose access tokens a tenant accepts (resource-server mode)."""
+
+
+@tenant_issuer.command("add")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--issuer", required=True, help="The exact `iss` of its tokens.")
+@click.option("--jwks-uri", help="Where its public keys are published (fetched and cached).")
+@click.option("--jwks-file", type=click.Path(exists=True, dir_okay=False), help="A static JWKS instead of a URL.")
+@click.option("--audience", required=True, help="The `aud` its tokens must carry for this API.")
+@click.option("--user-claim", default="sub", show_default=True, help="The claim naming the user.")
+@click.option(
+    "--user-attribute",
+    type=click.Choice(["userName", "id", "emails"]),
+    default="userName",
+    show_default=True,
+    help="The local attribute that claim is matched against.",
+)
+@click.option("--scope-claim", type=click.Choice(["scope", "scp"]), default="scope", show_default=True)
+@click.option(
+    "--map-scope", multiple=True, metavar="EXTERNAL=LOCAL", help="Rename a scope, e.g. scim:me=internal_login."
+)
+@click.option("--alg", "algorithms", multiple=True, help="Accepted algorithms (default RS256, PS256, ES256).")
+def tenant_issuer_add(
+    tenant_name: str,
+    issuer: str,
+    jwks_uri: str | None,
+    jwks_file: str | None,
+    audience: str,
+    user_claim: str,
+    user_attribute: str,
+    scope_claim: str,
+    map_scope: tuple[str, ...],
+    algorithms: tuple[str, ...],
+) -> None:
+    """Accept access tokens of ISSUER on the tenant's /scim2/Me."""
+    from scim_me.auth.tokens import issuer_for
+    from scim_me.storage.external_issuers import DEFAULT_ALGORITHMS
+    from scim_me.storage.external_issuers import ExternalIssuerError
+    from scim_me.storage.external_issuers import ExternalIssuerRecord
+    from scim_me.storage.external_issuers import add_issuer
+
+    settings = _settings()
+    scope_map: dict[str, str] = {}
+    for item in map_scope:
+        external, sep, local = item.partition("=")
+        if not sep or not external or not local:
+            raise click.ClickException(f"--map-scope wants EXTERNAL=LOCAL, got {item!r}")
+        scope_map[external] = local
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(Path(jwks_file).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise click.ClickException(f"{jwks_file} is not JSON: {exc}") from exc
+    with _database(settings):
+        record = _tenant(tenant_name)
+        if issuer.rstrip("/") == issuer_for(settings.base_url, record.name, settings.default_tenant).rstrip("/"):
+            raise click.ClickException("that is this tenant's own issuer")
+        try:
+            add_issuer(
+                ExternalIssuerRecord(
+                    tenant_id=record.id,
+                    issuer=issuer,
+                    audience=audience,
+                    jwks_uri=jwks_uri,
+                    jwks=jwks,
+                    user_claim=user_claim,
+                    user_attribute=user_attribute,
+                    scope_claim=scope_claim,
+                    algorithms=tuple(algorithms) or DEFAULT_ALGORITHMS,
+                    scope_map=scope_map,
+                )
+            )
+        except ExternalIssuerError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"tenant {record.name} now accepts tokens of {issuer}")
+
+
+@tenant_issuer.command("remove")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--issuer", required=True)
+def tenant_issuer_remove(tenant_name: str, issuer: str) -> None:
+    """Stop accepting ISSUER's tokens (each worker notices at its next request)."""
+    from scim_me.storage.external_issuers import remove_issuer
+
+    with _database(_settings()):
+        record = _tenant(tenant_name)
+        if not remove_issuer(record.id, issuer):
+            raise click.ClickException(f"tenant {record.name} has no external issuer {issuer!r}")
+    click.echo(f"removed {issuer} from tenant {record.name}")
+
+
+@tenant_issuer.command("list")
+@click.option("--tenant", "tenant_name", required=True)
+def tenant_issuer_list(tenant_name: str) -> None:
+    """One JSON object a line, then whether the tenant's own tokens are accepted."""
+    from scim_me.storage.external_issuers import list_issuers
+
+    with _database(_settings()):
+        record = _tenant(tenant_name)
+        for item in list_issuers(record.id):
+            click.echo(
+                json.dumps(
+                    {
+                        "issuer": item.issuer,
+                        "audience": item.audience,
+                        "jwks_uri": item.jwks_uri,
+                        "static_keys": len(item.jwks.get("keys", [])) if item.jwks else 0,
+                        "user_claim": item.user_claim,
+                        "user_attribute": item.user_attribute,
+                        "scope_claim": item.scope_claim,
+                        "scope_map": item.scope_map,
+                        "algorithms": list(item.algorithms),
+                    }
+                )
+            )
+        click.echo(f"local tokens: {'accepted' if record.settings.accept_local_tokens else 'refused'}")
+
+
+@tenant_issuer.command("local-tokens")
+@click.option("--tenant", "tenant_name", required=True)
+@click.argument("mode", type=click.Choice(["accept", "refuse"]))
+def tenant_issuer_local_tokens(tenant_name: str, mode: str) -> None:
+    """Whether the tenant's own access tokens stay accepted besides its external issuers'."""
+    from scim_me.storage.external_issuers import list_issuers
+    from scim_me.storage.tenants import update_tenant
+
+    with _database(_settings()):
+        record = _tenant(tenant_name)
+        if mode == "refuse" and not list_issuers(record.id):
+            raise click.ClickException("add an external issuer first: otherwise no token would be accepted")
+        update_tenant(record.name, accept_local_tokens=mode == "accept")
+    click.echo(f"tenant {record.name}: local tokens {'accepted' if mode == 'accept' else 'refused'}")
 
 
 @main.group()

@@ -42,6 +42,11 @@ class Settings:
     # A grant's hard end, however often its refresh token rotates (RFC 9700 §4.14.2): 7 days.
     refresh_token_absolute_lifetime: int = 604800
     code_lifetime: int = 300
+    # External issuers (resource-server mode): how long their JWKS is cached per worker, how often
+    # an unknown kid may trigger a refetch, and the fetch timeout (seconds).
+    external_jwks_cache_seconds: int = 300
+    external_jwks_refresh_min_seconds: int = 30
+    external_jwks_timeout: int = 5
     token_leeway: int = 30
     max_operations: int = 1000
     max_body_bytes: int = 1024 * 1024

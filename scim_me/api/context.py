@@ -10,6 +10,7 @@ from flask import current_app
 from flask import g
 from flask import request
 
+from scim_me.auth.external import JwksCache
 from scim_me.auth.tokens import VerifiedTokens
 from scim_me.config import Settings
 from scim_me.core.schemas import Schema
@@ -29,6 +30,7 @@ class AppState:
     _tenants: dict[str, tuple[float, TenantRecord]] = field(default_factory=dict)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _origins: dict[int, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    jwks: JwksCache = field(default_factory=JwksCache)  # external issuers' keys
 
     def tenant_origins(self, tenant: TenantRecord) -> frozenset[str]:
         """The tenant's CORS origins (its clients' allowed origins), cached like tenants."""

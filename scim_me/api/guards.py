@@ -11,12 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from flask import g
 from flask import request
 
 from scim_me.api.context import state
+from scim_me.auth.external import unverified_issuer
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import TokenError
@@ -26,6 +28,7 @@ from scim_me.core.passwords import HashParams
 from scim_me.errors import ForbiddenError
 from scim_me.errors import TooManyRequestsError
 from scim_me.errors import UnauthorizedError
+from scim_me.storage.external_issuers import find_issuer
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
@@ -47,6 +50,9 @@ class Principal:
     # The access token's ``jti`` (bearer only): lets an endpoint find the caller's own grant and
     # session, e.g. to keep them when ending all the others.
     token_id: str | None = None
+    # The external issuer of the caller's token (resource-server mode); None for our own tokens
+    # and Basic. Such a caller has no grant or session here, and ``token_id`` is None.
+    issuer: str | None = None
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
@@ -94,6 +100,14 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
 def _bearer(tenant: TenantRecord, token: str) -> Principal:
     settings = current_app.config["SCIM_ME_SETTINGS"]
     issuer = issuer_for(settings.base_url, tenant.name, settings.default_tenant)
+    # Routing only: the unverified ``iss`` picks the verifier, which then checks everything.
+    claimed = unverified_issuer(token)
+    if claimed is not None and claimed != issuer:
+        external = find_issuer(tenant.id, claimed)
+        if external is not None:
+            return external_principal(tenant, token, external)
+    if not tenant.settings.accept_local_tokens:
+        raise unauthorized("This tenant accepts tokens of its external issuers only.")
     try:
         claims = verify_access_token(
             token,
@@ -114,6 +128,13 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
     if user is None:
         raise unauthorized("The token's user does not exist.")
     return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id)
+
+
+def external_principal(tenant: TenantRecord, token: str, config: Any) -> Principal:
+    """A caller with a token of one of the tenant's external issuers (api/external_auth.py)."""
+    from scim_me.api.external_auth import authenticate_external
+
+    return authenticate_external(tenant, token, config)
 
 
 def _basic(tenant: TenantRecord, credentials: str) -> Principal:

@@ -39,6 +39,7 @@ from scim_me.oauth.code_flow import TenantIssuerParameter
 from scim_me.oauth.requests import FRESH_LOGIN_KEY
 from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
+from scim_me.oauth.requests import sign_in_too_old
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
@@ -140,8 +141,10 @@ def authorize() -> Response:
     server = _server()
     session, user = _signed_in(tenant)
     prompts = requested_prompts(request.values)
-    if "login" in prompts and browser.get(FRESH_LOGIN_KEY) != request_fingerprint(request.query_string):
-        user = None  # prompt=login: a live session is not enough, ask for the password again
+    fresh = browser.get(FRESH_LOGIN_KEY) == request_fingerprint(request.query_string)
+    too_old = session is not None and sign_in_too_old(session.auth_time, request.values.get("max_age"))
+    if not fresh and ("login" in prompts or too_old):
+        user = None  # prompt=login or max_age: a live session is not enough, ask for the password again
     try:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:

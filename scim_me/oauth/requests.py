@@ -6,12 +6,13 @@
   one of the values, which is how parameter-pollution attacks get their foothold.
 - OIDC Core §3.1.2.1 ``prompt``: ``none`` never shows a page (``login_required`` /
   ``consent_required`` go back to the client), ``login`` asks for the password again even when
-  the browser has a live session.
+  the browser has a live session; so does a session older than ``max_age`` seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,3 +39,12 @@ def request_fingerprint(query_string: bytes) -> str:
     """Names one authorization request (its exact query: state, PKCE challenge, ...), so a
     password entered for it satisfies ``prompt=login`` for that request and no other."""
     return hashlib.sha256(query_string).hexdigest()
+
+
+def sign_in_too_old(auth_time: int, max_age: str | None) -> bool:
+    """OIDC Core §3.1.2.1 ``max_age``: the user must sign in again when the session's sign-in is
+    older. A value that is not a non-negative integer counts as 0 (the safe reading)."""
+    if max_age is None:
+        return False
+    allowed = int(max_age) if max_age.isdigit() else 0
+    return time.time() - auth_time > allowed

@@ -418,6 +418,38 @@ def _email_changes(db: peewee.Database) -> None:
     db.create_tables([EmailChange], safe=False)
 
 
+def _external_issuers(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class ExternalIssuer(Frozen):
+        id = peewee.AutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        issuer = peewee.CharField(max_length=512)
+        jwks_uri = peewee.TextField(null=True)
+        jwks = peewee.TextField(null=True)
+        audience = peewee.CharField(max_length=512)
+        user_claim = peewee.CharField(max_length=64, default="sub")
+        user_attribute = peewee.CharField(max_length=64, default="userName")
+        scope_claim = peewee.CharField(max_length=64, default="scope")
+        algorithms = peewee.TextField(default="[]")
+        scope_map = peewee.TextField(default="{}")
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "external_issuers"
+            indexes = ((("tenant", "issuer"), True),)
+
+    db.create_tables([ExternalIssuer], safe=False)
+
+
 def _consent_management(db: peewee.Database) -> None:
     """Consent management (Kantara consent receipts, WSO2 consent-mgt API): PII categories,
     purpose categories and purposes with integer ids, and receipts linked to them. Receipts keep
@@ -537,7 +569,9 @@ def _consent_management(db: peewee.Database) -> None:
 
     class ReceiptPurposeCategory(Frozen):
         id = peewee.AutoField()
-        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
+        receipt_purpose = peewee.ForeignKeyField(
+            ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+        )
         purpose_category = peewee.ForeignKeyField(PurposeCategory, column_name="purpose_category_id")
 
         class Meta:
@@ -545,7 +579,9 @@ def _consent_management(db: peewee.Database) -> None:
 
     class ReceiptPii(Frozen):
         id = peewee.AutoField()
-        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
+        receipt_purpose = peewee.ForeignKeyField(
+            ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+        )
         pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
         position = peewee.IntegerField()
         validity = peewee.CharField(max_length=255)
@@ -578,7 +614,8 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (6, "mfa: totp, backup codes, sign-in challenges, amr", _mfa),
     (7, "password history, login throttles", _password_history_and_throttles),
     (8, "pending e-mail changes", _email_changes),
-    (9, "consent management: purposes, categories, receipts", _consent_management),
+    (9, "external token issuers", _external_issuers),
+    (10, "consent management: purposes, categories, receipts", _consent_management),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -271,6 +271,26 @@ class EmailChange(BaseModel):
         table_name = "email_changes"
 
 
+class ExternalIssuer(BaseModel):
+    """An OIDC issuer whose access tokens a tenant accepts (resource-server mode)."""
+
+    id = peewee.AutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    issuer = peewee.CharField(max_length=512)
+    jwks_uri = peewee.TextField(null=True)
+    jwks = peewee.TextField(null=True)
+    audience = peewee.CharField(max_length=512)
+    user_claim = peewee.CharField(max_length=64, default="sub")
+    user_attribute = peewee.CharField(max_length=64, default="userName")
+    scope_claim = peewee.CharField(max_length=64, default="scope")
+    algorithms = peewee.TextField(default="[]")
+    scope_map = peewee.TextField(default="{}")
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "external_issuers"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

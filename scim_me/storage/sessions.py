@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,8 @@ def _record(row: UserSession) -> SessionRecord:
         ip=row.ip,
         login_time=row.login_time,
         last_access=row.last_access,
-        auth_time=int(row.login_time.timestamp()),
+        # Stored as naive UTC: a naive datetime's timestamp() would read it as local time.
+        auth_time=int(row.login_time.replace(tzinfo=UTC).timestamp()),
         amr=row.amr,
     )
 

@@ -45,6 +45,9 @@ class TenantSettings:
     self_registration: str = "off"
     self_delete: bool = False
     password_update_in_me: bool = True
+    # Whether /scim2/Me accepts this tenant's own access tokens; off when an external issuer
+    # (storage/external_issuers.py) is the only one this tenant trusts.
+    accept_local_tokens: bool = True
     # WSO2 "email verification on update": a new address waits for its mailed code (docs/email-change.md).
     verify_email_on_update: bool = False
     # Password policy (core/password_policy.py). 0 for a length means the server-wide default

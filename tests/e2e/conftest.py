@@ -14,13 +14,17 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from e2e.support import ACCESS_LOG
+from e2e.support import ACCESS_LOG_FORMAT
 from e2e.support import DEFAULT_PASSWORD
 from e2e.support import LiveServer
 from e2e.support import free_port
@@ -53,7 +57,7 @@ def _wait_until_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -
     pytest.fail(f"gunicorn not ready within {STARTUP_DEADLINE_S:.0f}s ({last_error}):\n{tail(log_path)}")
 
 
-def _gunicorn_command(port: int) -> list[str]:
+def _gunicorn_command(port: int, access_log: Path | None = None) -> list[str]:
     command = [
         sys.executable,
         "-m",
@@ -66,6 +70,9 @@ def _gunicorn_command(port: int) -> list[str]:
         "--graceful-timeout",
         "5",
     ]
+    if access_log is not None:
+        # Which worker (pid) answered what: lets a test prove that every worker saw a change.
+        command += ["--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT]
     from gunicorn.config import KNOWN_SETTINGS
 
     if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
@@ -85,9 +92,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("live-server")
+@contextmanager
+def launch(
+    workdir: Path, prepare: Callable[[LiveServer], None], ready_tenant: str = "acme", **env_overrides: str
+) -> Iterator[LiveServer]:
+    """Start one server on a free port with its own database and key, prepared by ``prepare``
+    (CLI calls) before gunicorn starts; stop it on exit."""
     key_file = workdir / "encryption.key"
     key_file.write_text(new_master_key() + "\n", encoding="ascii")
     key_file.chmod(0o600)
@@ -108,12 +118,28 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         # a minute) would let one test's wrong passwords lock out the next test's sign-ins.
         # tests/e2e/test_account_security.py uses its own 127.0.0.x addresses.
         "SCIM_ME_LOGIN_IP_MAX_FAILURES": "1000",
+        **env_overrides,
     }
     env.pop("SCIM_ME_ENCRYPTION_KEY", None)
     log_path = workdir / "gunicorn.log"
     server = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
-    request.config.stash[_LOG_KEY] = log_path
+    prepare(server)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            _gunicorn_command(port, workdir / ACCESS_LOG),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(proc, server.url("/scim2/ServiceProviderConfig", ready_tenant), log_path)
+        yield server
+    finally:
+        _stop(proc)
 
+
+def _prepare_main(server: LiveServer) -> None:
     server.cli("db", "upgrade")
     server.cli("tenant", "create", "acme")
     server.cli("tenant", "create", "other")
@@ -134,21 +160,37 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         "kim@example.com",
     )
 
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            _gunicorn_command(port),
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_ready(proc, server.url("/scim2/ServiceProviderConfig"), log_path)
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live-server")
+    request.config.stash[_LOG_KEY] = workdir / "gunicorn.log"
+    with launch(workdir, _prepare_main) as server:
+        try:
+            yield server
+        finally:
+            if request.session.testsfailed:
+                sys.stderr.write(f"\n---- gunicorn log ({server.log_path}) ----\n{tail(server.log_path)}\n")
+
+
+EXTERNAL_AUDIENCE = "https://scim.example.org/api"
+
+
+def _prepare_external(server: LiveServer) -> None:
+    server.cli("db", "upgrade")
+    for name in ("idp", "stranger"):
+        server.cli("tenant", "create", name)
+        server.cli("user", "create", "--tenant", name, "--username", "kim", "--password", DEFAULT_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def external_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second scim-me instance on another port, standing in for an external OIDC issuer (its
+    tenants ``idp`` and ``stranger`` each have a user ``kim``); its tokens name
+    EXTERNAL_AUDIENCE as the API they are for."""
+    workdir = tmp_path_factory.mktemp("external-issuer")
+    with launch(workdir, _prepare_external, "idp", SCIM_ME_RESOURCE_AUDIENCE=EXTERNAL_AUDIENCE) as server:
         yield server
-    finally:
-        _stop(proc)
-        if request.session.testsfailed:
-            sys.stderr.write(f"\n---- gunicorn log ({log_path}) ----\n{tail(log_path)}\n")
 
 
 @pytest.hookimpl(wrapper=True)

@@ -22,6 +22,9 @@ LOG_TAIL_LINES = 200
 DEFAULT_PASSWORD = "correct-horse-9"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 _ETAG = re.compile(r'^W/"(\d+)"$')
+# gunicorn's access log (in the server's workdir): "<pid> status user-agent", one line a request.
+ACCESS_LOG = "access.log"
+ACCESS_LOG_FORMAT = "%(p)s %(s)s %(a)s"
 
 
 def cli_command() -> list[str]:
@@ -62,6 +65,18 @@ class LiveServer:
 
     def me_url(self, tenant: str | None = "acme") -> str:
         return self.url("/scim2/Me", tenant)
+
+    def answers_by_worker(self, user_agent_prefix: str) -> dict[str, list[int]]:
+        """The statuses each worker (by pid) answered to requests whose User-Agent starts with
+        ``user_agent_prefix``, from gunicorn's access log (written after each response)."""
+        found: dict[str, list[int]] = {}
+        path = self.workdir / ACCESS_LOG
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []:
+            pid, _, rest = line.partition(" ")
+            status, _, agent = rest.partition(" ")
+            if agent.startswith(user_agent_prefix) and status.isdigit():
+                found.setdefault(pid, []).append(int(status))
+        return found
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``scim-me ARGS`` against the server's database and key."""

@@ -22,6 +22,7 @@ from e2e.support import session
 
 pytestmark = pytest.mark.e2e
 REDIRECT = "http://localhost:5173/cb"
+MAX_REQUESTS = 200
 
 
 def _client(live_server: LiveServer, *args: str) -> str:
@@ -40,23 +41,37 @@ def _password_token(live_server: LiveServer, client_id: str, user: str) -> dict[
     return response.json()  # type: ignore[no-any-return]
 
 
+def _until_both_workers_answered(live_server: LiveServer, token: str, agent: str) -> dict[str, list[int]]:
+    """GET /Me on fresh connections until the access log shows both workers answered (bounded)."""
+    answers: dict[str, list[int]] = {}
+    for n in range(MAX_REQUESTS):
+        with session() as http:
+            http.get(
+                live_server.me_url(), headers=bearer(token, **{"User-Agent": f"{agent}-{n}"}), timeout=HTTP_TIMEOUT_S
+            )
+        answers = live_server.answers_by_worker(agent)
+        if len(answers) >= 2:
+            return answers
+    pytest.fail(f"{MAX_REQUESTS} requests never reached both gunicorn workers: {answers}")
+
+
 def test_a_revoked_token_is_refused_by_every_worker(live_server: LiveServer) -> None:
+    """Both workers first accept (and cache as verified) the token; after one revocation request
+    both refuse it: the access log names the worker of every answer."""
     user = live_server.create_user("revoke")
     client_id = _client(live_server, "--name", "revoker", "--public", "--grant", "password", "--grant", "refresh_token")
     token = _password_token(live_server, client_id, user)["access_token"]
+    run = secrets.token_hex(4)
+    before = _until_both_workers_answered(live_server, token, f"before-{run}")
+    assert all(statuses == [200] * len(statuses) for statuses in before.values()), before
     with session() as http:
-        warm = [http.get(live_server.me_url(), headers=bearer(token), timeout=HTTP_TIMEOUT_S) for _ in range(10)]
-        assert {r.status_code for r in warm} == {200}  # both workers have verified (and cached) it
         revoked = http.post(
             live_server.url("/oauth2/revoke"), data={"token": token, "client_id": client_id}, timeout=HTTP_TIMEOUT_S
         )
         assert revoked.status_code == 200
-    # New connections spread over both workers; every one must refuse the token.
-    statuses = []
-    for _ in range(20):
-        with session() as http:
-            statuses.append(http.get(live_server.me_url(), headers=bearer(token), timeout=HTTP_TIMEOUT_S).status_code)
-    assert statuses == [401] * 20
+    after = _until_both_workers_answered(live_server, token, f"after-{run}")
+    assert all(statuses == [401] * len(statuses) for statuses in after.values()), after
+    assert set(after) == set(before)  # the same two workers
 
 
 def test_one_code_redeemed_in_parallel_gives_exactly_one_token(live_server: LiveServer) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -526,6 +528,41 @@ def test_prompt_login_then_consent_does_not_loop(app, client, tenant, kim):
     # The fresh password counted for that one request only.
     again = client.get(f"{AUTHORIZE}?{urlencode(_params(third.client_id, pkce()[1], prompt='login'))}")
     assert 'name="password"' in again.get_data(as_text=True)
+
+
+def test_max_age_asks_for_the_password_when_the_sign_in_is_older(client, kim, spa):
+    """OIDC Core §3.1.2.1: past max_age the OP MUST actively re-authenticate; auth_time says when."""
+    _code(_sign_in(client, _params(spa.client_id, pkce()[1])))
+    with time_machine.travel(timedelta(seconds=120)):
+        verifier, challenge = pkce()
+        recent_enough = client.get(f"{AUTHORIZE}?{urlencode(_params(spa.client_id, challenge, max_age='600'))}")
+        tokens = _exchange(client, spa, _code(recent_enough), verifier).json
+        id_token = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+        assert 100 <= id_token["iat"] - id_token["auth_time"] <= 140
+        for max_age in ("60", "0", "soon"):
+            params = _params(spa.client_id, pkce()[1], max_age=max_age)
+            page = client.get(f"{AUTHORIZE}?{urlencode(params)}")
+            assert page.status_code == 200, max_age
+            assert 'name="password"' in page.get_data(as_text=True)
+        verifier, challenge = pkce()
+        params = _params(spa.client_id, challenge, max_age="60")
+        assert _exchange(client, spa, _code(_sign_in(client, params)), verifier).status_code == 200
+        silent = client.get(f"{AUTHORIZE}?{urlencode(_params(spa.client_id, pkce()[1], max_age='60', prompt='none'))}")
+    assert _redirect_query(silent)["code"]  # the fresh sign-in is within max_age
+
+
+def test_auth_time_is_right_whatever_the_servers_time_zone(client, kim, spa, monkeypatch):
+    """Sessions store naive UTC; auth_time (ID token, max_age) must not depend on the host's TZ."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        verifier, challenge = pkce()
+        tokens = _exchange(client, spa, _code(_sign_in(client, _params(spa.client_id, challenge))), verifier).json
+        id_token = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+        assert abs(id_token["auth_time"] - time.time()) < 60
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 # --- never a 500 ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ TABLES = {
     "consent_receipt_purposes",
     "consent_receipt_services",
     "consent_receipts",
+    "external_issuers",
     "email_changes",
     "login_throttles",
     "mfa_backup_codes",
@@ -65,7 +66,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 9
+            assert LATEST == ALL_STEPS[-1] == 10
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}

@@ -1,0 +1,224 @@
+"""Access tokens from an external OIDC issuer (resource-server mode, issue 3).
+
+A bearer token is routed by its *unverified* ``iss`` to the verifier of that issuer (see
+``api/guards.py``); nothing else is read before the signature checks out. Then, as RFC 9068 §4
+and RFC 8725 ask: the header's ``alg`` is in the issuer's allow-list (asymmetric algorithms only:
+no ``none``, no HS*, so a public key can never serve as an HMAC secret), the header names no key
+of its own (``jku``/``jwk``/``x5u``/``x5c``), the ``kid`` is one of the issuer's keys, then
+``iss`` exactly, ``aud`` contains the configured audience, ``exp``/``nbf`` within the leeway.
+
+Keys come from a static JWKS or from the issuer's JWKS URL: fetched with bounded timeouts and
+size, cached per worker for ``external_jwks_cache_seconds``, refetched at once when a token names
+an unknown ``kid`` (key rotation) but at most every ``external_jwks_refresh_min_seconds`` (so a
+stream of made-up kids cannot turn this server into a request amplifier). When the issuer is
+unreachable the last good keys keep working; with none at all the request is 503, not 401: the
+token may be fine, and a 401 would send every client into a pointless sign-in loop.
+
+External tokens are not subject to this server's revocation list: it only knows the tokens it
+issued. Their lifetime is the external issuer's business (keep them short there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+
+from scim_me.auth.tokens import AccessClaims
+from scim_me.auth.tokens import TokenError
+from scim_me.storage.external_issuers import ALLOWED_ALGORITHMS
+from scim_me.storage.external_issuers import ExternalIssuerRecord
+
+log = logging.getLogger(__name__)
+
+MAX_JWKS_BYTES = 256 * 1024
+_TOKEN_TYPES = ("jwt", "at+jwt", "application/at+jwt")
+
+
+class KeysUnavailable(RuntimeError):
+    """The issuer's keys could not be fetched and none are cached."""
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` a token claims, read without any check: only for choosing a verifier."""
+    if not token or len(token) > 8192 or token.count(".") != 2:
+        return None
+    try:
+        claims = json.loads(extract_compact(token.encode("ascii")).payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    iss = claims.get("iss") if isinstance(claims, dict) else None
+    return iss if isinstance(iss, str) else None
+
+
+def public_key_set(document: Any) -> KeySet:
+    """The usable public signing keys of a JWKS document; symmetric, private and encryption
+    keys are dropped (a JWKS URL is public: an ``oct`` key there would be anyone's secret)."""
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list):
+        raise ValueError("not a JWKS document")
+    usable = [
+        k
+        for k in keys
+        if isinstance(k, dict)
+        and k.get("kty") in ("RSA", "EC", "OKP")
+        and "d" not in k
+        and k.get("use", "sig") == "sig"
+    ]
+    return KeySet.import_key_set({"keys": usable})
+
+
+def _public_signing_key(key: dict[str, Any]) -> bool:
+    return key.get("kty") in ("RSA", "EC", "OKP") and "d" not in key and key.get("use", "sig") == "sig"
+
+
+def _fetch(url: str, timeout: float) -> KeySet:
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("a JWKS URL is http(s)")  # also checked when configured
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked just above
+        url, headers={"Accept": "application/json", "User-Agent": "scim-me"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        body = response.read(MAX_JWKS_BYTES + 1)
+    if len(body) > MAX_JWKS_BYTES:
+        raise ValueError("the JWKS document is too large")
+    return public_key_set(json.loads(body))
+
+
+@dataclass
+class _Entry:
+    keys: KeySet | None
+    fetched_at: float  # monotonic time of the last successful fetch
+    attempted_at: float  # monotonic time of the last attempt, successful or not
+
+
+class JwksCache:
+    """Per-worker cache of external issuers' keys, by JWKS URL."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def keys(self, url: str, kid: str | None, *, ttl: int, min_refresh: int, timeout: float) -> KeySet:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(url)
+        stale = entry is None or entry.keys is None or entry.fetched_at + ttl <= now
+        unknown_kid = entry is not None and entry.keys is not None and not _has_kid(entry.keys, kid)
+        may_retry = entry is None or entry.attempted_at + min_refresh <= now
+        if (stale or unknown_kid) and may_retry:
+            entry = self._refresh(url, entry, now, timeout)
+        if entry is None or entry.keys is None:
+            raise KeysUnavailable(url)
+        return entry.keys
+
+    def _refresh(self, url: str, entry: _Entry | None, now: float, timeout: float) -> _Entry | None:
+        try:
+            keys = _fetch(url, timeout)
+        except (OSError, ValueError, JoseError, urllib.error.URLError) as exc:
+            log.warning("could not fetch the JWKS at %s: %s", url, type(exc).__name__)
+            failed = _Entry(entry.keys if entry else None, entry.fetched_at if entry else 0.0, now)
+            with self._lock:
+                self._entries[url] = failed
+            return failed
+        fresh = _Entry(keys, now, now)
+        with self._lock:
+            self._entries[url] = fresh
+        return fresh
+
+
+def _has_kid(keys: KeySet, kid: str | None) -> bool:
+    if kid is None:
+        return len(keys.keys) == 1
+    return any(key.kid == kid for key in keys.keys)
+
+
+def verify_external_token(
+    token: str,
+    config: ExternalIssuerRecord,
+    *,
+    cache: JwksCache,
+    leeway: int,
+    ttl: int,
+    min_refresh: int,
+    timeout: float,
+    now: int | None = None,
+) -> AccessClaims:
+    """Verify an external access token; raise :class:`TokenError` (401) or
+    :class:`KeysUnavailable` (503). ``subject`` of the result is the value of the configured
+    user claim, for the caller to map to a local user."""
+    current = int(time.time()) if now is None else now
+    try:
+        header = extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeError) as exc:
+        raise TokenError("The access token is malformed.") from exc
+    allowed = [alg for alg in config.algorithms if alg in ALLOWED_ALGORITHMS]
+    if header.get("alg") not in allowed:
+        raise TokenError("The access token's algorithm is not accepted.")
+    if any(name in header for name in ("jku", "jwk", "x5u", "x5c", "crit")):
+        raise TokenError("The access token names keys this server does not trust.")
+    typ = header.get("typ")
+    if typ is not None and str(typ).lower() not in _TOKEN_TYPES:
+        raise TokenError("The token is not an access token.")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise TokenError("The access token is malformed.")
+    if config.jwks is not None:
+        keys = public_key_set(config.jwks)
+    else:
+        assert config.jwks_uri is not None  # validate() wants exactly one of the two
+        keys = cache.keys(config.jwks_uri, kid, ttl=ttl, min_refresh=min_refresh, timeout=timeout)
+    if not _has_kid(keys, kid):
+        raise TokenError("The access token was not signed by a key of its issuer.")
+    try:
+        decoded = jwt.decode(token, keys, algorithms=allowed)
+    except (JoseError, ValueError) as exc:
+        raise TokenError("The access token's signature is invalid.") from exc
+    claims = decoded.claims
+    if claims.get("iss") != config.issuer:
+        raise TokenError("The access token was issued for another tenant or issuer.")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if config.audience not in audiences:
+        raise TokenError("The access token is not meant for this API (audience).")
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or isinstance(exp, bool) or exp + leeway < current:
+        raise TokenError("The access token has expired.")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or nbf - leeway > current):
+        raise TokenError("The access token is not valid yet.")
+    subject = claims.get(config.user_claim)
+    if not isinstance(subject, str) or not subject:
+        raise TokenError(f"The access token has no '{config.user_claim}' claim naming its user.")
+    client = claims.get("client_id") or claims.get("azp")
+    jti = claims.get("jti")
+    return AccessClaims(
+        subject=subject,
+        client_id=client if isinstance(client, str) else None,
+        scopes=_scopes(claims.get(config.scope_claim), config.scope_map),
+        token_id=jti if isinstance(jti, str) else None,
+        expires_at=exp,
+        claims=dict(claims),
+    )
+
+
+def _scopes(value: Any, mapping: dict[str, str]) -> frozenset[str]:
+    """``scope`` is a space-separated string (RFC 9068 §2.2.3); ``scp`` (Azure AD, Okta) a list
+    or a string. Either way, each scope is renamed by the issuer's scope map."""
+    if isinstance(value, str):
+        names = value.split()
+    elif isinstance(value, list):
+        names = [v for v in value if isinstance(v, str)]
+    else:
+        names = []
+    return frozenset(mapping.get(name, name) for name in names)
