@@ -569,9 +569,7 @@ def _consent_management(db: peewee.Database) -> None:
 
     class ReceiptPurposeCategory(Frozen):
         id = peewee.AutoField()
-        receipt_purpose = peewee.ForeignKeyField(
-            ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
-        )
+        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
         purpose_category = peewee.ForeignKeyField(PurposeCategory, column_name="purpose_category_id")
 
         class Meta:
@@ -579,9 +577,7 @@ def _consent_management(db: peewee.Database) -> None:
 
     class ReceiptPii(Frozen):
         id = peewee.AutoField()
-        receipt_purpose = peewee.ForeignKeyField(
-            ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
-        )
+        receipt_purpose = peewee.ForeignKeyField(ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id")
         pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
         position = peewee.IntegerField()
         validity = peewee.CharField(max_length=255)
