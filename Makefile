@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # Tokens name their issuer by this URL, so the curl `make run` prints matches where it serves.
 run serve: export SCIM_ME_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean postman
+.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean postman newman
 
 install: $(VENV)/.installed
 
@@ -66,6 +66,15 @@ bench: install
 # (a test fails when the committed collection is stale). Standard library only: no venv needed.
 postman:
 	$(PYTHON) postman/assemble.py
+
+# Runs the Postman collection against a server started with `make run` (another terminal), with
+# the demo-postman client it printed:  make newman CLIENT_ID=... CLIENT_SECRET=...
+newman:
+	test -x tests/clients/node_modules/.bin/newman || npm ci --prefix tests/clients --no-audit --no-fund
+	tests/clients/node_modules/.bin/newman run postman/scim-me.postman_collection.json \
+	  -e postman/scim-me.postman_environment.json --env-var base_url=http://$(HOST):$(PORT) \
+	  --env-var tenant_path=/t/$(DEMO_TENANT) --env-var username=$(DEMO_USER) \
+	  --env-var client_id=$(CLIENT_ID) --env-var client_secret=$(CLIENT_SECRET)
 
 check: lint test
 

@@ -9,8 +9,9 @@ uses a public client with the password grant (``client_id`` alone, an empty ``cl
 the collection is known to work with both kinds of client.
 
 A folder that silently stops running (a script error, a skipped request) must fail this test, not
-shrink it: every request of the collection must have executed, and the run must have executed at
-least as many assertions as the collection has ``pm.test`` calls.
+shrink it: every request of the collection must have executed, the run must have executed at
+least as many assertions as the collection has ``pm.test`` calls, and so must every request
+(its own ``pm.test`` calls plus the collection-level ones).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from e2e.support import LiveServer
 
 from clients.support import COLLECTION
 from clients.support import ENVIRONMENT
+from clients.support import PM_TEST
 from clients.support import REPO_ROOT
 from clients.support import count_pm_tests
 from clients.support import requests_of
+from clients.support import scripts_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clients]
 
@@ -122,6 +125,16 @@ def _check_complete(report: dict[str, Any]) -> None:
     written = count_pm_tests(collection)
     ran = stats["assertions"]["total"]
     assert ran >= written, f"the run executed {ran} assertions, fewer than the {written} pm.test calls written"
+
+    # The same per request: the collection-level tests run on every request, so the totals alone
+    # could hide one request whose own pm.test calls never ran (one inside a skipped condition).
+    inherited = sum(len(PM_TEST.findall(text)) for text in scripts_of(collection))
+    short = []
+    for execution in report["run"]["executions"]:
+        own = sum(len(PM_TEST.findall(text)) for text in scripts_of(execution["item"]))
+        if len(execution.get("assertions", [])) < own + inherited:
+            short.append(f"{execution['item']['name']}: {len(execution.get('assertions', []))} of {own + inherited}")
+    assert not short, f"requests that ran fewer assertions than they contain: {short}"
 
 
 @pytest.mark.parametrize("kind", ["tenant", "default-tenant"])
