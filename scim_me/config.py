@@ -103,6 +103,9 @@ class Settings:
     mfa_lock_max_seconds: int = 900
     mfa_hard_lock_failures: int = 100  # consecutive wrong codes that lock MFA until an operator unlocks it
     mfa_signin_seconds: int = 300  # how long the sign-in page waits for the second factor
+    # HTTP Basic on /scim2/Me proves only the password: for a user with MFA active it is refused
+    # unless this is on (WSO2 allows it; My Account uses Basic to prove the current password).
+    mfa_allow_basic: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

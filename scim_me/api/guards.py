@@ -21,6 +21,7 @@ from scim_me.api.context import state
 from scim_me.auth.external import unverified_issuer
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
+from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
@@ -179,6 +180,12 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
         raise error from exc
     if user is None:
         raise unauthorized("Invalid username or password.")
+    # A password alone must not open what the sign-in page guards with a second factor
+    # (security.md T-MFA-8). Checked only after the password is proven: no oracle for guessers.
+    if not current_app.config["SCIM_ME_SETTINGS"].mfa_allow_basic and mfa_required(tenant.id, user.id):
+        raise unauthorized(
+            "This account uses multi-factor authentication: HTTP Basic is not enough, use a bearer token."
+        )
     # Basic proves the password: it stands for the user's own login scope, nothing more.
     return Principal(tenant, user.id, None, frozenset({LOGIN_SCOPE}), "basic", user)
 

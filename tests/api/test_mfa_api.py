@@ -418,7 +418,8 @@ def test_a_secret_sealed_under_another_key_fails_closed(
         secret = _enrol(client, auth, at)
     other_dir = tmp_path / "other-key"
     other_dir.mkdir()
-    other = build_app(database_url, other_dir)  # same database, a new master key
+    # Same database, a new master key; Basic allowed for MFA users here so VALIDATE can run at all.
+    other = build_app(database_url, other_dir, mfa_allow_basic=True)
     try:
         with time_machine.travel(at + 30, tick=False):
             response = other.test_client().post(
@@ -457,3 +458,27 @@ def test_consecutive_failures_end_in_a_hard_lock(database_url: str, tmp_path: An
             assert "Retry-After" not in locked.headers
     finally:
         app.extensions["scim_me.db"].close_all()
+
+
+def test_basic_on_me_is_refused_for_users_with_mfa(app: Any, client: Any, database_url: str, tmp_path: Any) -> None:
+    """T-MFA-8: every path enforces the same factors; HTTP Basic proves only the password."""
+    _tenant, _user, auth = _setup(app)
+    creds = basic("kim", PASSWORD)
+    assert client.get("/t/acme/scim2/Me", headers=creds).status_code == 200
+    at = _start()
+    with time_machine.travel(at, tick=False):
+        _enrol(client, auth, at)
+    refused = client.get("/t/acme/scim2/Me", headers=creds)
+    assert refused.status_code == 401 and "multi-factor" in refused.json["detail"]
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.get("/t/acme/scim2/Me", headers=basic("kim", "wrong-password"))
+    assert wrong.status_code == 401 and "multi-factor" not in wrong.json["detail"]  # no oracle
+    assert client.get("/t/acme/scim2/Me", headers=auth).status_code == 200
+    other_dir = tmp_path / "allow-basic"
+    other_dir.mkdir()
+    (other_dir / "encryption.key").write_text((tmp_path / "encryption.key").read_text())
+    allowing = build_app(database_url, other_dir, mfa_allow_basic=True)
+    try:
+        assert allowing.test_client().get("/t/acme/scim2/Me", headers=creds).status_code == 200
+    finally:
+        allowing.extensions["scim_me.db"].close_all()
