@@ -6,7 +6,8 @@ bare paths. Nothing is installed at test time: `.ci/run` does ``npm ci --prefix 
 The tenant run uses exactly what ``make run`` seeds (``scim-me demo seed``: user, password and the
 confidential ``demo-postman`` client, which authenticates with ``client_secret_post``); the bare run
 uses a public client with the password grant (``client_id`` alone, an empty ``client_secret``), so
-the collection is known to work with both kinds of client.
+the collection is known to work with both kinds of client; a third run uses a tenant of the ``rfc``
+dialect (RFC shapes: e-mails as objects, ``/Schemas`` as a ListResponse).
 
 A folder that silently stops running (a script error, a skipped request) must fail this test, not
 shrink it: every request of the collection must have executed, the run must have executed at
@@ -44,6 +45,7 @@ DEFAULT_TENANT = "carbon.super"
 DEMO_PASSWORD = "demo-password-2026"  # `scim-me demo seed`'s default, what `make run` seeds
 _DEMO_CLIENT = re.compile(r"^demo Postman client: (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE)
 _CLIENT_ID = re.compile(r"^client_id: (\S+)$", re.MULTILINE)
+_SECRET_CLIENT = re.compile(r"^client_id: (\S+)\nclient_secret: (\S+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,24 @@ def _default_tenant_public_client(live: LiveServer) -> Target:
     match = _CLIENT_ID.search(out)
     assert match, f"scim-me client create printed no client_id: {out!r}"
     return Target("", match.group(1), "", username, DEFAULT_PASSWORD)
+
+
+def _rfc_tenant_confidential_client(live: LiveServer) -> Target:
+    tenant = f"postman-rfc-{secrets.token_hex(3)}"
+    live.cli("tenant", "create", tenant, "--dialect", "rfc")
+    username = live.create_user("postman", tenant=tenant)
+    args = ["client", "create", "--tenant", tenant, "--name", "Postman", "--grant", "password"]
+    out = live.cli(*args, "--grant", "refresh_token").stdout
+    match = _SECRET_CLIENT.search(out)
+    assert match, f"scim-me client create printed no client_id and secret: {out!r}"
+    return Target(f"/t/{tenant}", match.group(1), match.group(2), username, DEFAULT_PASSWORD)
+
+
+TARGETS = {
+    "tenant": _seeded_demo_tenant,
+    "default-tenant": _default_tenant_public_client,
+    "rfc-tenant": _rfc_tenant_confidential_client,
+}
 
 
 def _failures(report: dict[str, Any]) -> list[str]:
@@ -137,10 +157,10 @@ def _check_complete(report: dict[str, Any]) -> None:
     assert not short, f"requests that ran fewer assertions than they contain: {short}"
 
 
-@pytest.mark.parametrize("kind", ["tenant", "default-tenant"])
+@pytest.mark.parametrize("kind", list(TARGETS))
 def test_postman_collection_passes_under_newman(
     kind: str, newman: list[str], live_server: LiveServer, tmp_path: Path
 ) -> None:
-    target = _seeded_demo_tenant(live_server) if kind == "tenant" else _default_tenant_public_client(live_server)
+    target = TARGETS[kind](live_server)
     report = _run_newman(newman, live_server, target, tmp_path / "newman-report.json")
     _check_complete(report)
