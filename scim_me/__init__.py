@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
+    from scim_me.api import account
     from scim_me.api import discovery
     from scim_me.api import mfa
     from scim_me.api import oauth
@@ -89,6 +90,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]

@@ -5,7 +5,7 @@
     scim-me tenant create NAME [--dialect wso2|rfc]
     scim-me tenant list
     scim-me user create --tenant NAME --username U --password P
-    scim-me user list|set-password|delete ...
+    scim-me user list|set-password|unlock|delete ...
     scim-me token --tenant NAME --user U [--scope "openid internal_login"]
 """
 
@@ -169,17 +169,45 @@ def tenant_create(name: str, dialect: str, self_registration: str, self_delete: 
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]))
 @click.option("--self-delete/--no-self-delete", default=None)
 @click.option("--password-update-in-me/--no-password-update-in-me", default=None)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="any other tenant setting, e.g. password_history_count=5 (repeatable; see docs/account-security.md)",
+)
 def tenant_update(
     name: str,
     dialect: str | None,
     self_registration: str | None,
     self_delete: bool | None,
     password_update_in_me: bool | None,
+    assignments: tuple[str, ...],
 ) -> None:
     """Change a tenant's dialect or self-service switches."""
     from scim_me.storage.tenants import TenantError
+    from scim_me.storage.tenants import TenantSettings
     from scim_me.storage.tenants import update_tenant
 
+    extra: dict[str, Any] = {}
+    defaults = TenantSettings()
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep or key not in TenantSettings.__dataclass_fields__:
+            raise click.ClickException(f"unknown tenant setting in {assignment!r}")
+        default = getattr(defaults, key)
+        if isinstance(default, bool):
+            if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise click.ClickException(f"{key} takes true or false")
+            extra[key] = raw.strip().lower() in ("true", "1", "yes", "on")
+        elif isinstance(default, int):
+            try:
+                extra[key] = int(raw)
+            except ValueError as exc:
+                raise click.ClickException(f"{key} takes an integer") from exc
+        else:
+            extra[key] = raw.strip()
     settings = _settings()
     with _database(settings):
         try:
@@ -189,6 +217,7 @@ def tenant_update(
                 self_registration=self_registration,
                 self_delete=self_delete,
                 password_update_in_me=password_update_in_me,
+                **extra,
             )
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -210,18 +239,27 @@ def user() -> None:
     """Users of a tenant."""
 
 
-def _hash(settings: Settings, password: str) -> str:
+def _hash(settings: Settings, tenant: Any, password: str, profile: dict[str, Any], previous: Any = None) -> str:
+    """The tenant's password policy, as on every other path (auth/credentials.py), then argon2id.
+    An operator's reset is not bound by the minimum-age rule; history still applies."""
+    from scim_me.auth.credentials import new_password_hash
     from scim_me.core.passwords import HashParams
-    from scim_me.core.passwords import check_length
-    from scim_me.core.passwords import hash_password
     from scim_me.errors import ScimError
 
+    params = HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
     try:
-        normalized = check_length(password, settings.password_min_length, settings.password_max_length)
+        return new_password_hash(
+            tenant,
+            settings,
+            params,
+            password,
+            user_name=profile.get("userName"),
+            profile=profile,
+            user=previous,
+            user_initiated=False,
+        )
     except ScimError as exc:
         raise click.ClickException(exc.detail) from exc
-    params = HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
-    return hash_password(normalized, params)
 
 
 def _tenant_option(func: Any) -> Any:
@@ -255,9 +293,9 @@ def user_create(
         profile["name"] = {k: v for k, v in (("givenName", given_name), ("familyName", family_name)) if v}
     if email:
         profile["emails"] = [{"value": email, "primary": True}]
-    password_hash = _hash(settings, password)
     with _database(settings):
         record = _tenant(tenant_name or settings.default_tenant)
+        password_hash = _hash(settings, record, password, profile)
         try:
             created = create_user(record.id, profile, password_hash)
         except ScimError as exc:
@@ -284,17 +322,43 @@ def user_list(tenant_name: str | None) -> None:
 @click.option("--password", required=True)
 def user_set_password(tenant_name: str | None, username: str, password: str) -> None:
     """Replace a user's password."""
+    from scim_me.auth.credentials import password_replaced
+    from scim_me.storage.events import record_event
     from scim_me.storage.users import find_user
     from scim_me.storage.users import set_password_hash
 
     settings = _settings()
-    password_hash = _hash(settings, password)
     with _database(settings):
         record = _tenant(tenant_name or settings.default_tenant)
         found = find_user(record.id, username)
-        if found is None or not set_password_hash(record.id, found.id, password_hash):
+        if found is None:
             raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        password_hash = _hash(settings, record, password, {**found.profile, "userName": found.user_name}, found)
+        if not set_password_hash(record.id, found.id, password_hash):
+            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        password_replaced(record, settings, found)
+        record_event(record.id, found.id, "password.reset", details={"channel": "cli"})
     click.echo("password changed")
+
+
+@user.command("unlock")
+@_tenant_option
+@click.option("--username", required=True)
+def user_unlock(tenant_name: str | None, username: str) -> None:
+    """Lift a password lockout (timed or hard) and reset the failed-password counter."""
+    from scim_me.storage.events import record_event
+    from scim_me.storage.throttle import unlock
+    from scim_me.storage.users import find_user
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        found = find_user(record.id, username)
+        if found is None:
+            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        cleared = unlock(record.id, found.user_name)
+        record_event(record.id, found.id, "account.unlocked", details={"channel": "cli", "wasLocked": cleared})
+    click.echo("unlocked" if cleared else "not locked")
 
 
 def _mfa_operator(tenant_name: str | None, username: str, *, unlock_only: bool) -> None:
@@ -493,16 +557,13 @@ def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -
     with _database(settings):
         record = _ensure_tenant(tenant_name, "wso2", key, self_registration="off", self_delete=True)
         if find_user(record.id, username) is None:
-            create_user(
-                record.id,
-                {
-                    "userName": username,
-                    "name": {"givenName": "Kim", "familyName": "Berry"},
-                    "emails": [{"value": f"{username}@example.com", "primary": True}],
-                    "urn:scim:wso2:schema": {"country": "Sri Lanka"},
-                },
-                _hash(settings, password),
-            )
+            profile = {
+                "userName": username,
+                "name": {"givenName": "Kim", "familyName": "Berry"},
+                "emails": [{"value": f"{username}@example.com", "primary": True}],
+                "urn:scim:wso2:schema": {"country": "Sri Lanka"},
+            }
+            create_user(record.id, profile, _hash(settings, record, password, profile))
         clients = _ensure_demo_clients(record.id, spa_origin)
     click.echo(f"demo tenant {tenant_name}, user {username} / {password}")
     for line in clients:

@@ -48,6 +48,18 @@ class Settings:
     max_json_depth: int = 32
     password_min_length: int = 8
     password_max_length: int = 256
+    # Extra blocklisted passwords, one a line, on top of the shipped list (auth/blocklist.py).
+    password_blocklist_file: str = ""
+    # Lockout (auth/login.py): after login_max_failures consecutive failures the account locks
+    # for login_lock_seconds, doubling with each further failure up to login_max_lock_seconds;
+    # login_hard_lock_failures consecutive failures lock it until `scim-me user unlock` (0 = never).
+    login_max_failures: int = 5
+    login_lock_seconds: int = 60
+    login_max_lock_seconds: int = 900
+    login_hard_lock_failures: int = 100
+    # One client IP may fail this many password checks per window, across all accounts.
+    login_ip_max_failures: int = 20
+    login_ip_window_seconds: int = 60
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
     argon2_parallelism: int = 4
@@ -100,8 +112,12 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.password_min_length < 1 or self.password_max_length < self.password_min_length:
-            raise ConfigError("password_min_length must be >= 1 and <= password_max_length")
+        if self.password_min_length < 1 or not self.password_min_length <= self.password_max_length <= 1024:
+            raise ConfigError("password_min_length must be >= 1 and <= password_max_length (at most 1024)")
+        if self.login_max_failures < 1 or self.login_lock_seconds < 1 or self.login_max_lock_seconds < 1:
+            raise ConfigError("login_max_failures, login_lock_seconds and login_max_lock_seconds must be >= 1")
+        if self.login_ip_max_failures < 1 or self.login_ip_window_seconds < 1 or self.login_hard_lock_failures < 0:
+            raise ConfigError("login_ip_max_failures and login_ip_window_seconds must be >= 1")
         if self.max_operations < 1 or self.max_body_bytes < 1024:
             raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
         if self.sqlite_synchronous not in ("full", "normal"):

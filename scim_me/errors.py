@@ -117,6 +117,11 @@ class ConflictError(ScimError):
     default_detail = "The resource was changed by another request; retry."
 
 
+class TooManyRequestsError(ScimError):
+    status = 429
+    default_detail = "Too many failed attempts; retry after the time given in Retry-After."
+
+
 class ServerError(ScimError):
     status = 500
     default_detail = "An internal error."

@@ -17,12 +17,14 @@ from flask import g
 from flask import request
 
 from scim_me.api.context import state
+from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.passwords import HashParams
 from scim_me.errors import ForbiddenError
+from scim_me.errors import TooManyRequestsError
 from scim_me.errors import UnauthorizedError
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.tenants import TenantRecord
@@ -133,16 +135,27 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
         user = find_user(tenant.id, user_name)
     # Success is not recorded: Basic re-proves the password on every call, a history of those
     # would drown the sign-ins that matter.
-    user = verify_login(
-        tenant.id,
-        user,
-        password,
-        hash_params(),
-        channel="basic",
-        ip=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        record_success=False,
-    )
+    try:
+        user = verify_login(
+            tenant.id,
+            user,
+            password,
+            hash_params(),
+            channel="basic",
+            ip=request.remote_addr or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            record_success=False,
+            attempted_name=user_name,
+        )
+    except LoginThrottled as exc:
+        retry = {"Retry-After": str(exc.retry_after)}
+        if exc.reason == "ip":
+            raise TooManyRequestsError(headers=retry) from exc
+        # WSO2's auth valve: 401 plus Auth-Failure-Reason when SET_ACCOUNT_LOCK_AUTH_FAILURE_REASON
+        # is on. An unknown name locks alike, so the header reveals nothing about who exists.
+        error = unauthorized("Invalid username or password.")
+        error.headers.update({"Auth-Failure-Reason": "account locked", **retry})
+        raise error from exc
     if user is None:
         raise unauthorized("Invalid username or password.")
     # Basic proves the password: it stands for the user's own login scope, nothing more.

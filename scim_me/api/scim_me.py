@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
+from flask import g
 from flask import request
 
 from scim_me.api.context import base_url
@@ -23,10 +24,10 @@ from scim_me.api.guards import require_user
 from scim_me.api.handlers import json_body
 from scim_me.api.negotiation import check_accept
 from scim_me.api.negotiation import parse_body
+from scim_me.api.password_state import after_password_change
 from scim_me.api.user_sections import user_attributes
 from scim_me.api.validation import load_patch_request
-from scim_me.core.passwords import check_length
-from scim_me.core.passwords import hash_password
+from scim_me.auth.credentials import new_password_hash
 from scim_me.core.patch import apply_patch
 from scim_me.core.projection import parse_attribute_list
 from scim_me.core.projection import project
@@ -129,18 +130,28 @@ def _check_if_match(user: StoredUser) -> bool:
     return True
 
 
-def _password_hash(tenant: TenantRecord, password: object) -> str:
+def _password_hash(tenant: TenantRecord, password: object, user: StoredUser, profile: dict[str, Any]) -> str:
     """Hash a password sent to PATCH/PUT /Me, unless the tenant turned that off (WSO2 updateMe)."""
     if not tenant.settings.password_update_in_me:
         raise InvalidRequestError("Password update is not allowed for scim2/Me endpoint")
-    return _new_password_hash(password)
+    return _new_password_hash(tenant, password, profile, user)
 
 
-def _new_password_hash(password: object) -> str:
-    """Apply the length policy and hash; the password is never part of an error message."""
-    s = settings()
-    normalized = check_length(password, s.password_min_length, s.password_max_length)
-    return hash_password(normalized, hash_params())
+def _new_password_hash(
+    tenant: TenantRecord, password: object, profile: dict[str, Any], user: StoredUser | None = None
+) -> str:
+    """Apply the tenant's password policy and hash; a violation is 400 ``invalidValue`` naming
+    the rule, and the password is never part of an error message."""
+    user_name = profile.get("userName") if isinstance(profile.get("userName"), str) else None
+    return new_password_hash(
+        tenant,
+        settings(),
+        hash_params(),
+        password,
+        user_name=user_name or (user.user_name if user else None),
+        profile=profile,
+        user=user,
+    )
 
 
 # Every handler authenticates before it looks at Accept, Content-Type or the body, as WSO2's
@@ -180,7 +191,7 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
             if not isinstance(password, str):
                 raise InvalidValueError("The password must be a string.")
             if password not in hashed:
-                hashed[password] = _password_hash(tenant, password)
+                hashed[password] = _password_hash(tenant, password, user, new_profile)
             password_hash = hashed[password]
         if password_hash is _NO_PASSWORD and new_profile == user.profile:
             return respond(user, tenant)
@@ -190,6 +201,8 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
             else update_user(user, new_profile, password_hash=password_hash)
         )
         if updated is not None:
+            if password_hash is not _NO_PASSWORD:
+                after_password_change(tenant, user, g.get("principal"), channel="scim_me", revoke_others=True)
             return respond(updated, tenant)
         fresh = get_user(tenant.id, user.id)
         if fresh is None:
@@ -242,7 +255,7 @@ def register_me() -> Response:
         raise InvalidValueError("A password is required to register.")
     # Registration creates the credential; the tenant's password_update_in_me switch only
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
-    password_hash = _new_password_hash(password)
+    password_hash = _new_password_hash(tenant, password, profile)
     user = create_user(tenant.id, profile, password_hash)
     return respond(user, tenant, status=201)
 

@@ -32,6 +32,7 @@ from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
 from scim_me.auth import mfa
+from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.code_flow import TenantIssuerParameter
@@ -104,6 +105,25 @@ def _signed_in(tenant: TenantRecord) -> tuple[SessionRecord | None, StoredUser |
     return (found, user) if user else (None, None)
 
 
+def _throttled_page(client_name: str, action: str, retry_after: int) -> Response:
+    """429 (RFC 6585 §4) with Retry-After: the form stays, with a plain explanation. Shown the
+    same for an unknown username, which locks alike."""
+    minutes = max(1, -(-retry_after // 60))
+    response = _page(
+        "signin.html",
+        429,
+        client_name=client_name,
+        action=action,
+        csrf_token=_csrf_token(),
+        error=(
+            "Too many failed sign-in attempts. For your security, sign-in is paused; "
+            f"try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        ),
+    )
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _client_ip() -> str:
     return request.remote_addr or ""
 
@@ -135,16 +155,21 @@ def authorize() -> Response:
             return _message("Session expired", "The form expired. Go back and try again.", 400)
         step = request.form.get("action")
         if step == "login":
-            candidate = verify_login(
-                tenant.id,
-                find_user(tenant.id, request.form.get("username", "")),
-                request.form.get("password", ""),
-                hash_params(),
-                channel="signin",
-                ip=_client_ip(),
-                user_agent=request.headers.get("User-Agent", ""),
-                client_id=client.client_id,
-            )
+            attempted = request.form.get("username", "")
+            try:
+                candidate = verify_login(
+                    tenant.id,
+                    find_user(tenant.id, attempted),
+                    request.form.get("password", ""),
+                    hash_params(),
+                    channel="signin",
+                    ip=_client_ip(),
+                    user_agent=request.headers.get("User-Agent", ""),
+                    client_id=client.client_id,
+                    attempted_name=attempted,
+                )
+            except LoginThrottled as exc:
+                return _throttled_page(client.name, action, exc.retry_after)
             if candidate is None:
                 return _page(
                     "signin.html",

@@ -1,16 +1,62 @@
 """The one place a password is checked against a stored hash: the sign-in page, the password
-grant and HTTP Basic on /Me all come here, so throttling, lockout and the security history
-apply to every channel alike.
+grant, HTTP Basic on /Me and the change-password API's current password all come here, so
+throttling, lockout and the security history apply to every channel alike.
+
+Lockout (``storage/throttle.py``): every check first reserves itself against the account's and
+the client IP's counters. While either is locked the check is refused with
+:class:`LoginThrottled` *before* any hash runs; each caller answers that in its own dialect
+(429 with ``Retry-After``; 401 with ``Auth-Failure-Reason: account locked`` on Basic).
+
+Enumeration: an unknown userName costs one dummy hash (``verify_password``), has its own counter
+and locks after the same number of failures as a real account, so the status, the body and the
+work of each step are the same whether the name exists or not.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
 from scim_me.storage.events import record_event
+from scim_me.storage.throttle import LockoutPolicy
+from scim_me.storage.throttle import account_key
+from scim_me.storage.throttle import ip_key
+from scim_me.storage.throttle import reserve
+from scim_me.storage.throttle import succeeded
 from scim_me.storage.users import StoredUser
+from scim_me.storage.users import now
 
 CHANNELS = frozenset({"signin", "password_grant", "basic", "change_password"})
+
+
+class LoginThrottled(Exception):
+    """The account or the client IP is locked; retry after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, reason: str) -> None:
+        self.retry_after = retry_after
+        self.reason = reason  # "account" or "ip"
+        super().__init__(f"password checks are locked ({reason}) for {retry_after} s")
+
+
+def lockout_policy(settings: Any) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.login_max_failures,
+        lock_seconds=settings.login_lock_seconds,
+        max_lock_seconds=settings.login_max_lock_seconds,
+        hard_lock_failures=settings.login_hard_lock_failures,
+        ip_max_failures=settings.login_ip_max_failures,
+        ip_window_seconds=settings.login_ip_window_seconds,
+    )
+
+
+def _current_policy() -> LockoutPolicy:
+    from flask import current_app
+    from flask import has_app_context
+
+    if has_app_context():
+        return lockout_policy(current_app.config["SCIM_ME_SETTINGS"])
+    return LockoutPolicy()
 
 
 def verify_login(
@@ -24,33 +70,59 @@ def verify_login(
     user_agent: str = "",
     client_id: str | None = None,
     record_success: bool = True,
+    attempted_name: str | None = None,
+    lockout: LockoutPolicy | None = None,
 ) -> StoredUser | None:
-    """Return ``user`` when ``password`` is theirs, else None. An unknown user still costs one
-    hash (``verify_password`` runs a dummy), so timing does not reveal which names exist."""
+    """Return ``user`` when ``password`` is theirs, else None; raise :class:`LoginThrottled`
+    while the account (``user``, or the unknown ``attempted_name``) or the IP is locked.
+
+    An unknown user still costs one hash (``verify_password`` runs a dummy), so timing does not
+    reveal which names exist."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown login channel {channel!r}")
+    policy = lockout or _current_policy()
+    name = user.user_name if user is not None else attempted_name
+    account = account_key(tenant_id, name) if name else None
+    address = ip_key(ip) if ip else None
+    reservation = reserve(tenant_id, account, address, policy, now())
+    details: dict[str, Any] = {"channel": channel}
+    if not reservation.allowed:
+        if user is not None:
+            record_event(
+                tenant_id,
+                user.id,
+                "signin.locked",
+                ip=ip,
+                user_agent=user_agent,
+                client_id=client_id,
+                details={**details, "reason": reservation.reason, "retry_after": reservation.retry_after},
+            )
+        raise LoginThrottled(reservation.retry_after, reservation.reason)
     ok = verify_password(password, user.password_hash if user else None, params)
-    if user is None:
+    if user is None or not ok:
+        if user is not None:
+            record_event(
+                tenant_id, user.id, "signin.failure", ip=ip, user_agent=user_agent, client_id=client_id, details=details
+            )
+            if reservation.locks:
+                record_event(
+                    tenant_id,
+                    user.id,
+                    "account.locked",
+                    ip=ip,
+                    user_agent=user_agent,
+                    client_id=client_id,
+                    details={
+                        **details,
+                        "failures": reservation.failures,
+                        "seconds": policy.lock_for(reservation.failures),
+                        "hard": reservation.hard_locks,
+                    },
+                )
         return None
-    if not ok:
-        record_event(
-            tenant_id,
-            user.id,
-            "signin.failure",
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-            details={"channel": channel},
-        )
-        return None
+    succeeded(account, address, now())
     if record_success:
         record_event(
-            tenant_id,
-            user.id,
-            "signin.success",
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-            details={"channel": channel},
+            tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details
         )
     return user

@@ -30,6 +30,7 @@ from joserfc.jws import extract_compact
 from scim_me.api.context import current_tenant
 from scim_me.api.context import settings
 from scim_me.api.guards import hash_params
+from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import AccessClaims
@@ -122,6 +123,21 @@ class RefreshCredential:
         return self.grant.revoked
 
 
+class LockedOutError(InvalidGrantError):  # type: ignore[misc]
+    """A password grant while the account or the client IP is locked: 429 (RFC 6585 §4) with
+    ``Retry-After``, error ``invalid_grant`` (RFC 6749 §5.2: the resource owner credentials can
+    not be used). No password hash ran; an unknown username locks alike."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(description="Too many failed sign-in attempts. Try again later.")
+        self.retry_after = retry_after
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*super().get_headers(), ("Retry-After", str(self.retry_after))]
+
+
 class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = _ALL_METHODS
     _client: Client | None = None
@@ -136,16 +152,20 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
         tenant = current_tenant()
         if tenant is None:
             return None
-        user = verify_login(
-            tenant.id,
-            find_user(tenant.id, username),
-            password,
-            hash_params(),
-            channel="password_grant",
-            ip=flask_request.remote_addr or "",
-            user_agent=flask_request.headers.get("User-Agent", ""),
-            client_id=self._client.get_client_id() if self._client else None,
-        )
+        try:
+            user = verify_login(
+                tenant.id,
+                find_user(tenant.id, username),
+                password,
+                hash_params(),
+                channel="password_grant",
+                ip=flask_request.remote_addr or "",
+                user_agent=flask_request.headers.get("User-Agent", ""),
+                client_id=self._client.get_client_id() if self._client else None,
+                attempted_name=username,
+            )
+        except LoginThrottled as exc:
+            raise LockedOutError(exc.retry_after) from exc
         if user is None:
             # RFC 6749 §5.2: wrong resource owner credentials are an invalid grant (400); authlib
             # would answer invalid_request, and the client itself did authenticate.

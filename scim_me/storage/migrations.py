@@ -332,6 +332,52 @@ def _mfa(db: peewee.Database) -> None:
     )
 
 
+def _password_history_and_throttles(db: peewee.Database) -> None:
+    class Frozen(peewee.Model):
+        class Meta:
+            database = db
+
+    class Tenant(Frozen):
+        id = peewee.AutoField()
+
+        class Meta:
+            table_name = "tenants"
+
+    class User(Frozen):
+        id = peewee.CharField(max_length=36, primary_key=True)
+
+        class Meta:
+            table_name = "users"
+
+    class PasswordHistory(Frozen):
+        id = peewee.BigAutoField()
+        tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+        user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+        password_hash = peewee.TextField()
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "password_history"
+            indexes = ((("user", "created_at"), False),)
+
+    class LoginThrottle(Frozen):
+        # key: SHA-256 of ("account", tenant, userName key) or ("ip", address); never the name
+        # itself, which is sometimes a password typed into the wrong field.
+        key = peewee.CharField(max_length=64, primary_key=True)
+        kind = peewee.CharField(max_length=16)
+        tenant_id = peewee.IntegerField(null=True)
+        failures = peewee.IntegerField(default=0)
+        window_start = peewee.DateTimeField()
+        locked_until = peewee.DateTimeField(null=True)
+        hard_locked = peewee.BooleanField(default=False)
+        updated_at = peewee.DateTimeField()
+
+        class Meta:
+            table_name = "login_throttles"
+
+    db.create_tables([PasswordHistory, LoginThrottle], safe=False)
+
+
 MIGRATIONS: list[tuple[int, str, Step]] = [
     (1, "tenants, users, signing keys", _initial),
     (2, "oauth clients", _oauth_clients),
@@ -339,6 +385,7 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
     (4, "sign-in sessions, authorization codes, consents", _signin),
     (5, "security events", _security_events),
     (6, "mfa: totp, backup codes, sign-in challenges, amr", _mfa),
+    (7, "password history, login throttles", _password_history_and_throttles),
 ]
 LATEST = MIGRATIONS[-1][0]
 

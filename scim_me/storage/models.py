@@ -220,6 +220,35 @@ class MfaChallenge(BaseModel):
         table_name = "mfa_challenges"
 
 
+class PasswordHistory(BaseModel):
+    """Previous password hashes of a user (only kept while the tenant has a history rule)."""
+
+    id = peewee.BigAutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    password_hash = peewee.TextField()
+    created_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "password_history"
+
+
+class LoginThrottle(BaseModel):
+    """Failed-password counters of an account (by tenant and userName) or a client IP."""
+
+    key = peewee.CharField(max_length=64, primary_key=True)
+    kind = peewee.CharField(max_length=16)
+    tenant_id = peewee.IntegerField(null=True)
+    failures = peewee.IntegerField(default=0)
+    window_start = peewee.DateTimeField()
+    locked_until = peewee.DateTimeField(null=True)
+    hard_locked = peewee.BooleanField(default=False)
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "login_throttles"
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

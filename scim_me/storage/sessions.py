@@ -81,3 +81,29 @@ def end_session(session_id: str) -> None:
         ).execute()
     for grant in OAuthGrant.select(OAuthGrant.id).where(OAuthGrant.session_id == session_id):
         revoke_grant(grant.id)
+
+
+def end_other_sessions(
+    tenant_id: int, user_id: str, *, keep_grant_id: str | None = None, keep_session_id: str | None = None
+) -> int:
+    """End every session of the user but ``keep_session_id`` and revoke every grant of the user
+    (so every access and refresh token, on every worker) but ``keep_grant_id`` and the grants of
+    the kept session. Returns how many grants and sessions ended."""
+    stamp = now()
+    ended = 0
+    with write_transaction(UserSession._meta.database):
+        sessions = UserSession.update(ended_at=stamp).where(
+            (UserSession.tenant == tenant_id) & (UserSession.user == user_id) & UserSession.ended_at.is_null()
+        )
+        if keep_session_id:
+            sessions = sessions.where(UserSession.id != keep_session_id)
+        ended += sessions.execute()
+        grants = OAuthGrant.select(OAuthGrant.id, OAuthGrant.session_id).where(
+            (OAuthGrant.tenant == tenant_id) & (OAuthGrant.user == user_id) & OAuthGrant.revoked_at.is_null()
+        )
+        for grant in list(grants):
+            if grant.id == keep_grant_id or (keep_session_id and grant.session_id == keep_session_id):
+                continue
+            revoke_grant(grant.id)
+            ended += 1
+    return int(ended)

@@ -17,6 +17,20 @@ from scim_me.storage.models import Tenant
 
 DIALECTS = ("wso2", "rfc")
 SELF_REGISTRATION_MODES = ("off", "open", "scope")
+CHANGE_PASSWORD_SCOPES = ("internal_login", "internal_user_password_update")
+_POLICY_COUNTS = (
+    "password_min_length",
+    "password_max_length",
+    "password_min_upper",
+    "password_min_lower",
+    "password_min_digits",
+    "password_min_special",
+    "password_min_unique",
+    "password_max_repeated",
+    "password_history_count",
+    "password_min_age_hours",
+    "password_max_age_days",
+)
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$")
 
 
@@ -31,6 +45,24 @@ class TenantSettings:
     self_registration: str = "off"
     self_delete: bool = False
     password_update_in_me: bool = True
+    # Password policy (core/password_policy.py). 0 for a length means the server-wide default
+    # (password_min_length / password_max_length); 0 for a count or an age turns the rule off.
+    password_min_length: int = 0
+    password_max_length: int = 0
+    password_min_upper: int = 0
+    password_min_lower: int = 0
+    password_min_digits: int = 0
+    password_min_special: int = 0
+    password_min_unique: int = 0
+    password_max_repeated: int = 0
+    password_blocklist: bool = True
+    password_context_words: bool = True
+    password_history_count: int = 0
+    password_min_age_hours: int = 0
+    password_max_age_days: int = 0
+    # The scope POST /api/users/v1/me/change-password needs: WSO2's dedicated
+    # internal_user_password_update, or internal_login (which then also accepts the former).
+    change_password_scope: str = "internal_login"
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
@@ -81,6 +113,21 @@ def create_tenant(name: str, dialect: str = "wso2", settings: TenantSettings | N
 def validate_settings(settings: TenantSettings) -> None:
     if settings.self_registration not in SELF_REGISTRATION_MODES:
         raise TenantError(f"self_registration must be one of {', '.join(SELF_REGISTRATION_MODES)}")
+    if settings.change_password_scope not in CHANGE_PASSWORD_SCOPES:
+        raise TenantError(f"change_password_scope must be one of {', '.join(CHANGE_PASSWORD_SCOPES)}")
+    for name in _POLICY_COUNTS:
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise TenantError(f"{name} must be an integer >= 0")
+    if settings.password_max_length > 1024:
+        raise TenantError("password_max_length must be at most 1024")
+    if settings.password_max_length and settings.password_min_length > settings.password_max_length:
+        raise TenantError("password_min_length must not exceed password_max_length")
+
+
+def get_tenant(tenant_id: int) -> TenantRecord | None:
+    row = Tenant.get_or_none(Tenant.id == tenant_id)
+    return _record(row) if row else None
 
 
 def find_tenant(name: str) -> TenantRecord | None:

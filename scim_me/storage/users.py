@@ -173,8 +173,10 @@ def update_user(current: StoredUser, profile: dict[str, Any], *, password_hash: 
     )
 
 
-def set_password_hash(tenant_id: int, user_id: str, password_hash: str) -> bool:
-    """Replace the credential (CLI); bumps the version so cached ETags go stale."""
+def set_password_hash(tenant_id: int, user_id: str, password_hash: str, *, expected: str | None = None) -> bool:
+    """Replace the credential (CLI, change-password); bumps the version so cached ETags go stale.
+    With ``expected``, only if the stored hash is still that one (of two racing changes proven
+    with the same current password, one wins)."""
     stamp = now()
     query = User.update(
         {
@@ -184,6 +186,8 @@ def set_password_hash(tenant_id: int, user_id: str, password_hash: str) -> bool:
             User.updated_at: stamp,
         }
     ).where((User.id == user_id) & (User.tenant == tenant_id))
+    if expected is not None:
+        query = query.where(User.password_hash == expected)
     with write_transaction(User._meta.database):
         changed = query.execute()
     return bool(changed == 1)

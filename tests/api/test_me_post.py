@@ -157,7 +157,10 @@ class TestScopeMode:
         ({"userName": "newbie", "password": None}, "A password is required to register."),
         ({"password": PASSWORD}, "Required attribute userName is missing."),
         ({"userName": "", "password": PASSWORD}, "Required attribute userName is missing."),
-        ({"userName": "newbie", "password": "short"}, "The password must be at least 8 characters long."),
+        (
+            {"userName": "newbie", "password": "short"},
+            "Password policy violation (minLength): the password must be at least 8 characters long.",
+        ),
         ({"userName": "newbie", "password": 12345678}, "password must be a string."),
         ("newbie", "The request body must be a JSON object (a User resource)."),
     ],

@@ -154,7 +154,10 @@ def error(scim_type: str, detail: str) -> dict[str, str | list[str]]:
         ({"userName": "kim", "nickName": {"a": 1}}, error("invalidValue", "nickName must be a single string value.")),
         (
             {"userName": "kim", "password": "short"},
-            error("invalidValue", "The password must be at least 8 characters long."),
+            error(
+                "invalidValue",
+                "Password policy violation (minLength): the password must be at least 8 characters long.",
+            ),
         ),
     ],
 )

@@ -136,10 +136,10 @@ def test_password_is_normalised_before_hashing(client, kim, token):
 @pytest.mark.parametrize(
     ("password", "detail"),
     [
-        ("short", "The password must be at least 8 characters long."),
-        ("x" * 257, "The password must be at most 256 characters long."),
+        ("short", "Password policy violation (minLength): the password must be at least 8 characters long."),
+        ("x" * 257, "Password policy violation (maxLength): the password must be at most 256 characters long."),
         # Length is counted in code points after NFKC, not bytes: 7 characters, 21 bytes.
-        ("\u00e9" * 7, "The password must be at least 8 characters long."),
+        ("\u00e9" * 7, "Password policy violation (minLength): the password must be at least 8 characters long."),
     ],
 )
 def test_length_policy_is_invalid_value_and_not_echoed(app, client, tenant, kim, token, password, detail):
@@ -187,9 +187,15 @@ def test_configured_length_limits_apply(database_url, tmp_path):
         token = make_token(app, tenant, make_user(app, tenant, "kim", OLD))
         headers = bearer(token, **{"Content-Type": "application/json"})
         too_short = client.patch(ME, data=seed_request("eleven-char"), headers=headers)
-        assert too_short.json["detail"] == "The password must be at least 12 characters long."
+        assert (
+            too_short.json["detail"]
+            == "Password policy violation (minLength): the password must be at least 12 characters long."
+        )
         too_long = client.patch(ME, data=seed_request("seventeen-chars-x"), headers=headers)
-        assert too_long.json["detail"] == "The password must be at most 16 characters long."
+        assert (
+            too_long.json["detail"]
+            == "Password policy violation (maxLength): the password must be at most 16 characters long."
+        )
         assert client.patch(ME, data=seed_request("sixteen-chars-xx"), headers=headers).status_code == 200
     finally:
         app.extensions["scim_me.db"].close_all()

@@ -135,6 +135,10 @@ def browser_server(
         _create_client(live, "acme", "SPA", page_server, first_party=True),
         first_party=True,
     )
+    # Its own user: the password-change case leaves it with another password.
+    server.cases["password"] = SignInCase(
+        "acme", _create_user(live, "acme", "pat"), server.cases["acme"].client_id, first_party=True
+    )
     server.cases[DEFAULT_TENANT] = SignInCase(
         None,
         _create_user(live, None, "sam"),

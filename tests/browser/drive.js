@@ -1,9 +1,11 @@
 // Drives page/index.html in headless Chromium through a full @asgardeo/auth-spa sign-in against
 // scim-me, reads and PATCHes /scim2/Me through the SDK's httpRequest, optionally refreshes the access
-// token ("refresh": true) and reads /scim2/Me with the new one, then signs out.
+// token ("refresh": true) and reads /scim2/Me with the new one, optionally changes the password with
+// the current one ("newPassword": "...") and reads /scim2/Me again, then signs out.
 //
 //   node drive.js '{"pageUrl": "...", "base": "...", "clientId": "...", "username": "...",
-//                   "password": "...", "nick": "...", "refresh": false, "chromium": "/usr/bin/chromium"}'
+//                   "password": "...", "nick": "...", "refresh": false, "newPassword": null,
+//                   "chromium": "/usr/bin/chromium"}'
 //
 // Prints exactly one JSON line on stdout: {ok, step, error, consentShown, result, log, network,
 // url, html}. Every wait is bounded; a watchdog ends the run if anything still hangs.
@@ -175,6 +177,23 @@ async function main() {
   step("httpRequest GET /scim2/Me again");
   report.result.me2 = await inPage("GET /scim2/Me", () => window.harness.me());
   if (!report.result.me2.ok) throw new Error(`second GET /scim2/Me failed: ${report.result.me2.error}`);
+
+  if (cfg.newPassword) {
+    step("httpRequest POST /api/users/v1/me/change-password");
+    report.result.changePassword = await inPage(
+      "POST change-password",
+      ([current, next]) => window.harness.changePassword(current, next),
+      [cfg.password, cfg.newPassword],
+    );
+    if (!report.result.changePassword.ok) {
+      throw new Error(`change-password failed: ${report.result.changePassword.error}`);
+    }
+    step("httpRequest GET /scim2/Me after the password change");
+    report.result.meAfterChange = await inPage("GET /scim2/Me", () => window.harness.me());
+    if (!report.result.meAfterChange.ok) {
+      throw new Error(`GET /scim2/Me after the password change failed: ${report.result.meAfterChange.error}`);
+    }
+  }
 
   if (cfg.refresh) {
     step("refreshAccessToken() (refresh_token grant as a public client)");

@@ -13,6 +13,7 @@ the app is page/index.html. Background: docs/dev/asgardeo-spa-sdk.md.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
@@ -30,7 +31,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 
 def _sign_in_and_edit_me(
-    tools: Tools, server: BrowserServer, case_name: str, item: pytest.Item, *, refresh: bool = False
+    tools: Tools,
+    server: BrowserServer,
+    case_name: str,
+    item: pytest.Item,
+    *,
+    refresh: bool = False,
+    new_password: str | None = None,
 ) -> dict[str, Any]:
     """Run the whole browser flow for one case, check it, and return the driver's result."""
     case = server.cases[case_name]
@@ -45,6 +52,7 @@ def _sign_in_and_edit_me(
             "password": DEFAULT_PASSWORD,
             "nick": nick,
             "refresh": refresh,
+            "newPassword": new_password,
         },
         item,
     )
@@ -92,3 +100,21 @@ def test_sdk_refreshes_the_access_token(
     assert result["refresh"] == {"ok": True, "rotated": True, "authenticated": True}, result["refresh"]
     assert result["me3"]["status"] == 200, result["me3"]
     assert result["me3"]["data"]["userName"] == browser_server.cases["acme"].username, result["me3"]
+
+
+def test_sdk_changes_the_password_with_the_current_one(
+    browser_tools: Tools, browser_server: BrowserServer, request: pytest.FixtureRequest
+) -> None:
+    """Issue 6 acceptance 4: ``httpRequest`` POSTs ``/api/users/v1/me/change-password`` with the
+    current password (cross-site, bearer token); the SDK's token keeps working (the caller's
+    session is kept), the new password signs in and the old one no longer does."""
+    case = browser_server.cases["password"]
+    new_password = f"sdk-rotated-{secrets.token_hex(6)}"
+    result = _sign_in_and_edit_me(browser_tools, browser_server, "password", request.node, new_password=new_password)
+    assert result["changePassword"]["status"] == 204, result["changePassword"]
+    assert result["meAfterChange"]["status"] == 200, result["meAfterChange"]
+    me = browser_server.live.me_url(case.tenant)
+    for password, status in ((DEFAULT_PASSWORD, 401), (new_password, 200)):
+        raw = base64.b64encode(f"{case.username}:{password}".encode()).decode()
+        response = requests.get(me, headers={"Authorization": f"Basic {raw}", "Accept": SCIM_JSON}, timeout=30)
+        assert response.status_code == status, (password == new_password, response.text)

@@ -103,6 +103,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
         "SCIM_ME_ARGON2_TIME_COST": "1",
         "SCIM_ME_ARGON2_PARALLELISM": "1",
         "PYTHONUNBUFFERED": "1",
+        # Every test connects from 127.0.0.1: the default per-IP limit (20 failed password checks
+        # a minute) would let one test's wrong passwords lock out the next test's sign-ins.
+        # tests/e2e/test_account_security.py uses its own 127.0.0.x addresses.
+        "SCIM_ME_LOGIN_IP_MAX_FAILURES": "1000",
     }
     env.pop("SCIM_ME_ENCRYPTION_KEY", None)
     log_path = workdir / "gunicorn.log"

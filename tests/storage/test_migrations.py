@@ -18,6 +18,7 @@ from scim_me.storage.tenants import create_tenant
 from scim_me.storage.tenants import list_tenants
 
 TABLES = {
+    "login_throttles",
     "mfa_backup_codes",
     "mfa_challenges",
     "oauth_access_tokens",
@@ -26,6 +27,7 @@ TABLES = {
     "oauth_consents",
     "oauth_grants",
     "oauth_refresh_tokens",
+    "password_history",
     "schema_migrations",
     "security_events",
     "signing_keys",
@@ -53,7 +55,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 6
+            assert LATEST == ALL_STEPS[-1] == 7
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
             columns = {c.name for c in db.get_columns("users")}

@@ -1,0 +1,121 @@
+"""``POST /api/users/v1/me/change-password`` (WSO2 identity-api-user, added 2026-02): change the
+caller's password with the current one, on WSO2's path and error codes.
+
+- 204 on success. Unless ``revokeOtherSessions`` is false (default true, as WSO2 revokes on a
+  password update), every other session and grant of the user ends on every worker; the
+  caller's token, its grant and its sign-in session stay.
+- ``PWD-10001`` 400: the current password is wrong. The check goes through ``verify_login`` (the
+  one password check), so it counts towards the account's lockout like a failed sign-in.
+- ``PWD-10002`` 400: the body is not ``{"currentPassword": string, "newPassword": string,
+  "revokeOtherSessions"?: boolean}``.
+- ``PWD-10003`` 400: the new password breaks the tenant's policy; the description names the rule.
+- ``PWD-10004`` 429 with ``Retry-After``: password checks are locked for this account or IP; no
+  hash was computed.
+- 401 without a bearer token (OAuth2 only, as WSO2's spec: HTTP Basic would be a second way to
+  guess the current password); 403 without the scope the tenant asks for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import g
+from flask import request
+
+from scim_me.api.context import current_tenant
+from scim_me.api.context import settings
+from scim_me.api.guards import LOGIN_SCOPE
+from scim_me.api.guards import authenticate
+from scim_me.api.guards import hash_params
+from scim_me.api.guards import require_scope
+from scim_me.api.guards import require_user
+from scim_me.api.password_state import after_password_change
+from scim_me.auth.credentials import new_password_hash
+from scim_me.auth.login import LoginThrottled
+from scim_me.auth.login import verify_login
+from scim_me.core.password_policy import PolicyViolation
+from scim_me.errors import ApiError
+from scim_me.errors import ConflictError
+from scim_me.errors import NotFoundError
+from scim_me.storage.users import get_user
+from scim_me.storage.users import set_password_hash
+
+bp = Blueprint("account", __name__)
+
+PASSWORD_UPDATE_SCOPE = "internal_user_password_update"
+
+
+def _scopes(tenant_scope: str) -> tuple[str, ...]:
+    if tenant_scope == PASSWORD_UPDATE_SCOPE:
+        return (PASSWORD_UPDATE_SCOPE,)
+    return (LOGIN_SCOPE, PASSWORD_UPDATE_SCOPE)
+
+
+def _bad_request(description: str) -> ApiError:
+    return ApiError(description, status=400, code="PWD-10002", message="Invalid request.")
+
+
+def _body() -> tuple[str, str, bool]:
+    payload: Any = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(payload, dict):
+        raise _bad_request("The body must be a JSON object with currentPassword and newPassword.")
+    current = payload.get("currentPassword")
+    new = payload.get("newPassword")
+    revoke = payload.get("revokeOtherSessions", True)
+    if not isinstance(current, str) or not current:
+        raise _bad_request("currentPassword is required and must be a string.")
+    if not isinstance(new, str) or not new:
+        raise _bad_request("newPassword is required and must be a string.")
+    if not isinstance(revoke, bool):
+        raise _bad_request("revokeOtherSessions must be a boolean.")
+    return current, new, revoke
+
+
+@bp.post("/api/users/v1/me/change-password")
+def change_password() -> Response:
+    tenant = current_tenant()
+    principal = authenticate(tenant, allow_basic=False)
+    tenant = principal.tenant
+    require_scope(principal, *_scopes(tenant.settings.change_password_scope))
+    user_id = require_user(principal)
+    user = principal.user or get_user(tenant.id, user_id)
+    if user is None:
+        raise NotFoundError("User not found in the user store.")
+    current, new, revoke = _body()
+    params = hash_params()
+    try:
+        proven = verify_login(
+            tenant.id,
+            user,
+            current,
+            params,
+            channel="change_password",
+            ip=request.remote_addr or "",
+            user_agent=request.headers.get("User-Agent", ""),
+            client_id=principal.client_id,
+            record_success=False,
+        )
+    except LoginThrottled as exc:
+        raise ApiError(
+            "Too many failed password attempts. Try again later.",
+            status=429,
+            code="PWD-10004",
+            message="Too many attempts.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+    if proven is None:
+        raise ApiError(
+            "The current password is incorrect.", status=400, code="PWD-10001", message="Invalid current password."
+        )
+    try:
+        new_hash = new_password_hash(
+            tenant, settings(), params, new, user_name=user.user_name, profile=user.profile, user=user
+        )
+    except PolicyViolation as exc:
+        raise ApiError(exc.detail, status=400, code="PWD-10003", message="Password policy violation.") from exc
+    if not set_password_hash(tenant.id, user.id, new_hash, expected=user.password_hash):
+        raise ConflictError("The password was changed by another request; sign in again with the new one.")
+    after_password_change(tenant, user, g.get("principal"), channel="change_password", revoke_others=revoke)
+    return Response(status=204)

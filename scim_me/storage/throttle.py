@@ -1,0 +1,185 @@
+"""Failed-password counters shared by every worker: one row per account (tenant + userName, known
+or not) and one per client IP, in the database.
+
+An attempt *reserves* its password check before any hash runs, in one write transaction
+(SQLite ``BEGIN IMMEDIATE`` behind the writer queue; PostgreSQL ``SELECT ... FOR UPDATE``): the
+check counts as a failure up front, and the reservation that reaches the limit sets the lock at
+once. So however many requests race, at most ``max_failures`` hashes run before the lock, and
+the requests that lose the race are refused without computing one. A success then deletes the
+account's row (the counter resets) and takes its reservation back from the IP's count.
+
+Unknown userNames get rows too: an account that does not exist locks exactly like one that
+does, so the lock itself does not tell an attacker which names are real. Keys are SHA-256
+digests, never the name (people type passwords into the username field).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+import peewee
+
+from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import write_transaction
+from scim_me.storage.models import LoginThrottle
+from scim_me.storage.users import user_name_key
+
+ACCOUNT = "account"
+IP = "ip"
+# Doubling stops here; the cap (login_max_lock_seconds) applies long before.
+_MAX_DOUBLINGS = 20
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    lock_seconds: int = 60
+    max_lock_seconds: int = 900
+    hard_lock_failures: int = 100
+    ip_max_failures: int = 20
+    ip_window_seconds: int = 60
+
+    def lock_for(self, failures: int) -> int:
+        """Seconds of lock after ``failures`` consecutive failures: 0 below the limit, then
+        lock_seconds, doubling with every further failure, capped at max_lock_seconds."""
+        if failures < self.max_failures:
+            return 0
+        doublings = min(failures - self.max_failures, _MAX_DOUBLINGS)
+        return int(min(self.lock_seconds * 2**doublings, self.max_lock_seconds))
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The outcome of asking to check a password."""
+
+    allowed: bool
+    # When refused: why ("account" or "ip") and how many seconds until a retry can succeed.
+    reason: str = ""
+    retry_after: int = 0
+    # When allowed: the account's consecutive failures counting this attempt, and whether this
+    # attempt (should it fail) is the one that locked the account.
+    failures: int = 0
+    locks: bool = False
+    hard_locks: bool = False
+
+
+@dataclass(frozen=True)
+class LockState:
+    locked: bool
+    hard: bool
+    until: datetime | None
+    failures: int
+
+
+def account_key(tenant_id: int, user_name: str) -> str:
+    raw = f"account\0{tenant_id}\0{user_name_key(user_name)}"
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def ip_key(ip: str) -> str:
+    return hashlib.sha256(f"ip\0{ip}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _row(key: str, kind: str, tenant_id: int | None, now: datetime) -> LoginThrottle:
+    """The row for ``key``, created if missing, locked against concurrent writers (PostgreSQL;
+    SQLite's IMMEDIATE transaction already holds the database write lock)."""
+    LoginThrottle.insert(
+        key=key, kind=kind, tenant_id=tenant_id, failures=0, window_start=now, updated_at=now
+    ).on_conflict_ignore().execute()
+    query = LoginThrottle.select().where(LoginThrottle.key == key)
+    if not is_sqlite(LoginThrottle._meta.database.obj):
+        query = query.for_update()
+    return query.get()
+
+
+def reserve(tenant_id: int, account: str | None, ip: str | None, policy: LockoutPolicy, now: datetime) -> Reservation:
+    """Count one password check against the account and the IP, or refuse it while locked."""
+    with write_transaction(LoginThrottle._meta.database):
+        ip_row = _row(ip, IP, None, now) if ip else None
+        if ip_row is not None and ip_row.locked_until is not None and ip_row.locked_until > now:
+            return Reservation(False, IP, _seconds_until(ip_row.locked_until, now))
+        account_row = _row(account, ACCOUNT, tenant_id, now) if account else None
+        if account_row is not None:
+            if account_row.hard_locked:
+                return Reservation(False, ACCOUNT, policy.max_lock_seconds)
+            if account_row.locked_until is not None and account_row.locked_until > now:
+                return Reservation(False, ACCOUNT, _seconds_until(account_row.locked_until, now))
+        failures = 0
+        locks = hard = False
+        if account_row is not None:
+            failures = account_row.failures + 1
+            lock = policy.lock_for(failures)
+            locks = lock > 0
+            hard = bool(policy.hard_lock_failures) and failures >= policy.hard_lock_failures
+            LoginThrottle.update(
+                failures=failures,
+                locked_until=now + timedelta(seconds=lock) if locks else None,
+                hard_locked=hard,
+                updated_at=now,
+            ).where(LoginThrottle.key == account).execute()
+        if ip_row is not None:
+            window_start = ip_row.window_start
+            ip_failures = ip_row.failures
+            if window_start + timedelta(seconds=policy.ip_window_seconds) <= now:
+                window_start, ip_failures = now, 0
+            ip_failures += 1
+            ip_locked = ip_failures >= policy.ip_max_failures
+            LoginThrottle.update(
+                failures=ip_failures,
+                window_start=window_start,
+                locked_until=now + timedelta(seconds=policy.ip_window_seconds) if ip_locked else None,
+                updated_at=now,
+            ).where(LoginThrottle.key == ip).execute()
+    return Reservation(True, failures=failures, locks=locks, hard_locks=hard)
+
+
+def succeeded(account: str | None, ip: str | None, now: datetime) -> None:
+    """The reserved check passed: the account starts afresh; the IP gets its reservation back."""
+    with write_transaction(LoginThrottle._meta.database):
+        if account:
+            LoginThrottle.delete().where(LoginThrottle.key == account).execute()
+        if ip:
+            LoginThrottle.update(
+                failures=peewee.Case(None, [(LoginThrottle.failures > 0, LoginThrottle.failures - 1)], 0),
+                locked_until=None,
+                updated_at=now,
+            ).where(LoginThrottle.key == ip).execute()
+
+
+def lock_state(tenant_id: int, user_name: str, now: datetime) -> LockState:
+    row = LoginThrottle.get_or_none(LoginThrottle.key == account_key(tenant_id, user_name))
+    if row is None:
+        return LockState(False, False, None, 0)
+    timed = row.locked_until is not None and row.locked_until > now
+    hard = bool(row.hard_locked)
+    return LockState(hard or timed, hard, row.locked_until if timed else None, row.failures)
+
+
+def unlock(tenant_id: int, user_name: str) -> bool:
+    """Lift a lock (hard or timed) and reset the counter; True when there was a row to clear."""
+    with write_transaction(LoginThrottle._meta.database):
+        deleted = LoginThrottle.delete().where(LoginThrottle.key == account_key(tenant_id, user_name)).execute()
+    return bool(deleted)
+
+
+def prune(now: datetime, idle: timedelta = timedelta(days=1)) -> int:
+    """Drop rows that lock nothing and were last touched ``idle`` ago (unknown names, old IPs)."""
+    cutoff = now - idle
+    with write_transaction(LoginThrottle._meta.database):
+        return int(
+            LoginThrottle.delete()
+            .where(
+                (LoginThrottle.updated_at < cutoff)
+                & (LoginThrottle.hard_locked == False)  # noqa: E712 (peewee expression)
+                & (LoginThrottle.locked_until.is_null() | (LoginThrottle.locked_until < now))
+            )
+            .execute()
+        )
