@@ -14,10 +14,12 @@ work of each step are the same whether the name exists or not.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
+from scim_me.storage.events import count_events
 from scim_me.storage.events import record_event
 from scim_me.storage.throttle import LockoutPolicy
 from scim_me.storage.throttle import account_key
@@ -28,6 +30,7 @@ from scim_me.storage.users import StoredUser
 from scim_me.storage.users import now
 
 CHANNELS = frozenset({"signin", "password_grant", "basic", "change_password"})
+_LOCKED_KIND = frozenset({"signin.locked"})
 
 
 class LoginThrottled(Exception):
@@ -87,7 +90,11 @@ def verify_login(
     reservation = reserve(tenant_id, account, address, policy, now())
     details: dict[str, Any] = {"channel": channel}
     if not reservation.allowed:
-        if user is not None:
+        # One signin.locked event a minute per account is history enough; one per refused
+        # attempt would let a flood of them fill the table (and queue writers) at no cost.
+        if user is not None and not count_events(
+            tenant_id, user.id, kinds=_LOCKED_KIND, since=now() - timedelta(seconds=60)
+        ):
             record_event(
                 tenant_id,
                 user.id,

@@ -100,8 +100,32 @@ def _row(key: str, kind: str, tenant_id: int | None, now: datetime) -> LoginThro
     return query.get()
 
 
+def _refusal(row: LoginThrottle | None, kind: str, policy: LockoutPolicy, now: datetime) -> Reservation | None:
+    if row is None:
+        return None
+    if kind == ACCOUNT and row.hard_locked:
+        return Reservation(False, ACCOUNT, policy.max_lock_seconds)
+    if row.locked_until is not None and row.locked_until > now:
+        return Reservation(False, kind, _seconds_until(row.locked_until, now))
+    return None
+
+
+def _locked_already(account: str | None, ip: str | None, policy: LockoutPolicy, now: datetime) -> Reservation | None:
+    """A plain read first: an attempt against a lock is refused without taking the write lock,
+    so a flood of them does not queue every other writer behind it (SQLite has one writer)."""
+    keys = [k for k in (ip, account) if k]
+    rows = {row.key: row for row in LoginThrottle.select().where(LoginThrottle.key.in_(keys))} if keys else {}
+    return _refusal(rows.get(ip) if ip else None, IP, policy, now) or _refusal(
+        rows.get(account) if account else None, ACCOUNT, policy, now
+    )
+
+
 def reserve(tenant_id: int, account: str | None, ip: str | None, policy: LockoutPolicy, now: datetime) -> Reservation:
     """Count one password check against the account and the IP, or refuse it while locked."""
+    refused = _locked_already(account, ip, policy, now)
+    if refused is not None:
+        return refused
+    # Decided again under the write lock: the read above may be stale by now.
     with write_transaction(LoginThrottle._meta.database):
         ip_row = _row(ip, IP, None, now) if ip else None
         if ip_row is not None and ip_row.locked_until is not None and ip_row.locked_until > now:

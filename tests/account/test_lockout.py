@@ -57,6 +57,7 @@ def test_each_lockout_step(app, client, tenant, kim):
         assert events(app, tenant, kim, "signin.locked") == 1
         clock.shift(30)
         assert basic(client, "kim", WRONG).headers["Retry-After"] == "30"
+        assert events(app, tenant, kim, "signin.locked") == 1  # one a minute, not one per attempt
 
         # Each failure after a lock expires locks again, twice as long, capped at 15 minutes.
         remaining = 30

@@ -1,0 +1,74 @@
+"""Login timing by outcome (security.md T-PW-7): HTTP Basic on /scim2/Me with the production
+argon2id profile, for an unknown user, a wrong password and a locked account. The first two must
+cost the same (one hash each); a locked attempt runs no hash at all, for known and unknown names
+alike. Prints medians and 90th percentiles; not a test (the suite has no timed assertions).
+
+    .venv/bin/python bench/login_timing.py [SAMPLES]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ME = "/t/acme/scim2/Me"
+WRONG = "wrong-pass-1"
+
+
+def main(samples: int) -> None:
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
+    from conftest import build_app
+    from factories import basic
+    from factories import make_tenant
+    from factories import make_user
+
+    from scim_me.storage.throttle import unlock
+
+    tmp = Path(tempfile.mkdtemp())
+    app = build_app(
+        f"sqlite:///{tmp / 't.db'}",
+        tmp,
+        argon2_memory_kib=65536,
+        argon2_time_cost=3,
+        argon2_parallelism=4,
+        login_ip_max_failures=1_000_000,
+    )
+    tenant = make_tenant(app, "acme")
+    make_user(app, tenant, "kim", "correct-horse-9")
+    client = app.test_client()
+    timings: dict[str, list[float]] = {"unknown user": [], "wrong password": [], "locked": []}
+
+    def clear() -> None:
+        with app.app_context(), app.extensions["scim_me.db"].connection_context():
+            unlock(tenant.id, "kim")
+            unlock(tenant.id, "nobody")
+
+    def timed(kind: str, user: str) -> Any:
+        start = time.perf_counter()
+        response = client.get(ME, headers=basic(user, WRONG))
+        timings[kind].append(time.perf_counter() - start)
+        return response
+
+    for index in range(samples):
+        if index % 4 == 0:  # stay below the lock
+            clear()
+        assert timed("unknown user", "nobody").status_code == 401
+        assert timed("wrong password", "kim").status_code == 401
+    clear()
+    for _ in range(5):
+        client.get(ME, headers=basic("kim", WRONG))
+    for _ in range(samples):
+        assert timed("locked", "kim").headers.get("Auth-Failure-Reason") == "account locked"
+    for kind, values in timings.items():
+        ordered = sorted(values)
+        median = statistics.median(ordered) * 1000
+        print(f"{kind:15} median {median:7.1f} ms   p90 {ordered[int(len(ordered) * 0.9)] * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
