@@ -116,11 +116,14 @@ class SmtpTransport:
     def send(self, message: EmailMessage) -> None:
         try:
             client: smtplib.SMTP
+            # Connect inside the ``with``: smtplib's constructor leaks its socket when the server
+            # hangs up before the greeting; ``__exit__`` closes it on every path.
             if self.security == "tls":
-                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
+                client = smtplib.SMTP_SSL(timeout=self.timeout, context=self.context)
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client = smtplib.SMTP(timeout=self.timeout)
             with client:
+                client.connect(self.host, self.port)
                 if self.security == "starttls":
                     client.starttls(context=self.context)
                 if self.username:
