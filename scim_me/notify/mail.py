@@ -122,6 +122,9 @@ class SmtpTransport:
                 client = smtplib.SMTP_SSL(timeout=self.timeout, context=self.context)
             else:
                 client = smtplib.SMTP(timeout=self.timeout)
+            # TLS checks the certificate against ``_host``, which smtplib only sets from the
+            # constructor's host argument.
+            client._host = self.host  # type: ignore[attr-defined]
             with client:
                 client.connect(self.host, self.port)
                 if self.security == "starttls":
