@@ -12,15 +12,25 @@ PYTEST_ARGS ?=
 # Tokens name their issuer by this URL, so the curl `make run` prints matches where it serves.
 run serve: export SCIM_ME_BASE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: install run serve test test-fast e2e lint fmt typecheck bench check clean postman newman
+.PHONY: install lock run serve test test-fast e2e lint fmt typecheck bench check clean postman newman
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# Runtime, test and lint dependencies come from requirements.lock (exact versions and hashes), so
+# a fresh clone installs what was tested; setup.cfg keeps the compatible ranges for library users.
+$(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# Re-resolves requirements.lock from setup.cfg's ranges with a pinned uv (in its own venv, so the
+# project's venv never depends on it). Commit the result with the change that needed it.
+UV_VERSION := 0.13.9
+lock:
+	test -x .lock-venv/bin/uv || ($(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet uv==$(UV_VERSION))
+	.lock-venv/bin/uv pip compile setup.cfg --extra test --extra dev --generate-hashes --python-version 3.11 \
+	  --upgrade --quiet -o requirements.lock
 
 # Creates/upgrades the embedded SQLite database in instance/, seeds the demo tenant and user,
 # prints a curl with a fresh token, then serves in the foreground.
@@ -79,4 +89,4 @@ newman:
 check: lint test
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .lock-venv build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

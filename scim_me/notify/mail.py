@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import secrets
 import smtplib
 import ssl
 import threading
@@ -33,7 +34,6 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime
-from email.utils import make_msgid
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
@@ -66,7 +66,9 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    message["Message-ID"] = make_msgid(domain=domain)
+    # Not email.utils.make_msgid: it draws from the process-wide `random` state, which a sender
+    # thread must not touch (it races with anything seeded, e.g. hypothesis' strategies).
+    message["Message-ID"] = f"<{secrets.token_hex(16)}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834 §5: no auto-replies to this
     message.set_content(mail.text)
     return message

@@ -141,3 +141,16 @@ def test_after_commit_runs_on_commit_only_and_isolates_failures(tmp_path, caplog
         after_commit(db, lambda: ran.append("no transaction"))
         assert ran[-1] == "no transaction"
     db.close_all()
+
+
+def test_building_a_message_leaves_the_global_random_state_alone() -> None:
+    # The sender thread builds messages while other code (hypothesis strategies, seeded
+    # simulations) relies on `random`'s process-wide state; a Message-ID must not draw from it.
+    import random
+
+    before = random.getstate()
+    first = build_message(_mail(), "scim-me <noreply@example.com>")
+    second = build_message(_mail(), "scim-me <noreply@example.com>")
+    assert random.getstate() == before
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["Message-ID"].endswith("@example.com>")
