@@ -21,13 +21,12 @@ WRONG = "wrong-pass-1"
 
 
 def main(samples: int) -> None:
-    sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
-    from conftest import build_app
-    from factories import basic
-    from factories import make_tenant
-    from factories import make_user
-
+    sys.path[:0] = [str(ROOT)]
     from scim_me.storage.throttle import unlock
+    from tests.factories import basic
+    from tests.factories import make_tenant
+    from tests.factories import make_user
+    from tests.support.apps import build_app
 
     tmp = Path(tempfile.mkdtemp())
     app = build_app(

@@ -112,3 +112,14 @@ def scim_error(status: int, detail: str, scim_type: str | None = None) -> dict[s
         body["scimType"] = scim_type
     body["detail"] = detail
     return body
+
+
+def assert_wso2_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    """A WSO2 REST error (the /api/... endpoints): exactly code, message, description, traceId;
+    ``code`` checked when given. Returns the body for further checks."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body: dict[str, Any] = response.get_json()
+    assert set(body) == {"code", "message", "description", "traceId"}, body
+    if code is not None:
+        assert body["code"] == code, body
+    return body

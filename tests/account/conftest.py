@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from factories import make_tenant
-from factories import make_user
 
-from account.support import PASSWORD
 from scim_me.storage.clients import create_client
+from tests.account.support import PASSWORD
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 
 @pytest.fixture

@@ -10,18 +10,18 @@ from datetime import datetime
 
 import pytest
 import time_machine
-from factories import bearer
-from factories import make_token
 
-from account.support import ME
-from account.support import PASSWORD
-from account.support import basic_auth
-from account.support import events
-from account.support import from_ip
-from account.support import password_token
 from scim_me.storage.throttle import LockoutPolicy
 from scim_me.storage.throttle import unlock
-from tests.conftest import build_app
+from tests.account.support import ME
+from tests.account.support import PASSWORD
+from tests.account.support import basic_auth
+from tests.account.support import events
+from tests.account.support import from_ip
+from tests.account.support import password_token
+from tests.factories import bearer
+from tests.factories import make_token
+from tests.support.apps import build_app
 
 T0 = datetime(2026, 12, 3, 9, 0, 0, tzinfo=UTC)
 WRONG = "wrong-password-1"
@@ -100,8 +100,8 @@ def test_the_lock_is_shown_in_me_and_lifted_by_unlock(app, client, tenant, kim):
 def test_hard_lock_needs_an_operator(database_url, tmp_path):
     app = build_app(database_url, tmp_path, login_hard_lock_failures=7)
     try:
-        from factories import make_tenant
-        from factories import make_user
+        from tests.factories import make_tenant
+        from tests.factories import make_user
 
         tenant = make_tenant(app, "acme")
         make_user(app, tenant, "kim", PASSWORD)

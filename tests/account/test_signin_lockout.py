@@ -9,9 +9,9 @@ import re
 import secrets
 from urllib.parse import urlencode
 
-from account.support import PASSWORD
-from account.support import events
 from scim_me.storage.clients import create_client
+from tests.account.support import PASSWORD
+from tests.account.support import events
 
 AUTHORIZE = "/t/acme/oauth2/authorize"
 REDIRECT = "http://localhost:5173/cb"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from factories import SCIM_JSON
-from factories import basic
-from factories import make_tenant
-from factories import make_user
+
+from tests.factories import SCIM_JSON
+from tests.factories import basic
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 PASSWORD = "correct-horse-9"

@@ -15,11 +15,6 @@ import time
 from typing import Any
 
 import pytest
-from factories import SCIM_JSON
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 from joserfc import jws
 from joserfc.jwk import ECKey
 from joserfc.jwk import RSAKey
@@ -27,6 +22,11 @@ from joserfc.jwk import RSAKey
 from scim_me.auth.keys import public_keys
 from scim_me.auth.keys import signing_key
 from scim_me.storage.users import delete_user
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 ME = "/t/acme/scim2/Me"

@@ -4,16 +4,17 @@ revoking an app, which kills its tokens and refresh tokens and forgets the remem
 from __future__ import annotations
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from privacy_helpers import PASSWORD
-from privacy_helpers import consent_page_shown
-from privacy_helpers import make_spa
-from privacy_helpers import sign_in
 
 from scim_me.storage.events import list_events
+from tests.factories import assert_wso2_error
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.privacy import PASSWORD
+from tests.support.privacy import consent_page_shown
+from tests.support.privacy import make_spa
+from tests.support.privacy import sign_in
 
 V1 = "/t/acme/api/users/v1/me/authorized-apps"
 V2 = "/t/acme/api/users/v2/me/authorized-apps"
@@ -43,12 +44,6 @@ def third_party(app, tenant):
 @pytest.fixture
 def portal(app, tenant):
     return make_spa(app, tenant, "Portal")
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.json["code"] == code, response.json
-    assert set(response.json) == {"code", "message", "description", "traceId"}
 
 
 def test_lists_the_apps_in_both_shapes(app, tenant, client, kim, third_party, portal):
@@ -90,7 +85,7 @@ def test_revoking_an_app_kills_its_tokens_and_consent(app, tenant, client, kim, 
     # The next sign-in through that app asks for consent again.
     assert consent_page_shown(app, tenant, third_party, signed) is True
     assert [a["clientId"] for a in client.get(V1, headers=other.headers).json] == [portal.client_id]
-    _error(client.get(f"{V1}/{third_party.client_id}", headers=other.headers), 404, "AAP-60404")
+    assert_wso2_error(client.get(f"{V1}/{third_party.client_id}", headers=other.headers), 404, "AAP-60404")
     # The other app is untouched.
     assert client.get(ME, headers=other.headers).status_code == 200
     with app.extensions["scim_me.db"].connection_context():
@@ -119,8 +114,8 @@ def test_users_cannot_see_or_revoke_each_others_apps(app, tenant, client, kim, l
     kims = sign_in(app, tenant, third_party, "kim")
     lees = sign_in(app, tenant, portal, "lee")
     assert [a["clientId"] for a in client.get(V1, headers=lees.headers).json] == [portal.client_id]
-    _error(client.get(f"{V1}/{third_party.client_id}", headers=lees.headers), 404, "AAP-60404")
-    _error(client.delete(f"{V2}/{third_party.client_id}", headers=lees.headers), 404, "AAP-60404")
+    assert_wso2_error(client.get(f"{V1}/{third_party.client_id}", headers=lees.headers), 404, "AAP-60404")
+    assert_wso2_error(client.delete(f"{V2}/{third_party.client_id}", headers=lees.headers), 404, "AAP-60404")
     assert client.get(ME, headers=kims.headers).status_code == 200
     # Revoking all of lee's apps leaves kim's alone.
     assert client.delete(V2, headers=lees.headers).status_code == 204
@@ -130,14 +125,14 @@ def test_users_cannot_see_or_revoke_each_others_apps(app, tenant, client, kim, l
 def test_unknown_app_is_404(app, tenant, client, kim, portal):
     signed = sign_in(app, tenant, portal, "kim")
     for url in (f"{V1}/nope", f"{V2}/nope"):
-        _error(client.get(url, headers=signed.headers), 404, "AAP-60404")
-        _error(client.delete(url, headers=signed.headers), 404, "AAP-60404")
+        assert_wso2_error(client.get(url, headers=signed.headers), 404, "AAP-60404")
+        assert_wso2_error(client.delete(url, headers=signed.headers), 404, "AAP-60404")
 
 
 def test_needs_a_user_token_with_internal_login(app, tenant, client, kim):
     app_token = make_token(app, tenant, None, "internal_login")
-    _error(client.get(V1, headers=bearer(app_token)), 403, "AAP-60403")
-    _error(client.get(V2, headers=bearer(make_token(app, tenant, kim, "openid"))), 403, "AAP-60403")
+    assert_wso2_error(client.get(V1, headers=bearer(app_token)), 403, "AAP-60403")
+    assert_wso2_error(client.get(V2, headers=bearer(make_token(app, tenant, kim, "openid"))), 403, "AAP-60403")
     assert client.get(V1).status_code == 401
 
 

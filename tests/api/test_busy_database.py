@@ -6,15 +6,15 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from factories import SCIM_JSON
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
 
-from tests.conftest import build_app
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.support.apps import build_app
 
 
 @pytest.fixture

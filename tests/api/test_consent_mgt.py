@@ -7,19 +7,20 @@ from __future__ import annotations
 import time
 
 import pytest
-from factories import basic
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from privacy_helpers import CM
-from privacy_helpers import PASSWORD
-from privacy_helpers import admin_token
-from privacy_helpers import consent_request
-from privacy_helpers import seed_metadata
 
 from scim_me.storage.events import list_events
 from scim_me.storage.users import delete_user
+from tests.factories import assert_wso2_error
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.privacy import CM
+from tests.support.privacy import PASSWORD
+from tests.support.privacy import admin_token
+from tests.support.privacy import consent_request
+from tests.support.privacy import seed_metadata
 
 BASE = f"/t/acme{CM}/consents"
 
@@ -59,15 +60,6 @@ def meta(client, tenant, admin):
     return seed_metadata(client, tenant, admin)
 
 
-def _error(response, status, code=None):
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    body = response.json
-    assert set(body) == {"code", "message", "description", "traceId"}, body
-    if code is not None:
-        assert body["code"] == code, body
-    return body
-
-
 def _add(client, token, body):
     return client.post(BASE, json=body, headers=bearer(token))
 
@@ -101,7 +93,9 @@ def test_pii_category_crud_with_admin_scopes(client, admin, kim_token):
     assert listed.status_code == 200 and listed.json == [body]
     deleted = client.delete(f"{BASE}/pii-categories/{body['piiCategoryId']}", headers=bearer(admin))
     assert deleted.status_code == 200 and deleted.data == b""
-    _error(client.get(f"{BASE}/pii-categories/{body['piiCategoryId']}", headers=bearer(admin)), 404, "CM_00035")
+    assert_wso2_error(
+        client.get(f"{BASE}/pii-categories/{body['piiCategoryId']}", headers=bearer(admin)), 404, "CM_00035"
+    )
 
 
 def test_purpose_category_crud(client, admin):
@@ -115,7 +109,7 @@ def test_purpose_category_crud(client, admin):
     assert client.get(f"{BASE}/purpose-categories", headers=bearer(admin)).json == [created.json]
     assert client.get(f"{BASE}/purpose-categories/{cid}", headers=bearer(admin)).json == created.json
     assert client.delete(f"{BASE}/purpose-categories/{cid}", headers=bearer(admin)).status_code == 200
-    _error(client.get(f"{BASE}/purpose-categories/{cid}", headers=bearer(admin)), 404, "CM_00027")
+    assert_wso2_error(client.get(f"{BASE}/purpose-categories/{cid}", headers=bearer(admin)), 404, "CM_00027")
 
 
 def test_purpose_crud_with_pii_categories(client, admin, meta):
@@ -138,7 +132,7 @@ def test_purpose_crud_with_pii_categories(client, admin, meta):
     assert plain.status_code == 200
     assert plain.json["group"] == "DEFAULT" and plain.json["piiCategories"] == []
     assert client.delete(f"{BASE}/purposes/{plain.json['purposeId']}", headers=bearer(admin)).status_code == 200
-    _error(client.get(f"{BASE}/purposes/{plain.json['purposeId']}", headers=bearer(admin)), 404, "CM_00024")
+    assert_wso2_error(client.get(f"{BASE}/purposes/{plain.json['purposeId']}", headers=bearer(admin)), 404, "CM_00024")
 
 
 def test_metadata_paging(client, admin):
@@ -148,19 +142,21 @@ def test_metadata_paging(client, admin):
                                                       headers=bearer(admin)).json]  # fmt: skip
     assert names == ["c1", "c2"]
     assert len(client.get(f"{BASE}/purpose-categories?limit=0", headers=bearer(admin)).json) == 5
-    _error(client.get(f"{BASE}/purpose-categories?limit=-1", headers=bearer(admin)), 400, "CM_60001")
-    _error(client.get(f"{BASE}/purpose-categories?offset=x", headers=bearer(admin)), 400, "CM_60001")
+    assert_wso2_error(client.get(f"{BASE}/purpose-categories?limit=-1", headers=bearer(admin)), 400, "CM_60001")
+    assert_wso2_error(client.get(f"{BASE}/purpose-categories?offset=x", headers=bearer(admin)), 400, "CM_60001")
 
 
 def test_duplicate_metadata_is_409(client, admin, meta):
-    _error(client.post(f"{BASE}/pii-categories", json={"piiCategory": "email"}, headers=bearer(admin)), 409, "CM_00032")
-    _error(
+    assert_wso2_error(
+        client.post(f"{BASE}/pii-categories", json={"piiCategory": "email"}, headers=bearer(admin)), 409, "CM_00032"
+    )
+    assert_wso2_error(
         client.post(f"{BASE}/purpose-categories", json={"purposeCategory": "Legal"}, headers=bearer(admin)),
         409,
         "CM_00029",
     )
     same = {"purpose": "Contact", "group": "SIGNUP", "groupType": "SYSTEM"}
-    _error(client.post(f"{BASE}/purposes", json=same, headers=bearer(admin)), 409, "CM_00022")
+    assert_wso2_error(client.post(f"{BASE}/purposes", json=same, headers=bearer(admin)), 409, "CM_00022")
     # Same name in another group is another purpose (WSO2's uniqueness is name + group + type).
     assert client.post(f"{BASE}/purposes", json={**same, "group": "OTHER"}, headers=bearer(admin)).status_code == 200
 
@@ -169,17 +165,25 @@ def test_metadata_writes_need_the_admin_scopes(app, tenant, client, kim_token, m
     only_add = admin_token(app, tenant, "internal_consent_mgt_add")
     only_delete = admin_token(app, tenant, "internal_consent_mgt_delete")
     for token in (kim_token, only_delete):
-        _error(client.post(f"{BASE}/pii-categories", json={"piiCategory": "x"}, headers=bearer(token)), 403, "CM_00076")
-        _error(client.post(f"{BASE}/purposes", json={"purpose": "x"}, headers=bearer(token)), 403, "CM_00076")
-        _error(
+        assert_wso2_error(
+            client.post(f"{BASE}/pii-categories", json={"piiCategory": "x"}, headers=bearer(token)), 403, "CM_00076"
+        )
+        assert_wso2_error(
+            client.post(f"{BASE}/purposes", json={"purpose": "x"}, headers=bearer(token)), 403, "CM_00076"
+        )
+        assert_wso2_error(
             client.post(f"{BASE}/purpose-categories", json={"purposeCategory": "x"}, headers=bearer(token)),
             403,
             "CM_00076",
         )
     for token in (kim_token, only_add):
-        _error(client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(token)), 403, "CM_00076")
-        _error(client.delete(f"{BASE}/pii-categories/{meta.pii_email}", headers=bearer(token)), 403, "CM_00076")
-        _error(client.delete(f"{BASE}/purpose-categories/{meta.category}", headers=bearer(token)), 403, "CM_00076")
+        assert_wso2_error(client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(token)), 403, "CM_00076")
+        assert_wso2_error(
+            client.delete(f"{BASE}/pii-categories/{meta.pii_email}", headers=bearer(token)), 403, "CM_00076"
+        )
+        assert_wso2_error(
+            client.delete(f"{BASE}/purpose-categories/{meta.category}", headers=bearer(token)), 403, "CM_00076"
+        )
     assert client.post(f"{BASE}/pii-categories", json={"piiCategory": "x"}, headers=bearer(only_add)).status_code == 201
 
 
@@ -187,7 +191,7 @@ def test_metadata_needs_authentication(client, meta):
     response = client.get(f"{BASE}/purposes")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    _error(response, 401)
+    assert_wso2_error(response, 401)
 
 
 def test_metadata_validation_errors(client, admin, meta):
@@ -201,39 +205,45 @@ def test_metadata_validation_errors(client, admin, meta):
         (f"{BASE}/purposes", {"purpose": "p", "piiCategories": [{"piiCategoryId": "1"}]}, "piiCategoryId"),
     ]
     for url, body, field in cases:
-        error = _error(client.post(url, json=body, headers=bearer(admin)), 400, "CM_60001")
+        error = assert_wso2_error(client.post(url, json=body, headers=bearer(admin)), 400, "CM_60001")
         assert field in error["description"], (body, error)
     unknown = client.post(
         f"{BASE}/purposes", json={"purpose": "p", "piiCategories": [{"piiCategoryId": 999999}]}, headers=bearer(admin)
     )
-    _error(unknown, 400, "CM_00035")
+    assert_wso2_error(unknown, 400, "CM_00035")
     not_json = client.post(f"{BASE}/purposes", data="{", content_type="application/json", headers=bearer(admin))
-    _error(not_json, 400, "CM_60001")
+    assert_wso2_error(not_json, 400, "CM_60001")
     wrong_type = client.post(f"{BASE}/purposes", data="purpose=x", content_type="text/plain", headers=bearer(admin))
-    _error(wrong_type, 415)
+    assert_wso2_error(wrong_type, 415)
     array = client.post(f"{BASE}/purposes", json=[{"purpose": "x"}], headers=bearer(admin))
-    _error(array, 400, "CM_60001")
+    assert_wso2_error(array, 400, "CM_60001")
 
 
 def test_unknown_and_malformed_metadata_ids_are_404(client, admin):
     for kind, code in (("purposes", "CM_00024"), ("purpose-categories", "CM_00027"), ("pii-categories", "CM_00035")):
-        _error(client.get(f"{BASE}/{kind}/424242", headers=bearer(admin)), 404, code)
-        _error(client.get(f"{BASE}/{kind}/abc", headers=bearer(admin)), 404, code)
-        _error(client.delete(f"{BASE}/{kind}/424242", headers=bearer(admin)), 404, code)
+        assert_wso2_error(client.get(f"{BASE}/{kind}/424242", headers=bearer(admin)), 404, code)
+        assert_wso2_error(client.get(f"{BASE}/{kind}/abc", headers=bearer(admin)), 404, code)
+        assert_wso2_error(client.delete(f"{BASE}/{kind}/424242", headers=bearer(admin)), 404, code)
 
 
 def test_metadata_in_use_cannot_be_deleted(client, admin, kim_token, meta):
     assert _add(client, kim_token, consent_request(meta)).status_code == 200
-    purpose = _error(client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)), 409, "CM_60409")
+    purpose = assert_wso2_error(
+        client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)), 409, "CM_60409"
+    )
     assert "used by consent receipts" in purpose["description"]
-    _error(client.delete(f"{BASE}/purpose-categories/{meta.category}", headers=bearer(admin)), 409, "CM_60409")
-    _error(client.delete(f"{BASE}/pii-categories/{meta.pii_email}", headers=bearer(admin)), 409, "CM_60409")
+    assert_wso2_error(
+        client.delete(f"{BASE}/purpose-categories/{meta.category}", headers=bearer(admin)), 409, "CM_60409"
+    )
+    assert_wso2_error(client.delete(f"{BASE}/pii-categories/{meta.pii_email}", headers=bearer(admin)), 409, "CM_60409")
     # Still there.
     assert client.get(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)).status_code == 200
 
 
 def test_a_pii_category_used_by_a_purpose_cannot_be_deleted(client, admin, meta):
-    error = _error(client.delete(f"{BASE}/pii-categories/{meta.pii_phone}", headers=bearer(admin)), 409, "CM_60409")
+    error = assert_wso2_error(
+        client.delete(f"{BASE}/pii-categories/{meta.pii_phone}", headers=bearer(admin)), 409, "CM_60409"
+    )
     assert "purposes" in error["description"]
 
 
@@ -245,7 +255,7 @@ def test_metadata_etags_and_conditional_requests(client, admin, meta):
     assert not_modified.status_code == 304 and not_modified.headers["ETag"] == tag
     assert client.get(url, headers=bearer(admin, **{"If-None-Match": '"other"'})).status_code == 200
     stale = client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin, **{"If-Match": '"stale"'}))
-    _error(stale, 412, "CM_60412")
+    assert_wso2_error(stale, 412, "CM_60412")
     purpose_tag = client.get(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)).headers["ETag"]
     ok = client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin, **{"If-Match": purpose_tag}))
     assert ok.status_code == 200
@@ -255,9 +265,13 @@ def test_purposes_of_another_tenant_are_invisible(app, client, admin, meta):
     other = make_tenant(app, "other")
     other_admin = admin_token(app, other)
     assert client.get(f"/t/other{CM}/consents/purposes", headers=bearer(other_admin)).json == []
-    _error(client.get(f"/t/other{CM}/consents/purposes/{meta.purpose}", headers=bearer(other_admin)), 404, "CM_00024")
-    _error(client.delete(f"/t/other{CM}/consents/purposes/{meta.purpose}", headers=bearer(other_admin)), 404)
-    _error(client.get(f"/t/other{CM}/consents/pii-categories/{meta.pii_email}", headers=bearer(other_admin)), 404)
+    assert_wso2_error(
+        client.get(f"/t/other{CM}/consents/purposes/{meta.purpose}", headers=bearer(other_admin)), 404, "CM_00024"
+    )
+    assert_wso2_error(client.delete(f"/t/other{CM}/consents/purposes/{meta.purpose}", headers=bearer(other_admin)), 404)
+    assert_wso2_error(
+        client.get(f"/t/other{CM}/consents/pii-categories/{meta.pii_email}", headers=bearer(other_admin)), 404
+    )
     # A token of acme is not accepted by the other tenant at all.
     assert client.get(f"/t/other{CM}/consents/purposes", headers=bearer(admin)).status_code == 401
     # The same names may exist in both tenants.
@@ -380,8 +394,8 @@ def test_list_filters_and_paging(client, kim_token, meta):
     page = client.get(f"{BASE}?limit=2&offset=1", headers=bearer(kim_token)).json
     assert [r["consentReceiptID"] for r in page] == newest_first[1:3]
     assert len(client.get(f"{BASE}?state=active", headers=bearer(kim_token)).json) == 4
-    _error(client.get(f"{BASE}?state=GONE", headers=bearer(kim_token)), 400, "CM_60001")
-    _error(client.get(f"{BASE}?limit=abc", headers=bearer(kim_token)), 400, "CM_60001")
+    assert_wso2_error(client.get(f"{BASE}?state=GONE", headers=bearer(kim_token)), 400, "CM_60001")
+    assert_wso2_error(client.get(f"{BASE}?limit=abc", headers=bearer(kim_token)), 400, "CM_60001")
     assert len(client.get(f"{BASE}?piiPrincipalId=kim", headers=bearer(kim_token)).json) == 4
 
 
@@ -411,7 +425,7 @@ def test_list_filters_and_paging(client, kim_token, meta):
 def test_invalid_consent_requests_are_400(client, kim_token, meta, mutate, field, code):
     body = consent_request(meta)
     mutate(body)
-    error = _error(_add(client, kim_token, body), 400, code)
+    error = assert_wso2_error(_add(client, kim_token, body), 400, code)
     assert field in error["description"], error
     assert client.get(BASE, headers=bearer(kim_token)).json == []
 
@@ -420,28 +434,28 @@ def test_receipt_pii_must_fit_the_purpose(client, admin, kim_token, meta):
     extra = client.post(f"{BASE}/pii-categories", json={"piiCategory": "address"}, headers=bearer(admin)).json
     body = consent_request(meta)
     body["services"][0]["purposes"][0]["piiCategory"].append({"piiCategoryId": extra["piiCategoryId"]})
-    _error(_add(client, kim_token, body), 400, "CM_60002")
+    assert_wso2_error(_add(client, kim_token, body), 400, "CM_60002")
     body = consent_request(meta)
     body["services"][0]["purposes"][0]["piiCategory"] = [{"piiCategoryId": meta.pii_phone}]  # email is mandatory
-    _error(_add(client, kim_token, body), 400, "CM_60003")
+    assert_wso2_error(_add(client, kim_token, body), 400, "CM_60003")
 
 
 def test_recording_a_consent_needs_a_user(client, admin, meta):
-    _error(_add(client, admin, consent_request(meta)), 403, "CM_00075")
-    _error(client.get(BASE, headers=bearer(admin)), 403, "CM_00075")
+    assert_wso2_error(_add(client, admin, consent_request(meta)), 403, "CM_00075")
+    assert_wso2_error(client.get(BASE, headers=bearer(admin)), 403, "CM_00075")
 
 
 def test_recording_a_consent_needs_internal_login(app, tenant, client, kim, meta):
     token = make_token(app, tenant, kim, "openid")
-    _error(_add(client, token, consent_request(meta)), 403, "CM_00076")
+    assert_wso2_error(_add(client, token, consent_request(meta)), 403, "CM_00076")
 
 
 def test_users_cannot_see_or_revoke_each_others_receipts(client, kim_token, lee_token, meta):
     kims = _add(client, kim_token, consent_request(meta)).json["consentReceiptId"]
     assert client.get(BASE, headers=bearer(lee_token)).json == []
-    _error(client.get(f"{BASE}/receipts/{kims}", headers=bearer(lee_token)), 404, "CM_00068")
-    _error(client.delete(f"{BASE}/receipts/{kims}", headers=bearer(lee_token)), 404, "CM_00068")
-    _error(client.get(f"{BASE}?piiPrincipalId=kim", headers=bearer(lee_token)), 403, "CM_00076")
+    assert_wso2_error(client.get(f"{BASE}/receipts/{kims}", headers=bearer(lee_token)), 404, "CM_00068")
+    assert_wso2_error(client.delete(f"{BASE}/receipts/{kims}", headers=bearer(lee_token)), 404, "CM_00068")
+    assert_wso2_error(client.get(f"{BASE}?piiPrincipalId=kim", headers=bearer(lee_token)), 403, "CM_00076")
     assert client.get(f"{BASE}/receipts/{kims}", headers=bearer(kim_token)).json["state"] == "ACTIVE"
 
 
@@ -450,8 +464,10 @@ def test_receipts_of_another_tenant_are_invisible(app, client, kim_token, meta):
     other = make_tenant(app, "other")
     kim_there = make_user(app, other, "kim", PASSWORD)
     token = make_token(app, other, kim_there)
-    _error(client.get(f"/t/other{CM}/consents/receipts/{receipt}", headers=bearer(token)), 404, "CM_00068")
-    _error(client.delete(f"/t/other{CM}/consents/receipts/{receipt}", headers=bearer(token)), 404, "CM_00068")
+    assert_wso2_error(client.get(f"/t/other{CM}/consents/receipts/{receipt}", headers=bearer(token)), 404, "CM_00068")
+    assert_wso2_error(
+        client.delete(f"/t/other{CM}/consents/receipts/{receipt}", headers=bearer(token)), 404, "CM_00068"
+    )
     assert client.get(f"/t/other{CM}/consents", headers=bearer(token)).json == []
 
 
@@ -466,8 +482,8 @@ def test_an_administrator_may_list_read_and_revoke_a_users_receipts(client, admi
 
 
 def test_unknown_receipt_is_404(client, kim_token):
-    _error(client.get(f"{BASE}/receipts/does-not-exist", headers=bearer(kim_token)), 404, "CM_00068")
-    _error(client.delete(f"{BASE}/receipts/{'x' * 80}", headers=bearer(kim_token)), 404, "CM_00068")
+    assert_wso2_error(client.get(f"{BASE}/receipts/does-not-exist", headers=bearer(kim_token)), 404, "CM_00068")
+    assert_wso2_error(client.delete(f"{BASE}/receipts/{'x' * 80}", headers=bearer(kim_token)), 404, "CM_00068")
 
 
 def test_receipt_etag_and_if_match(client, kim_token, meta):
@@ -475,14 +491,14 @@ def test_receipt_etag_and_if_match(client, kim_token, meta):
     url = f"{BASE}/receipts/{receipt}"
     tag = client.get(url, headers=bearer(kim_token)).headers["ETag"]
     assert client.get(url, headers=bearer(kim_token, **{"If-None-Match": tag})).status_code == 304
-    stale = _error(client.delete(url, headers=bearer(kim_token, **{"If-Match": '"0"'})), 412, "CM_60412")
+    stale = assert_wso2_error(client.delete(url, headers=bearer(kim_token, **{"If-Match": '"0"'})), 412, "CM_60412")
     assert "If-Match" in stale["description"]
     assert client.get(url, headers=bearer(kim_token)).json["state"] == "ACTIVE"
     assert client.delete(url, headers=bearer(kim_token, **{"If-Match": tag})).status_code == 200
     new_tag = client.get(url, headers=bearer(kim_token)).headers["ETag"]
     assert new_tag != tag
     # The old tag no longer names the receipt.
-    _error(client.delete(url, headers=bearer(kim_token, **{"If-Match": tag})), 412, "CM_60412")
+    assert_wso2_error(client.delete(url, headers=bearer(kim_token, **{"If-Match": tag})), 412, "CM_60412")
 
 
 def test_an_expired_receipt_reports_expired(app, tenant, client, kim, kim_token, meta, time_machine_fixture):
@@ -535,12 +551,14 @@ def test_parallel_revokes_revoke_once(app, tenant, client, kim, kim_token, meta)
         revoked = [e for e in list_events(tenant.id, kim.id) if e.kind == "consent.revoked"]
     assert len(revoked) == 1
     # A client that read the receipt before the race and sends If-Match learns it changed.
-    _error(client.delete(f"{BASE}/receipts/{receipt}", headers=bearer(kim_token, **{"If-Match": tag})), 412, "CM_60412")
+    assert_wso2_error(
+        client.delete(f"{BASE}/receipts/{receipt}", headers=bearer(kim_token, **{"If-Match": tag})), 412, "CM_60412"
+    )
 
 
 def test_an_oversized_consent_request_is_413(client, kim_token, meta):
     body = consent_request(meta, properties=[{"key": "k", "value": "x" * 4000}] * 400)
-    _error(_add(client, kim_token, body), 413)
+    assert_wso2_error(_add(client, kim_token, body), 413)
 
 
 def test_if_match_star_and_lists(client, kim_token, meta):

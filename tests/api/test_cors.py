@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.config import ConfigError
 from scim_me.storage.clients import create_client
 from scim_me.storage.clients import delete_client
-from tests.conftest import build_app
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 ME = "/t/acme/scim2/Me"
 SPA = "https://spa.acme.example"

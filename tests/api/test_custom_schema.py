@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
 
 from scim_me.core.schemas import CUSTOM_URN
 from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import SCIM_ERROR_URN
-from tests.conftest import build_app
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.support.apps import build_app
 
 ATTRIBUTES = [
     {"name": "employeeBadge", "type": "string", "mutability": "readWrite", "returned": "default"},

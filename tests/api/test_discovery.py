@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from factories import basic
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.core.schemas import CORE_COMMON_URN
 from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import SCIM_ERROR_URN
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SCHEMA_URN = "urn:ietf:params:scim:schemas:core:2.0:Schema"

@@ -9,14 +9,14 @@ import time
 
 import peewee
 import pytest
-from factories import SCIM_JSON
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
 
 from scim_me.storage.db import database_proxy
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 SCIM_TYPES = {

@@ -8,20 +8,21 @@ import json
 import re
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from privacy_helpers import CM
-from privacy_helpers import PASSWORD
-from privacy_helpers import admin_token
-from privacy_helpers import consent_request
-from privacy_helpers import make_spa
-from privacy_helpers import seed_metadata
-from privacy_helpers import sign_in
 
 from scim_me.api import user_sections
 from scim_me.storage.events import list_events
+from tests.factories import assert_wso2_error
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.privacy import CM
+from tests.support.privacy import PASSWORD
+from tests.support.privacy import admin_token
+from tests.support.privacy import consent_request
+from tests.support.privacy import make_spa
+from tests.support.privacy import seed_metadata
+from tests.support.privacy import sign_in
 
 EXPORT = "/t/acme/api/identity/user/v1.0/me"
 
@@ -42,11 +43,6 @@ def kim(app, tenant):
         emails=[{"value": "kim@example.com", "primary": True}],
         nickName="kb",
     )
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.json["code"] == code, response.json
 
 
 def test_export_holds_everything_and_no_secret(app, tenant, client, kim):
@@ -92,7 +88,9 @@ def test_download_as_a_file(app, tenant, client, kim):
     disposition = response.headers["Content-Disposition"]
     assert re.fullmatch(r'attachment; filename="scim-me-export-kim-\d{8}T\d{6}Z\.json"', disposition), disposition
     assert json.loads(response.data)["basic"]["http://wso2.org/claims/username"] == "kim"
-    _error(client.get(f"{EXPORT}?download=yes", headers=bearer(make_token(app, tenant, kim))), 400, "UEX-60400")
+    assert_wso2_error(
+        client.get(f"{EXPORT}?download=yes", headers=bearer(make_token(app, tenant, kim))), 400, "UEX-60400"
+    )
 
 
 def test_a_registered_section_is_exported(app, tenant, client, kim, monkeypatch):
@@ -113,7 +111,9 @@ def test_export_only_shows_the_callers_data(app, tenant, client, kim):
 
 
 def test_export_needs_a_user_token(app, tenant, client):
-    _error(client.get(EXPORT, headers=bearer(make_token(app, tenant, None, "internal_login"))), 403, "UEX-60403")
+    assert_wso2_error(
+        client.get(EXPORT, headers=bearer(make_token(app, tenant, None, "internal_login"))), 403, "UEX-60403"
+    )
     assert client.get(EXPORT).status_code == 401
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from scim_me.auth.keys import create_signing_key
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 ALGS = ["RS256", "ES256"]

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from factories import basic
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
 
 from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import SCIM_ERROR_URN
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
 
 ME = "/t/acme/scim2/Me"
 PASSWORD = "correct-horse-9"

@@ -6,17 +6,17 @@ Password changes through PATCH are covered in test_passwords.py.
 from __future__ import annotations
 
 import pytest
-from factories import PATCH_URN
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
-from factories import scim_error
 
 from scim_me.core.schemas import WSO2_URN
-from tests.conftest import build_app
+from tests.factories import PATCH_URN
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.factories import scim_error
+from tests.support.apps import build_app
 
 ME = "/t/acme/scim2/Me"
 

@@ -6,16 +6,16 @@ Passwords in PUT are covered in test_passwords.py.
 from __future__ import annotations
 
 import pytest
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import scim_error
 
 from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import scim_error
 
 ME = "/t/acme/scim2/Me"
 GROUPS = [{"value": "g-1", "display": "Staff"}]

@@ -6,15 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from privacy_helpers import PASSWORD
-from privacy_helpers import make_spa
-from privacy_helpers import sign_in
 
 from scim_me.storage.events import list_events
+from tests.factories import assert_wso2_error
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.privacy import PASSWORD
+from tests.support.privacy import make_spa
+from tests.support.privacy import sign_in
 
 SESSIONS = "/t/acme/api/users/v1/me/sessions"
 ME = "/t/acme/scim2/Me"
@@ -38,12 +39,6 @@ def lee(app, tenant):
 @pytest.fixture
 def spa(app, tenant):
     return make_spa(app, tenant, "Portal")
-
-
-def _error(response, status, code):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.json["code"] == code, response.json
-    assert set(response.json) == {"code", "message", "description", "traceId"}
 
 
 def test_lists_sessions_in_wso2_shape(app, tenant, client, kim, spa):
@@ -71,7 +66,7 @@ def test_no_sessions_is_an_empty_object(app, tenant, client, kim):
 @pytest.mark.parametrize("param, code", [("limit=5", "USM-10003"), ("offset=1", "USM-10003"),
                                          ("filter=x", "USM-10004"), ("sort=asc", "USM-10005")])  # fmt: skip
 def test_paging_filter_and_sort_are_501_as_in_wso2(app, tenant, client, kim, param, code):
-    _error(client.get(f"{SESSIONS}?{param}", headers=bearer(make_token(app, tenant, kim))), 501, code)
+    assert_wso2_error(client.get(f"{SESSIONS}?{param}", headers=bearer(make_token(app, tenant, kim))), 501, code)
 
 
 def test_using_the_session_updates_last_access(app, tenant, client, kim, spa, time_machine_fixture):
@@ -109,7 +104,7 @@ def test_ending_one_session_kills_its_tokens(app, tenant, client, kim, spa):
     assert refreshed.status_code == 400
     assert client.get(ME, headers=laptop.headers).status_code == 200
     assert [s["userAgent"] for s in client.get(SESSIONS, headers=laptop.headers).json["sessions"]] == ["Laptop/1.0"]
-    _error(client.delete(f"{SESSIONS}/{phone_session}", headers=laptop.headers), 404, "USM-60404")
+    assert_wso2_error(client.delete(f"{SESSIONS}/{phone_session}", headers=laptop.headers), 404, "USM-60404")
     with app.extensions["scim_me.db"].connection_context():
         events = [e for e in list_events(tenant.id, kim.id) if e.kind == "session.ended"]
     assert [e.details["sessionId"] for e in events] == [phone_session]
@@ -134,8 +129,8 @@ def test_delete_all_including_current(app, tenant, client, kim, spa):
 
 
 def test_include_current_must_be_a_boolean(app, tenant, client, kim):
-    _error(client.delete(f"{SESSIONS}?includeCurrent=maybe", headers=bearer(make_token(app, tenant, kim))), 400,
-           "USM-60400")  # fmt: skip
+    response = client.delete(f"{SESSIONS}?includeCurrent=maybe", headers=bearer(make_token(app, tenant, kim)))
+    assert_wso2_error(response, 400, "USM-60400")
 
 
 def test_a_token_without_a_session_ends_every_session(app, tenant, client, kim, spa):
@@ -152,7 +147,7 @@ def test_users_cannot_see_or_end_each_others_sessions(app, tenant, client, kim, 
     kim_session = client.get(SESSIONS, headers=kims.headers).json["sessions"][0]["id"]
     lee_view = client.get(SESSIONS, headers=lees.headers).json
     assert [s["id"] for s in lee_view["sessions"]] != [kim_session]
-    _error(client.delete(f"{SESSIONS}/{kim_session}", headers=lees.headers), 404, "USM-60404")
+    assert_wso2_error(client.delete(f"{SESSIONS}/{kim_session}", headers=lees.headers), 404, "USM-60404")
     assert client.delete(SESSIONS, headers=lees.headers).status_code == 204
     assert client.get(ME, headers=kims.headers).status_code == 200
     assert client.get(SESSIONS, headers=kims.headers).json["sessions"][0]["id"] == kim_session
@@ -164,17 +159,19 @@ def test_sessions_of_another_tenant(app, tenant, client, kim, spa):
     other = make_tenant(app, "other")
     there = make_token(app, other, make_user(app, other, "kim", PASSWORD))
     response = client.delete(f"/t/other/api/users/v1/me/sessions/{kim_session}", headers=bearer(there))
-    _error(response, 404, "USM-60404")
+    assert_wso2_error(response, 404, "USM-60404")
     assert client.get(ME, headers=kims.headers).status_code == 200
 
 
 def test_needs_a_user_token(app, tenant, client):
-    _error(client.get(SESSIONS, headers=bearer(make_token(app, tenant, None, "internal_login"))), 403, "USM-60403")
+    assert_wso2_error(
+        client.get(SESSIONS, headers=bearer(make_token(app, tenant, None, "internal_login"))), 403, "USM-60403"
+    )
     assert client.get(SESSIONS).status_code == 401
 
 
 def test_basic_authentication_lists_and_ends_sessions(app, tenant, client, kim, spa):
-    from factories import basic
+    from tests.factories import basic
 
     signed = sign_in(app, tenant, spa, "kim")
     listed = client.get(SESSIONS, headers=basic("kim", PASSWORD))

@@ -10,11 +10,6 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import time_machine
-from factories import basic
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.api.user_sections import export_sections
 from scim_me.api.user_sections import overview_sections
@@ -22,7 +17,13 @@ from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
 from scim_me.storage.events import list_events
 from scim_me.storage.mfa import get_state
-from tests.conftest import build_app
+from tests.factories import assert_wso2_error
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 ME = "/t/acme/api/users/v1/me"
 POLICY = otp.TotpPolicy()
@@ -60,14 +61,6 @@ def _enrol(client: Any, auth: dict[str, str], at: float) -> str:
 
 def _validate(client: Any, auth: dict[str, str], code: Any) -> Any:
     return client.post(f"{ME}/totp", json={"action": "VALIDATE", "verificationCode": code}, headers=auth)
-
-
-def _wso2_error(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    body = response.json
-    assert body["code"] == code, body
-    assert {"code", "message", "description", "traceId"} <= set(body), body
-    return body  # type: ignore[no-any-return]
 
 
 def _with_db(app: Any, fn: Any, *args: Any) -> Any:
@@ -226,7 +219,7 @@ def test_throttle_locks_with_growing_delays_and_recovers(app: Any, client: Any) 
         for _ in range(5):
             assert _validate(client, auth, wrong).json == {"isValid": False}
         locked = _validate(client, auth, _code(secret, t))
-        body = _wso2_error(locked, 429, "TOTP-10006")
+        body = assert_wso2_error(locked, 429, "TOTP-10006")
         assert locked.headers["Retry-After"] == "60"
         assert "locked" in body["description"]
     state = _with_db(app, get_state, tenant.id, user.id)
@@ -235,7 +228,7 @@ def test_throttle_locks_with_growing_delays_and_recovers(app: Any, client: Any) 
     with time_machine.travel(t, tick=False):
         assert _validate(client, auth, wrong).json == {"isValid": False}  # evaluated again, and wrong
         again = _validate(client, auth, _code(secret, t))
-        _wso2_error(again, 429, "TOTP-10006")
+        assert_wso2_error(again, 429, "TOTP-10006")
         assert again.headers["Retry-After"] == "120"
     t += 121
     with time_machine.travel(t, tick=False):
@@ -264,42 +257,42 @@ def test_delete_disables_totp(app: Any, client: Any) -> None:
 def test_validate_input_errors_are_400_with_clear_messages(app: Any, client: Any) -> None:
     _tenant, _user, auth = _setup(app)
     no_enrolment = _validate(client, auth, 123456)
-    assert "INIT" in _wso2_error(no_enrolment, 400, "TOTP-10007")["description"]
+    assert "INIT" in assert_wso2_error(no_enrolment, 400, "TOTP-10007")["description"]
     client.post(f"{ME}/totp", json={"action": "INIT"}, headers=auth)
     missing = client.post(f"{ME}/totp", json={"action": "VALIDATE"}, headers=auth)
-    assert "verificationCode" in _wso2_error(missing, 400, "TOTP-10004")["description"]  # WSO2: 505
+    assert "verificationCode" in assert_wso2_error(missing, 400, "TOTP-10004")["description"]  # WSO2: 505
     for bad in ("abc", 1_000_000, -5, True, None, 1.5):
-        _wso2_error(_validate(client, auth, bad), 400, "TOTP-10004")
+        assert_wso2_error(_validate(client, auth, bad), 400, "TOTP-10004")
     unknown = client.post(f"{ME}/totp", json={"action": "ENABLE"}, headers=auth)
-    assert "INIT" in _wso2_error(unknown, 400, "TOTP-10002")["description"]
-    _wso2_error(client.post(f"{ME}/totp", json={}, headers=auth), 400, "TOTP-10002")
-    _wso2_error(client.post(f"{ME}/totp", data="{not json", headers=auth), 400, "TOTP-10008")
-    _wso2_error(client.post(f"{ME}/totp", json=["INIT"], headers=auth), 400, "TOTP-10008")
+    assert "INIT" in assert_wso2_error(unknown, 400, "TOTP-10002")["description"]
+    assert_wso2_error(client.post(f"{ME}/totp", json={}, headers=auth), 400, "TOTP-10002")
+    assert_wso2_error(client.post(f"{ME}/totp", data="{not json", headers=auth), 400, "TOTP-10008")
+    assert_wso2_error(client.post(f"{ME}/totp", json=["INIT"], headers=auth), 400, "TOTP-10008")
 
 
 def test_auth_errors(app: Any, client: Any) -> None:
     tenant, user, _auth = _setup(app)
-    _wso2_error(client.get(f"{ME}/totp"), 401, "TOTP-10001")
-    _wso2_error(client.get(f"{ME}/totp", headers=bearer("not-a-token")), 401, "TOTP-10001")
+    assert_wso2_error(client.get(f"{ME}/totp"), 401, "TOTP-10001")
+    assert_wso2_error(client.get(f"{ME}/totp", headers=bearer("not-a-token")), 401, "TOTP-10001")
     no_scope = bearer(make_token(app, tenant, user, scope="openid"))
-    _wso2_error(client.get(f"{ME}/totp", headers=no_scope), 403, "TOTP-10001")
-    _wso2_error(client.get(f"{ME}/backup-codes", headers=no_scope), 403, "BCA-10001")
+    assert_wso2_error(client.get(f"{ME}/totp", headers=no_scope), 403, "TOTP-10001")
+    assert_wso2_error(client.get(f"{ME}/backup-codes", headers=no_scope), 403, "BCA-10001")
     app_token = bearer(make_token(app, tenant, None))
-    _wso2_error(client.get(f"{ME}/backup-codes", headers=app_token), 403, "BCA-10001")
+    assert_wso2_error(client.get(f"{ME}/backup-codes", headers=app_token), 403, "BCA-10001")
 
 
 def test_basic_is_refused_except_for_validate(app: Any, client: Any) -> None:
     _tenant, _user, auth = _setup(app)
     creds = basic("kim", PASSWORD)
-    _wso2_error(client.get(f"{ME}/totp", headers=creds), 403, "TOTP-10005")
-    _wso2_error(client.get(f"{ME}/totp/secret", headers=creds), 403, "TOTP-10005")
-    _wso2_error(client.post(f"{ME}/totp", json={"action": "INIT"}, headers=creds), 403, "TOTP-10005")
-    _wso2_error(client.delete(f"{ME}/totp", headers=creds), 403, "TOTP-10005")
-    _wso2_error(client.get(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
-    _wso2_error(client.post(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
-    _wso2_error(client.delete(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
+    assert_wso2_error(client.get(f"{ME}/totp", headers=creds), 403, "TOTP-10005")
+    assert_wso2_error(client.get(f"{ME}/totp/secret", headers=creds), 403, "TOTP-10005")
+    assert_wso2_error(client.post(f"{ME}/totp", json={"action": "INIT"}, headers=creds), 403, "TOTP-10005")
+    assert_wso2_error(client.delete(f"{ME}/totp", headers=creds), 403, "TOTP-10005")
+    assert_wso2_error(client.get(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
+    assert_wso2_error(client.post(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
+    assert_wso2_error(client.delete(f"{ME}/backup-codes", headers=creds), 403, "BCA-10005")
     # Refused before the password is checked: a wrong password gets the same answer.
-    _wso2_error(client.get(f"{ME}/totp", headers=basic("kim", "wrong")), 403, "TOTP-10005")
+    assert_wso2_error(client.get(f"{ME}/totp", headers=basic("kim", "wrong")), 403, "TOTP-10005")
     at = _start()
     with time_machine.travel(at, tick=False):
         secret = _secret_from_qr(client.post(f"{ME}/totp", json={"action": "INIT"}, headers=auth).json)
@@ -310,7 +303,7 @@ def test_basic_is_refused_except_for_validate(app: Any, client: Any) -> None:
         bad_password = client.post(
             f"{ME}/totp", json={"action": "VALIDATE", "verificationCode": 1}, headers=basic("kim", "wrong")
         )
-        _wso2_error(bad_password, 401, "TOTP-10001")
+        assert_wso2_error(bad_password, 401, "TOTP-10001")
 
 
 def test_bare_paths_serve_the_default_tenant(app: Any, client: Any) -> None:
@@ -322,7 +315,7 @@ def test_bare_paths_serve_the_default_tenant(app: Any, client: Any) -> None:
     assert client.get("/api/users/v1/me/backup-codes", headers=auth).json == {"remainingBackupCodesCount": 10}
     # A token of another tenant does not work here.
     other = _setup(app)[2]
-    _wso2_error(client.get("/api/users/v1/me/totp", headers=other), 401, "TOTP-10001")
+    assert_wso2_error(client.get("/api/users/v1/me/totp", headers=other), 401, "TOTP-10001")
 
 
 def test_backup_codes_lifecycle(app: Any, client: Any) -> None:
@@ -364,8 +357,8 @@ def test_authenticators(app: Any, client: Any) -> None:
     assert chosen.status_code == 200 and chosen.json == {"enabledAuthenticators": "TOTP,BackupCode"}
     assert client.get(f"{ME}/mfa/authenticators", headers=auth).json == {"enabledAuthenticators": "TOTP,BackupCode"}
     for bad in ({"enabledAuthenticators": 3}, {}, {"enabledAuthenticators": "a b"}):
-        _wso2_error(client.post(f"{ME}/mfa/authenticators", json=bad, headers=auth), 400, "MFA-10002")
-    _wso2_error(client.get(f"{ME}/mfa/authenticators", headers=basic("kim", PASSWORD)), 403, "MFA-10005")
+        assert_wso2_error(client.post(f"{ME}/mfa/authenticators", json=bad, headers=auth), 400, "MFA-10002")
+    assert_wso2_error(client.get(f"{ME}/mfa/authenticators", headers=basic("kim", PASSWORD)), 403, "MFA-10005")
 
 
 def test_qr_code_images(app: Any, client: Any) -> None:
@@ -376,8 +369,8 @@ def test_qr_code_images(app: Any, client: Any) -> None:
     png = client.get(f"{ME}/totp/qr-code", headers={**auth, "Accept": "image/png"})
     assert png.mimetype == "image/png" and png.get_data().startswith(b"\x89PNG\r\n\x1a\n")
     assert client.get(f"{ME}/totp/qr-code?format=png", headers=auth).mimetype == "image/png"
-    _wso2_error(client.get(f"{ME}/totp/qr-code?format=gif", headers=auth), 400, "TOTP-10009")
-    _wso2_error(client.get(f"{ME}/totp/qr-code", headers={**auth, "Accept": "text/html"}), 406, "TOTP-10009")
+    assert_wso2_error(client.get(f"{ME}/totp/qr-code?format=gif", headers=auth), 400, "TOTP-10009")
+    assert_wso2_error(client.get(f"{ME}/totp/qr-code", headers={**auth, "Accept": "text/html"}), 406, "TOTP-10009")
 
 
 def test_sections_hold_state_and_no_secret(app: Any, client: Any) -> None:
@@ -454,7 +447,7 @@ def test_consecutive_failures_end_in_a_hard_lock(database_url: str, tmp_path: An
         with time_machine.travel(t, tick=False):
             auth = bearer(make_token(app, _tenant, _user))
             locked = _validate(client, auth, _code(secret, t))
-            assert "administrator" in _wso2_error(locked, 429, "TOTP-10006")["description"]
+            assert "administrator" in assert_wso2_error(locked, 429, "TOTP-10006")["description"]
             assert "Retry-After" not in locked.headers
     finally:
         app.extensions["scim_me.db"].close_all()

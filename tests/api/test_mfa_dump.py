@@ -15,16 +15,15 @@ from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
-import pytest
 import time_machine
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.core import otp
-from tests.conftest import IN_CI
-from tests.conftest import POSTGRES_URL
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.ci import missing
+from tests.support.postgres import POSTGRES_URL
 
 ENROLMENTS = 100
 API = "/t/acme/api/users/v1/me"
@@ -56,9 +55,7 @@ def _pg_dump(database_url: str) -> bytes:
     schema = parse_qs(urlsplit(database_url).query)["options"][0].split("search_path=")[1]
     pg_dump = shutil.which("pg_dump")
     if pg_dump is None:
-        if IN_CI:
-            pytest.fail("pg_dump is required under CI=true")
-        pytest.skip("pg_dump is not installed")
+        missing("pg_dump is not installed")
     out = subprocess.run(
         [pg_dump, "--schema", schema, "--data-only", POSTGRES_URL], capture_output=True, check=True, timeout=120
     )

@@ -7,16 +7,16 @@ import json
 import time
 
 import pytest
-from factories import SCIM_JSON
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
-from factories import scim_error as error
 
 from scim_me.errors import SCIM_ERROR_URN
-from tests.conftest import build_app
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.factories import scim_error as error
+from tests.support.apps import build_app
 
 ME = "/t/acme/scim2/Me"
 NICKNAME = patch_body({"op": "replace", "path": "nickName", "value": "shaggy"})

@@ -4,16 +4,16 @@ applies, the tenant switch blocks it, and the plaintext never appears in any res
 from __future__ import annotations
 
 import pytest
-from factories import basic
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
-from factories import patch_body
 
 from scim_me.errors import SCIM_ERROR_URN
-from tests.conftest import build_app
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.support.apps import build_app
 
 ME = "/t/acme/scim2/Me"
 OLD = "correct-horse-9"

@@ -8,15 +8,16 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
-from factories import basic
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.api import user_sections
 from scim_me.storage.events import record_event
 from scim_me.storage.sessions import start_session
+from tests.factories import assert_wso2_error
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 PASSWORD = "correct-horse-9"
 OVERVIEW = "/t/acme/api/users/v1/me/security"
@@ -133,11 +134,7 @@ def test_filters_by_kind_family_and_time(app, client, tenant, kim, token) -> Non
     ],
 )
 def test_bad_parameters_answer_400_in_the_wso2_dialect(client, token, query) -> None:
-    response = client.get(f"{EVENTS}?{query}", headers=bearer(token))
-    assert response.status_code == 400
-    body = response.get_json()
-    assert body["code"] == "SEC-10001"
-    assert set(body) == {"code", "message", "description", "traceId"}
+    assert_wso2_error(client.get(f"{EVENTS}?{query}", headers=bearer(token)), 400, "SEC-10001")
 
 
 def test_users_and_tenants_are_isolated(app, client, tenant, kim, token) -> None:

@@ -4,12 +4,13 @@ is the default tenant ``carbon.super``; tokens, users and credentials never cros
 from __future__ import annotations
 
 import pytest
-from factories import SCIM_JSON
-from factories import basic
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
+
+from tests.factories import SCIM_JSON
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 

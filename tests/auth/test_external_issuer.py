@@ -23,12 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import ERROR_URN
-from factories import SCIM_JSON
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 from joserfc import jws
 from joserfc.jwk import ECKey
 from joserfc.jwk import RSAKey
@@ -37,7 +31,13 @@ from scim_me.storage.external_issuers import ExternalIssuerError
 from scim_me.storage.external_issuers import ExternalIssuerRecord
 from scim_me.storage.external_issuers import add_issuer
 from scim_me.storage.tenants import update_tenant
-from tests.conftest import build_app
+from tests.factories import ERROR_URN
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 EXTERNAL = "https://login.example.org/oauth2/default"
 AUDIENCE = "scim-me-api"

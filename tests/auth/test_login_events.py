@@ -7,12 +7,12 @@ from __future__ import annotations
 import base64
 
 import pytest
-from factories import make_tenant
-from factories import make_user
 
 from scim_me.storage.clients import create_client
 from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 PASSWORD = "correct-horse-9"
 

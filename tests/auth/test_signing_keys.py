@@ -7,7 +7,6 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
-from factories import make_tenant
 from joserfc.jwk import RSAKey
 
 from scim_me.auth.keys import create_signing_key
@@ -19,6 +18,7 @@ from scim_me.crypto import SealError
 from scim_me.crypto import seal
 from scim_me.crypto import unseal
 from scim_me.storage.models import SigningKey
+from tests.factories import make_tenant
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 

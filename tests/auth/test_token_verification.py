@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from factories import make_tenant
 
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
 from scim_me.auth.tokens import verify_access_token
+from tests.factories import make_tenant
 
 T0 = 1_700_000_000
 LIFETIME = 600

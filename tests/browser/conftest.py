@@ -17,9 +17,7 @@ test is skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,25 +25,23 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from e2e.conftest import REPO_ROOT
-from e2e.conftest import _gunicorn_command
-from e2e.conftest import _stop
-from e2e.conftest import _wait_until_ready
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import LiveServer
-from e2e.support import free_port
-from e2e.support import tail
 
-from browser.support import DEFAULT_TENANT
-from browser.support import BrowserServer
-from browser.support import PageHandler
-from browser.support import PageServer
-from browser.support import SignInCase
-from browser.support import Tools
-from browser.support import find_tools
-from scim_me.config import new_master_key
+from tests.browser.support import DEFAULT_TENANT
+from tests.browser.support import BrowserServer
+from tests.browser.support import PageHandler
+from tests.browser.support import PageServer
+from tests.browser.support import SignInCase
+from tests.browser.support import Tools
+from tests.browser.support import find_tools
+from tests.support.ci import missing
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
+from tests.support.live_server import loopback_listener
+from tests.support.live_server import port_of
+from tests.support.live_server import run_gunicorn
+from tests.support.live_server import server_environment
+from tests.support.live_server import tail
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 _CLIENT_ID = re.compile(r"^client_id: (\S+)$", re.MULTILINE)
 _SERVER_KEY = pytest.StashKey[BrowserServer]()
 
@@ -53,15 +49,12 @@ _SERVER_KEY = pytest.StashKey[BrowserServer]()
 @pytest.fixture(scope="session")
 def browser_tools() -> Tools:
     tools, problems = find_tools()
-    if tools is not None:
-        return tools
-    reason = (
-        "browser tests cannot run: " + "; ".join(problems) + " (install: `apt-get install -y chromium` and"
-        " `npm ci --prefix tests/browser`; node >= 20)"
-    )
-    if IN_CI:
-        pytest.fail(f"CI=true requires the browser tests; {reason}", pytrace=False)
-    pytest.skip(reason)
+    if tools is None:
+        missing(
+            "browser tests cannot run: " + "; ".join(problems) + " (install: `apt-get install -y chromium` and"
+            " `npm ci --prefix tests/browser`; node >= 20)"
+        )
+    return tools
 
 
 @pytest.fixture(scope="session")
@@ -104,23 +97,9 @@ def browser_server(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, page_server: PageServer
 ) -> Iterator[BrowserServer]:
     workdir = tmp_path_factory.mktemp("browser-server")
-    key_file = workdir / "encryption.key"
-    key_file.write_text(new_master_key() + "\n", encoding="ascii")
-    key_file.chmod(0o600)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "SCIM_ME_CONFIG": "/nonexistent",
-        "SCIM_ME_DATABASE_URL": f"sqlite:///{workdir / 'scim-me.db'}",
-        "SCIM_ME_ENCRYPTION_KEY_FILE": str(key_file),
-        "SCIM_ME_BASE_URL": base_url,
-        "SCIM_ME_ARGON2_MEMORY_KIB": "1024",
-        "SCIM_ME_ARGON2_TIME_COST": "1",
-        "SCIM_ME_ARGON2_PARALLELISM": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("SCIM_ME_ENCRYPTION_KEY", None)
+    listener = loopback_listener()
+    base_url = f"http://127.0.0.1:{port_of(listener)}"
+    env = server_environment(workdir, base_url)
     env.pop("SCIM_ME_CORS_ALLOWED_ORIGINS", None)  # the page origin must come from the clients only
     log_path = workdir / "gunicorn.log"
     live = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
@@ -152,19 +131,11 @@ def browser_server(
         first_party=False,
     )
 
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*_gunicorn_command(port), "--access-logfile", "-"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    ready = live.url("/scim2/ServiceProviderConfig")
     try:
-        _wait_until_ready(proc, live.url("/scim2/ServiceProviderConfig"), log_path)
-        yield server
+        with run_gunicorn(listener, env, log_path, ready, "--access-logfile", "-"):
+            yield server
     finally:
-        _stop(proc)
         if request.session.testsfailed:
             sys.stderr.write(f"\n---- gunicorn log ({log_path}) ----\n{tail(log_path)}\n")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.support import LiveServer
+
+from tests.support.live_server import LiveServer
 
 HERE = Path(__file__).resolve().parent
 PAGE_DIR = HERE / "page"

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 import requests
-from e2e.support import DEFAULT_PASSWORD
-from factories import SCIM_JSON
 
-from browser.support import DEFAULT_TENANT
-from browser.support import BrowserServer
-from browser.support import Tools
-from browser.support import run_driver
+from tests.browser.support import DEFAULT_TENANT
+from tests.browser.support import BrowserServer
+from tests.browser.support import Tools
+from tests.browser.support import run_driver
+from tests.factories import SCIM_JSON
+from tests.support.live_server import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

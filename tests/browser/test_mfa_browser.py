@@ -13,13 +13,13 @@ import subprocess
 from typing import Any
 
 import pytest
-from e2e.support import DEFAULT_PASSWORD
 
-from browser.support import HERE
-from browser.support import STEP_TIMEOUT_MS
-from browser.support import BrowserServer
-from browser.support import Tools
-from browser.support import format_report
+from tests.browser.support import HERE
+from tests.browser.support import STEP_TIMEOUT_MS
+from tests.browser.support import BrowserServer
+from tests.browser.support import Tools
+from tests.browser.support import format_report
+from tests.support.live_server import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 DRIVER = HERE / "drive_mfa.js"

@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import LiveServer
-from factories import SCIM_JSON
 
-from browser.support import HERE
-from browser.support import BrowserServer
-from browser.support import Tools
-from browser.support import run_driver
+from tests.browser.support import HERE
+from tests.browser.support import BrowserServer
+from tests.browser.support import Tools
+from tests.browser.support import run_driver
+from tests.factories import SCIM_JSON
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -8,103 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import stat
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import basic
-from factories import bearer
 
 from scim_me.storage.migrations import MIGRATIONS
-from tests.conftest import build_app
-
-CLI_TIMEOUT_S = 60.0
-PASSWORD = "correct-horse-9"
-
-
-def _script() -> list[str]:
-    script = Path(sys.executable).with_name("scim-me")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "scim_me.cli"]
-
-
-class Cli:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        # build_app() in tests/conftest.py reads the key at tmp_path/encryption.key: share it.
-        self.key_file = tmp_path / "encryption.key"
-        self.database_url = f"sqlite:///{tmp_path / 'data' / 'scim-me.db'}"
-        self.env = {
-            **os.environ,
-            "SCIM_ME_CONFIG": "/nonexistent",
-            "SCIM_ME_DATABASE_URL": self.database_url,
-            "SCIM_ME_ENCRYPTION_KEY_FILE": str(self.key_file),
-            "SCIM_ME_BASE_URL": "http://localhost",
-            "SCIM_ME_ARGON2_MEMORY_KIB": "1024",
-            "SCIM_ME_ARGON2_TIME_COST": "1",
-            "SCIM_ME_ARGON2_PARALLELISM": "1",
-        }
-        self.env.pop("SCIM_ME_ENCRYPTION_KEY", None)
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*_script(), *args],
-            env=self.env,
-            cwd=self.tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT_S,
-            check=False,
-        )
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result.stdout
-
-    def fails(self, *args: str) -> str:
-        """Run a command that must fail; return its message (stderr)."""
-        result = self(*args)
-        assert result.returncode != 0, (args, result.stdout)
-        assert "Traceback" not in result.stderr, result.stderr
-        return result.stderr
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Made once per module with the CLI: a key, an upgraded database, tenant ``acme``, user ``kim``."""
-    template = Cli(tmp_path_factory.mktemp("cli-template"))
-    template.ok("keys", "init")
-    template.ok("db", "upgrade")
-    template.ok("tenant", "create", "acme")
-    template.ok("user", "create", "--tenant", "acme", "--username", "kim", "--password", PASSWORD)
-    return template.tmp_path
-
-
-@pytest.fixture
-def ready(cli: Cli, prepared: Path) -> Cli:
-    """A private copy of the prepared key and database (every CLI run closed its connections)."""
-    shutil.copy2(prepared / "encryption.key", cli.key_file)
-    shutil.copytree(prepared / "data", cli.tmp_path / "data")
-    return cli
-
-
-@pytest.fixture
-def app_on(ready: Cli) -> Iterator[Any]:
-    application = build_app(ready.database_url, ready.tmp_path)
-    yield application
-    application.extensions["scim_me.db"].close_all()
+from tests.cli.support import PASSWORD
+from tests.cli.support import Cli
+from tests.factories import basic
+from tests.factories import bearer
+from tests.support.apps import build_app
 
 
 def _tenant_rows(cli: Cli) -> dict[str, list[str]]:

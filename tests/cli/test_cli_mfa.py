@@ -10,18 +10,14 @@ from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import time_machine
-from factories import bearer
-from factories import make_token
 
-from cli.test_cli import Cli
-from cli.test_cli import app_on  # noqa: F401 (fixture)
-from cli.test_cli import cli  # noqa: F401 (fixture)
-from cli.test_cli import prepared  # noqa: F401 (fixture)
-from cli.test_cli import ready  # noqa: F401 (fixture)
 from scim_me.core import otp
 from scim_me.storage.mfa import get_state
 from scim_me.storage.tenants import find_tenant
 from scim_me.storage.users import find_user
+from tests.cli.support import Cli
+from tests.factories import bearer
+from tests.factories import make_token
 
 API = "/t/acme/api/users/v1/me"
 
@@ -38,7 +34,7 @@ def _state(app: Any) -> Any:
         return get_state(tenant.id, user.id)
 
 
-def test_unlock_clears_the_lock_and_reset_removes_every_factor(ready: Cli, app_on: Any) -> None:  # noqa: F811
+def test_unlock_clears_the_lock_and_reset_removes_every_factor(ready: Cli, app_on: Any) -> None:
     tenant, user = _kim(app_on)
     client = app_on.test_client()
     auth = bearer(make_token(app_on, tenant, user))

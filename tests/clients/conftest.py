@@ -1,26 +1,33 @@
-"""Real-client acceptance fixtures: the live server of tests/e2e (gunicorn, 2 workers, file SQLite)
-reused as is, and the pinned newman from tests/clients/package-lock.json.
+"""Real-client acceptance fixtures: a live server of its own (tests/support/live_server.py,
+gunicorn with 2 workers on file SQLite, prepared like the e2e one) and the pinned newman from
+tests/clients/package-lock.json.
 
-The live server is the e2e suite's fixture imported here, so this directory gets its own instance:
-the collection changes its users' passwords and profiles, and must not share them with e2e tests.
+The collection changes its users' passwords and profiles, so this directory never shares the
+e2e suite's server: this ``live_server`` overrides tests/e2e's for the tests here.
 """
 
 from __future__ import annotations
 
-import pytest
-from e2e.conftest import live_server  # noqa: F401 - re-exported as this directory's fixture
-from e2e.conftest import pytest_runtest_makereport  # noqa: F401 - attaches the gunicorn log on failure
+from collections.abc import Iterator
 
-from clients.support import IN_CI
-from clients.support import find_newman
+import pytest
+
+from tests.clients.support import find_newman
+from tests.support.ci import missing
+from tests.support.live_server import LiveServer
+from tests.support.live_server import launch
+from tests.support.live_server import prepare_main
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with launch(tmp_path_factory.mktemp("clients-server"), prepare_main) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def newman() -> list[str]:
     command, problems = find_newman()
-    if command is not None:
-        return command
-    reason = "newman cannot run: " + "; ".join(problems) + " (install: `npm ci --prefix tests/clients`; node >= 20)"
-    if IN_CI:
-        pytest.fail(f"CI=true requires the Postman/newman test; {reason}", pytrace=False)
-    pytest.skip(reason)
+    if command is None:
+        missing("newman cannot run: " + "; ".join(problems) + " (install: `npm ci --prefix tests/clients`; node >= 20)")
+    return command

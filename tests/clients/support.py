@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,6 @@ CLIENTS_DIR = Path(__file__).resolve().parent
 NODE_MODULES = CLIENTS_DIR / "node_modules"
 NEWMAN_BIN = NODE_MODULES / "newman" / "bin" / "newman.js"
 MIN_NODE = 20
-IN_CI = os.environ.get("CI", "").lower() == "true"
 PM_TEST = re.compile(r"\bpm\.test\s*\(")
 
 

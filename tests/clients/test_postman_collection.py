@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from clients.support import COLLECTION
-from clients.support import ENVIRONMENT
-from clients.support import PM_TEST
-from clients.support import POSTMAN_DIR
-from clients.support import assembler
-from clients.support import requests_of
-from clients.support import scripts_of
-from clients.support import walk_items
+from tests.clients.support import COLLECTION
+from tests.clients.support import ENVIRONMENT
+from tests.clients.support import PM_TEST
+from tests.clients.support import POSTMAN_DIR
+from tests.clients.support import assembler
+from tests.clients.support import requests_of
+from tests.clients.support import scripts_of
+from tests.clients.support import walk_items
 
 pytestmark = pytest.mark.clients
 

@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import LiveServer
 
-from clients.support import COLLECTION
-from clients.support import ENVIRONMENT
-from clients.support import PM_TEST
-from clients.support import REPO_ROOT
-from clients.support import count_pm_tests
-from clients.support import requests_of
-from clients.support import scripts_of
+from tests.clients.support import COLLECTION
+from tests.clients.support import ENVIRONMENT
+from tests.clients.support import PM_TEST
+from tests.clients.support import REPO_ROOT
+from tests.clients.support import count_pm_tests
+from tests.clients.support import requests_of
+from tests.clients.support import scripts_of
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clients]
 

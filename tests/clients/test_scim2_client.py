@@ -28,8 +28,6 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import LiveServer
 from httpx2 import Client
 from scim2_client import Me
 from scim2_client.engines.httpx2 import SyncSCIMClient
@@ -41,6 +39,9 @@ from scim2_models import PatchOperation
 from scim2_models import SCIMException
 from scim2_models import ScimProvider
 from scim2_models import User
+
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.clients]
 

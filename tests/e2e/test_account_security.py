@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 import requests
-from factories import bearer
 from requests.adapters import HTTPAdapter
 
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import HTTP_TIMEOUT_S
-from e2e.support import LiveServer
-from e2e.support import session
+from tests.e2e.support import HTTP_TIMEOUT_S
+from tests.e2e.support import session
+from tests.factories import bearer
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 SCOPE = "openid internal_login internal_user_password_update"

@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from factories import SCIM_JSON
-from factories import basic
-from factories import bearer
-from factories import patch_body
 
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import HTTP_TIMEOUT_S
-from e2e.support import LiveServer
-from e2e.support import assert_scim_error
-from e2e.support import email_values
-from e2e.support import session
-from e2e.support import version_of
+from tests.e2e.support import HTTP_TIMEOUT_S
+from tests.e2e.support import assert_scim_error
+from tests.e2e.support import email_values
+from tests.e2e.support import session
+from tests.e2e.support import version_of
+from tests.factories import SCIM_JSON
+from tests.factories import basic
+from tests.factories import bearer
+from tests.factories import patch_body
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 

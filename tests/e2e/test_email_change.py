@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from factories import PATCH_URN
-from factories import SCIM_JSON
-from factories import bearer
 
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import HTTP_TIMEOUT_S
-from e2e.support import LiveServer
-from e2e.support import session
+from tests.e2e.support import HTTP_TIMEOUT_S
+from tests.e2e.support import session
+from tests.factories import PATCH_URN
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 WSO2 = "urn:scim:wso2:schema"

@@ -18,13 +18,13 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import pytest
-from factories import bearer
 
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import HTTP_TIMEOUT_S
-from e2e.support import LiveServer
-from e2e.support import session
 from scim_me.core import otp
+from tests.e2e.support import HTTP_TIMEOUT_S
+from tests.e2e.support import session
+from tests.factories import bearer
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 POLICY = otp.TotpPolicy()

@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from factories import bearer
 
-from e2e.support import DEFAULT_PASSWORD
-from e2e.support import HTTP_TIMEOUT_S
-from e2e.support import LiveServer
-from e2e.support import session
+from tests.e2e.support import HTTP_TIMEOUT_S
+from tests.e2e.support import session
+from tests.factories import bearer
+from tests.support.live_server import DEFAULT_PASSWORD
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.e2e
 REDIRECT = "http://localhost:5173/cb"

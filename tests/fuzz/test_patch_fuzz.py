@@ -27,20 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import PATCH_URN
-from factories import SCIM_JSON
-from factories import bearer
-from factories import load_user
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
 from scim_me.storage.users import update_user
-from tests.conftest import build_app
+from tests.factories import PATCH_URN
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import load_user
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -9,7 +9,6 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
-from mailserver import free_port
 
 from scim_me.notify.mail import Mail
 from scim_me.notify.mail import Mailer
@@ -19,6 +18,7 @@ from scim_me.notify.mail import build_message
 from scim_me.storage.db import after_commit
 from scim_me.storage.db import open_database
 from scim_me.storage.db import write_transaction
+from tests.support.mailserver import free_port
 
 SECRET_LINK = "https://id.example/confirm?code=s3cr3t-c0de-value"
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from factories import make_tenant
-from factories import make_user
 
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
-from tests.conftest import build_app
+from tests.factories import make_tenant
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 PASSWORD = "correct-horse-9"
 
@@ -98,7 +98,7 @@ def test_a_user_without_an_address_gets_no_mail_and_the_write_stands(app, mail, 
 
 
 def test_an_unreachable_relay_never_fails_the_write(database_url, tmp_path, caplog) -> None:
-    from mailserver import free_port
+    from tests.support.mailserver import free_port
 
     application = build_app(
         database_url,
@@ -140,8 +140,9 @@ def test_mfa_removal_through_the_mfa_api_mails_the_account_holder(app, mail, ten
     """The real endpoints (issue 4): turning TOTP off and removing backup codes each mail a notice;
     enrolling does not."""
     import pyotp
-    from factories import bearer
-    from factories import make_token
+
+    from tests.factories import bearer
+    from tests.factories import make_token
 
     client = app.test_client()
     auth = bearer(make_token(app, tenant, kim), **{"User-Agent": "Firefox/140"})
@@ -168,8 +169,8 @@ def test_mfa_removal_through_the_mfa_api_mails_the_account_holder(app, mail, ten
 
 def test_a_password_change_through_the_account_api_mails_the_account_holder(app, mail, tenant, kim) -> None:
     """The real endpoint (issue 6, account half): POST /api/users/v1/me/change-password."""
-    from factories import bearer
-    from factories import make_token
+    from tests.factories import bearer
+    from tests.factories import make_token
 
     response = app.test_client().post(
         "/t/acme/api/users/v1/me/change-password",

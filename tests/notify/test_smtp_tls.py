@@ -18,14 +18,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from mailserver import MailSink
-from mailserver import free_port
 
 from scim_me.config import ConfigError
 from scim_me.config import Settings
 from scim_me.notify.mail import Mail
 from scim_me.notify.mail import Mailer
 from scim_me.notify.mail import SmtpTransport
+from tests.support.mailserver import MailSink
+from tests.support.mailserver import free_port
 
 USER, PASSWORD = "relay-user", "relay-pass-9"
 

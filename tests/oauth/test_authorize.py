@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_user
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from scim_me.storage.clients import create_client
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"

@@ -22,15 +22,15 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from factories import ERROR_URN
-from factories import SCIM_JSON
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 
 from scim_me.storage.clients import create_client
-from tests.conftest import build_app
+from tests.factories import ERROR_URN
+from tests.factories import SCIM_JSON
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"

@@ -16,16 +16,16 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from factories import bearer
-from factories import make_tenant
-from factories import make_token
-from factories import make_user
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from scim_me.core import otp
 from scim_me.storage.clients import create_client
 from scim_me.storage.events import list_events
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from factories import bearer
-from factories import make_tenant
-from factories import make_user
 
 from scim_me.storage.clients import create_client
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 PASSWORD = "correct-horse-9"
 TOKEN = "/t/acme/oauth2/token"

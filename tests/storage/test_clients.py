@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from factories import make_tenant
 
 from scim_me.storage.clients import ClientError
 from scim_me.storage.clients import create_client
@@ -20,6 +19,7 @@ from scim_me.storage.clients import tenant_origins
 from scim_me.storage.clients import verify_client_secret
 from scim_me.storage.models import OAuthClient
 from scim_me.storage.models import Tenant
+from tests.factories import make_tenant
 
 SPA = "https://app.example.com"
 

@@ -11,7 +11,7 @@ from flask import jsonify
 from scim_me.storage.db import database_proxy
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import open_database
-from tests.conftest import build_app
+from tests.support.apps import build_app
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
 

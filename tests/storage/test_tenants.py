@@ -11,8 +11,6 @@ import base64
 from typing import Any
 
 import pytest
-from factories import make_tenant
-from factories import make_user
 
 from scim_me.errors import InvalidValueError
 from scim_me.storage.tenants import TenantError
@@ -24,6 +22,8 @@ from scim_me.storage.tenants import update_tenant
 from scim_me.storage.users import create_user
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
+from tests.factories import make_tenant
+from tests.factories import make_user
 
 UNSTORABLE_NAMES = ["a\x00b", "\x00", "a" * 256, "acme\n"]
 

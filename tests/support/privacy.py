@@ -14,12 +14,11 @@ from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
-from factories import bearer
-from factories import make_token
-
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import create_client
 from scim_me.storage.tenants import TenantRecord
+from tests.factories import bearer
+from tests.factories import make_token
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"

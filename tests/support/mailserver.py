@@ -6,6 +6,7 @@ delivery runs on the server's background mail thread, so tests wait for the even
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 WAIT_S = 20.0
+START_ATTEMPTS = 5
 
 
 def free_port() -> int:
@@ -50,8 +52,9 @@ class MailSink:
         self.messages: list[Received] = []
         self.reply = "250 OK"  # set to e.g. "550 no such user" to make the server refuse
         self._changed = threading.Condition()
-        self.port = free_port()
         # extra Controller arguments: tls_context (STARTTLS), ssl_context (implicit TLS), authenticator, ...
+        self._options = controller
+        self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **controller)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
@@ -73,7 +76,18 @@ class MailSink:
         return [m for m in self.messages if address in m.rcpt_tos]
 
     def start(self) -> MailSink:
-        self.controller.start()
+        # aiosmtpd needs a port number up front; another test process may take a free one before
+        # the controller binds it, so a taken port is retried with a new one.
+        for attempt in range(START_ATTEMPTS):
+            try:
+                self.controller.start()
+                return self
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == START_ATTEMPTS - 1:
+                    raise
+                self.controller.loop.close()  # its thread ended when the bind failed
+            self.port = free_port()
+            self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **self._options)
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,1 @@
+"""Plain helpers shared by test folders; imported as modules. Fixtures live in tests/fixtures."""
