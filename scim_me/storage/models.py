@@ -1,5 +1,7 @@
-"""peewee models for the current schema. Migrations (``migrations.py``) create and change the
-tables; these classes only read and write them. Every row belongs to a tenant."""
+"""peewee models for the current schema. Migrations (``migrations/``) create and change the
+tables; these classes only read and write them, and declare every column, index and foreign key
+the migrations built (tests/storage/test_schema_drift.py holds them to it). Every row belongs to
+a tenant."""
 
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class User(BaseModel):
 
     class Meta:
         table_name = "users"
+        indexes = ((("tenant", "user_name_key"), True),)
 
 
 class SigningKey(BaseModel):
@@ -79,7 +82,7 @@ class OAuthGrant(BaseModel):
     tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
     client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
     user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
-    session_id = peewee.CharField(max_length=64, null=True)
+    session_id = peewee.CharField(max_length=64, null=True, index=True)
     scope = peewee.TextField(default="")
     created_at = peewee.DateTimeField()
     revoked_at = peewee.DateTimeField(null=True)
@@ -157,6 +160,7 @@ class OAuthConsent(BaseModel):
 
     class Meta:
         table_name = "oauth_consents"
+        indexes = ((("user", "client"), True),)
 
 
 class SecurityEvent(BaseModel):
@@ -172,6 +176,7 @@ class SecurityEvent(BaseModel):
 
     class Meta:
         table_name = "security_events"
+        indexes = ((("user", "occurred_at"), False),)
 
 
 class UserMfa(BaseModel):
@@ -202,6 +207,7 @@ class MfaBackupCode(BaseModel):
 
     class Meta:
         table_name = "mfa_backup_codes"
+        indexes = ((("user", "digest"), True),)
 
 
 class MfaChallenge(BaseModel):
@@ -231,6 +237,7 @@ class PasswordHistory(BaseModel):
 
     class Meta:
         table_name = "password_history"
+        indexes = ((("user", "created_at"), False),)
 
 
 class LoginThrottle(BaseModel):
@@ -289,6 +296,7 @@ class ExternalIssuer(BaseModel):
 
     class Meta:
         table_name = "external_issuers"
+        indexes = ((("tenant", "issuer"), True),)
 
 
 class SchemaMigration(BaseModel):
@@ -311,6 +319,7 @@ class ConsentPiiCategory(BaseModel):
 
     class Meta:
         table_name = "consent_pii_categories"
+        indexes = ((("tenant", "name"), True),)
 
 
 class ConsentPurposeCategory(BaseModel):
@@ -322,6 +331,7 @@ class ConsentPurposeCategory(BaseModel):
 
     class Meta:
         table_name = "consent_purpose_categories"
+        indexes = ((("tenant", "name"), True),)
 
 
 class ConsentPurpose(BaseModel):
@@ -335,6 +345,7 @@ class ConsentPurpose(BaseModel):
 
     class Meta:
         table_name = "consent_purposes"
+        indexes = ((("tenant", "name", "group_name", "group_type"), True),)
 
 
 class ConsentPurposePii(BaseModel):
@@ -345,6 +356,7 @@ class ConsentPurposePii(BaseModel):
 
     class Meta:
         table_name = "consent_purpose_pii"
+        indexes = ((("purpose", "pii_category"), True),)
 
 
 class ConsentReceipt(BaseModel):
@@ -365,6 +377,7 @@ class ConsentReceipt(BaseModel):
 
     class Meta:
         table_name = "consent_receipts"
+        indexes = ((("tenant", "user", "state"), False),)
 
 
 class ConsentReceiptService(BaseModel):
@@ -378,6 +391,7 @@ class ConsentReceiptService(BaseModel):
 
     class Meta:
         table_name = "consent_receipt_services"
+        indexes = ((("service",), False),)
 
 
 class ConsentReceiptPurpose(BaseModel):

@@ -1,0 +1,37 @@
+"""The migration steps in order. A step module is named for what it does and numbered for its
+place (``vNN_``); it has ``VERSION``, ``NAME`` (recorded in ``schema_migrations``) and ``apply``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee
+
+from scim_me.storage.migrations.steps import v01_tenants_users_signing_keys
+from scim_me.storage.migrations.steps import v02_oauth_clients
+from scim_me.storage.migrations.steps import v03_oauth_tokens
+from scim_me.storage.migrations.steps import v04_signin
+from scim_me.storage.migrations.steps import v05_security_events
+from scim_me.storage.migrations.steps import v06_mfa
+from scim_me.storage.migrations.steps import v07_password_history_and_throttles
+from scim_me.storage.migrations.steps import v08_email_changes
+from scim_me.storage.migrations.steps import v09_external_issuers
+from scim_me.storage.migrations.steps import v10_consent_management
+
+Step = Callable[[peewee.Database], None]
+
+MIGRATIONS: list[tuple[int, str, Step]] = [
+    (step.VERSION, step.NAME, step.apply)
+    for step in (
+        v01_tenants_users_signing_keys,
+        v02_oauth_clients,
+        v03_oauth_tokens,
+        v04_signin,
+        v05_security_events,
+        v06_mfa,
+        v07_password_history_and_throttles,
+        v08_email_changes,
+        v09_external_issuers,
+        v10_consent_management,
+    )
+]
