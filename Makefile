@@ -68,8 +68,15 @@ fmt: install
 typecheck: install
 	$(BIN)/mypy scim_me
 
+# The HTTP benchmark (bench/run.py: bare route, scim2-server and scim-me in one run; installs wrk
+# from Debian when missing, scim2-server into bench/.work), then the README's table from its
+# bench/results.json, then the PATCH engine alone. `make test` runs each bench script's --smoke.
 bench: install
+	@command -v wrk >/dev/null || { echo "== wrk is missing; installing Debian's wrk"; \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/readme_table.py --write
 	$(BIN)/python bench/patch_engine.py
 
 # Rebuilds postman/scim-me.postman_collection.json from postman/base.json + postman/folders/*.json

@@ -3,7 +3,10 @@ argon2id profile, for an unknown user, a wrong password and a locked account. Th
 cost the same (one hash each); a locked attempt runs no hash at all, for known and unknown names
 alike. Prints medians and 90th percentiles; not a test (the suite has no timed assertions).
 
-    .venv/bin/python bench/login_timing.py [SAMPLES]
+    .venv/bin/python bench/login_timing.py [SAMPLES] [--smoke]
+
+``--smoke`` takes 4 samples with cheap hashing parameters: it only checks that the script still
+runs (``make test`` does this).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ ME = "/t/acme/scim2/Me"
 WRONG = "wrong-pass-1"
 
 
-def main(samples: int) -> None:
+def main(samples: int, *, smoke: bool = False) -> None:
     sys.path[:0] = [str(ROOT)]
     from scim_me.storage.throttle import unlock
     from tests.factories import basic
@@ -32,9 +35,9 @@ def main(samples: int) -> None:
     app = build_app(
         f"sqlite:///{tmp / 't.db'}",
         tmp,
-        argon2_memory_kib=65536,
-        argon2_time_cost=3,
-        argon2_parallelism=4,
+        argon2_memory_kib=1024 if smoke else 65536,
+        argon2_time_cost=1 if smoke else 3,
+        argon2_parallelism=1 if smoke else 4,
         login_ip_max_failures=1_000_000,
     )
     tenant = make_tenant(app, "acme")
@@ -70,4 +73,10 @@ def main(samples: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("samples", nargs="?", type=int, default=60)
+    parser.add_argument("--smoke", action="store_true", help="4 samples, cheap hashing: does it still run?")
+    cli = parser.parse_args()
+    main(4 if cli.smoke else cli.samples, smoke=cli.smoke)

@@ -1,6 +1,6 @@
 """In-process benchmark of the PATCH engine alone (no server, no database).
 
-    .venv/bin/python bench/patch_engine.py [--sizes 1000,2000,5000,10000] [--repeat 5] [--profile]
+    .venv/bin/python bench/patch_engine.py [--sizes 1000,2000,5000,10000] [--repeat 5] [--profile] [--smoke]
 
 Times ``scim_me.core.patch.apply_patch`` on one PatchOp document per size, built from a realistic
 cycle of five operations:
@@ -16,7 +16,8 @@ Every fifth operation adds an email, so ``emails`` grows to n/5 values; an engin
 whole list on each add (duplicate check) or filter is then O(n) per operation, O(n²) per document.
 A second, "scalar" mix (single-valued attributes only, no growing list) is timed too, to separate
 the engine's own per-operation cost from the cost of scanning a growing multi-valued attribute.
-``--profile`` runs cProfile on the largest document and prints the top functions.
+``--profile`` runs cProfile on the largest document and prints the top functions. ``--smoke``
+(small sizes, one run each) only checks that the script still runs (``make test`` does this).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def best_time(func: Callable[[], object], repeat: int, min_seconds: float = 1.0)
 
 
 def measure(name: str, build: Callable[[int], list[dict[str, Any]]], sizes: list[int], repeat: int,
-            registry: Any) -> dict[str, Any]:  # fmt: skip
+            registry: Any, min_seconds: float = 1.0) -> dict[str, Any]:  # fmt: skip
     rows = []
     for n in sizes:
         ops = build(n)
@@ -97,7 +98,7 @@ def measure(name: str, build: Callable[[int], list[dict[str, Any]]], sizes: list
         def run(ops: list[dict[str, Any]] = ops) -> object:
             return apply_patch(USER, ops, registry, max_operations=20000)
 
-        seconds = best_time(run, repeat)
+        seconds = best_time(run, repeat, min_seconds)
         rows.append({"operations": n, "total_ms": seconds * 1000, "us_per_op": seconds / n * 1e6})
     growth = rows[-1]["us_per_op"] / rows[0]["us_per_op"]
     return {"mix": name, "rows": rows, "growth": growth}
@@ -146,15 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the largest realistic document")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--smoke", action="store_true", help="sizes 50,100, one run each: does it still run?")
     args = parser.parse_args(argv)
+    min_seconds = 1.0
+    if args.smoke:
+        args.sizes, args.repeat, min_seconds = "50,100", 1, 0.0
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     registry = load_registry(REPO_ROOT / "schemas")
     print(f"# PATCH engine, in-process (python {sys.version.split()[0]}, best of >= {args.repeat} runs)")
     realistic = "realistic mix (replace nickName/displayName/name.givenName, add emails, replace emails[value eq].type)"
     results = [
-        measure(realistic, realistic_ops, sizes, args.repeat, registry),
-        measure("scalar mix (replace of single-valued attributes only)", scalar_ops, sizes, args.repeat, registry),
+        measure(realistic, realistic_ops, sizes, args.repeat, registry, min_seconds),
+        measure("scalar mix (replace of single-valued attributes only)", scalar_ops, sizes, args.repeat, registry,
+                min_seconds),
     ]  # fmt: skip
     for result in results:
         print_table(result, sizes)
