@@ -7,10 +7,10 @@ recorded in ``schema_migrations``. Steps are never edited after release: a chang
   never from ``models.py``;
 - ``runner``: ``upgrade``, ``current_version`` and ``LATEST``.
 
-Adding a step: declare the change in ``frozen`` (a new table, or ``if schema_version >= N:`` in an
-existing one), write ``steps/vNN_...`` with ``VERSION``, ``NAME`` and ``apply``, append it to
-``steps.MIGRATIONS``, and change ``models.py`` to match; ``tests/storage/test_schema_drift.py``
-fails until the models and the upgraded database agree.
+Adding a step: declare the change in ``frozen`` (a new table listed in ``CREATED``, or
+``if self.version >= N:`` in an existing one), write ``steps/vNN_...`` with ``VERSION``, ``NAME``
+and ``apply``, append it to ``steps.MIGRATIONS``, and change ``models.py`` to match;
+``tests/storage/test_schema_drift.py`` fails until the models and the upgraded database agree.
 """
 
 from scim_me.storage.migrations.runner import LATEST

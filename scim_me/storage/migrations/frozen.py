@@ -1,39 +1,69 @@
 """The schema as the migration steps built it, declared once and evolved.
 
-``FrozenSchema(db, version)`` declares every table as it stood after step ``version``, bound to
-``db``. Each table is declared once, as the step that created it left it; a later step's change is
-written into that declaration (``if schema_version >= N:`` around an added column, the old and new
-definitions of a changed one, ``if schema_version < N:`` around a dropped one), never by copying
-the table into the step. Steps take what they create or alter from here instead of importing
-``models.py``, so a model change cannot rewrite history. ``tests/storage/test_schema_drift.py``
-checks the models against the upgraded database, and that a database built from this base at any
-version upgrades to the same schema as an empty one (so a step and its declaration agree).
+``FrozenSchema(db, version)`` gives every table as it stood after step ``version``, bound to
+``db``. Each table is declared once, as the step that created it left it (and listed in
+``CREATED``); a later step's change is written into that declaration (``if self.version >= N:``
+around an added column, the old and new definitions of a changed one, ``if self.version < N:``
+around a dropped one), never by copying the table into the step. Steps take what they create or
+alter from here instead of importing ``models.py``, so a model change cannot rewrite history.
+``tests/storage/test_schema_drift.py`` checks the models against the upgraded database, and that a
+database built from this base at any version upgrades to the same schema as an empty one (so a
+step and its declaration agree).
 
-Fresh classes per call, bound through ``Meta.database``: binding module-level models with
+Fresh classes per instance, bound through ``Meta.database``: binding module-level models with
 ``bind_ctx`` is process-global, so two threads upgrading two databases at once would run each
 other's queries.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 import peewee
+
+# The step that created each table (declared below in the same order).
+CREATED: dict[int, tuple[str, ...]] = {
+    1: ("Tenant", "User", "SigningKey"),
+    2: ("OAuthClient",),
+    3: ("OAuthGrant", "OAuthAccessToken", "OAuthRefreshToken"),
+    4: ("UserSession", "OAuthCode", "OAuthConsent"),
+    5: ("SecurityEvent",),
+    6: ("UserMfa", "MfaBackupCode", "MfaChallenge"),
+    7: ("PasswordHistory", "LoginThrottle"),
+    8: ("EmailChange",),
+    9: ("ExternalIssuer",),
+    10: (
+        "PiiCategory",
+        "PurposeCategory",
+        "Purpose",
+        "PurposePii",
+        "Receipt",
+        "ReceiptService",
+        "ReceiptPurpose",
+        "ReceiptPurposeCategory",
+        "ReceiptPii",
+    ),
+}
 
 
 class FrozenSchema:
-    """Every table of the schema at ``version``, as peewee models bound to ``db``."""
+    """The tables of the schema at ``version``, as peewee models bound to ``db``: each declared on
+    first use, so a step pays only for the tables it touches and the ones they reference."""
 
     def __init__(self, db: peewee.Database, version: int) -> None:
+        self._db = db
         self.version = version
-        # Named so no column shadows it inside a class body (``users.version`` does).
-        schema_version = version
 
-        class Frozen(peewee.Model):
-            class Meta:
-                database = db
+    def tables(self) -> list[Any]:
+        """The tables that existed after step ``version``, in the order the steps created them."""
+        return [getattr(self, name) for step, names in CREATED.items() if step <= self.version for name in names]
 
-        # 1: tenants, users, signing keys
+    # 1: tenants, users, signing keys
 
-        class Tenant(Frozen):
+    @cached_property
+    def Tenant(self) -> Any:
+        class Tenant(peewee.Model):
             id = peewee.AutoField()
             name = peewee.CharField(max_length=255, unique=True)
             dialect = peewee.CharField(max_length=16, default="wso2")
@@ -41,11 +71,16 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "tenants"
 
-        class User(Frozen):
+        return Tenant
+
+    @cached_property
+    def User(self) -> Any:
+        class User(peewee.Model):
             id = peewee.CharField(max_length=36, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             user_name = peewee.CharField(max_length=255)
             user_name_key = peewee.CharField(max_length=255)
             password_hash = peewee.TextField(null=True)
@@ -56,12 +91,17 @@ class FrozenSchema:
             updated_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "users"
                 indexes = ((("tenant", "user_name_key"), True),)
 
-        class SigningKey(Frozen):
+        return User
+
+    @cached_property
+    def SigningKey(self) -> Any:
+        class SigningKey(peewee.Model):
             kid = peewee.CharField(max_length=64, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             alg = peewee.CharField(max_length=16)
             public_jwk = peewee.TextField()
             private_key = peewee.TextField()
@@ -69,13 +109,18 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "signing_keys"
 
-        # 2: OAuth clients
+        return SigningKey
 
-        class OAuthClient(Frozen):
+    # 2: OAuth clients
+
+    @cached_property
+    def OAuthClient(self) -> Any:
+        class OAuthClient(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             client_id = peewee.CharField(max_length=64, unique=True)
             name = peewee.CharField(max_length=255)
             secret_hash = peewee.CharField(max_length=128, null=True)
@@ -88,65 +133,90 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "oauth_clients"
 
-        # 3: OAuth grants, access and refresh tokens
+        return OAuthClient
 
-        class OAuthGrant(Frozen):
+    # 3: OAuth grants, access and refresh tokens
+
+    @cached_property
+    def OAuthGrant(self) -> Any:
+        class OAuthGrant(peewee.Model):
             id = peewee.CharField(max_length=36, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
-            user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            client = peewee.ForeignKeyField(self.OAuthClient, on_delete="CASCADE", column_name="client_pk")
+            user = peewee.ForeignKeyField(self.User, null=True, on_delete="CASCADE", column_name="user_id")
             session_id = peewee.CharField(max_length=64, null=True, index=True)
             scope = peewee.TextField(default="")
             created_at = peewee.DateTimeField()
             revoked_at = peewee.DateTimeField(null=True)
 
             class Meta:
+                database = self._db
                 table_name = "oauth_grants"
 
-        class OAuthAccessToken(Frozen):
+        return OAuthGrant
+
+    @cached_property
+    def OAuthAccessToken(self) -> Any:
+        class OAuthAccessToken(peewee.Model):
             jti = peewee.CharField(max_length=64, primary_key=True)
-            grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+            grant = peewee.ForeignKeyField(self.OAuthGrant, on_delete="CASCADE", column_name="grant_id")
             expires_at = peewee.DateTimeField()
             revoked_at = peewee.DateTimeField(null=True)
 
             class Meta:
+                database = self._db
                 table_name = "oauth_access_tokens"
 
-        class OAuthRefreshToken(Frozen):
+        return OAuthAccessToken
+
+    @cached_property
+    def OAuthRefreshToken(self) -> Any:
+        class OAuthRefreshToken(peewee.Model):
             token_hash = peewee.CharField(max_length=64, primary_key=True)
-            grant = peewee.ForeignKeyField(OAuthGrant, on_delete="CASCADE", column_name="grant_id")
+            grant = peewee.ForeignKeyField(self.OAuthGrant, on_delete="CASCADE", column_name="grant_id")
             expires_at = peewee.DateTimeField()
             used_at = peewee.DateTimeField(null=True)
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "oauth_refresh_tokens"
 
-        # 4: sign-in sessions, authorization codes, consents
+        return OAuthRefreshToken
 
-        class UserSession(Frozen):
+    # 4: sign-in sessions, authorization codes, consents
+
+    @cached_property
+    def UserSession(self) -> Any:
+        class UserSession(peewee.Model):
             id = peewee.CharField(max_length=36, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             secret_hash = peewee.CharField(max_length=64, unique=True)
             user_agent = peewee.CharField(max_length=512, default="")
             ip = peewee.CharField(max_length=64, default="")
             login_time = peewee.DateTimeField()
             last_access = peewee.DateTimeField()
             ended_at = peewee.DateTimeField(null=True)
-            if schema_version >= 6:
+            if self.version >= 6:
                 amr = peewee.CharField(max_length=64, default="pwd")
 
             class Meta:
+                database = self._db
                 table_name = "user_sessions"
 
-        class OAuthCode(Frozen):
+        return UserSession
+
+    @cached_property
+    def OAuthCode(self) -> Any:
+        class OAuthCode(peewee.Model):
             code_hash = peewee.CharField(max_length=64, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            client = peewee.ForeignKeyField(self.OAuthClient, on_delete="CASCADE", column_name="client_pk")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             session_id = peewee.CharField(max_length=36, null=True)
             redirect_uri = peewee.TextField()
             scope = peewee.TextField(default="")
@@ -158,30 +228,40 @@ class FrozenSchema:
             used_at = peewee.DateTimeField(null=True)
             replayed_at = peewee.DateTimeField(null=True)
             grant_id = peewee.CharField(max_length=36, null=True)
-            if schema_version >= 6:
+            if self.version >= 6:
                 amr = peewee.CharField(max_length=64, default="pwd")
 
             class Meta:
+                database = self._db
                 table_name = "oauth_codes"
 
-        class OAuthConsent(Frozen):
+        return OAuthCode
+
+    @cached_property
+    def OAuthConsent(self) -> Any:
+        class OAuthConsent(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
-            client = peewee.ForeignKeyField(OAuthClient, on_delete="CASCADE", column_name="client_pk")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            client = peewee.ForeignKeyField(self.OAuthClient, on_delete="CASCADE", column_name="client_pk")
             scope = peewee.TextField(default="")
             granted_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "oauth_consents"
                 indexes = ((("user", "client"), True),)
 
-        # 5: security events
+        return OAuthConsent
 
-        class SecurityEvent(Frozen):
+    # 5: security events
+
+    @cached_property
+    def SecurityEvent(self) -> Any:
+        class SecurityEvent(peewee.Model):
             id = peewee.BigAutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             kind = peewee.CharField(max_length=64)
             occurred_at = peewee.DateTimeField()
             ip = peewee.CharField(max_length=64, default="")
@@ -190,14 +270,19 @@ class FrozenSchema:
             details = peewee.TextField(default="{}")
 
             class Meta:
+                database = self._db
                 table_name = "security_events"
                 indexes = ((("user", "occurred_at"), False),)
 
-        # 6: MFA (also adds ``amr`` to sessions and codes, above)
+        return SecurityEvent
 
-        class UserMfa(Frozen):
-            user = peewee.ForeignKeyField(User, primary_key=True, on_delete="CASCADE", column_name="user_id")
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    # 6: MFA (also adds ``amr`` to sessions and codes, above)
+
+    @cached_property
+    def UserMfa(self) -> Any:
+        class UserMfa(peewee.Model):
+            user = peewee.ForeignKeyField(self.User, primary_key=True, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             totp_secret = peewee.TextField(null=True)
             totp_pending = peewee.TextField(null=True)
             totp_enabled_at = peewee.DateTimeField(null=True)
@@ -208,24 +293,34 @@ class FrozenSchema:
             updated_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "user_mfa"
 
-        class MfaBackupCode(Frozen):
+        return UserMfa
+
+    @cached_property
+    def MfaBackupCode(self) -> Any:
+        class MfaBackupCode(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             digest = peewee.CharField(max_length=64)
             created_at = peewee.DateTimeField()
             used_at = peewee.DateTimeField(null=True)
 
             class Meta:
+                database = self._db
                 table_name = "mfa_backup_codes"
                 indexes = ((("user", "digest"), True),)
 
-        class MfaChallenge(Frozen):
+        return MfaBackupCode
+
+    @cached_property
+    def MfaChallenge(self) -> Any:
+        class MfaChallenge(peewee.Model):
             id_hash = peewee.CharField(max_length=64, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             client_id = peewee.CharField(max_length=64)
             attempts = peewee.IntegerField(default=0)
             created_at = peewee.DateTimeField()
@@ -233,22 +328,32 @@ class FrozenSchema:
             completed_at = peewee.DateTimeField(null=True)
 
             class Meta:
+                database = self._db
                 table_name = "mfa_challenges"
 
-        # 7: password history, login throttles
+        return MfaChallenge
 
-        class PasswordHistory(Frozen):
+    # 7: password history, login throttles
+
+    @cached_property
+    def PasswordHistory(self) -> Any:
+        class PasswordHistory(peewee.Model):
             id = peewee.BigAutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             password_hash = peewee.TextField()
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "password_history"
                 indexes = ((("user", "created_at"), False),)
 
-        class LoginThrottle(Frozen):
+        return PasswordHistory
+
+    @cached_property
+    def LoginThrottle(self) -> Any:
+        class LoginThrottle(peewee.Model):
             # key: SHA-256 of ("account", tenant, userName key) or ("ip", address); never the name
             # itself, which is sometimes a password typed into the wrong field.
             key = peewee.CharField(max_length=64, primary_key=True)
@@ -261,15 +366,20 @@ class FrozenSchema:
             updated_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "login_throttles"
 
-        # 8: pending e-mail changes
+        return LoginThrottle
 
-        class EmailChange(Frozen):
+    # 8: pending e-mail changes
+
+    @cached_property
+    def EmailChange(self) -> Any:
+        class EmailChange(peewee.Model):
             id = peewee.CharField(max_length=36, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             # unique: one pending change per user; a new request replaces the old one (upsert)
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id", unique=True)
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id", unique=True)
             address = peewee.CharField(max_length=254)
             email_type = peewee.CharField(max_length=32, null=True)
             make_primary = peewee.BooleanField(default=True)
@@ -283,13 +393,18 @@ class FrozenSchema:
             user_agent = peewee.CharField(max_length=512, default="")
 
             class Meta:
+                database = self._db
                 table_name = "email_changes"
 
-        # 9: external token issuers
+        return EmailChange
 
-        class ExternalIssuer(Frozen):
+    # 9: external token issuers
+
+    @cached_property
+    def ExternalIssuer(self) -> Any:
+        class ExternalIssuer(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             issuer = peewee.CharField(max_length=512)
             jwks_uri = peewee.TextField(null=True)
             jwks = peewee.TextField(null=True)
@@ -302,15 +417,21 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "external_issuers"
                 indexes = ((("tenant", "issuer"), True),)
 
-        # 10: consent management. Foreign keys without ``on_delete`` are NO ACTION on purpose:
-        # metadata a receipt or purpose refers to cannot be deleted.
+        return ExternalIssuer
 
-        class PiiCategory(Frozen):
+    # 10: consent management. Foreign keys without ``on_delete`` are NO ACTION on purpose:
+
+    # metadata a receipt or purpose refers to cannot be deleted.
+
+    @cached_property
+    def PiiCategory(self) -> Any:
+        class PiiCategory(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             name = peewee.CharField(max_length=255)
             description = peewee.TextField(default="")
             display_name = peewee.CharField(max_length=255, null=True)
@@ -318,23 +439,33 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "consent_pii_categories"
                 indexes = ((("tenant", "name"), True),)
 
-        class PurposeCategory(Frozen):
+        return PiiCategory
+
+    @cached_property
+    def PurposeCategory(self) -> Any:
+        class PurposeCategory(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             name = peewee.CharField(max_length=255)
             description = peewee.TextField(default="")
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "consent_purpose_categories"
                 indexes = ((("tenant", "name"), True),)
 
-        class Purpose(Frozen):
+        return PurposeCategory
+
+    @cached_property
+    def Purpose(self) -> Any:
+        class Purpose(peewee.Model):
             id = peewee.AutoField()
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             name = peewee.CharField(max_length=255)
             description = peewee.TextField(default="")
             group_name = peewee.CharField(max_length=255)
@@ -342,23 +473,33 @@ class FrozenSchema:
             created_at = peewee.DateTimeField()
 
             class Meta:
+                database = self._db
                 table_name = "consent_purposes"
                 indexes = ((("tenant", "name", "group_name", "group_type"), True),)
 
-        class PurposePii(Frozen):
+        return Purpose
+
+    @cached_property
+    def PurposePii(self) -> Any:
+        class PurposePii(peewee.Model):
             id = peewee.AutoField()
-            purpose = peewee.ForeignKeyField(Purpose, on_delete="CASCADE", column_name="purpose_id")
-            pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
+            purpose = peewee.ForeignKeyField(self.Purpose, on_delete="CASCADE", column_name="purpose_id")
+            pii_category = peewee.ForeignKeyField(self.PiiCategory, column_name="pii_category_id")
             mandatory = peewee.BooleanField(default=False)
 
             class Meta:
+                database = self._db
                 table_name = "consent_purpose_pii"
                 indexes = ((("purpose", "pii_category"), True),)
 
-        class Receipt(Frozen):
+        return PurposePii
+
+    @cached_property
+    def Receipt(self) -> Any:
+        class Receipt(peewee.Model):
             id = peewee.CharField(max_length=36, primary_key=True)
-            tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
-            user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
             pii_principal_id = peewee.CharField(max_length=255)
             collection_method = peewee.CharField(max_length=255)
             jurisdiction = peewee.CharField(max_length=255)
@@ -372,12 +513,17 @@ class FrozenSchema:
             properties = peewee.TextField(default="[]")
 
             class Meta:
+                database = self._db
                 table_name = "consent_receipts"
                 indexes = ((("tenant", "user", "state"), False),)
 
-        class ReceiptService(Frozen):
+        return Receipt
+
+    @cached_property
+    def ReceiptService(self) -> Any:
+        class ReceiptService(peewee.Model):
             id = peewee.AutoField()
-            receipt = peewee.ForeignKeyField(Receipt, on_delete="CASCADE", column_name="receipt_id")
+            receipt = peewee.ForeignKeyField(self.Receipt, on_delete="CASCADE", column_name="receipt_id")
             position = peewee.IntegerField()
             service = peewee.CharField(max_length=255)
             display_name = peewee.CharField(max_length=255, null=True)
@@ -385,16 +531,21 @@ class FrozenSchema:
             tenant_domain = peewee.CharField(max_length=255)
 
             class Meta:
+                database = self._db
                 table_name = "consent_receipt_services"
                 indexes = ((("service",), False),)
 
-        class ReceiptPurpose(Frozen):
+        return ReceiptService
+
+    @cached_property
+    def ReceiptPurpose(self) -> Any:
+        class ReceiptPurpose(peewee.Model):
             id = peewee.AutoField()
             receipt_service = peewee.ForeignKeyField(
-                ReceiptService, on_delete="CASCADE", column_name="receipt_service_id"
+                self.ReceiptService, on_delete="CASCADE", column_name="receipt_service_id"
             )
             position = peewee.IntegerField()
-            purpose = peewee.ForeignKeyField(Purpose, column_name="purpose_id")
+            purpose = peewee.ForeignKeyField(self.Purpose, column_name="purpose_id")
             consent_type = peewee.CharField(max_length=64)
             primary_purpose = peewee.BooleanField()
             termination = peewee.CharField(max_length=255)
@@ -402,81 +553,39 @@ class FrozenSchema:
             third_party_name = peewee.CharField(max_length=255, null=True)
 
             class Meta:
+                database = self._db
                 table_name = "consent_receipt_purposes"
 
-        class ReceiptPurposeCategory(Frozen):
+        return ReceiptPurpose
+
+    @cached_property
+    def ReceiptPurposeCategory(self) -> Any:
+        class ReceiptPurposeCategory(peewee.Model):
             id = peewee.AutoField()
             receipt_purpose = peewee.ForeignKeyField(
-                ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+                self.ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
             )
-            purpose_category = peewee.ForeignKeyField(PurposeCategory, column_name="purpose_category_id")
+            purpose_category = peewee.ForeignKeyField(self.PurposeCategory, column_name="purpose_category_id")
 
             class Meta:
+                database = self._db
                 table_name = "consent_receipt_purpose_categories"
 
-        class ReceiptPii(Frozen):
+        return ReceiptPurposeCategory
+
+    @cached_property
+    def ReceiptPii(self) -> Any:
+        class ReceiptPii(peewee.Model):
             id = peewee.AutoField()
             receipt_purpose = peewee.ForeignKeyField(
-                ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
+                self.ReceiptPurpose, on_delete="CASCADE", column_name="receipt_purpose_id"
             )
-            pii_category = peewee.ForeignKeyField(PiiCategory, column_name="pii_category_id")
+            pii_category = peewee.ForeignKeyField(self.PiiCategory, column_name="pii_category_id")
             position = peewee.IntegerField()
             validity = peewee.CharField(max_length=255)
 
             class Meta:
+                database = self._db
                 table_name = "consent_receipt_pii"
 
-        self.Tenant = Tenant
-        self.User = User
-        self.SigningKey = SigningKey
-        self.OAuthClient = OAuthClient
-        self.OAuthGrant = OAuthGrant
-        self.OAuthAccessToken = OAuthAccessToken
-        self.OAuthRefreshToken = OAuthRefreshToken
-        self.UserSession = UserSession
-        self.OAuthCode = OAuthCode
-        self.OAuthConsent = OAuthConsent
-        self.SecurityEvent = SecurityEvent
-        self.UserMfa = UserMfa
-        self.MfaBackupCode = MfaBackupCode
-        self.MfaChallenge = MfaChallenge
-        self.PasswordHistory = PasswordHistory
-        self.LoginThrottle = LoginThrottle
-        self.EmailChange = EmailChange
-        self.ExternalIssuer = ExternalIssuer
-        self.PiiCategory = PiiCategory
-        self.PurposeCategory = PurposeCategory
-        self.Purpose = Purpose
-        self.PurposePii = PurposePii
-        self.Receipt = Receipt
-        self.ReceiptService = ReceiptService
-        self.ReceiptPurpose = ReceiptPurpose
-        self.ReceiptPurposeCategory = ReceiptPurposeCategory
-        self.ReceiptPii = ReceiptPii
-        # The step that created each table: what existed at ``version`` (see ``tables``).
-        self._created: dict[int, list[type[peewee.Model]]] = {
-            1: [Tenant, User, SigningKey],
-            2: [OAuthClient],
-            3: [OAuthGrant, OAuthAccessToken, OAuthRefreshToken],
-            4: [UserSession, OAuthCode, OAuthConsent],
-            5: [SecurityEvent],
-            6: [UserMfa, MfaBackupCode, MfaChallenge],
-            7: [PasswordHistory, LoginThrottle],
-            8: [EmailChange],
-            9: [ExternalIssuer],
-            10: [
-                PiiCategory,
-                PurposeCategory,
-                Purpose,
-                PurposePii,
-                Receipt,
-                ReceiptService,
-                ReceiptPurpose,
-                ReceiptPurposeCategory,
-                ReceiptPii,
-            ],
-        }
-
-    def tables(self) -> list[type[peewee.Model]]:
-        """The tables that existed after step ``version``, in the order they were created."""
-        return [table for step, tables in sorted(self._created.items()) if step <= self.version for table in tables]
+        return ReceiptPii
