@@ -46,7 +46,7 @@ def main(samples: int, *, smoke: bool = False) -> None:
     timings: dict[str, list[float]] = {"unknown user": [], "wrong password": [], "locked": []}
 
     def clear() -> None:
-        with app.app_context(), app.extensions["scim_me.db"].connection_context():
+        with app.app_context(), app.extensions["scim_me"].db.connection_context():
             unlock(tenant.id, "kim")
             unlock(tenant.id, "nobody")
 

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         from scim_me import create_app
 
         app = create_app()
-        counter = StatementCounter(app.extensions["scim_me.db"])
+        counter = StatementCounter(app.extensions["scim_me"].db)
         client = app.test_client()
         url = f"/t/{TENANT}/scim2/Me"
         get_headers = {"Authorization": f"Bearer {tokens.access}", "Accept": "application/scim+json"}

@@ -31,9 +31,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import scim_me
     from scim_me.api import security
     from scim_me.api import signin
-    from scim_me.api.context import AppState
-    from scim_me.api.cors import register_cors
-    from scim_me.api.handlers import register_error_handlers
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_registry
     from scim_me.notify import notices
@@ -44,12 +41,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.storage.migrations import LATEST
     from scim_me.storage.migrations import current_version
     from scim_me.tenancy import TenantPrefixMiddleware
+    from scim_me.web.context import AppState
+    from scim_me.web.cors import register_cors
+    from scim_me.web.handlers import register_error_handlers
 
     settings = Settings.load(overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     app = Flask(__name__)
-    app.config["SCIM_ME_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Signs the sign-in pages' CSRF cookie; derived from the master key, so workers agree.
     app.secret_key = hmac.new(settings.master_key(), b"scim-me flask session", hashlib.sha256).digest()
@@ -73,9 +72,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if custom_dir.is_dir():
         for path in sorted(custom_dir.glob("*.json")):
             custom[path.stem.lower()] = load_custom_schema(path)
-    app.extensions["scim_me"] = AppState(settings=settings, registry=registry, custom_schemas=custom)
-    app.extensions["scim_me.db"] = db
-    app.extensions["scim_me.mail"] = build_mailer(settings)
+    app_state = AppState(
+        settings=settings, db=db, registry=registry, mailer=build_mailer(settings), custom_schemas=custom
+    )
+    app.extensions["scim_me"] = app_state
     notices.register()
 
     @app.before_request
@@ -94,7 +94,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    app.extensions["scim_me.oauth"] = build_authorization_server(app)
+    app_state.oauth = build_authorization_server(app)
     register_cors(app)
     app.register_blueprint(scim_me.bp)
     app.register_blueprint(oauth.bp)

@@ -398,10 +398,9 @@ def _hash(settings: Settings, tenant: Any, password: str, profile: dict[str, Any
     """The tenant's password policy, as on every other path (auth/credentials.py), then argon2id.
     An operator's reset is not bound by the minimum-age rule; history still applies."""
     from scim_me.auth.credentials import new_password_hash
-    from scim_me.core.passwords import HashParams
     from scim_me.errors import ScimError
 
-    params = HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+    params = settings.hash_params()
     try:
         return new_password_hash(
             tenant,

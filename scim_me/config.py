@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
+
+if TYPE_CHECKING:
+    from scim_me.core.passwords import HashParams
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = REPO_ROOT / "instance"
@@ -179,6 +183,12 @@ class Settings:
     @property
     def custom_schemas_path(self) -> Path:
         return Path(self.custom_schemas_dir or Path(self.schemas_dir) / "custom")
+
+    def hash_params(self) -> HashParams:
+        """The argon2id cost parameters every password hash and verification uses."""
+        from scim_me.core.passwords import HashParams
+
+        return HashParams(self.argon2_memory_kib, self.argon2_time_cost, self.argon2_parallelism)
 
     def master_key(self) -> bytes:
         """Return the 32-byte key that encrypts secrets at rest; fail with a clear message."""

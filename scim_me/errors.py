@@ -1,4 +1,4 @@
-"""Typed errors, raised where a problem is found and rendered in one place (``api/handlers.py``).
+"""Typed errors, raised where a problem is found and rendered in one place (``web/handlers.py``).
 
 Two wire dialects exist: SCIM endpoints answer RFC 7644 §3.12 error documents, the WSO2 REST
 APIs (``/api/...``) answer ``{code, message, description, traceId}``. Both are described here as

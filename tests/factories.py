@@ -8,7 +8,6 @@ from typing import Any
 from scim_me.auth.keys import create_signing_key
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
-from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import hash_password
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.tenants import TenantSettings
@@ -24,13 +23,13 @@ SCIM_JSON = "application/scim+json"
 
 
 def _settings(app: Any) -> Any:
-    return app.config["SCIM_ME_SETTINGS"]
+    return app.extensions["scim_me"].settings
 
 
 def make_tenant(
     app: Any, name: str = "acme", dialect: str = "wso2", alg: str = "RS256", **settings: Any
 ) -> TenantRecord:
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         existing = find_tenant(name)
         if existing is not None:
             return existing
@@ -43,14 +42,14 @@ def make_user(
     app: Any, tenant: TenantRecord, user_name: str = "kim", password: str | None = "correct-horse-9", **profile: Any
 ) -> StoredUser:
     s = _settings(app)
-    params = HashParams(s.argon2_memory_kib, s.argon2_time_cost, s.argon2_parallelism)
+    params = s.hash_params()
     body = {"userName": user_name, **profile}
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return create_user(tenant.id, body, hash_password(password, params) if password else None)
 
 
 def load_user(app: Any, tenant: TenantRecord, user_id: str) -> StoredUser | None:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return get_user(tenant.id, user_id)
 
 
@@ -71,7 +70,7 @@ def make_token(
     claims = dict(extra or {})
     if user is None:
         claims.setdefault("sub_type", "application")
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return mint_access_token(
             tenant_id=tenant.id,
             issuer=issuer or issuer_for(s.base_url, tenant.name, s.default_tenant),

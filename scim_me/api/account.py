@@ -24,23 +24,23 @@ from flask import Response
 from flask import g
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import authenticate
-from scim_me.api.guards import hash_params
-from scim_me.api.guards import require_scope
-from scim_me.api.guards import require_user
-from scim_me.api.password_state import after_password_change
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.login import LoginThrottled
+from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.core.password_policy import PolicyViolation
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
 from scim_me.errors import NotFoundError
+from scim_me.services.password_state import after_password_change
 from scim_me.storage.users import get_user
 from scim_me.storage.users import set_password_hash
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
+from scim_me.web.guards import authenticate
+from scim_me.web.guards import require_scope
+from scim_me.web.guards import require_user
+from scim_me.web.principal import LOGIN_SCOPE
 
 bp = Blueprint("account", __name__)
 
@@ -84,7 +84,7 @@ def change_password() -> Response:
     if user is None:
         raise NotFoundError("User not found in the user store.")
     current, new, revoke = _body()
-    params = hash_params()
+    params = settings().hash_params()
     try:
         proven = verify_login(
             tenant.id,
@@ -96,6 +96,7 @@ def change_password() -> Response:
             user_agent=request.headers.get("User-Agent", ""),
             client_id=principal.client_id,
             record_success=False,
+            lockout=lockout_policy(settings()),
         )
     except LoginThrottled as exc:
         raise ApiError(

@@ -18,16 +18,16 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 
-from scim_me.api.guards import Principal
-from scim_me.api.privacy_common import empty
-from scim_me.api.privacy_common import json_response
-from scim_me.api.privacy_common import record
-from scim_me.api.privacy_common import self_service_caller
-from scim_me.api.user_sections import register_export_section
 from scim_me.errors import ApiError
 from scim_me.storage.authorized_apps import AuthorizedApp
 from scim_me.storage.authorized_apps import list_authorized_apps
 from scim_me.storage.authorized_apps import revoke_authorized_app
+from scim_me.web.principal import Principal
+from scim_me.web.rest import empty
+from scim_me.web.rest import json_response
+from scim_me.web.rest import record
+from scim_me.web.rest import self_service_caller
+from scim_me.web.sections import register_export_section
 
 bp = Blueprint("authorized_apps", __name__)
 

@@ -29,18 +29,6 @@ from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
-from scim_me.api.context import base_url
-from scim_me.api.guards import Principal
-from scim_me.api.privacy_common import caller
-from scim_me.api.privacy_common import conditional_get
-from scim_me.api.privacy_common import empty
-from scim_me.api.privacy_common import if_match_fails
-from scim_me.api.privacy_common import is_self_service
-from scim_me.api.privacy_common import json_body
-from scim_me.api.privacy_common import json_response
-from scim_me.api.privacy_common import paging
-from scim_me.api.privacy_common import record
-from scim_me.api.user_sections import register_export_section
 from scim_me.core import consent as core
 from scim_me.core.consent import ADD_SCOPE
 from scim_me.core.consent import DELETE_SCOPE
@@ -50,6 +38,18 @@ from scim_me.storage import consent_mgt as store
 from scim_me.storage.users import find_user
 from scim_me.storage.users import now
 from scim_me.storage.users import user_name_key
+from scim_me.web.context import base_url
+from scim_me.web.principal import Principal
+from scim_me.web.rest import caller
+from scim_me.web.rest import conditional_get
+from scim_me.web.rest import empty
+from scim_me.web.rest import if_match_fails
+from scim_me.web.rest import is_self_service
+from scim_me.web.rest import json_body
+from scim_me.web.rest import json_response
+from scim_me.web.rest import paging
+from scim_me.web.rest import record
+from scim_me.web.sections import register_export_section
 
 PREFIX = "/api/identity/consent-mgt/v1.0"
 bp = Blueprint("consent_mgt", __name__, url_prefix=PREFIX)

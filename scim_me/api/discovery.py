@@ -12,16 +12,16 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 
-from scim_me.api.context import base_url
-from scim_me.api.context import current_tenant
-from scim_me.api.context import registry
-from scim_me.api.guards import authenticate
-from scim_me.api.handlers import json_body
-from scim_me.api.negotiation import check_accept
 from scim_me.core.projection import upper_enums
 from scim_me.core.schemas import Schema
 from scim_me.errors import NotFoundError
 from scim_me.errors import NotImplementedScimError
+from scim_me.web.context import base_url
+from scim_me.web.context import current_tenant
+from scim_me.web.context import registry
+from scim_me.web.guards import authenticate
+from scim_me.web.handlers import json_body
+from scim_me.web.negotiation import check_accept
 
 bp = Blueprint("discovery", __name__)
 

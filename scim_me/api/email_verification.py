@@ -1,6 +1,6 @@
 """Verified e-mail change ("email verification on update"), the HTTP and transaction side.
 
-``hold_email_change`` and ``store_email_change`` are called by the SCIM ``/Me`` write path; the
+The SCIM ``/Me`` write path holds and stores a change through ``services/email_change.py``; the
 endpoints below redeem the code, on WSO2's paths (``api.identity.user`` v1.0, wso2-api.md §8):
 
 - ``POST /api/identity/user/v1.0/validate-code`` ``{"code", "properties"}`` → 202: the code
@@ -32,48 +32,44 @@ from flask import Response
 from flask import render_template
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import authenticate
-from scim_me.api.guards import require_scope
-from scim_me.api.guards import require_user
-from scim_me.api.handlers import json_body
-from scim_me.api.negotiation import parse_body
-from scim_me.api.security import iso
-from scim_me.core.email_change import RequestedChange
 from scim_me.core.email_change import apply_verified
 from scim_me.core.email_change import code_digest
 from scim_me.core.email_change import code_matches
-from scim_me.core.email_change import hold_new_address
 from scim_me.core.email_change import key
 from scim_me.core.email_change import new_code
-from scim_me.core.email_change import unverify_if_primary_changed
 from scim_me.core.email_change import with_pending
+from scim_me.core.timestamps import iso_or_none
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
-from scim_me.errors import ScimError
 from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
-from scim_me.notify.notices import tenant_url
+from scim_me.services.email_change import check_mail_budget
+from scim_me.services.email_change import client_ip
+from scim_me.services.email_change import user_agent
+from scim_me.services.email_change import verification_mail
 from scim_me.storage import email_changes
 from scim_me.storage.db import after_commit
-from scim_me.storage.db import database_proxy
 from scim_me.storage.db import write_transaction
 from scim_me.storage.email_changes import PendingChange
-from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.storage.users import update_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
+from scim_me.web.guards import authenticate
+from scim_me.web.guards import require_scope
+from scim_me.web.guards import require_user
+from scim_me.web.handlers import json_body
+from scim_me.web.negotiation import parse_body
+from scim_me.web.principal import LOGIN_SCOPE
 
 bp = Blueprint("email_verification", __name__)
 log = logging.getLogger("scim_me.email_change")
 
 SCENARIO = "EMAIL_VERIFICATION_ON_UPDATE"
-_MAILED = frozenset({"email.change_requested"})  # one per verification mail (requests and resends)
 _PAGE_HEADERS = {
     # The page's one inline script (fragment → form field) is allowed by its hash-free nonce-less
     # 'unsafe-inline'; nothing else may load, and the page cannot be framed.
@@ -104,97 +100,6 @@ def _expired() -> ApiError:
     )
 
 
-def _client_ip() -> str:
-    return request.remote_addr or ""
-
-
-def _user_agent() -> str:
-    return request.headers.get("User-Agent", "")
-
-
-# --- the /Me write path ------------------------------------------------------------------------
-
-
-def hold_email_change(
-    tenant: TenantRecord, user: StoredUser, new_profile: dict[str, Any]
-) -> tuple[dict[str, Any], RequestedChange | None]:
-    """What a /Me write stores now, and the change that waits for verification (if any)."""
-    if not tenant.settings.verify_email_on_update:
-        return unverify_if_primary_changed(user.profile, new_profile), None
-    held, change = hold_new_address(user.profile, new_profile)
-    if change is not None:
-        _check_mail_budget(tenant.id, user.id)
-    return held, change
-
-
-class TooManyMailsError(ScimError):
-    """429: this account asked for too many verification mails within the hour."""
-
-    status = 429
-
-
-def _check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
-    """At most ``email_change_mails_per_hour`` verification mails per account and hour: a stolen
-    token must not turn the server into a mail cannon against someone else's address."""
-    limit = settings().email_change_mails_per_hour
-    since = now() - timedelta(hours=1)
-    recent = list_events(tenant_id, user_id, limit=limit, kinds=_MAILED, since=since)
-    if len(recent) < limit:
-        return
-    wait = max(1, int((recent[-1].occurred_at + timedelta(hours=1) - now()).total_seconds()) + 1)
-    message = f"Too many verification mails for this account; try again in {wait} seconds."
-    if api:
-        raise ApiError(
-            message, status=429, code="EVU-10004", message="Too Many Requests", headers={"Retry-After": str(wait)}
-        )
-    raise TooManyMailsError(message, headers={"Retry-After": str(wait)})
-
-
-def store_email_change(tenant: TenantRecord, user: StoredUser, change: RequestedChange) -> None:
-    """Inside the /Me write's transaction: replace the pending change, record the request, and mail
-    the code to the new address once the transaction commits."""
-    code = new_code()
-    stamp = now()
-    expires = stamp + timedelta(seconds=settings().email_change_code_lifetime)
-    email_changes.put_change(
-        tenant.id,
-        user.id,
-        change,
-        code_digest(code),
-        created_at=stamp,
-        expires_at=expires,
-        ip=_client_ip(),
-        user_agent=_user_agent(),
-    )
-    record_event(
-        tenant.id,
-        user.id,
-        "email.change_requested",
-        ip=_client_ip(),
-        user_agent=_user_agent(),
-        details={"address": change.address},
-    )
-    mail = _verification_mail(tenant, user, change.address, code, expires)
-    mailer = current_mailer()
-    if mailer is not None:
-        after_commit(database_proxy, lambda: mailer.send_later(mail))
-
-
-def _verification_mail(tenant: TenantRecord, user: StoredUser, address: str, code: str, expires: datetime) -> Mail:
-    link = f"{tenant_url(settings(), tenant.name)}/accountrecoveryendpoint/confirm-email#code={code}"
-    hours = max(1, round(settings().email_change_code_lifetime / 3600))
-    text = (
-        "Hello,\n\n"
-        f"Someone, hopefully you, asked to use this address for the account {user.user_name}"
-        f" (organization {tenant.name}).\n\n"
-        f"To confirm it, open this link within {hours} hours (until {expires:%Y-%m-%d %H:%M} UTC):\n\n"
-        f"{link}\n\n"
-        f"or enter this code where you asked for the change:\n\nVerification code: {code}\n\n"
-        "The code works once. If you did not ask for this, ignore this mail: the address will not be used.\n"
-    )
-    return Mail(to=address, subject="Confirm your new e-mail address", text=text, kind="email.verify")
-
-
 def _mask(address: str) -> str:
     local, _, domain = address.rpartition("@")
     return f"{local[:1]}***@{domain}" if local else address
@@ -215,7 +120,7 @@ def _notice_mail(tenant_name: str, user: StoredUser, pending: PendingChange, whe
     else:
         subject = "A new e-mail address was added"
         what = f"The address {_mask(change.address)} was added to {account}."
-    ip = _client_ip()
+    ip = client_ip()
     text = (
         f"Hello,\n\n{what}\n\nWhen: {when:%Y-%m-%d %H:%M:%S} UTC\n"
         + (f"From IP address: {ip}\n" if ip else "")
@@ -231,7 +136,7 @@ def _notice_mail(tenant_name: str, user: StoredUser, pending: PendingChange, whe
 
 def _drop_expired(pending: PendingChange) -> None:
     """Forget an expired change: the row and the user's ``pendingEmails``."""
-    with write_transaction(database_proxy):
+    with write_transaction():
         if not email_changes.take(pending):
             return
         for _attempt in range(settings().patch_retries):
@@ -246,7 +151,7 @@ def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
         _drop_expired(pending)
         raise _expired()
     stamp = now()
-    with write_transaction(database_proxy):
+    with write_transaction():
         if not email_changes.take(pending):
             raise _invalid()  # a concurrent redemption, or a newer request, got there first
         for _attempt in range(settings().patch_retries):
@@ -262,14 +167,14 @@ def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
             tenant.id,
             user.id,
             "email.changed",
-            ip=_client_ip(),
-            user_agent=_user_agent(),
+            ip=client_ip(),
+            user_agent=user_agent(),
             details={"from": pending.change.previous, "to": pending.change.address},
         )
         notice = _notice_mail(tenant.name, updated, pending, stamp)
         mailer = current_mailer()
         if notice is not None and mailer is not None:
-            after_commit(database_proxy, lambda: mailer.send_later(notice))
+            after_commit(lambda: mailer.send_later(notice))
     log.info("e-mail change confirmed for user %s", updated.id)
     return updated
 
@@ -339,24 +244,24 @@ def resend_code() -> Response:
     user = get_user(tenant.id, user_id)
     if pending is None or user is None or pending.expires_at <= now():
         raise ApiError("There is no pending e-mail change to verify.", status=400, code="EVU-10001")
-    _check_mail_budget(tenant.id, user_id, api=True)
+    check_mail_budget(tenant.id, user_id, api=True)
     code = new_code()
     expires = now() + timedelta(seconds=settings().email_change_code_lifetime)
-    with write_transaction(database_proxy):
+    with write_transaction():
         if not email_changes.replace_code(pending, code_digest(code), expires):
             raise ApiError("The pending change was just replaced; try again.", status=409, code="EVU-10002")
         record_event(
             tenant.id,
             user_id,
             "email.change_requested",
-            ip=_client_ip(),
-            user_agent=_user_agent(),
+            ip=client_ip(),
+            user_agent=user_agent(),
             details={"address": pending.change.address, "resent": True},
         )
-        mail = _verification_mail(tenant, user, pending.change.address, code, expires)
+        mail = verification_mail(tenant, user, pending.change.address, code, expires)
         mailer = current_mailer()
         if mailer is not None:
-            after_commit(database_proxy, lambda: mailer.send_later(mail))
+            after_commit(lambda: mailer.send_later(mail))
     return Response(status=201)
 
 
@@ -371,8 +276,8 @@ def get_pending() -> Response:
             "address": pending.change.address,
             "type": pending.change.email_type,
             "primary": pending.change.make_primary,
-            "requestedTime": iso(pending.created_at),
-            "expiryTime": iso(pending.expires_at),
+            "requestedTime": iso_or_none(pending.created_at),
+            "expiryTime": iso_or_none(pending.expires_at),
         },
         mimetype="application/json",
     )

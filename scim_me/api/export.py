@@ -4,7 +4,7 @@
 - ``basic``: the profile as WSO2 claim URIs (the key WSO2 IS answers with);
 - ``user_profile``: the profile in Asgardeo's documented shape;
 - ``scim``: the full SCIM ``/Me`` representation;
-- one key per section registered with ``user_sections.register_export_section`` (consent
+- one key per section registered with ``web.sections.register_export_section`` (consent
   receipts with their history, sessions, authorized apps, security events, and every other
   feature's own, e.g. MFA state). Sections never hold secrets: no password hash, no TOTP seed,
   no token, no cookie.
@@ -23,19 +23,20 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.api.context import registry
-from scim_me.api.privacy_common import json_response
-from scim_me.api.privacy_common import record
-from scim_me.api.privacy_common import self_service_caller
-from scim_me.api.scim_me import represent
-from scim_me.api.user_sections import export_sections
-from scim_me.api.user_sections import register_export_section
 from scim_me.core.schemas import WSO2_URN
+from scim_me.core.timestamps import iso
 from scim_me.errors import ApiError
+from scim_me.services.user_view import represent
 from scim_me.storage.events import list_events
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
+from scim_me.web.context import registry
+from scim_me.web.rest import json_response
+from scim_me.web.rest import record
+from scim_me.web.rest import self_service_caller
+from scim_me.web.sections import export_sections
+from scim_me.web.sections import register_export_section
 
 bp = Blueprint("export", __name__)
 
@@ -52,10 +53,6 @@ def _primary(values: Any, kind: str | None = None) -> str | None:
     chosen = next((v for v in items if v.get("primary") is True), items[0] if items else None)
     value = chosen.get("value") if chosen else None
     return str(value) if value is not None else None
-
-
-def _timestamp(value: Any) -> str:
-    return str(value.strftime("%Y-%m-%dT%H:%M:%S.")) + f"{value.microsecond // 1000:03d}Z"
 
 
 def _basic(user: StoredUser, scim: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +74,8 @@ def _basic(user: StoredUser, scim: dict[str, Any]) -> dict[str, Any]:
         "locality": scim.get("locale"),
         "preferredLanguage": scim.get("preferredLanguage"),
         "timeZone": scim.get("timezone"),
-        "created": _timestamp(user.created_at),
-        "modified": _timestamp(user.updated_at),
+        "created": iso(user.created_at),
+        "modified": iso(user.updated_at),
     }
     return {_CLAIMS + key: value for key, value in claims.items() if value not in (None, "")}
 
@@ -99,8 +96,8 @@ def _user_profile(user: StoredUser, scim: dict[str, Any]) -> dict[str, Any]:
         "emailVerified": _flag(ext.get("emailVerified")),
         "totpEnabled": _flag(ext.get("totpEnabled")),
         "backupCodeEnabled": _flag(ext.get("backupCodeEnabled")),
-        "created": _timestamp(user.created_at),
-        "modified": _timestamp(user.updated_at),
+        "created": iso(user.created_at),
+        "modified": iso(user.updated_at),
     }
 
 
@@ -129,7 +126,7 @@ def export_me() -> Response:
         raise ApiError("The user no longer exists.", status=404, code="UEX-60404", message="Not Found")
     scim = _strip_secrets(represent(user, principal.tenant, registry()))
     document: dict[str, Any] = {
-        "exportedAt": _timestamp(now()),
+        "exportedAt": iso(now()),
         "tenantDomain": principal.tenant.name,
         "basic": _basic(user, scim),
         "user_profile": _user_profile(user, scim),
@@ -153,7 +150,7 @@ def _export_events(tenant_id: int, user_id: str) -> list[dict[str, Any]]:
         events += [
             {
                 "kind": e.kind,
-                "time": _timestamp(e.occurred_at),
+                "time": iso(e.occurred_at),
                 "ip": e.ip,
                 "userAgent": e.user_agent,
                 "clientId": e.client_id,

@@ -21,12 +21,6 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.api.guards import Principal
-from scim_me.api.privacy_common import empty
-from scim_me.api.privacy_common import json_response
-from scim_me.api.privacy_common import record
-from scim_me.api.privacy_common import self_service_caller
-from scim_me.api.user_sections import register_export_section
 from scim_me.core.consent import epoch_ms
 from scim_me.errors import ApiError
 from scim_me.storage.sessions import SessionRecord
@@ -36,6 +30,12 @@ from scim_me.storage.sessions import list_user_sessions
 from scim_me.storage.sessions import session_applications
 from scim_me.storage.sessions import session_of_token
 from scim_me.storage.users import get_user
+from scim_me.web.principal import Principal
+from scim_me.web.rest import empty
+from scim_me.web.rest import json_response
+from scim_me.web.rest import record
+from scim_me.web.rest import self_service_caller
+from scim_me.web.sections import register_export_section
 
 bp = Blueprint("me_sessions", __name__)
 

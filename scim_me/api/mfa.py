@@ -25,14 +25,6 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import Principal
-from scim_me.api.guards import authenticate
-from scim_me.api.user_sections import register_export_section
-from scim_me.api.user_sections import register_overview_section
-from scim_me.api.user_sections import register_user_attributes
 from scim_me.auth import mfa
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
@@ -42,6 +34,14 @@ from scim_me.storage import mfa as store
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
+from scim_me.web.guards import authenticate
+from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.principal import Principal
+from scim_me.web.sections import register_export_section
+from scim_me.web.sections import register_overview_section
+from scim_me.web.sections import register_user_attributes
 
 bp = Blueprint("mfa", __name__)
 

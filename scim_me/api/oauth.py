@@ -9,23 +9,19 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.guards import authenticate
-from scim_me.api.guards import require_scope
-from scim_me.api.handlers import json_body
 from scim_me.auth.keys import jwks
 from scim_me.errors import ApiError
 from scim_me.oauth.claims import user_claims
 from scim_me.oauth.requests import repeated_parameter
+from scim_me.web.context import current_tenant
+from scim_me.web.context import oauth_server
+from scim_me.web.guards import authenticate
+from scim_me.web.guards import require_scope
+from scim_me.web.handlers import json_body
 
 bp = Blueprint("oauth", __name__)
-
-
-def _server() -> Any:
-    return current_app.extensions["scim_me.oauth"]
 
 
 def _tenant_or_404() -> Any:
@@ -49,7 +45,7 @@ def _repeated_parameter_error() -> Response | None:
     if name is None:
         return None
     error = InvalidRequestError(f"The parameter '{name}' is repeated.")
-    response: Response = _server().handle_error_response(None, error)
+    response: Response = oauth_server().handle_error_response(None, error)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -60,7 +56,7 @@ def issue_token() -> Response:
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused
-    response: Response = _server().create_token_response()
+    response: Response = oauth_server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response
@@ -89,7 +85,7 @@ def introspect() -> Response:
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused
-    response: Response = _server().create_endpoint_response("introspection")
+    response: Response = oauth_server().create_endpoint_response("introspection")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -100,5 +96,5 @@ def revoke_token() -> Response:
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused
-    response: Response = _server().create_endpoint_response("revocation")
+    response: Response = oauth_server().create_endpoint_response("revocation")
     return response

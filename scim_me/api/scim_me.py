@@ -4,7 +4,6 @@ POST and self-delete for the authenticated user, in the tenant named by the URL.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint
@@ -12,23 +11,6 @@ from flask import Response
 from flask import g
 from flask import request
 
-from scim_me.api.context import base_url
-from scim_me.api.context import current_tenant
-from scim_me.api.context import registry
-from scim_me.api.context import settings
-from scim_me.api.email_verification import hold_email_change
-from scim_me.api.email_verification import store_email_change
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import authenticate
-from scim_me.api.guards import hash_params
-from scim_me.api.guards import require_scope
-from scim_me.api.guards import require_user
-from scim_me.api.handlers import json_body
-from scim_me.api.negotiation import check_accept
-from scim_me.api.negotiation import parse_body
-from scim_me.api.password_state import after_password_change
-from scim_me.api.user_sections import user_attributes
-from scim_me.api.validation import load_patch_request
 from scim_me.auth.credentials import new_password_hash
 from scim_me.core.patch import apply_patch
 from scim_me.core.projection import parse_attribute_list
@@ -36,14 +18,18 @@ from scim_me.core.projection import project
 from scim_me.core.projection import render_wso2_emails
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
-from scim_me.core.schemas import SchemaRegistry
 from scim_me.errors import ConflictError
 from scim_me.errors import ForbiddenError
 from scim_me.errors import InvalidRequestError
 from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
-from scim_me.storage.db import database_proxy
+from scim_me.services.email_change import hold_email_change
+from scim_me.services.email_change import store_email_change
+from scim_me.services.password_state import after_password_change
+from scim_me.services.user_view import entity_tag
+from scim_me.services.user_view import represent
+from scim_me.services.user_view import user_location
 from scim_me.storage.db import write_transaction
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
@@ -51,50 +37,23 @@ from scim_me.storage.users import create_user
 from scim_me.storage.users import delete_user
 from scim_me.storage.users import get_user
 from scim_me.storage.users import update_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import registry
+from scim_me.web.context import settings
+from scim_me.web.guards import authenticate
+from scim_me.web.guards import require_scope
+from scim_me.web.guards import require_user
+from scim_me.web.handlers import json_body
+from scim_me.web.negotiation import check_accept
+from scim_me.web.negotiation import parse_body
+from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.validation import load_patch_request
 
 bp = Blueprint("scim_me", __name__)
 
 CREATE_SCOPE = "internal_user_mgt_create"
 DELETE_SCOPE = "internal_user_mgt_delete"
 _NO_PASSWORD: Any = object()
-
-
-def _etag(version: int) -> str:
-    return f'W/"{version}"'
-
-
-def _timestamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def _location(user_id: str) -> str:
-    return f"{base_url()}/scim2/Users/{user_id}"
-
-
-def represent(user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry) -> dict[str, Any]:
-    """The full SCIM representation of a stored user, before projection."""
-    profile = user.profile
-    computed = user_attributes(tenant, user.id)
-    if computed:
-        # Features' read-only state (MFA, ...) lives outside the profile; shown, never stored.
-        profile = {**profile}
-        for urn, values in computed.items():
-            profile[urn] = {**profile.get(urn, {}), **values}
-    if tenant.dialect == "wso2":
-        # WSO2 lists every configured user schema, whatever the user has values for.
-        schemas = reg.user_schema_ids()
-    else:
-        schemas = [reg.core.id, *(ext.id for ext in reg.extensions if profile.get(ext.id))]
-    resource: dict[str, Any] = {"schemas": schemas, "id": user.id}
-    resource.update(profile)
-    resource["meta"] = {
-        "resourceType": "User",
-        "created": _timestamp(user.created_at),
-        "lastModified": _timestamp(user.updated_at),
-        "location": _location(user.id),
-        "version": _etag(user.version),
-    }
-    return resource
 
 
 def respond(user: StoredUser, tenant: TenantRecord, status: int = 200) -> Response:
@@ -105,8 +64,8 @@ def respond(user: StoredUser, tenant: TenantRecord, status: int = 200) -> Respon
     if tenant.dialect == "wso2":
         body = render_wso2_emails(body)
     response = json_body(body, status)
-    response.headers["Location"] = _location(user.id)
-    response.headers["ETag"] = _etag(user.version)
+    response.headers["Location"] = user_location(user.id)
+    response.headers["ETag"] = entity_tag(user.version)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -128,8 +87,8 @@ def _check_if_match(user: StoredUser) -> bool:
         return False
     if not request.if_match.contains_weak(str(user.version)) and not request.if_match.star_tag:
         raise PreconditionFailedError(
-            f"The user is at version {_etag(user.version)}, not {header}.",
-            headers={"ETag": _etag(user.version)},
+            f"The user is at version {entity_tag(user.version)}, not {header}.",
+            headers={"ETag": entity_tag(user.version)},
         )
     return True
 
@@ -150,7 +109,7 @@ def _new_password_hash(
     return new_password_hash(
         tenant,
         settings(),
-        hash_params(),
+        settings().hash_params(),
         password,
         user_name=user_name or (user.user_name if user else None),
         profile=profile,
@@ -168,7 +127,7 @@ def get_me() -> Response:
     check_accept()
     if request.if_none_match and request.if_none_match.contains_weak(str(user.version)):
         response = Response(status=304)
-        response.headers["ETag"] = _etag(user.version)
+        response.headers["ETag"] = entity_tag(user.version)
         return response
     return respond(user, tenant)
 
@@ -201,7 +160,7 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
             password_hash = hashed[password]
         if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
             return respond(user, tenant)
-        with write_transaction(database_proxy):
+        with write_transaction():
             updated = (
                 update_user(user, new_profile)
                 if password_hash is _NO_PASSWORD
@@ -218,8 +177,8 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
             raise NotFoundError("User not found in the user store.")
         if conditional:
             raise PreconditionFailedError(
-                f"The user changed while this request ran; it is now at {_etag(fresh.version)}.",
-                headers={"ETag": _etag(fresh.version)},
+                f"The user changed while this request ran; it is now at {entity_tag(fresh.version)}.",
+                headers={"ETag": entity_tag(fresh.version)},
             )
         user = fresh
     raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})

@@ -1,7 +1,7 @@
 """The account's security at a glance and its history, for the user themself:
 
 - ``GET /api/users/v1/me/security``: one object of sections (password, sessions, recent alerts,
-  e-mail, MFA, ...). Features add theirs with ``user_sections.register_overview_section``; the
+  e-mail, MFA, ...). Features add theirs with ``web.sections.register_overview_section``; the
   built-in sections here are defaults a feature may replace by registering the same name.
 - ``GET /api/users/v1/me/security-events``: the security history (``storage/events.py``), newest
   first, filtered by ``kind`` and ``since``/``until``, paged by ``limit`` with ``offset`` (WSO2's
@@ -26,15 +26,7 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.api.context import base_url
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import authenticate
-from scim_me.api.guards import require_scope
-from scim_me.api.guards import require_user
-from scim_me.api.handlers import json_body
-from scim_me.api.user_sections import overview_sections
+from scim_me.core.timestamps import iso_or_none
 from scim_me.errors import ApiError
 from scim_me.notify.notices import primary_email
 from scim_me.storage.email_changes import find_for_user
@@ -45,6 +37,15 @@ from scim_me.storage.events import list_events
 from scim_me.storage.models import UserSession
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
+from scim_me.web.context import base_url
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
+from scim_me.web.guards import authenticate
+from scim_me.web.guards import require_scope
+from scim_me.web.guards import require_user
+from scim_me.web.handlers import json_body
+from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.sections import overview_sections
 
 bp = Blueprint("security", __name__)
 
@@ -73,13 +74,6 @@ def _bad_request(description: str, code: str = "SEC-10001") -> ApiError:
     return ApiError(description, status=400, code=code, message="Invalid request parameter.")
 
 
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO-8601 with milliseconds and ``Z``, as ``meta.lastModified`` on /Me."""
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
 def _epoch_ms(value: datetime) -> int:
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
 
@@ -94,13 +88,13 @@ def _caller() -> tuple[int, str]:
 
 
 def _password_section(tenant_id: int, user_id: str) -> Any:
-    """A fallback; the account feature (api/password_state.py) registers the real ``password``
+    """A fallback; the account feature (services/password_state.py) registers the real ``password``
     section (last change, expiry, lock), with the same key names."""
     user = get_user(tenant_id, user_id)
     if user is None:
         return None
     expiry = (user.profile.get(WSO2_URN) or {}).get("passwordExpiryTime")
-    return {"lastChanged": iso(user.password_changed_at), "expiryTime": expiry}
+    return {"lastChanged": iso_or_none(user.password_changed_at), "expiryTime": expiry}
 
 
 def _sessions_section(tenant_id: int, user_id: str) -> Any:
@@ -116,7 +110,7 @@ def _alerts_section(tenant_id: int, user_id: str) -> Any:
     days = settings().security_alert_window_days
     since = now() - timedelta(days=days)
     recent = count_events(tenant_id, user_id, kinds=ALERT_KINDS, since=since)
-    return {"recent": recent, "windowDays": days, "since": iso(since)}
+    return {"recent": recent, "windowDays": days, "since": iso_or_none(since)}
 
 
 def _email_section(tenant_id: int, user_id: str) -> Any:
@@ -131,7 +125,7 @@ def _email_section(tenant_id: int, user_id: str) -> Any:
         "address": primary_email(user.profile),
         "verified": bool(wso2.get("emailVerified", False)),
         "pending": change.change.address if change is not None and live else None,
-        "pendingExpiryTime": iso(change.expires_at) if change is not None and live else None,
+        "pendingExpiryTime": iso_or_none(change.expires_at) if change is not None and live else None,
     }
 
 
@@ -233,7 +227,7 @@ def represent_event(event: EventRecord) -> dict[str, Any]:
     return {
         "id": str(event.id),
         "kind": event.kind,
-        "time": iso(event.occurred_at),
+        "time": iso_or_none(event.occurred_at),
         "timestamp": str(_epoch_ms(event.occurred_at)),
         "ip": event.ip or None,
         "userAgent": event.user_agent or None,

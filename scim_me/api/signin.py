@@ -21,18 +21,15 @@ from authlib.oidc.core.errors import ConsentRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import g
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import session as browser
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import hash_params
 from scim_me.auth import mfa
 from scim_me.auth.login import LoginThrottled
+from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.code_flow import TenantIssuerParameter
@@ -57,6 +54,9 @@ from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import oauth_server
+from scim_me.web.context import settings
 
 bp = Blueprint("signin", __name__)
 
@@ -66,10 +66,6 @@ _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def _server() -> Any:
-    return current_app.extensions["scim_me.oauth"]
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
@@ -138,7 +134,7 @@ def authorize() -> Response:
     tenant = current_tenant()
     if tenant is None:
         return _message("Unknown organization", "This sign-in link names an organization that does not exist.", 404)
-    server = _server()
+    server = oauth_server()
     session, user = _signed_in(tenant)
     prompts = requested_prompts(request.values)
     fresh = browser.get(FRESH_LOGIN_KEY) == request_fingerprint(request.query_string)
@@ -168,12 +164,13 @@ def authorize() -> Response:
                     tenant.id,
                     find_user(tenant.id, attempted),
                     request.form.get("password", ""),
-                    hash_params(),
+                    settings().hash_params(),
                     channel="signin",
                     ip=_client_ip(),
                     user_agent=request.headers.get("User-Agent", ""),
                     client_id=client.client_id,
                     attempted_name=attempted,
+                    lockout=lockout_policy(settings()),
                 )
             except LoginThrottled as exc:
                 return _throttled_page(client.name, action, exc.retry_after)
@@ -332,7 +329,7 @@ def _prompt_error(grant: Any, error: OAuth2Error) -> Response:
     """OIDC Core §3.1.2.6: ``prompt=none`` errors go back to the client's validated redirect URI."""
     error.redirect_uri = grant.redirect_uri
     error.state = grant.request.payload.state
-    response: Response = _issuer_parameter().add_to(_server().handle_error_response(None, error))
+    response: Response = _issuer_parameter().add_to(oauth_server().handle_error_response(None, error))
     return response
 
 

@@ -1,7 +1,7 @@
 """Access tokens from an external OIDC issuer (resource-server mode, issue 3).
 
 A bearer token is routed by its *unverified* ``iss`` to the verifier of that issuer (see
-``api/guards.py``); nothing else is read before the signature checks out. Then, as RFC 9068 §4
+``web/guards.py``); nothing else is read before the signature checks out. Then, as RFC 9068 §4
 and RFC 8725 ask: the header's ``alg`` is in the issuer's allow-list (asymmetric algorithms only:
 no ``none``, no HS*, so a public key can never serve as an HMAC secret), the header names no key
 of its own (``jku``/``jwk``/``x5u``/``x5c``), the ``kid`` is one of the issuer's keys, then

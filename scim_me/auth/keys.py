@@ -19,6 +19,7 @@ from joserfc.jwk import RSAKey
 
 from scim_me.crypto import seal
 from scim_me.crypto import unseal
+from scim_me.storage.db import current_database
 from scim_me.storage.models import SigningKey
 
 ALGORITHMS = ("RS256", "ES256")
@@ -31,7 +32,7 @@ _key_set_cache: dict[tuple[int, int, str], KeySet] = {}
 
 
 def _scope() -> int:
-    return id(SigningKey._meta.database.obj)
+    return id(current_database())
 
 
 def _context(kid: str) -> str:

@@ -53,15 +53,6 @@ def lockout_policy(settings: Any) -> LockoutPolicy:
     )
 
 
-def _current_policy() -> LockoutPolicy:
-    from flask import current_app
-    from flask import has_app_context
-
-    if has_app_context():
-        return lockout_policy(current_app.config["SCIM_ME_SETTINGS"])
-    return LockoutPolicy()
-
-
 def verify_login(
     tenant_id: int,
     user: StoredUser | None,
@@ -74,7 +65,7 @@ def verify_login(
     client_id: str | None = None,
     record_success: bool = True,
     attempted_name: str | None = None,
-    lockout: LockoutPolicy | None = None,
+    lockout: LockoutPolicy,
 ) -> StoredUser | None:
     """Return ``user`` when ``password`` is theirs, else None; raise :class:`LoginThrottled`
     while the account (``user``, or the unknown ``attempted_name``) or the IP is locked.
@@ -83,7 +74,7 @@ def verify_login(
     reveal which names exist."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown login channel {channel!r}")
-    policy = lockout or _current_policy()
+    policy = lockout
     name = user.user_name if user is not None else attempted_name
     account = account_key(tenant_id, name) if name else None
     address = ip_key(ip) if ip else None

@@ -62,7 +62,8 @@ def tenant_url(settings: Settings, tenant_name: str) -> str:
 def current_mailer() -> Mailer | None:
     if not has_app_context():
         return None
-    mailer: Mailer | None = current_app.extensions.get("scim_me.mail")
+    # The app state lives above this layer: read its mailer by attribute.
+    mailer: Mailer | None = getattr(current_app.extensions.get("scim_me"), "mailer", None)
     return mailer
 
 

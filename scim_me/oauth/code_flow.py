@@ -18,8 +18,6 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core import OpenIDToken
 from flask import g
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
 from scim_me.auth.keys import signing_key
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.claims import user_claims
@@ -30,6 +28,8 @@ from scim_me.storage.codes import redeem_code
 from scim_me.storage.codes import save_code
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]

@@ -27,10 +27,8 @@ from flask import request as flask_request
 from joserfc.errors import JoseError
 from joserfc.jws import extract_compact
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.guards import hash_params
 from scim_me.auth.login import LoginThrottled
+from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import AccessClaims
@@ -63,6 +61,8 @@ from scim_me.storage.grants import use_refresh_token
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
 
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 _ALL_METHODS = [*_SECRET_METHODS, "none"]
@@ -157,12 +157,13 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
                 tenant.id,
                 find_user(tenant.id, username),
                 password,
-                hash_params(),
+                settings().hash_params(),
                 channel="password_grant",
                 ip=flask_request.remote_addr or "",
                 user_agent=flask_request.headers.get("User-Agent", ""),
                 client_id=self._client.get_client_id() if self._client else None,
                 attempted_name=username,
+                lockout=lockout_policy(settings()),
             )
         except LoginThrottled as exc:
             raise LockedOutError(exc.retry_after) from exc

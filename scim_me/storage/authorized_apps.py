@@ -95,7 +95,7 @@ def revoke_authorized_app(tenant_id: int, user_id: str, client_pk: int) -> int:
     """Revoke every grant of ``user_id`` for the client and forget the remembered consent.
     Returns how many grants were revoked."""
     stamp = now()
-    with write_transaction(OAuthGrant._meta.database):
+    with write_transaction():
         ids = [
             row.id
             for row in OAuthGrant.select(OAuthGrant.id).where(

@@ -117,7 +117,7 @@ def create_client(
     origins = sorted({normalize_origin(origin) for origin in allowed_origins})
     secret = None if public else secrets.token_urlsafe(32)
     try:
-        with write_transaction(OAuthClient._meta.database):
+        with write_transaction():
             row = OAuthClient.create(
                 tenant=tenant_id,
                 client_id=secrets.token_urlsafe(18),
@@ -150,7 +150,7 @@ def list_clients(tenant_id: int) -> list[ClientRecord]:
 
 def delete_client(tenant_id: int, client_id: str) -> bool:
     query = OAuthClient.delete().where((OAuthClient.client_id == client_id) & (OAuthClient.tenant == tenant_id))
-    with write_transaction(OAuthClient._meta.database):
+    with write_transaction():
         return bool(query.execute() == 1)
 
 

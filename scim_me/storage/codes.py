@@ -51,7 +51,7 @@ class CodeRecord:
 
 
 def save_code(code: str, record: CodeRecord) -> None:
-    with write_transaction(OAuthCode._meta.database):
+    with write_transaction():
         OAuthCode.create(
             code_hash=digest(code),
             tenant=record.tenant_id,
@@ -74,14 +74,14 @@ def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
     row = OAuthCode.get_or_none(OAuthCode.code_hash == digest(code))
     if row is None or row.client_pk != client_pk:  # type: ignore[attr-defined]
         return None
-    with write_transaction(OAuthCode._meta.database):
+    with write_transaction():
         won = (
             OAuthCode.update(used_at=now())
             .where((OAuthCode.code_hash == row.code_hash) & OAuthCode.used_at.is_null())
             .execute()
         )
     if won != 1:
-        with write_transaction(OAuthCode._meta.database):
+        with write_transaction():
             OAuthCode.update(replayed_at=now()).where(OAuthCode.code_hash == row.code_hash).execute()
         # Read the link again after marking the replay: the first redemption either linked its
         # grant before this (revoked here) or will see replayed_at when it links (revoked there).
@@ -111,7 +111,7 @@ def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
 def link_grant(code_hash: str, grant_id: str) -> None:
     """Remember which grant a code produced, so a replay can revoke it; a replay that came in
     before the link revokes it now."""
-    with write_transaction(OAuthCode._meta.database):
+    with write_transaction():
         OAuthCode.update(grant_id=grant_id).where(OAuthCode.code_hash == code_hash).execute()
     row = OAuthCode.get_or_none(OAuthCode.code_hash == code_hash)
     if row is not None and row.replayed_at is not None:

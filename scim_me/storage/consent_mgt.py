@@ -43,8 +43,6 @@ from scim_me.storage.models import ConsentReceiptService
 from scim_me.storage.models import Tenant
 from scim_me.storage.users import now
 
-_DB = ConsentReceipt._meta.database
-
 # ---------------------------------------------------------------- metadata: PII categories
 
 
@@ -74,7 +72,7 @@ def create_pii_category(
     tenant_id: int, name: str, description: str, display_name: str | None, sensitive: bool
 ) -> PiiCategory:
     try:
-        with write_transaction(_DB):
+        with write_transaction():
             if ConsentPiiCategory.get_or_none(
                 (ConsentPiiCategory.tenant == tenant_id) & (ConsentPiiCategory.name == name)
             ):
@@ -93,7 +91,7 @@ def create_pii_category(
 
 
 def delete_pii_category(tenant_id: int, category_id: int) -> None:
-    with write_transaction(_DB):
+    with write_transaction():
         if get_pii_category(tenant_id, category_id) is None:
             raise core.not_found("PII category", category_id)
         if ConsentReceiptPii.select().where(ConsentReceiptPii.pii_category == category_id).exists():
@@ -139,7 +137,7 @@ def get_purpose_category(tenant_id: int, category_id: int) -> PurposeCategory | 
 
 def create_purpose_category(tenant_id: int, name: str, description: str) -> PurposeCategory:
     try:
-        with write_transaction(_DB):
+        with write_transaction():
             if ConsentPurposeCategory.get_or_none(
                 (ConsentPurposeCategory.tenant == tenant_id) & (ConsentPurposeCategory.name == name)
             ):
@@ -151,7 +149,7 @@ def create_purpose_category(tenant_id: int, name: str, description: str) -> Purp
 
 
 def delete_purpose_category(tenant_id: int, category_id: int) -> None:
-    with write_transaction(_DB):
+    with write_transaction():
         if get_purpose_category(tenant_id, category_id) is None:
             raise core.not_found("purpose category", category_id)
         used = ConsentReceiptPurposeCategory.select().where(
@@ -218,7 +216,7 @@ def create_purpose(
     pii_categories: list[tuple[int, bool]],
 ) -> Purpose:
     try:
-        with write_transaction(_DB):
+        with write_transaction():
             clash = ConsentPurpose.get_or_none(
                 (ConsentPurpose.tenant == tenant_id)
                 & (ConsentPurpose.name == name)
@@ -252,7 +250,7 @@ def create_purpose(
 
 
 def delete_purpose(tenant_id: int, purpose_id: int) -> None:
-    with write_transaction(_DB):
+    with write_transaction():
         if get_purpose(tenant_id, purpose_id) is None:
             raise core.not_found("purpose", purpose_id)
         if ConsentReceiptPurpose.select().where(ConsentReceiptPurpose.purpose == purpose_id).exists():
@@ -346,7 +344,7 @@ def add_receipt(tenant_id: int, user_id: str, principal: str, request: NewReceip
     _check_references(tenant_id, request)
     receipt_id = str(uuid.uuid4())
     stamp = now()
-    with write_transaction(_DB):
+    with write_transaction():
         replaced = _active_receipts_for_services(
             tenant_id, user_id, {(s.service, s.tenant_domain) for s in request.services}
         )
@@ -482,7 +480,7 @@ def revoke_receipt(tenant_id: int, receipt_id: str, expected_version: int | None
     )
     if expected_version is not None:
         query = query.where(ConsentReceipt.version == expected_version)
-    with write_transaction(_DB):
+    with write_transaction():
         return bool(query.execute())
 
 

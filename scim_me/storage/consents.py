@@ -16,7 +16,7 @@ def has_consent(tenant_id: int, user_id: str, client_pk: int, scope: str) -> boo
 
 
 def grant_consent(tenant_id: int, user_id: str, client_pk: int, scope: str) -> None:
-    with write_transaction(OAuthConsent._meta.database):
+    with write_transaction():
         row = OAuthConsent.get_or_none(
             (OAuthConsent.tenant == tenant_id) & (OAuthConsent.user == user_id) & (OAuthConsent.client == client_pk)
         )
@@ -30,7 +30,7 @@ def grant_consent(tenant_id: int, user_id: str, client_pk: int, scope: str) -> N
 def forget_consent(tenant_id: int, user_id: str, client_pk: int) -> bool:
     """Forget what the user allowed the client (a revoked authorized app): the next authorize
     asks again. Joins the caller's transaction when there is one."""
-    with write_transaction(OAuthConsent._meta.database):
+    with write_transaction():
         deleted = (
             OAuthConsent.delete()
             .where(

@@ -31,6 +31,8 @@ from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.pool import PooledSqliteDatabase
 
 database_proxy = peewee.DatabaseProxy()
+# For the layers above, which name the type without importing peewee.
+Database = peewee.Database
 log = logging.getLogger("scim_me.storage")
 
 
@@ -109,9 +111,18 @@ def _writer_queue(db: peewee.Database) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
+def current_database() -> Any:
+    """The database every model is bound to (the app's, set by ``create_app`` and per request).
+    Typed ``Any`` as peewee is untyped: its methods would be untyped calls either way."""
+    return database_proxy.obj
+
+
 @contextmanager
-def write_transaction(db: peewee.Database | peewee.DatabaseProxy) -> Iterator[None]:
-    """A transaction that takes the write lock up front on SQLite."""
+def write_transaction(db: peewee.Database | peewee.DatabaseProxy | None = None) -> Iterator[None]:
+    """A transaction that takes the write lock up front on SQLite; on the app's database unless
+    another one is named (migrations, tools)."""
+    if db is None:
+        db = database_proxy
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
     if is_sqlite(target):
         with _writer_queue(target), target.atomic("IMMEDIATE"):
@@ -134,8 +145,9 @@ def is_busy(exc: BaseException) -> bool:
     )
 
 
-def after_commit(db: peewee.Database | peewee.DatabaseProxy, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the current transaction on this thread commits (at once when none is
+def after_commit(callback: Callable[[], None], db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
+    """Run ``callback`` once the current transaction on this thread (on the app's database unless
+    another is named) commits (at once when none is
     open); never when it rolls back. For side effects outside the database (mail): they must not
     happen for a write that did not.
 
@@ -143,6 +155,8 @@ def after_commit(db: peewee.Database | peewee.DatabaseProxy, callback: Callable[
     ``__exit__`` after COMMIT: an exception there would make peewee roll back an already committed
     transaction and skip the remaining callbacks, so each callback is isolated and only logged.
     """
+    if db is None:
+        db = database_proxy
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
 
     def isolated() -> None:

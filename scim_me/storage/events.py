@@ -110,8 +110,7 @@ def record_event(
     """Append one event. Unknown kinds are a programming error, refused loudly."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
-    db = SecurityEvent._meta.database
-    with write_transaction(db):
+    with write_transaction():
         row = SecurityEvent.create(
             tenant=tenant_id,
             user=user_id,
@@ -125,7 +124,7 @@ def record_event(
         event = _record(row)
         for kinds, listener in list(_LISTENERS.values()):
             if kind in kinds:
-                after_commit(db, lambda listener=listener: listener(tenant_id, event))  # type: ignore[misc]
+                after_commit(lambda listener=listener: listener(tenant_id, event))  # type: ignore[misc]
 
 
 def _filtered(

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import ExternalIssuer
 from scim_me.storage.models import User
@@ -98,7 +99,7 @@ def validate(record: ExternalIssuerRecord) -> None:
 def add_issuer(record: ExternalIssuerRecord) -> ExternalIssuerRecord:
     validate(record)
     try:
-        with write_transaction(ExternalIssuer._meta.database):
+        with write_transaction():
             ExternalIssuer.create(
                 tenant=record.tenant_id,
                 issuer=record.issuer,
@@ -118,7 +119,7 @@ def add_issuer(record: ExternalIssuerRecord) -> ExternalIssuerRecord:
 
 
 def remove_issuer(tenant_id: int, issuer: str) -> bool:
-    with write_transaction(ExternalIssuer._meta.database):
+    with write_transaction():
         removed = (
             ExternalIssuer.delete()
             .where((ExternalIssuer.tenant == tenant_id) & (ExternalIssuer.issuer == issuer))
@@ -132,7 +133,7 @@ def find_issuer(tenant_id: int, issuer: str) -> ExternalIssuerRecord | None:
         return None  # never stored (PostgreSQL refuses NUL in a query parameter)
     # Read on every request with an external token (so a removal applies at once): plain SQL,
     # as building the peewee query costs more than running it.
-    db = ExternalIssuer._meta.database
+    db = current_database()
     row = db.execute_sql(_FIND_SQL.replace("?", db.param), (tenant_id, issuer)).fetchone()
     if row is None:
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthGrant
@@ -55,7 +56,7 @@ def _grant(row: OAuthGrant) -> GrantRecord:
 def create_grant(
     tenant_id: int, client_pk: int, user_id: str | None, scope: str, session_id: str | None = None
 ) -> GrantRecord:
-    with write_transaction(OAuthGrant._meta.database):
+    with write_transaction():
         row = OAuthGrant.create(
             id=str(uuid.uuid4()),
             tenant=tenant_id,
@@ -77,7 +78,7 @@ def record_tokens(
     grant_id: str, jti: str, access_expires: datetime, refresh_token: str | None, refresh_expires: datetime | None
 ) -> None:
     """Remember an issued access token (and its refresh token, by digest) under the grant."""
-    with write_transaction(OAuthGrant._meta.database):
+    with write_transaction():
         OAuthAccessToken.create(jti=jti, grant=grant_id, expires_at=access_expires)
         if refresh_token is not None and refresh_expires is not None:
             OAuthRefreshToken.create(
@@ -88,7 +89,7 @@ def record_tokens(
 def revoke_grant(grant_id: str) -> None:
     """End a grant: every access token issued under it stops working on every worker."""
     stamp = now()
-    with write_transaction(OAuthGrant._meta.database):
+    with write_transaction():
         OAuthGrant.update(revoked_at=stamp).where(
             (OAuthGrant.id == grant_id) & OAuthGrant.revoked_at.is_null()
         ).execute()
@@ -98,7 +99,7 @@ def revoke_grant(grant_id: str) -> None:
 
 
 def revoke_access_token(jti: str) -> bool:
-    with write_transaction(OAuthAccessToken._meta.database):
+    with write_transaction():
         changed = (
             OAuthAccessToken.update(revoked_at=now())
             .where((OAuthAccessToken.jti == jti) & OAuthAccessToken.revoked_at.is_null())
@@ -123,7 +124,7 @@ _REVOKED_SQL = (
 def is_access_token_revoked(jti: str) -> bool:
     """True for a recorded token that was revoked, or whose grant was. Tokens minted outside
     the issuer (the development CLI) have no record and are governed by their expiry alone."""
-    db = OAuthAccessToken._meta.database
+    db = current_database()
     row = db.execute_sql(_REVOKED_SQL.replace("?", db.param), (jti,)).fetchone()
     return row is not None and (row[0] is not None or row[1] is not None)
 
@@ -148,7 +149,7 @@ def use_refresh_token(token: str) -> RefreshOutcome:
     grant = find_grant(row.grant_id)  # type: ignore[attr-defined]
     if grant is None or grant.revoked or row.expires_at < now():
         return RefreshOutcome(None, False)
-    with write_transaction(OAuthRefreshToken._meta.database):
+    with write_transaction():
         won = (
             OAuthRefreshToken.update(used_at=now())
             .where((OAuthRefreshToken.token_hash == row.token_hash) & OAuthRefreshToken.used_at.is_null())

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
-import peewee
-
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import MfaBackupCode
 from scim_me.storage.models import MfaChallenge
@@ -60,10 +58,6 @@ class Attempt:
 
 # A hard lock (security.md T-MFA-5: 100 consecutive failures) is a lock that does not run out.
 HARD_LOCK_UNTIL = datetime(9999, 1, 1)
-
-
-def _db() -> peewee.Database:
-    return UserMfa._meta.database  # type: ignore[no-any-return]
 
 
 def _ensure_row(tenant_id: int, user_id: str) -> None:
@@ -113,7 +107,7 @@ def sealed_secrets(tenant_id: int, user_id: str) -> SealedSecrets:
 def set_pending(tenant_id: int, user_id: str, sealed: str, *, only_if_none: bool = False) -> str:
     """Store a new pending secret (INIT/REFRESH), or keep the existing one when ``only_if_none``
     (GET/VIEW: two tabs asking at once must see the same secret). Returns the stored one."""
-    with write_transaction(_db()):
+    with write_transaction():
         _ensure_row(tenant_id, user_id)
         query = UserMfa.update(totp_pending=sealed, updated_at=now()).where(UserMfa.user == user_id)
         if only_if_none:
@@ -128,7 +122,7 @@ def promote_pending(tenant_id: int, user_id: str, pending: str, step: int) -> bo
     """Make ``pending`` the active secret, consuming ``step``, unless the pending secret changed
     meanwhile (a REFRESH raced this VALIDATE) or the step was already used. The old active secret
     is gone in the same statement: re-enrolment invalidates it."""
-    with write_transaction(_db()):
+    with write_transaction():
         won = (
             UserMfa.update(
                 totp_secret=pending,
@@ -156,7 +150,7 @@ def consume_step(tenant_id: int, user_id: str, active: str, step: int) -> bool:
     """Accept a TOTP step of the active secret once (RFC 6238 §5.2): only a step later than the
     last accepted one moves ``last_used_step``; of parallel requests exactly one wins. A success
     resets the failure counter and lock."""
-    with write_transaction(_db()):
+    with write_transaction():
         won = (
             UserMfa.update(last_used_step=step, failures=0, locked_until=None, updated_at=now())
             .where(
@@ -181,7 +175,7 @@ def take_attempt(
     ``delays[failures - max_failures]`` seconds (the last delay repeats: growing delays, capped).
     """
     stamp = now()
-    with write_transaction(_db()):
+    with write_transaction():
         _ensure_row(tenant_id, user_id)
         taken = (
             UserMfa.update(failures=UserMfa.failures + 1, updated_at=stamp)
@@ -212,7 +206,7 @@ def take_attempt(
 
 
 def reset_failures(tenant_id: int, user_id: str) -> None:
-    with write_transaction(_db()):
+    with write_transaction():
         UserMfa.update(failures=0, locked_until=None, updated_at=now()).where(
             (UserMfa.user == user_id) & (UserMfa.tenant == tenant_id)
         ).execute()
@@ -221,7 +215,7 @@ def reset_failures(tenant_id: int, user_id: str) -> None:
 def clear_totp(tenant_id: int, user_id: str) -> bool:
     """Remove the active and pending secrets; True when there was an active one. The failure
     counter goes too: the caller proved a full sign-in (a bearer token) to get here."""
-    with write_transaction(_db()):
+    with write_transaction():
         row = _row(tenant_id, user_id)
         had = row is not None and row.totp_secret is not None
         UserMfa.update(
@@ -235,7 +229,7 @@ def clear_totp(tenant_id: int, user_id: str) -> bool:
 def replace_backup_codes(tenant_id: int, user_id: str, digests: list[str]) -> None:
     """A new set replaces the old one entirely: every old code stops working at once."""
     stamp = now()
-    with write_transaction(_db()):
+    with write_transaction():
         _ensure_row(tenant_id, user_id)
         MfaBackupCode.delete().where((MfaBackupCode.user == user_id) & (MfaBackupCode.tenant == tenant_id)).execute()
         MfaBackupCode.insert_many(
@@ -245,7 +239,7 @@ def replace_backup_codes(tenant_id: int, user_id: str, digests: list[str]) -> No
 
 
 def delete_backup_codes(tenant_id: int, user_id: str) -> bool:
-    with write_transaction(_db()):
+    with write_transaction():
         removed = (
             MfaBackupCode.delete()
             .where((MfaBackupCode.user == user_id) & (MfaBackupCode.tenant == tenant_id))
@@ -260,7 +254,7 @@ def use_backup_code(tenant_id: int, user_id: str, digest: str) -> str:
     """Spend a backup code: "used" (this call spent it), "spent" (it was used before) or "unknown".
     Compare-and-set on ``used_at``, so of parallel uses exactly one succeeds."""
     stamp = now()
-    with write_transaction(_db()):
+    with write_transaction():
         won = (
             MfaBackupCode.update(used_at=stamp)
             .where(
@@ -282,7 +276,7 @@ def use_backup_code(tenant_id: int, user_id: str, digest: str) -> str:
 
 
 def set_enabled_authenticators(tenant_id: int, user_id: str, value: str | None) -> None:
-    with write_transaction(_db()):
+    with write_transaction():
         _ensure_row(tenant_id, user_id)
         UserMfa.update(enabled_authenticators=value, updated_at=now()).where(UserMfa.user == user_id).execute()
 
@@ -302,7 +296,7 @@ class ChallengeRecord:
 
 def create_challenge(tenant_id: int, user_id: str, client_id: str, id_hash: str, seconds: int) -> None:
     stamp = now()
-    with write_transaction(_db()):
+    with write_transaction():
         MfaChallenge.create(
             id_hash=id_hash,
             tenant=tenant_id,
@@ -336,7 +330,7 @@ def find_challenge(tenant_id: int, id_hash: str) -> ChallengeRecord | None:
 
 def count_challenge_attempt(id_hash: str, limit: int) -> bool:
     """One more answer to this challenge; False (and the challenge ends) past ``limit``."""
-    with write_transaction(_db()):
+    with write_transaction():
         taken = (
             MfaChallenge.update(attempts=MfaChallenge.attempts + 1)
             .where(
@@ -353,7 +347,7 @@ def count_challenge_attempt(id_hash: str, limit: int) -> bool:
 
 def complete_challenge(id_hash: str) -> bool:
     """End the challenge; True for the one request that ended it."""
-    with write_transaction(_db()):
+    with write_transaction():
         won = (
             MfaChallenge.update(completed_at=now())
             .where((MfaChallenge.id_hash == id_hash) & MfaChallenge.completed_at.is_null())

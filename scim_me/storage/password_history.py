@@ -25,7 +25,7 @@ def remember(tenant_id: int, user_id: str, old_hash: str | None, keep: int, at: 
     """Store the hash a password change replaced and forget what lies beyond ``keep`` entries.
     With ``keep`` 0 (no history rule) every stored hash of the user is dropped: old hashes are
     kept no longer than a rule needs them."""
-    with write_transaction(PasswordHistory._meta.database):
+    with write_transaction():
         if keep > 0 and old_hash:
             PasswordHistory.create(tenant=tenant_id, user=user_id, password_hash=old_hash, created_at=at)
         mine = (PasswordHistory.tenant == tenant_id) & (PasswordHistory.user == user_id)

@@ -52,7 +52,7 @@ def start_session(
     """Record a sign-in; return it and the cookie secret (only its digest is stored)."""
     secret = secrets.token_urlsafe(32)
     stamp = now()
-    with write_transaction(UserSession._meta.database):
+    with write_transaction():
         row = UserSession.create(
             id=str(uuid.uuid4()),
             tenant=tenant_id,
@@ -78,7 +78,7 @@ def find_session(tenant_id: int, secret: str) -> SessionRecord | None:
 
 def end_session(session_id: str) -> None:
     """End the session and revoke every grant it made, on every worker."""
-    with write_transaction(UserSession._meta.database):
+    with write_transaction():
         UserSession.update(ended_at=now()).where(
             (UserSession.id == session_id) & UserSession.ended_at.is_null()
         ).execute()
@@ -140,7 +140,7 @@ def session_applications(session_ids: list[str]) -> dict[str, list[SessionApplic
 
 def touch_session(session_id: str) -> None:
     """Record that the session was used now (its ``lastAccessTime``)."""
-    with write_transaction(UserSession._meta.database):
+    with write_transaction():
         UserSession.update(last_access=now()).where(
             (UserSession.id == session_id) & UserSession.ended_at.is_null()
         ).execute()
@@ -166,7 +166,7 @@ def end_other_sessions(
     the kept session. Returns how many grants and sessions ended."""
     stamp = now()
     ended = 0
-    with write_transaction(UserSession._meta.database):
+    with write_transaction():
         sessions = UserSession.update(ended_at=stamp).where(
             (UserSession.tenant == tenant_id) & (UserSession.user == user_id) & UserSession.ended_at.is_null()
         )

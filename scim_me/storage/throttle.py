@@ -23,6 +23,7 @@ from datetime import timedelta
 
 import peewee
 
+from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import LoginThrottle
@@ -95,7 +96,7 @@ def _row(key: str, kind: str, tenant_id: int | None, now: datetime) -> LoginThro
         key=key, kind=kind, tenant_id=tenant_id, failures=0, window_start=now, updated_at=now
     ).on_conflict_ignore().execute()
     query = LoginThrottle.select().where(LoginThrottle.key == key)
-    if not is_sqlite(LoginThrottle._meta.database.obj):
+    if not is_sqlite(current_database()):
         query = query.for_update()
     return query.get()
 
@@ -126,7 +127,7 @@ def reserve(tenant_id: int, account: str | None, ip: str | None, policy: Lockout
     if refused is not None:
         return refused
     # Decided again under the write lock: the read above may be stale by now.
-    with write_transaction(LoginThrottle._meta.database):
+    with write_transaction():
         ip_row = _row(ip, IP, None, now) if ip else None
         if ip_row is not None and ip_row.locked_until is not None and ip_row.locked_until > now:
             return Reservation(False, IP, _seconds_until(ip_row.locked_until, now))
@@ -167,7 +168,7 @@ def reserve(tenant_id: int, account: str | None, ip: str | None, policy: Lockout
 
 def succeeded(account: str | None, ip: str | None, now: datetime) -> None:
     """The reserved check passed: the account starts afresh; the IP gets its reservation back."""
-    with write_transaction(LoginThrottle._meta.database):
+    with write_transaction():
         if account:
             LoginThrottle.delete().where(LoginThrottle.key == account).execute()
         if ip:
@@ -189,7 +190,7 @@ def lock_state(tenant_id: int, user_name: str, now: datetime) -> LockState:
 
 def unlock(tenant_id: int, user_name: str) -> bool:
     """Lift a lock (hard or timed) and reset the counter; True when there was a row to clear."""
-    with write_transaction(LoginThrottle._meta.database):
+    with write_transaction():
         deleted = LoginThrottle.delete().where(LoginThrottle.key == account_key(tenant_id, user_name)).execute()
     return bool(deleted)
 
@@ -197,7 +198,7 @@ def unlock(tenant_id: int, user_name: str) -> bool:
 def prune(now: datetime, idle: timedelta = timedelta(days=1)) -> int:
     """Drop rows that lock nothing and were last touched ``idle`` ago (unknown names, old IPs)."""
     cutoff = now - idle
-    with write_transaction(LoginThrottle._meta.database):
+    with write_transaction():
         return int(
             LoginThrottle.delete()
             .where(

@@ -19,6 +19,7 @@ import peewee
 
 from scim_me.errors import InvalidValueError
 from scim_me.errors import UniquenessError
+from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import User
 
@@ -77,7 +78,7 @@ def _storable(text: str, limit: int) -> bool:
 def get_user(tenant_id: int, user_id: str) -> StoredUser | None:
     if not _storable(user_id, ID_LENGTH):
         return None  # no stored id looks like that; asking PostgreSQL would be an error, not a miss
-    db = User._meta.database
+    db = current_database()
     # The hottest query (every authenticated request): hand-written, since composing it with
     # peewee's query builder costs more than running it.
     sql = _GET_USER_SQL.replace("?", db.param)
@@ -126,7 +127,7 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
         )
     stamp = now()
     try:
-        with write_transaction(User._meta.database):
+        with write_transaction():
             row = User.create(
                 id=str(uuid.uuid4()),
                 tenant=tenant_id,
@@ -147,7 +148,7 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
 def update_user(current: StoredUser, profile: dict[str, Any], *, password_hash: Any = _UNCHANGED) -> StoredUser | None:
     """Write ``profile`` if the row is still at ``current.version``; None when it is not."""
     stamp = now()
-    db = User._meta.database
+    db = current_database()
     columns = ["profile = ?", "version = version + 1", "updated_at = ?"]
     params: list[Any] = [_dump(profile), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
     if password_hash is not _UNCHANGED:
@@ -188,7 +189,7 @@ def set_password_hash(tenant_id: int, user_id: str, password_hash: str, *, expec
     ).where((User.id == user_id) & (User.tenant == tenant_id))
     if expected is not None:
         query = query.where(User.password_hash == expected)
-    with write_transaction(User._meta.database):
+    with write_transaction():
         changed = query.execute()
     return bool(changed == 1)
 
@@ -198,5 +199,5 @@ def delete_user(tenant_id: int, user_id: str, *, version: int | None = None) -> 
     query = User.delete().where((User.id == user_id) & (User.tenant == tenant_id))
     if version is not None:
         query = query.where(User.version == version)
-    with write_transaction(User._meta.database):
+    with write_transaction():
         return bool(query.execute() == 1)

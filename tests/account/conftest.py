@@ -22,7 +22,7 @@ def kim(app, tenant):
 
 @pytest.fixture
 def spa(app, tenant):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id,
             "spa",

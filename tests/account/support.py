@@ -24,7 +24,7 @@ def from_ip(ip: str) -> dict[str, Any]:
 def events(app: Any, tenant: Any, user: Any, *kinds: str) -> int:
     """How many events of ``kinds`` the user has: a real count of what the server recorded
     (a ``signin.failure`` is written exactly once per password hash that did not match)."""
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         return count_events(tenant.id, user.id, kinds=frozenset(kinds))
 
 

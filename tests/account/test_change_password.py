@@ -35,7 +35,7 @@ def issued(client, spa, password=PASSWORD) -> str:
 
 
 def set_tenant(app, **changes):
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         update_tenant("acme", **changes)
     app.extensions["scim_me"]._tenants.clear()  # the per-worker tenant cache
 

@@ -91,7 +91,7 @@ def test_the_lock_is_shown_in_me_and_lifted_by_unlock(app, client, tenant, kim):
         assert wso2["accountLocked"] is True
         assert wso2["lockedReason"] == "MAX_ATTEMPTS_EXCEEDED"
         assert int(wso2["unlockTime"]) == int(T0.timestamp() * 1000) + 60_000
-        with app.app_context(), app.extensions["scim_me.db"].connection_context():
+        with app.app_context(), app.extensions["scim_me"].db.connection_context():
             assert unlock(tenant.id, "kim") is True
         assert "accountLocked" not in client.get(ME, headers=bearer(token)).json.get("urn:scim:wso2:schema", {})
         assert basic(client, "kim", PASSWORD).status_code == 200
@@ -113,11 +113,11 @@ def test_hard_lock_needs_an_operator(database_url, tmp_path):
             basic(client, "kim", WRONG)  # the 7th consecutive failure
             clock.shift(86400 * 30)
             assert locked(basic(client, "kim", PASSWORD))
-            with app.app_context(), app.extensions["scim_me.db"].connection_context():
+            with app.app_context(), app.extensions["scim_me"].db.connection_context():
                 assert unlock(tenant.id, "kim")
             assert basic(client, "kim", PASSWORD).status_code == 200
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_counter_is_shared_across_client_ips(app, client, tenant, kim):

@@ -18,7 +18,7 @@ REDIRECT = "http://localhost:5173/cb"
 
 
 def _authorize_url(app, tenant) -> str:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id, "My SPA", public=True, first_party=True, redirect_uris=[REDIRECT],
             allowed_origins=[], grant_types=["authorization_code"], scope="openid internal_login",

@@ -60,12 +60,12 @@ def _sign(key: Any, header: dict[str, Any], claims: dict[str, Any]) -> str:
 
 
 def _tenant_key(app: Any, tenant: Any) -> Any:
-    with app.extensions["scim_me.db"].connection_context():
-        return signing_key(tenant.id, app.config["SCIM_ME_SETTINGS"].master_key())[2]
+    with app.extensions["scim_me"].db.connection_context():
+        return signing_key(tenant.id, app.extensions["scim_me"].settings.master_key())[2]
 
 
 def _public_pem(app: Any, tenant: Any, kid: str) -> bytes:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         jwk = public_keys(tenant.id, refresh=True)[kid]
     return RSAKey.import_key(jwk).as_pem(private=False)
 
@@ -270,7 +270,7 @@ def test_token_without_subject_is_401(app, client, acme, valid):
 
 
 def test_token_of_a_deleted_user_is_401(app, client, acme, kim, valid):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         assert delete_user(acme.id, kim.id)
     assert_invalid_token(client.get(ME, headers=bearer(valid)), "The token's user does not exist.")
 

@@ -88,7 +88,7 @@ def test_revoking_an_app_kills_its_tokens_and_consent(app, tenant, client, kim, 
     assert_wso2_error(client.get(f"{V1}/{third_party.client_id}", headers=other.headers), 404, "AAP-60404")
     # The other app is untouched.
     assert client.get(ME, headers=other.headers).status_code == 200
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         events = [e for e in list_events(tenant.id, kim.id) if e.kind == "app.revoked"]
     assert [e.details["clientId"] for e in events] == [third_party.client_id]
 

@@ -22,7 +22,7 @@ def busy_app(tmp_path):
     path = tmp_path / "busy.db"
     application = build_app(f"sqlite:///{path}", tmp_path, db_busy_timeout_ms=200)
     yield application, path
-    application.extensions["scim_me.db"].close_all()
+    application.extensions["scim_me"].db.close_all()
 
 
 def test_locked_database_answers_503_and_recovers(busy_app):

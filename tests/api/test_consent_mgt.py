@@ -360,7 +360,7 @@ def test_add_list_get_revoke_a_receipt(app, tenant, client, kim, kim_token, meta
     # Revoking again changes nothing.
     assert client.delete(f"{BASE}/receipts/{receipt_id}", headers=bearer(kim_token)).status_code == 200
 
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         kinds = [e.kind for e in list_events(tenant.id, kim.id)]
     assert kinds == ["consent.revoked", "consent.given"]
 
@@ -528,7 +528,7 @@ def time_machine_fixture():
 
 def test_deleting_the_user_deletes_their_receipts(app, tenant, client, kim, kim_token, admin, meta):
     _add(client, kim_token, consent_request(meta))
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         delete_user(tenant.id, kim.id)
     # Nothing refers to the purpose any more.
     assert client.delete(f"{BASE}/purposes/{meta.purpose}", headers=bearer(admin)).status_code == 200
@@ -547,7 +547,7 @@ def test_parallel_revokes_revoke_once(app, tenant, client, kim, kim_token, meta)
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(revoke, range(10)))
     assert statuses == [200] * 10
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         revoked = [e for e in list_events(tenant.id, kim.id) if e.kind == "consent.revoked"]
     assert len(revoked) == 1
     # A client that read the receipt before the race and sends If-Match learns it changed.

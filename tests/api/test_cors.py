@@ -1,4 +1,4 @@
-"""CORS with WSO2 semantics (wso2-api.md §10, ``api/cors.py``): a tenant's allowed origins are the
+"""CORS with WSO2 semantics (wso2-api.md §10, ``web/cors.py``): a tenant's allowed origins are the
 union of its clients' origins and the server-level ``cors_allowed_origins``; preflights need no
 token; a disallowed origin is refused on preflight (403) but only left without
 ``Access-Control-Allow-Origin`` on actual requests."""
@@ -30,7 +30,7 @@ SERVER = "https://ops.example.net"
 
 
 def add_client(app: Any, tenant: Any, *origins: str, name: str = "spa") -> Any:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id,
             name,
@@ -69,7 +69,7 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     yield factory
     for application in built:
-        application.extensions["scim_me.db"].close_all()
+        application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture
@@ -230,7 +230,7 @@ def test_clients_added_or_removed_after_the_first_request_take_effect(acme_app: 
     assert_denied_preflight(preflight(client, ME, newcomer))
     record = add_client(acme_app, make_tenant(acme_app, "acme"), newcomer, name="new")
     assert_allowed_preflight(preflight(client, ME, newcomer), newcomer)
-    with acme_app.extensions["scim_me.db"].connection_context():
+    with acme_app.extensions["scim_me"].db.connection_context():
         assert delete_client(record.tenant_id, record.client_id)
     assert_denied_preflight(preflight(client, ME, newcomer))
 

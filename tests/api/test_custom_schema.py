@@ -40,7 +40,7 @@ def app(database_url, tmp_path):
     (custom / "acme.json").write_text(json.dumps({"attributes": ATTRIBUTES}), encoding="utf-8")
     application = build_app(database_url, tmp_path, custom_schemas_dir=str(custom))
     yield application
-    application.extensions["scim_me.db"].close_all()
+    application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from scim_me.api import user_sections
 from scim_me.storage.events import list_events
+from scim_me.web import sections as user_sections
 from tests.factories import assert_wso2_error
 from tests.factories import bearer
 from tests.factories import make_tenant
@@ -78,7 +78,7 @@ def test_export_holds_everything_and_no_secret(app, tenant, client, kim):
         assert secret not in text
     assert re.search(r'"password"\s*:', text) is None
 
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         assert list_events(tenant.id, kim.id, limit=1)[0].kind == "data.exported"
 
 

@@ -99,8 +99,8 @@ def test_tenants_have_disjoint_kids(app: Any, client: Any, acme: Any, beta: Any)
 
 def test_a_new_key_appears_in_the_jwks(app: Any, client: Any, acme: Any) -> None:
     before = {key["kid"] for key in fetch(client, "/t/acme/oauth2/jwks")["keys"]}
-    settings = app.config["SCIM_ME_SETTINGS"]
-    with app.extensions["scim_me.db"].connection_context():
+    settings = app.extensions["scim_me"].settings
+    with app.extensions["scim_me"].db.connection_context():
         new_kid = create_signing_key(acme.id, settings.master_key(), "ES256")
     body = fetch(client, "/t/acme/oauth2/jwks")
     assert_public_only(body)

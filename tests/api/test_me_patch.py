@@ -239,7 +239,7 @@ def test_too_many_operations(database_url, tmp_path):
         assert "title" not in stored.profile
         assert stored.version == 2
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ def test_invalid_registrations_are_400_and_create_nothing(app, client, body, det
         "detail": detail,
     }
     assert b"short" not in response.data
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         assert list_users(tenant.id) == []
 
 

@@ -105,7 +105,7 @@ def test_ending_one_session_kills_its_tokens(app, tenant, client, kim, spa):
     assert client.get(ME, headers=laptop.headers).status_code == 200
     assert [s["userAgent"] for s in client.get(SESSIONS, headers=laptop.headers).json["sessions"]] == ["Laptop/1.0"]
     assert_wso2_error(client.delete(f"{SESSIONS}/{phone_session}", headers=laptop.headers), 404, "USM-60404")
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         events = [e for e in list_events(tenant.id, kim.id) if e.kind == "session.ended"]
     assert [e.details["sessionId"] for e in events] == [phone_session]
 

@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 
 import time_machine
 
-from scim_me.api.user_sections import export_sections
-from scim_me.api.user_sections import overview_sections
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
 from scim_me.storage.events import list_events
 from scim_me.storage.mfa import get_state
+from scim_me.web.sections import export_sections
+from scim_me.web.sections import overview_sections
 from tests.factories import assert_wso2_error
 from tests.factories import basic
 from tests.factories import bearer
@@ -64,7 +64,7 @@ def _validate(client: Any, auth: dict[str, str], code: Any) -> Any:
 
 
 def _with_db(app: Any, fn: Any, *args: Any) -> Any:
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         return fn(*args)
 
 
@@ -345,7 +345,7 @@ def test_backup_code_count_and_length_are_configurable(database_url: str, tmp_pa
         codes = app.test_client().post(f"{ME}/backup-codes", headers=auth).json["backupCodes"]
         assert len(codes) == 4 and {len(c) for c in codes} == {6}
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_authenticators(app: Any, client: Any) -> None:
@@ -423,7 +423,7 @@ def test_a_secret_sealed_under_another_key_fails_closed(
         assert response.status_code == 500
         assert "isValid" not in response.get_data(as_text=True) and secret not in response.get_data(as_text=True)
     finally:
-        other.extensions["scim_me.db"].close_all()
+        other.extensions["scim_me"].db.close_all()
 
 
 def test_consecutive_failures_end_in_a_hard_lock(database_url: str, tmp_path: Any) -> None:
@@ -450,7 +450,7 @@ def test_consecutive_failures_end_in_a_hard_lock(database_url: str, tmp_path: An
             assert "administrator" in assert_wso2_error(locked, 429, "TOTP-10006")["description"]
             assert "Retry-After" not in locked.headers
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_basic_on_me_is_refused_for_users_with_mfa(app: Any, client: Any, database_url: str, tmp_path: Any) -> None:
@@ -474,4 +474,4 @@ def test_basic_on_me_is_refused_for_users_with_mfa(app: Any, client: Any, databa
     try:
         assert allowing.test_client().get("/t/acme/scim2/Me", headers=creds).status_code == 200
     finally:
-        allowing.extensions["scim_me.db"].close_all()
+        allowing.extensions["scim_me"].db.close_all()

@@ -84,7 +84,7 @@ def test_a_database_dump_holds_no_secret(app: Any, client: Any, database_url: st
                 secrets_.append(pending)
             codes += client.post(f"{API}/backup-codes", headers=auth).json["backupCodes"]
     assert len(set(secrets_)) == len(secrets_) == ENROLMENTS + ENROLMENTS // 10
-    app.extensions["scim_me.db"].close_all()
+    app.extensions["scim_me"].db.close_all()
     dump = _sqlite_dump(database_url) if backend == "sqlite" else _pg_dump(database_url)
     assert b"user_mfa" in dump and len(dump) > 10_000  # the dump is real and has the MFA table
     found = [needle for needle in _needles(secrets_, codes) if needle in dump]

@@ -138,7 +138,7 @@ def app_with(database_url, tmp_path):
 
     yield _build
     for application in built:
-        application.extensions["scim_me.db"].close_all()
+        application.extensions["scim_me"].db.close_all()
 
 
 def _padded_patch(size: int) -> bytes:

@@ -198,7 +198,7 @@ def test_configured_length_limits_apply(database_url, tmp_path):
         )
         assert client.patch(ME, data=seed_request("sixteen-chars-xx"), headers=headers).status_code == 200
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture

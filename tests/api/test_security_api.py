@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from scim_me.api import user_sections
 from scim_me.storage.events import record_event
 from scim_me.storage.sessions import start_session
+from scim_me.web import sections as user_sections
 from tests.factories import assert_wso2_error
 from tests.factories import basic
 from tests.factories import bearer
@@ -41,7 +41,7 @@ def token(app, tenant, kim):
 
 
 def _record(app, tenant, user, kind, at=None, **kwargs):
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         record_event(tenant.id, user.id, kind, at=at, **kwargs)
 
 
@@ -159,7 +159,7 @@ def test_users_and_tenants_are_isolated(app, client, tenant, kim, token) -> None
 
 
 def test_overview_sections(app, client, tenant, kim, token) -> None:
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         start_session(tenant.id, kim.id, "Firefox", "10.0.0.1")
         start_session(tenant.id, kim.id, "Safari", "10.0.0.2")
     _record(app, tenant, kim, "signin.failure")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scim_me.api import user_sections
+from scim_me.web import sections as user_sections
 
 
 @pytest.fixture

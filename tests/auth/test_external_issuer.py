@@ -116,7 +116,7 @@ def claims(**changes: Any) -> dict[str, Any]:
 
 def configure(app: Any, tenant: Any, **fields: Any) -> ExternalIssuerRecord:
     record = ExternalIssuerRecord(tenant_id=tenant.id, issuer=EXTERNAL, audience=AUDIENCE, **fields)
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         return add_issuer(record)
 
 
@@ -173,10 +173,11 @@ def test_local_tokens_stay_accepted_by_default(app, client, tenant, kim, static_
 
 
 def test_local_tokens_can_be_refused(app, client, tenant, kim, key, static_issuer):
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         update_tenant("acme", accept_local_tokens=False)
     fresh = build_app(
-        app.config["SCIM_ME_SETTINGS"].database_url, Path(app.config["SCIM_ME_SETTINGS"].encryption_key_file).parent
+        app.extensions["scim_me"].settings.database_url,
+        Path(app.extensions["scim_me"].settings.encryption_key_file).parent,
     )
     try:
         http = fresh.test_client()
@@ -186,7 +187,7 @@ def test_local_tokens_can_be_refused(app, client, tenant, kim, key, static_issue
         )
         assert http.get(ME, headers=bearer(sign(key, claims()))).status_code == 200
     finally:
-        fresh.extensions["scim_me.db"].close_all()
+        fresh.extensions["scim_me"].db.close_all()
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -358,7 +359,7 @@ def test_a_new_kid_refetches_the_jwks_at_once(database_url, tmp_path, jwks_serve
         assert client.get(ME, headers=bearer(sign(new, claims()))).status_code == 200
         assert jwks_server.hits == 2
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_made_up_kids_do_not_hammer_the_issuer(client, tenant, kim, key, jwks_server, app):
@@ -392,7 +393,7 @@ def test_a_broken_jwks_keeps_the_last_good_keys(database_url, tmp_path, jwks_ser
         assert client.get(ME, headers=bearer(sign(key, claims(jti="b")))).status_code == 200
         assert jwks_server.hits == 2  # it did try
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_symmetric_and_private_keys_in_a_fetched_jwks_are_ignored(client, tenant, kim, jwks_server, app):
@@ -484,7 +485,7 @@ def test_the_cli_adds_lists_switches_and_removes(app, tenant, kim, key, database
         assert http.get(ME, headers=bearer(sign(key, claims(scope=None, scp=["scim:me"])))).status_code == 200
         assert_invalid_token(http.get(ME, headers=bearer(make_token(fresh, tenant, kim))))
     finally:
-        fresh.extensions["scim_me.db"].close_all()
+        fresh.extensions["scim_me"].db.close_all()
 
     assert (
         _cli(database_url, tmp_path, "tenant", "issuer", "local-tokens", "--tenant", "acme", "accept").returncode == 0

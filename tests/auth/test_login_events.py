@@ -29,7 +29,7 @@ def kim(app, tenant):
 
 @pytest.fixture
 def postman(app, tenant):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, secret = create_client(
             tenant.id, "postman", public=False, redirect_uris=[], allowed_origins=[], grant_types=["password"]
         )
@@ -38,7 +38,7 @@ def postman(app, tenant):
 
 
 def _events(app, tenant, user):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return list_events(tenant.id, user.id)
 
 
@@ -73,12 +73,12 @@ def test_unknown_user_records_nothing_and_unknown_kind_is_refused(app, client, t
     data = {"grant_type": "password", "username": "nobody", "password": "x", "scope": "internal_login"}
     assert client.post("/t/acme/oauth2/token", data=data, headers=auth).status_code in (400, 401)
     assert _events(app, tenant, kim) == []
-    with app.extensions["scim_me.db"].connection_context(), pytest.raises(ValueError):
+    with app.extensions["scim_me"].db.connection_context(), pytest.raises(ValueError):
         record_event(tenant.id, kim.id, "not.a.kind")
 
 
 def test_events_are_listed_newest_first_and_paged(app, tenant, kim):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         for kind in ("signin.success", "password.changed", "mfa.totp.enrolled"):
             record_event(tenant.id, kim.id, kind, details={"n": kind})
         page = list_events(tenant.id, kim.id, limit=2)

@@ -27,8 +27,8 @@ PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
 def env(app):
     """(tenant, master key), inside one database connection."""
     tenant = make_tenant(app, "acme")
-    with app.extensions["scim_me.db"].connection_context():
-        yield tenant, app.config["SCIM_ME_SETTINGS"].master_key()
+    with app.extensions["scim_me"].db.connection_context():
+        yield tenant, app.extensions["scim_me"].settings.master_key()
 
 
 def _only_kid(tenant_id: int) -> str:
@@ -116,7 +116,7 @@ def test_unknown_kid_has_no_key_set(env):
 def test_key_of_another_tenant_is_not_found(app, env):
     tenant, _master = env
     other = make_tenant(app, "beta")
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         other_kid = _only_kid(other.id)
     assert public_key_set(tenant.id, other_kid) is None
     assert public_key_set(other.id, other_kid) is not None

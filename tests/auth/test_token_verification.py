@@ -28,8 +28,8 @@ def tenants(app):
     acme = make_tenant(app, "acme")
     beta = make_tenant(app, "beta")
     ecorp = make_tenant(app, "ecorp", alg="ES256")
-    with app.extensions["scim_me.db"].connection_context():
-        yield {"acme": acme, "beta": beta, "ecorp": ecorp, "master": app.config["SCIM_ME_SETTINGS"].master_key()}
+    with app.extensions["scim_me"].db.connection_context():
+        yield {"acme": acme, "beta": beta, "ecorp": ecorp, "master": app.extensions["scim_me"].settings.master_key()}
 
 
 @pytest.fixture

@@ -42,4 +42,4 @@ def ready(cli: Cli, prepared: Path) -> Cli:
 def app_on(ready: Cli) -> Iterator[Any]:
     application = build_app(ready.database_url, ready.tmp_path)
     yield application
-    application.extensions["scim_me.db"].close_all()
+    application.extensions["scim_me"].db.close_all()

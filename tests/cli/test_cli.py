@@ -141,7 +141,7 @@ def test_user_create_list_set_password_delete(ready: Cli) -> None:
         assert ok.status_code == 200, ok.json
         assert ok.json["id"] == user_id
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
     assert "deleted" in ready.ok("user", "delete", "--tenant", "acme", "--username", "kim")
     assert [line.split("\t")[1] for line in ready.ok("user", "list", "--tenant", "acme").splitlines()] == ["lee"]

@@ -23,14 +23,14 @@ API = "/t/acme/api/users/v1/me"
 
 
 def _kim(app: Any) -> tuple[Any, Any]:
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         tenant = find_tenant("acme")
         return tenant, find_user(tenant.id, "kim")
 
 
 def _state(app: Any) -> Any:
     tenant, user = _kim(app)
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return get_state(tenant.id, user.id)
 
 

@@ -468,7 +468,7 @@ def _state(user: Any) -> tuple[Any, ...]:
 
 def test_generated_patch_bodies_never_break_the_server(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app = build_app(f"sqlite:///{tmp_path / 'fuzz.db'}", tmp_path)
-    db = app.extensions["scim_me.db"]
+    db = app.extensions["scim_me"].db
     try:
         tenant = make_tenant(app, "acme")
         user = make_user(app, tenant, "kim", **INITIAL_PROFILE)

@@ -37,8 +37,8 @@ def app(database_url, tmp_path, mail):
     yield application
     # Let queued mail reach the sink before `mail` stops it: a send cut off by the server going
     # away would be retried into the next test.
-    application.extensions["scim_me.mail"].wait_idle(20)
-    application.extensions["scim_me.db"].close_all()
+    application.extensions["scim_me"].mailer.wait_idle(20)
+    application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def _me(client, token):
 
 
 def _idle(app):
-    assert app.extensions["scim_me.mail"].wait_idle(20)
+    assert app.extensions["scim_me"].mailer.wait_idle(20)
 
 
 def _events(client, token):

@@ -117,13 +117,13 @@ def test_after_commit_runs_on_commit_only_and_isolates_failures(tmp_path, caplog
         db.execute_sql("CREATE TABLE t (x INTEGER)")
         with write_transaction(db):
             db.execute_sql("INSERT INTO t VALUES (1)")
-            after_commit(db, lambda: ran.append("committed"))
+            after_commit(lambda: ran.append("committed"), db)
             assert ran == []  # not before the commit
         assert ran == ["committed"]
 
         with pytest.raises(RuntimeError), write_transaction(db):
             db.execute_sql("INSERT INTO t VALUES (2)")
-            after_commit(db, lambda: ran.append("rolled back"))
+            after_commit(lambda: ran.append("rolled back"), db)
             raise RuntimeError("the write fails")
         assert ran == ["committed"]
 
@@ -132,13 +132,13 @@ def test_after_commit_runs_on_commit_only_and_isolates_failures(tmp_path, caplog
 
         with write_transaction(db):
             db.execute_sql("INSERT INTO t VALUES (3)")
-            after_commit(db, boom)
-            after_commit(db, lambda: ran.append("after a failing callback"))
+            after_commit(boom, db)
+            after_commit(lambda: ran.append("after a failing callback"), db)
         assert ran == ["committed", "after a failing callback"]
         assert "after-commit callback" in caplog.text
         assert [r[0] for r in db.execute_sql("SELECT x FROM t ORDER BY x")] == [1, 3]
 
-        after_commit(db, lambda: ran.append("no transaction"))
+        after_commit(lambda: ran.append("no transaction"), db)
         assert ran[-1] == "no transaction"
     db.close_all()
 

@@ -23,8 +23,8 @@ def app(database_url, tmp_path, mail):
     yield application
     # Let queued mail reach the sink before `mail` stops it: a send cut off by the server going
     # away would be retried into the next test.
-    application.extensions["scim_me.mail"].wait_idle(20)
-    application.extensions["scim_me.db"].close_all()
+    application.extensions["scim_me"].mailer.wait_idle(20)
+    application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture
@@ -44,12 +44,12 @@ def kim(app, tenant):
 
 
 def _record(app, tenant, user, kind, **kwargs):
-    with app.app_context(), app.extensions["scim_me.db"].connection_context():
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
         record_event(tenant.id, user.id, kind, **kwargs)
 
 
 def _idle(app):
-    assert app.extensions["scim_me.mail"].wait_idle(20)
+    assert app.extensions["scim_me"].mailer.wait_idle(20)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_other_events_send_nothing(app, mail, tenant, kim) -> None:
 
 
 def test_a_rolled_back_change_sends_nothing(app, mail, tenant, kim) -> None:
-    db = app.extensions["scim_me.db"]
+    db = app.extensions["scim_me"].db
     with app.app_context(), db.connection_context():
         with pytest.raises(RuntimeError), write_transaction(db):
             record_event(tenant.id, kim.id, "password.changed")
@@ -114,10 +114,10 @@ def test_an_unreachable_relay_never_fails_the_write(database_url, tmp_path, capl
         kim = make_user(application, tenant, "kim", PASSWORD, emails=[{"value": "kim@example.com"}])
         _record(application, tenant, kim, "password.changed")  # does not raise
         _idle(application)
-        assert application.extensions["scim_me.mail"].failed == 1
+        assert application.extensions["scim_me"].mailer.failed == 1
         assert "mail failed kind=notice.password.changed to=kim@example.com" in caplog.text
     finally:
-        application.extensions["scim_me.db"].close_all()
+        application.extensions["scim_me"].db.close_all()
 
 
 def test_outside_a_request_the_notice_is_sent_at_once(app, mail, tenant, kim, monkeypatch) -> None:
@@ -131,7 +131,7 @@ def test_outside_a_request_the_notice_is_sent_at_once(app, mail, tenant, kim, mo
         "SCIM_ME_SMTP_SECURITY": "none",
     }.items():
         monkeypatch.setenv(name, value)
-    with app.extensions["scim_me.db"].connection_context():  # no app context, as in the CLI
+    with app.extensions["scim_me"].db.connection_context():  # no app context, as in the CLI
         record_event(tenant.id, kim.id, "password.reset", details={"channel": "cli"})
     assert [m.subject for m in mail.messages] == ["Your password was reset"]  # already there
 

@@ -37,7 +37,7 @@ def kim(app, tenant):
 
 
 def _spa(app, tenant, *, first_party=True):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id,
             "My SPA" if first_party else "Third party",

@@ -53,7 +53,7 @@ def kim(app, tenant):
 
 
 def _register(app, tenant, *, first_party=True, public=True, grants=("authorization_code", "refresh_token")):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return create_client(
             tenant.id,
             "SPA" if first_party else "Third party",
@@ -254,7 +254,7 @@ def test_an_unregistered_redirect_uri_gets_an_error_page_not_a_redirect(client, 
 def test_a_code_exchanged_with_another_redirect_uri_is_invalid_grant(app, client, tenant, kim):
     """RFC 6749 §4.1.3: the redirect_uri of the token request must be identical to the one the
     code was issued for."""
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         spa, _ = create_client(
             tenant.id, "two uris", public=True, first_party=True,
             redirect_uris=[REDIRECT, "http://localhost:5173/other"], allowed_origins=[],
@@ -381,7 +381,7 @@ def test_the_absolute_lifetime_is_configurable(database_url, tmp_path):
         with time_machine.travel(timedelta(hours=2, seconds=1)):
             assert_oauth_error(_refresh(client, refresh_token, headers=auth), "invalid_grant")
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 # --- the password grant (RFC 6749 §4.3, §5.2) -------------------------------------------------

@@ -47,7 +47,7 @@ def kim(app: Any, tenant: Any) -> Any:
 
 @pytest.fixture
 def spa(app: Any, tenant: Any) -> Any:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id,
             "My SPA",
@@ -165,7 +165,7 @@ def test_totp_after_the_password_and_amr_says_otp(app: Any, client: Any, tenant:
         passed = _answer(client, url, refused, otp.code_at(secret, at + 30, POLICY))
         claims = _id_token(app, client, spa, _code(passed), verifier)
     assert claims["amr"] == ["pwd", "otp"]
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         kinds = [e.kind for e in list_events(tenant.id, kim.id)]
     assert "mfa.totp.validated" in kinds and "mfa.totp.failure" in kinds
 
@@ -198,7 +198,7 @@ def test_a_backup_code_works_once(app: Any, client: Any, tenant: Any, kim: Any, 
     url = _url(spa.client_id, challenge)
     again = _answer(client, url, _password(client, url), backup)
     assert again.status_code == 401 and "already used" in again.get_data(as_text=True)
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         kinds = [e.kind for e in list_events(tenant.id, kim.id)]
     assert kinds.count("mfa.backup_codes.used") == 1
 

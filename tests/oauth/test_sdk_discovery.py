@@ -45,7 +45,7 @@ BASES = {"tenant": "/t/acme", "default-tenant": ""}
 def base(request, app):
     for name in ("acme", "carbon.super"):
         tenant = make_tenant(app, name)
-        with app.extensions["scim_me.db"].connection_context():
+        with app.extensions["scim_me"].db.connection_context():
             create_client(
                 tenant.id, "SPA", public=True, first_party=True, redirect_uris=[f"{ORIGIN}/"],
                 allowed_origins=[ORIGIN], grant_types=["authorization_code", "refresh_token"],

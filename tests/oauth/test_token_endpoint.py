@@ -29,7 +29,7 @@ def kim(app, tenant):
 
 
 def _client(app, tenant, *, public, grants):
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         return create_client(
             tenant.id,
             "public app" if public else "postman",
@@ -258,7 +258,7 @@ def test_userinfo_releases_claims_by_scope(app, client, tenant):
         emails=[{"value": "kim@example.com", "primary": True}],
         phoneNumbers=[{"value": "+94 11 000", "type": "mobile"}],
     )
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, secret = create_client(
             tenant.id, "profile app", public=False, redirect_uris=[], allowed_origins=[],
             grant_types=["password"], scope="openid internal_login profile email phone",

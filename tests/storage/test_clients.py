@@ -26,7 +26,7 @@ SPA = "https://app.example.com"
 
 @contextmanager
 def connected(app: Any) -> Iterator[None]:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         yield
 
 

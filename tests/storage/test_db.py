@@ -33,7 +33,7 @@ def test_app_connection_has_the_sqlite_pragmas(tmp_path: Path) -> None:
             assert values["foreign_keys"] == 1
             assert values["busy_timeout"] >= 5000
     finally:
-        app.extensions["scim_me.db"].close_all()
+        app.extensions["scim_me"].db.close_all()
 
 
 def test_open_database_parses_both_url_forms(tmp_path: Path) -> None:

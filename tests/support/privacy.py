@@ -31,7 +31,7 @@ def prefix(tenant: TenantRecord | None) -> str:
 
 
 def make_spa(app: Any, tenant: TenantRecord, name: str = "My SPA", *, first_party: bool = True) -> ClientRecord:
-    with app.extensions["scim_me.db"].connection_context():
+    with app.extensions["scim_me"].db.connection_context():
         record, _ = create_client(
             tenant.id,
             name,

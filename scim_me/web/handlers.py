@@ -14,7 +14,6 @@ import logging
 import uuid
 from typing import Any
 
-import peewee
 from flask import Flask
 from flask import Response
 from flask import g
@@ -99,7 +98,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        if isinstance(exc, peewee.OperationalError) and is_busy(exc):
+        if is_busy(exc):
             log.warning("database busy: %s", exc)
             error: ScimError = UnavailableError(headers={"Retry-After": "1"})
         else:

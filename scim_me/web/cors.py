@@ -16,11 +16,11 @@ from flask import Flask
 from flask import Response
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.context import settings
-from scim_me.api.context import state
 from scim_me.storage.clients import ClientError
 from scim_me.storage.clients import normalize_origin
+from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
+from scim_me.web.context import state
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # RFC 9700 §2.6: no CORS on the browser-facing pages; they are navigated to, never fetched.

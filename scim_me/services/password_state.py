@@ -10,10 +10,6 @@ from typing import Any
 
 from flask import request
 
-from scim_me.api.context import settings
-from scim_me.api.guards import Principal
-from scim_me.api.user_sections import register_overview_section
-from scim_me.api.user_sections import register_user_attributes
 from scim_me.auth.credentials import password_replaced
 from scim_me.auth.credentials import policy_for
 from scim_me.core.password_policy import expiry_time
@@ -27,6 +23,10 @@ from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
+from scim_me.web.context import settings
+from scim_me.web.principal import Principal
+from scim_me.web.sections import register_overview_section
+from scim_me.web.sections import register_user_attributes
 
 WSO2_URN = "urn:scim:wso2:schema"
 

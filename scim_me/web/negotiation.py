@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app
 from flask import request
 
 from scim_me.errors import InvalidSyntaxError
 from scim_me.errors import NotAcceptableError
 from scim_me.errors import PayloadTooLargeError
 from scim_me.errors import UnsupportedMediaTypeError
+from scim_me.web.context import settings
 
 _ACCEPTABLE = {"*/*", "application/*", "application/json", "application/scim+json"}
 _BODY_TYPES = {"application/json", "application/scim+json"}
@@ -81,12 +81,12 @@ def _depth(value: Any, limit: int) -> None:
 def parse_body() -> Any:
     """Return the parsed JSON body of a SCIM request, enforcing the limits above."""
     check_content_type()
-    settings = current_app.config["SCIM_ME_SETTINGS"]
+    limit = settings().max_body_bytes
     length = request.content_length
-    if length is not None and length > settings.max_body_bytes:
+    if length is not None and length > limit:
         raise PayloadTooLargeError()
     raw = request.get_data(cache=True)
-    if len(raw) > settings.max_body_bytes:
+    if len(raw) > limit:
         raise PayloadTooLargeError()
     if not raw.strip():
         raise InvalidSyntaxError("The request body is empty.")
@@ -99,7 +99,7 @@ def parse_body() -> Any:
         raise InvalidSyntaxError("The JSON body is nested too deeply.") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidSyntaxError(f"The request body is not valid JSON: {_short(exc)}") from exc
-    _depth(value, settings.max_json_depth)
+    _depth(value, settings().max_json_depth)
     return value
 
 

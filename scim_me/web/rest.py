@@ -11,14 +11,14 @@ from typing import Any
 from flask import Response
 from flask import request
 
-from scim_me.api.context import current_tenant
-from scim_me.api.guards import LOGIN_SCOPE
-from scim_me.api.guards import Principal
-from scim_me.api.guards import authenticate
-from scim_me.api.negotiation import parse_body
 from scim_me.errors import ApiError
 from scim_me.errors import ScimError
 from scim_me.storage.events import record_event
+from scim_me.web.context import current_tenant
+from scim_me.web.guards import authenticate
+from scim_me.web.negotiation import parse_body
+from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.principal import Principal
 
 
 def caller() -> Principal:

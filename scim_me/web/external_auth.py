@@ -6,10 +6,6 @@ from __future__ import annotations
 import hashlib
 import time
 
-from scim_me.api.context import settings
-from scim_me.api.context import state
-from scim_me.api.guards import Principal
-from scim_me.api.guards import unauthorized
 from scim_me.auth.external import KeysUnavailable
 from scim_me.auth.external import verify_external_token
 from scim_me.auth.tokens import AccessClaims
@@ -20,6 +16,10 @@ from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
+from scim_me.web.context import settings
+from scim_me.web.context import state
+from scim_me.web.principal import Principal
+from scim_me.web.principal import unauthorized
 
 
 def authenticate_external(tenant: TenantRecord, token: str, config: ExternalIssuerRecord) -> Principal:

@@ -10,71 +10,31 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
-from typing import Any
 
-from flask import current_app
 from flask import g
 from flask import request
 
-from scim_me.api.context import state
 from scim_me.auth.external import unverified_issuer
 from scim_me.auth.login import LoginThrottled
+from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
-from scim_me.core.passwords import HashParams
 from scim_me.errors import ForbiddenError
 from scim_me.errors import TooManyRequestsError
-from scim_me.errors import UnauthorizedError
 from scim_me.storage.external_issuers import find_issuer
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.tenants import TenantRecord
-from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
-
-LOGIN_SCOPE = "internal_login"
-
-
-@dataclass(frozen=True)
-class Principal:
-    tenant: TenantRecord
-    user_id: str | None
-    client_id: str | None
-    scopes: frozenset[str]
-    method: str  # "bearer" or "basic"
-    # The user row read while authenticating, so the endpoint does not read it again.
-    user: StoredUser | None = None
-    # The access token's ``jti`` (bearer only): lets an endpoint find the caller's own grant and
-    # session, e.g. to keep them when ending all the others.
-    token_id: str | None = None
-    # The external issuer of the caller's token (resource-server mode); None for our own tokens
-    # and Basic. Such a caller has no grant or session here, and ``token_id`` is None.
-    issuer: str | None = None
-
-
-def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
-    parts = ['Bearer realm="scim-me"']
-    if error:
-        parts.append(f'error="{error}"')
-    if description:
-        parts.append(f'error_description="{description}"')
-    return {"WWW-Authenticate": ", ".join(parts)}
-
-
-def unauthorized(description: str | None = None) -> UnauthorizedError:
-    return UnauthorizedError(
-        None if description is None else f"Authorization failure. {description}",
-        headers=_challenge("invalid_token" if description else None, description),
-    )
-
-
-def hash_params() -> HashParams:
-    settings = current_app.config["SCIM_ME_SETTINGS"]
-    return HashParams(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+from scim_me.web.context import settings
+from scim_me.web.context import state
+from scim_me.web.external_auth import authenticate_external
+from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.principal import Principal
+from scim_me.web.principal import unauthorized
 
 
 def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Principal:
@@ -99,14 +59,14 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
 
 
 def _bearer(tenant: TenantRecord, token: str) -> Principal:
-    settings = current_app.config["SCIM_ME_SETTINGS"]
-    issuer = issuer_for(settings.base_url, tenant.name, settings.default_tenant)
+    s = settings()
+    issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
     # Routing only: the unverified ``iss`` picks the verifier, which then checks everything.
     claimed = unverified_issuer(token)
     if claimed is not None and claimed != issuer:
         external = find_issuer(tenant.id, claimed)
         if external is not None:
-            return external_principal(tenant, token, external)
+            return authenticate_external(tenant, token, external)
     if not tenant.settings.accept_local_tokens:
         raise unauthorized("This tenant accepts tokens of its external issuers only.")
     try:
@@ -114,8 +74,8 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
             token,
             tenant_id=tenant.id,
             issuer=issuer,
-            audience=settings.resource_audience,
-            leeway=settings.token_leeway,
+            audience=s.resource_audience,
+            leeway=s.token_leeway,
             cache=state().verified_tokens,
         )
     except TokenError as exc:
@@ -129,13 +89,6 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
     if user is None:
         raise unauthorized("The token's user does not exist.")
     return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id)
-
-
-def external_principal(tenant: TenantRecord, token: str, config: Any) -> Principal:
-    """A caller with a token of one of the tenant's external issuers (api/external_auth.py)."""
-    from scim_me.api.external_auth import authenticate_external
-
-    return authenticate_external(tenant, token, config)
 
 
 def _basic(tenant: TenantRecord, credentials: str) -> Principal:
@@ -162,12 +115,13 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
             tenant.id,
             user,
             password,
-            hash_params(),
+            settings().hash_params(),
             channel="basic",
             ip=request.remote_addr or "",
             user_agent=request.headers.get("User-Agent", ""),
             record_success=False,
             attempted_name=user_name,
+            lockout=lockout_policy(settings()),
         )
     except LoginThrottled as exc:
         retry = {"Retry-After": str(exc.retry_after)}
@@ -182,7 +136,7 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
         raise unauthorized("Invalid username or password.")
     # A password alone must not open what the sign-in page guards with a second factor
     # (security.md T-MFA-8). Checked only after the password is proven: no oracle for guessers.
-    if not current_app.config["SCIM_ME_SETTINGS"].mfa_allow_basic and mfa_required(tenant.id, user.id):
+    if not settings().mfa_allow_basic and mfa_required(tenant.id, user.id):
         raise unauthorized(
             "This account uses multi-factor authentication: HTTP Basic is not enough, use a bearer token."
         )

@@ -1,4 +1,5 @@
-"""Per-request accessors: settings, the tenant named by the URL, and that tenant's schemas."""
+"""The application's state (one typed object in ``app.extensions["scim_me"]``) and the
+per-request accessors built on it: settings, the tenant named by the URL, its schemas."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 
+from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import current_app
 from flask import g
 from flask import request
@@ -15,7 +17,9 @@ from scim_me.auth.tokens import VerifiedTokens
 from scim_me.config import Settings
 from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
+from scim_me.notify.mail import Mailer
 from scim_me.storage.clients import tenant_origins
+from scim_me.storage.db import Database
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.tenants import find_tenant
 from scim_me.tenancy import TENANT_KEY
@@ -23,9 +27,15 @@ from scim_me.tenancy import TENANT_KEY
 
 @dataclass
 class AppState:
+    """Everything one app holds: built once by ``create_app``, shared by its requests."""
+
     settings: Settings
+    db: Database
     registry: SchemaRegistry
+    mailer: Mailer
     custom_schemas: dict[str, Schema] = field(default_factory=dict)
+    # Set right after the state exists: building the server needs the app.
+    oauth: AuthorizationServer | None = None
     _registries: dict[str, SchemaRegistry] = field(default_factory=dict)
     _tenants: dict[str, tuple[float, TenantRecord]] = field(default_factory=dict)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
@@ -65,6 +75,13 @@ class AppState:
 
 def state() -> AppState:
     return current_app.extensions["scim_me"]  # type: ignore[no-any-return]
+
+
+def oauth_server() -> AuthorizationServer:
+    server = state().oauth
+    if server is None:
+        raise RuntimeError("the authorization server is built by create_app")
+    return server
 
 
 def settings() -> Settings:

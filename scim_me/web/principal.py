@@ -1,0 +1,44 @@
+"""Who the caller of a request is, and the 401 every authentication failure answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scim_me.errors import UnauthorizedError
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+
+LOGIN_SCOPE = "internal_login"
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: TenantRecord
+    user_id: str | None
+    client_id: str | None
+    scopes: frozenset[str]
+    method: str  # "bearer" or "basic"
+    # The user row read while authenticating, so the endpoint does not read it again.
+    user: StoredUser | None = None
+    # The access token's ``jti`` (bearer only): lets an endpoint find the caller's own grant and
+    # session, e.g. to keep them when ending all the others.
+    token_id: str | None = None
+    # The external issuer of the caller's token (resource-server mode); None for our own tokens
+    # and Basic. Such a caller has no grant or session here, and ``token_id`` is None.
+    issuer: str | None = None
+
+
+def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
+    parts = ['Bearer realm="scim-me"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
+    return {"WWW-Authenticate": ", ".join(parts)}
+
+
+def unauthorized(description: str | None = None) -> UnauthorizedError:
+    return UnauthorizedError(
+        None if description is None else f"Authorization failure. {description}",
+        headers=_challenge("invalid_token" if description else None, description),
+    )
