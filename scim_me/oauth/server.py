@@ -191,7 +191,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
-        outcome = use_refresh_token(refresh_token)
+        # authlib authenticates the client before it asks for the token: check the binding
+        # before the token is spent (storage refuses another client's token untouched).
+        client: Client = self.request.client
+        outcome = use_refresh_token(refresh_token, client.record.id)
         if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
             return None
         g.oauth_grant = outcome.grant

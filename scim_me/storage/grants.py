@@ -141,13 +141,16 @@ class RefreshOutcome:
     reused: bool
 
 
-def use_refresh_token(token: str) -> RefreshOutcome:
-    """Spend a refresh token. A second use of the same token revokes its whole grant."""
+def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
+    """Spend a refresh token presented by the client ``client_pk``. A second use of the same
+    token revokes its whole grant. A token of another client is refused untouched: spending it
+    first would let anyone holding a leaked token make its owner's next refresh look like reuse
+    and so revoke the owner's grant (RFC 6749 §6: the token is bound to its client)."""
     row = OAuthRefreshToken.get_or_none(OAuthRefreshToken.token_hash == digest(token))
     if row is None:
         return RefreshOutcome(None, False)
     grant = find_grant(row.grant_id)  # type: ignore[attr-defined]
-    if grant is None or grant.revoked or row.expires_at < now():
+    if grant is None or grant.revoked or row.expires_at < now() or grant.client_pk != client_pk:
         return RefreshOutcome(None, False)
     with write_transaction():
         won = (

@@ -165,6 +165,27 @@ def test_another_clients_refresh_token_is_refused(app, client, tenant, kim, post
     assert response.json["error"] == "invalid_grant"
 
 
+def test_a_refresh_token_presented_by_another_client_is_not_spent(client, kim, postman, spa):
+    """RFC 6749 §6: the refresh token is bound to the client it was issued to. A wrong client's
+    attempt is refused before the token is consumed, so the owner's next refresh still works
+    and the grant (with its access token) survives; spending it first made that next refresh
+    look like reuse (RFC 9700 §4.14.2) and revoked the whole grant."""
+    _, auth = postman
+    issued = _password_grant(client, auth).json
+    stolen = client.post(
+        TOKEN,
+        data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": spa.client_id},
+    )
+    assert stolen.status_code == 400
+    assert stolen.json["error"] == "invalid_grant"
+    assert client.get(ME, headers=bearer(issued["access_token"])).status_code == 200
+    owner = client.post(
+        TOKEN, data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]}, headers=auth
+    )
+    assert owner.status_code == 200
+    assert client.get(ME, headers=bearer(owner.json["access_token"])).status_code == 200
+
+
 def test_revoking_an_access_token_refuses_it_at_once(client, kim, spa):
     issued = _password_grant(client, {}, client_id=spa.client_id).json
     assert client.get(ME, headers=bearer(issued["access_token"])).status_code == 200
