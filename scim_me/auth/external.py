@@ -36,6 +36,8 @@ from joserfc.jws import extract_compact
 
 from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
+from scim_me.auth.tokens import check_claims
+from scim_me.auth.tokens import unverified_claim
 from scim_me.storage.external_issuers import ALLOWED_ALGORITHMS
 from scim_me.storage.external_issuers import ExternalIssuerRecord
 
@@ -51,14 +53,7 @@ class KeysUnavailable(RuntimeError):
 
 def unverified_issuer(token: str) -> str | None:
     """The ``iss`` a token claims, read without any check: only for choosing a verifier."""
-    if not token or len(token) > 8192 or token.count(".") != 2:
-        return None
-    try:
-        claims = json.loads(extract_compact(token.encode("ascii")).payload)
-    except (JoseError, ValueError, UnicodeError):
-        return None
-    iss = claims.get("iss") if isinstance(claims, dict) else None
-    return iss if isinstance(iss, str) else None
+    return unverified_claim(token, "iss")
 
 
 def public_key_set(document: Any) -> KeySet:
@@ -67,14 +62,7 @@ def public_key_set(document: Any) -> KeySet:
     keys = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(keys, list):
         raise ValueError("not a JWKS document")
-    usable = [
-        k
-        for k in keys
-        if isinstance(k, dict)
-        and k.get("kty") in ("RSA", "EC", "OKP")
-        and "d" not in k
-        and k.get("use", "sig") == "sig"
-    ]
+    usable = [k for k in keys if isinstance(k, dict) and _public_signing_key(k)]
     return KeySet.import_key_set({"keys": usable})
 
 
@@ -185,18 +173,7 @@ def verify_external_token(
     except (JoseError, ValueError) as exc:
         raise TokenError("The access token's signature is invalid.") from exc
     claims = decoded.claims
-    if claims.get("iss") != config.issuer:
-        raise TokenError("The access token was issued for another tenant or issuer.")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if config.audience not in audiences:
-        raise TokenError("The access token is not meant for this API (audience).")
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or isinstance(exp, bool) or exp + leeway < current:
-        raise TokenError("The access token has expired.")
-    nbf = claims.get("nbf")
-    if nbf is not None and (not isinstance(nbf, int) or nbf - leeway > current):
-        raise TokenError("The access token is not valid yet.")
+    exp = check_claims(claims, issuer=config.issuer, audience=config.audience, now=current, leeway=leeway)
     subject = claims.get(config.user_claim)
     if not isinstance(subject, str) or not subject:
         raise TokenError(f"The access token has no '{config.user_claim}' claim naming its user.")

@@ -3,11 +3,13 @@
 Checks, in order: the header's ``alg`` is in the allowlist (no ``none``, no HMAC, so the
 RSA-public-key-as-HMAC-secret confusion cannot happen), ``typ`` is ``at+jwt`` (an ID token is not
 an access token), the ``kid`` is one of this tenant's keys, then ``iss``, ``aud``, ``exp``,
-``nbf`` with a bounded leeway, and a subject.
+``nbf`` with a bounded leeway, and a subject. The claims checks (:func:`check_claims`) and the
+unverified peek at a claim (:func:`unverified_claim`) serve external issuers' tokens too.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -24,6 +26,7 @@ from scim_me.auth.keys import public_key_set
 from scim_me.auth.keys import signing_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"
+MAX_TOKEN_LENGTH = 8192
 
 
 class TokenError(ValueError):
@@ -122,7 +125,7 @@ def verify_access_token(
     cache_key = (tenant_id, issuer, audience, token)
     hit = cache.get(cache_key) if cache is not None else None
     if hit is not None:
-        _check_times(hit.claims, current, leeway)
+        check_claim_times(hit.claims, current, leeway)
         return hit
     verified = _verify(token, tenant_id=tenant_id, issuer=issuer, audience=audience, leeway=leeway, now=current)
     if cache is not None:
@@ -130,18 +133,8 @@ def verify_access_token(
     return verified
 
 
-def _check_times(claims: dict[str, Any], current: int, leeway: int) -> int:
-    exp = claims.get("exp")
-    if not isinstance(exp, int) or isinstance(exp, bool) or exp + leeway < current:
-        raise TokenError("The access token has expired.")
-    nbf = claims.get("nbf")
-    if nbf is not None and (not isinstance(nbf, int) or nbf - leeway > current):
-        raise TokenError("The access token is not valid yet.")
-    return exp
-
-
 def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: int, now: int) -> AccessClaims:
-    if not token or len(token) > 8192 or token.count(".") != 2:
+    if not is_compact(token):
         raise TokenError("The access token is malformed.")
     try:
         header = extract_compact(token.encode("ascii")).headers()
@@ -162,13 +155,7 @@ def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: i
     except (JoseError, ValueError) as exc:
         raise TokenError("The access token's signature is invalid.") from exc
     claims = decoded.claims
-    if claims.get("iss") != issuer:
-        raise TokenError("The access token was issued for another tenant or issuer.")
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    if audience not in audiences:
-        raise TokenError("The access token is not meant for this API (audience).")
-    exp = _check_times(claims, now, leeway)
+    exp = check_claims(claims, issuer=issuer, audience=audience, now=now, leeway=leeway)
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise TokenError("The access token has no subject.")
@@ -184,3 +171,46 @@ def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: i
         expires_at=exp,
         claims=dict(claims),
     )
+
+
+def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: int, leeway: int) -> int:
+    """The registered claims every access token must pass, ours or an external issuer's
+    (RFC 9068 §4): ``iss`` exactly, ``aud`` containing ``audience``, then the times
+    (:func:`check_claim_times`). Returns ``exp``; raises :class:`TokenError`."""
+    if claims.get("iss") != issuer:
+        raise TokenError("The access token was issued for another tenant or issuer.")
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if audience not in audiences:
+        raise TokenError("The access token is not meant for this API (audience).")
+    return check_claim_times(claims, now, leeway)
+
+
+def check_claim_times(claims: dict[str, Any], now: int, leeway: int) -> int:
+    """``exp`` (required, RFC 7519 §4.1.4) and ``nbf`` (optional, §4.1.5) against ``now``, each
+    with ``leeway`` seconds for clock skew. Returns ``exp``; raises :class:`TokenError`."""
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or isinstance(exp, bool) or exp + leeway < now:
+        raise TokenError("The access token has expired.")
+    nbf = claims.get("nbf")
+    if nbf is not None and (not isinstance(nbf, int) or nbf - leeway > now):
+        raise TokenError("The access token is not valid yet.")
+    return exp
+
+
+def is_compact(token: str) -> bool:
+    """Whether ``token`` is shaped like a compact JWS at all (three parts, bounded length)."""
+    return bool(token) and len(token) <= MAX_TOKEN_LENGTH and token.count(".") == 2
+
+
+def unverified_claim(token: str, name: str) -> str | None:
+    """The string claim ``name`` of ``token``, read without any check: only to choose a verifier
+    or to find a record by it, never to trust it. None when absent or unreadable."""
+    if not is_compact(token):
+        return None
+    try:
+        claims = json.loads(extract_compact(token.encode("ascii")).payload)
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    value = claims.get(name) if isinstance(claims, dict) else None
+    return value if isinstance(value, str) else None
