@@ -17,8 +17,8 @@ from scim_me.core.schemas import Schema
 from scim_me.errors import NotFoundError
 from scim_me.errors import NotImplementedScimError
 from scim_me.web.context import base_url
-from scim_me.web.context import current_tenant
 from scim_me.web.context import registry
+from scim_me.web.context import require_tenant
 from scim_me.web.guards import authenticate
 from scim_me.web.handlers import json_body
 from scim_me.web.negotiation import check_accept
@@ -29,17 +29,10 @@ LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 DOCS = "https://github.com/scim-me/scim-me#readme"
 
 
-def _tenant_or_404() -> Any:
-    tenant = current_tenant()
-    if tenant is None:
-        raise NotFoundError("No such tenant.")
-    return tenant
-
-
 @bp.get("/scim2/ServiceProviderConfig")
 def service_provider_config() -> Response:
     check_accept()
-    _tenant_or_404()
+    require_tenant()
     body = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": DOCS,
@@ -78,7 +71,7 @@ def service_provider_config() -> Response:
 
 
 def _user_resource_type() -> dict[str, Any]:
-    tenant = _tenant_or_404()
+    tenant = require_tenant()
     reg = registry()
     singular = "ResourceType" if tenant.dialect == "wso2" else "ResourceTypes"
     return {
@@ -96,7 +89,7 @@ def _user_resource_type() -> dict[str, Any]:
 @bp.get("/scim2/ResourceTypes")
 def resource_types() -> Response:
     check_accept()
-    tenant = _tenant_or_404()
+    tenant = require_tenant()
     body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": 1, "Resources": [_user_resource_type()]}
     if tenant.dialect == "rfc":
         body["startIndex"] = 1
@@ -123,7 +116,7 @@ def _schema_document(schema: Schema, wso2: bool) -> dict[str, Any]:
 
 @bp.get("/scim2/Schemas")
 def schemas() -> Response:
-    tenant = _tenant_or_404()
+    tenant = require_tenant()
     authenticate(tenant)
     check_accept()
     wso2 = tenant.dialect == "wso2"
@@ -138,7 +131,7 @@ def schemas() -> Response:
 
 @bp.get("/scim2/Schemas/<path:schema_id>")
 def schema(schema_id: str) -> Response:
-    tenant = _tenant_or_404()
+    tenant = require_tenant()
     authenticate(tenant)
     check_accept()
     found = registry().schema(schema_id)

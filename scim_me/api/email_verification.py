@@ -58,6 +58,7 @@ from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.storage.users import update_user
 from scim_me.web.context import current_tenant
+from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
@@ -70,6 +71,7 @@ bp = Blueprint("email_verification", __name__)
 log = logging.getLogger("scim_me.email_change")
 
 SCENARIO = "EMAIL_VERIFICATION_ON_UPDATE"
+_UNKNOWN_TENANT = "UMG-10004"  # the 404 code of this API family
 _PAGE_HEADERS = {
     # The page's one inline script (fragment → form field) is allowed by its hash-free nonce-less
     # 'unsafe-inline'; nothing else may load, and the page cannot be framed.
@@ -188,13 +190,6 @@ def _code_from(body: Any) -> str:
     return str(body["code"]).strip()
 
 
-def _tenant() -> TenantRecord:
-    tenant = current_tenant()
-    if tenant is None:
-        raise ApiError("No such tenant.", status=404, code="UMG-10004", message="Not Found")
-    return tenant
-
-
 def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
     if len(code) > 128:
         raise _invalid()
@@ -206,7 +201,7 @@ def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
 
 @bp.post("/api/identity/user/v1.0/validate-code")
 def validate_code() -> Response:
-    tenant = _tenant()
+    tenant = require_tenant(_UNKNOWN_TENANT)
     _redeem_anonymous(tenant, _code_from(parse_body()))
     return Response(status=202)
 
@@ -305,13 +300,13 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
 
 @bp.get("/accountrecoveryendpoint/confirm-email")
 def confirm_page() -> Response:
-    _tenant()
+    require_tenant(_UNKNOWN_TENANT)
     return _page("confirm_email.html")
 
 
 @bp.post("/accountrecoveryendpoint/confirm-email")
 def confirm_page_post() -> Response:
-    tenant = _tenant()
+    tenant = require_tenant(_UNKNOWN_TENANT)
     code = (request.form.get("code") or "").strip()
     try:
         _redeem_anonymous(tenant, code)

@@ -4,8 +4,6 @@ refresh_token grants so far), ``/oauth2/revoke`` (RFC 7009), ``/oauth2/introspec
 
 from __future__ import annotations
 
-from typing import Any
-
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import Response
@@ -17,23 +15,19 @@ from scim_me.oauth.claims import user_claims
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
+from scim_me.web.context import require_tenant
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.handlers import json_body
 
 bp = Blueprint("oauth", __name__)
 
-
-def _tenant_or_404() -> Any:
-    tenant = current_tenant()
-    if tenant is None:
-        raise ApiError("No such tenant.", status=404, code="OAUTH-404", message="Not Found")
-    return tenant
+_UNKNOWN_TENANT = "OAUTH-404"  # the 404 code of this API family
 
 
 @bp.get("/oauth2/jwks")
 def get_jwks() -> Response:
-    tenant = _tenant_or_404()
+    tenant = require_tenant(_UNKNOWN_TENANT)
     response = json_body(jwks(tenant.id), mimetype="application/json")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -52,7 +46,7 @@ def _repeated_parameter_error() -> Response | None:
 
 @bp.post("/oauth2/token")
 def issue_token() -> Response:
-    _tenant_or_404()
+    require_tenant(_UNKNOWN_TENANT)
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused
@@ -81,7 +75,7 @@ def userinfo() -> Response:
 def introspect() -> Response:
     """RFC 7662, for confidential clients: an unknown, expired, revoked or another client's
     token is exactly ``{"active": false}``."""
-    _tenant_or_404()
+    require_tenant(_UNKNOWN_TENANT)
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused
@@ -92,7 +86,7 @@ def introspect() -> Response:
 
 @bp.post("/oauth2/revoke")
 def revoke_token() -> Response:
-    _tenant_or_404()
+    require_tenant(_UNKNOWN_TENANT)
     refused = _repeated_parameter_error()
     if refused is not None:
         return refused

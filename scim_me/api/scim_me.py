@@ -39,6 +39,7 @@ from scim_me.storage.users import get_user
 from scim_me.storage.users import update_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import registry
+from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
@@ -207,9 +208,7 @@ def put_me() -> Response:
 @bp.post("/scim2/Me")
 def register_me() -> Response:
     """Self-registration, per the tenant's ``self_registration`` mode (off, open, scope)."""
-    tenant = current_tenant()
-    if tenant is None:
-        raise NotFoundError("No such tenant.")
+    tenant = require_tenant()
     mode = tenant.settings.self_registration
     if mode == "off":
         raise ForbiddenError("Self-registration is disabled for this tenant.")

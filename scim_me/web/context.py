@@ -17,6 +17,8 @@ from scim_me.auth.tokens import VerifiedTokens
 from scim_me.config import Settings
 from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
+from scim_me.errors import ApiError
+from scim_me.errors import NotFoundError
 from scim_me.notify.mail import Mailer
 from scim_me.storage.clients import tenant_origins
 from scim_me.storage.db import Database
@@ -96,6 +98,17 @@ def current_tenant() -> TenantRecord | None:
     if "tenant" not in g:
         g.tenant = state().tenant(tenant_name())
     return g.tenant  # type: ignore[no-any-return]
+
+
+def require_tenant(wso2_code: str | None = None) -> TenantRecord:
+    """The tenant the URL names. An unknown one is 404 in the endpoint's own error dialect: the
+    SCIM error document, or with ``wso2_code`` a WSO2 REST error (``{code, message, description}``)."""
+    tenant = current_tenant()
+    if tenant is None:
+        if wso2_code is None:
+            raise NotFoundError("No such tenant.")
+        raise ApiError("No such tenant.", status=404, code=wso2_code, message="Not Found")
+    return tenant
 
 
 def registry() -> SchemaRegistry:
