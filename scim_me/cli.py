@@ -18,13 +18,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 import click
 
 from scim_me.config import ConfigError
 from scim_me.config import Settings
+from scim_me.config import SettingTextError
 from scim_me.config import new_master_key
+from scim_me.config import parse_setting
+
+if TYPE_CHECKING:  # storage is imported inside the commands, as everywhere in this module
+    from scim_me.storage.tenants import TenantRecord
+    from scim_me.storage.users import StoredUser
 
 
 def _settings() -> Settings:
@@ -66,6 +73,18 @@ def _tenant(name: str) -> Any:
     if tenant is None:
         raise click.ClickException(f"no tenant {name!r} (create it with `scim-me tenant create {name}`)")
     return tenant
+
+
+def _target_user(settings: Settings, tenant_name: str | None, username: str) -> tuple[TenantRecord, StoredUser]:
+    """The tenant (``--tenant``, else the default one) and its user ``username``: what every
+    command that acts on one user starts from. Fails with the CLI's message when either is missing."""
+    from scim_me.storage.users import find_user
+
+    record = _tenant(tenant_name or settings.default_tenant)
+    found = find_user(record.id, username)
+    if found is None:
+        raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+    return record, found
 
 
 @click.group()
@@ -212,18 +231,10 @@ def tenant_update(
         key = key.strip()
         if not sep or key not in TenantSettings.__dataclass_fields__:
             raise click.ClickException(f"unknown tenant setting in {assignment!r}")
-        default = getattr(defaults, key)
-        if isinstance(default, bool):
-            if raw.strip().lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
-                raise click.ClickException(f"{key} takes true or false")
-            extra[key] = raw.strip().lower() in ("true", "1", "yes", "on")
-        elif isinstance(default, int):
-            try:
-                extra[key] = int(raw)
-            except ValueError as exc:
-                raise click.ClickException(f"{key} takes an integer") from exc
-        else:
-            extra[key] = raw.strip()
+        try:
+            extra[key] = parse_setting(raw.strip(), getattr(defaults, key))
+        except SettingTextError as exc:
+            raise click.ClickException(f"{key} takes {exc.expected}") from exc
     if verify_email_on_update is not None:
         extra["verify_email_on_update"] = verify_email_on_update
     settings = _settings()
@@ -478,15 +489,11 @@ def user_set_password(tenant_name: str | None, username: str, password: str) -> 
     """Replace a user's password."""
     from scim_me.auth.credentials import password_replaced
     from scim_me.storage.events import record_event
-    from scim_me.storage.users import find_user
     from scim_me.storage.users import set_password_hash
 
     settings = _settings()
     with _database(settings):
-        record = _tenant(tenant_name or settings.default_tenant)
-        found = find_user(record.id, username)
-        if found is None:
-            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        record, found = _target_user(settings, tenant_name, username)
         password_hash = _hash(settings, record, password, {**found.profile, "userName": found.user_name}, found)
         if not set_password_hash(record.id, found.id, password_hash):
             raise click.ClickException(f"no user {username!r} in tenant {record.name}")
@@ -502,14 +509,10 @@ def user_unlock(tenant_name: str | None, username: str) -> None:
     """Lift a password lockout (timed or hard) and reset the failed-password counter."""
     from scim_me.storage.events import record_event
     from scim_me.storage.throttle import unlock
-    from scim_me.storage.users import find_user
 
     settings = _settings()
     with _database(settings):
-        record = _tenant(tenant_name or settings.default_tenant)
-        found = find_user(record.id, username)
-        if found is None:
-            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        record, found = _target_user(settings, tenant_name, username)
         cleared = unlock(record.id, found.user_name)
         record_event(record.id, found.id, "account.unlocked", details={"channel": "cli", "wasLocked": cleared})
     click.echo("unlocked" if cleared else "not locked")
@@ -517,14 +520,10 @@ def user_unlock(tenant_name: str | None, username: str) -> None:
 
 def _mfa_operator(tenant_name: str | None, username: str, *, unlock_only: bool) -> None:
     from scim_me.auth.mfa import operator_reset
-    from scim_me.storage.users import find_user
 
     settings = _settings()
     with _database(settings):
-        record = _tenant(tenant_name or settings.default_tenant)
-        found = find_user(record.id, username)
-        if found is None:
-            raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+        record, found = _target_user(settings, tenant_name, username)
         operator_reset(record.id, found.id, unlock_only=unlock_only)
 
 
@@ -553,13 +552,11 @@ def user_mfa_reset(tenant_name: str | None, username: str) -> None:
 def user_delete(tenant_name: str | None, username: str) -> None:
     """Delete a user and everything stored for them."""
     from scim_me.storage.users import delete_user
-    from scim_me.storage.users import find_user
 
     settings = _settings()
     with _database(settings):
-        record = _tenant(tenant_name or settings.default_tenant)
-        found = find_user(record.id, username)
-        if found is None or not delete_user(record.id, found.id):
+        record, found = _target_user(settings, tenant_name, username)
+        if not delete_user(record.id, found.id):  # deleted by someone else meanwhile
             raise click.ClickException(f"no user {username!r} in tenant {record.name}")
     click.echo("deleted")
 
@@ -661,20 +658,17 @@ def token(tenant_name: str | None, username: str | None, scope: str, client_id: 
     """Mint an access token for development and tests; prints the bare token."""
     from scim_me.auth.tokens import issuer_for
     from scim_me.auth.tokens import mint_access_token
-    from scim_me.storage.users import find_user
 
     settings = _settings()
     key = _master_key(settings)
     with _database(settings):
-        record = _tenant(tenant_name or settings.default_tenant)
         extra: dict[str, Any] = {}
         if username:
-            found = find_user(record.id, username)
-            if found is None:
-                raise click.ClickException(f"no user {username!r} in tenant {record.name}")
+            record, found = _target_user(settings, tenant_name, username)
             subject = found.id
             extra["username"] = found.user_name
         else:
+            record = _tenant(tenant_name or settings.default_tenant)
             subject = client_id
             extra["sub_type"] = "application"
         access_token = mint_access_token(

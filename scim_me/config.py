@@ -125,7 +125,10 @@ class Settings:
         for name, spec in known.items():
             raw = env.get(PREFIX + name.upper())
             if raw is not None:
-                values[name] = _convert(raw, spec.default)
+                try:
+                    values[name] = parse_setting(raw, spec.default, strict_bool=False)
+                except SettingTextError as exc:
+                    raise ConfigError(f"expected {exc.expected}, got {raw!r}") from exc
         values.update(overrides or {})
         origins = values.get("cors_allowed_origins")
         if isinstance(origins, (list, tuple)):
@@ -210,14 +213,33 @@ class Settings:
         return key
 
 
-def _convert(raw: str, default: Any) -> Any:
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+class SettingTextError(ValueError):
+    """A setting's text is not of the setting's type; ``expected`` says what is (``an integer``)."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def parse_setting(raw: str, default: Any, *, strict_bool: bool = True) -> Any:
+    """``raw`` (an environment variable, a CLI ``KEY=VALUE``) as a value of the type of the
+    setting's ``default``: a bool from the words in TRUE_WORDS / FALSE_WORDS (any case), an int,
+    or the text itself. ``strict_bool=False`` reads any other word as false, as the environment
+    always has. Raises :class:`SettingTextError`."""
     if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if strict_bool and word not in TRUE_WORDS + FALSE_WORDS:
+            raise SettingTextError("true or false")
+        return word in TRUE_WORDS
     if isinstance(default, int):
         try:
             return int(raw)
         except ValueError as exc:
-            raise ConfigError(f"expected an integer, got {raw!r}") from exc
+            raise SettingTextError("an integer") from exc
     return raw
 
 
