@@ -75,7 +75,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 client_pk=request.client.record.id,
                 user_id=request.user.id,
                 session_id=session.id if session else None,
-                redirect_uri=request.payload.redirect_uri,
+                # "" when the request named none (the single registered URI was used): the
+                # token request then needs none either (RFC 6749 §4.1.3).
+                redirect_uri=request.payload.redirect_uri or "",
                 scope=request.payload.scope or "",
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),

@@ -76,7 +76,9 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.record.client_id
 
     def get_default_redirect_uri(self) -> str | None:
-        return self.record.redirect_uris[0] if self.record.redirect_uris else None
+        # RFC 6749 §3.1.2.3: the parameter may be left out only when exactly one URI is
+        # registered; with several, authlib refuses the request (without redirecting).
+        return self.record.redirect_uris[0] if len(self.record.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
         allowed = scope_to_list(self.record.scope) or []

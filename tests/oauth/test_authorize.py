@@ -193,6 +193,51 @@ def test_a_redirect_uri_that_is_not_exactly_registered_is_never_redirected_to(cl
     assert "Location" not in response.headers
 
 
+def test_without_redirect_uri_the_single_registered_one_is_used(client, kim, spa):
+    """RFC 6749 §3.1.2.3: with exactly one registered redirect URI the parameter is optional;
+    the code goes there, and the token request needs no redirect_uri either (§4.1.3: required
+    only when the authorization request included it)."""
+    verifier, challenge = pkce()
+    code = _code_from(_sign_in(client, _params(spa.client_id, challenge, redirect_uri=None)))
+    token = client.post(
+        TOKEN,
+        data={"grant_type": "authorization_code", "code": code, "client_id": spa.client_id, "code_verifier": verifier},
+    )
+    assert token.status_code == 200
+    assert client.get(ME, headers=bearer(token.json["access_token"])).status_code == 200
+
+
+def test_without_redirect_uri_a_client_with_several_is_refused_before_sign_in(app, client, tenant, kim):
+    """RFC 6749 §3.1.2.3: with several registered redirect URIs the client MUST name one. The
+    request is refused before any password is taken, without redirecting, and no session is
+    left behind."""
+    from scim_me.storage.sessions import list_user_sessions
+
+    with app.extensions["scim_me"].db.connection_context():
+        several, _ = create_client(
+            tenant.id,
+            "Two callbacks",
+            public=True,
+            redirect_uris=[REDIRECT, "http://localhost:5173/other"],
+            allowed_origins=[],
+            grant_types=["authorization_code"],
+            scope="openid internal_login",
+        )
+    _, challenge = pkce()
+    url = f"{AUTHORIZE}?{urlencode(_params(several.client_id, challenge, redirect_uri=None))}"
+    page = client.get(url)
+    assert page.status_code == 400
+    assert "Location" not in page.headers
+    assert 'name="password"' not in page.get_data(as_text=True)
+    with client.session_transaction() as cookie:
+        cookie["csrf"] = "known"
+    posted = client.post(url, data={"csrf_token": "known", "action": "login", "username": "kim", "password": PASSWORD})
+    assert posted.status_code == 400
+    assert "Location" not in posted.headers
+    with app.extensions["scim_me"].db.connection_context():
+        assert list_user_sessions(tenant.id, kim.id) == []
+
+
 def test_a_wrong_password_shows_the_form_again(client, kim, spa):
     _, challenge = pkce()
     response = _sign_in(client, _params(spa.client_id, challenge), password="wrong-password")
