@@ -177,16 +177,8 @@ def verify_external_token(
     subject = claims.get(config.user_claim)
     if not isinstance(subject, str) or not subject:
         raise TokenError(f"The access token has no '{config.user_claim}' claim naming its user.")
-    client = claims.get("client_id") or claims.get("azp")
-    jti = claims.get("jti")
-    return AccessClaims(
-        subject=subject,
-        client_id=client if isinstance(client, str) else None,
-        scopes=_scopes(claims.get(config.scope_claim), config.scope_map),
-        token_id=jti if isinstance(jti, str) else None,
-        expires_at=exp,
-        claims=dict(claims),
-    )
+    scopes = _scopes(claims.get(config.scope_claim), config.scope_map)
+    return AccessClaims.of(claims, subject=subject, scopes=scopes, expires_at=exp)
 
 
 def _scopes(value: Any, mapping: dict[str, str]) -> frozenset[str]:

@@ -42,6 +42,20 @@ class AccessClaims:
     expires_at: int
     claims: dict[str, Any]
 
+    @classmethod
+    def of(cls, claims: dict[str, Any], *, subject: str, scopes: frozenset[str], expires_at: int) -> AccessClaims:
+        """The verified ``claims`` of a token; the client is ``client_id``, else ``azp``."""
+        client = claims.get("client_id") or claims.get("azp")
+        jti = claims.get("jti")
+        return cls(
+            subject=subject,
+            client_id=client if isinstance(client, str) else None,
+            scopes=scopes,
+            token_id=jti if isinstance(jti, str) else None,
+            expires_at=expires_at,
+            claims=dict(claims),
+        )
+
 
 def issuer_for(base_url: str, tenant: str, default_tenant: str) -> str:
     """WSO2's issuer: ``{base}/oauth2/token``, tenant-qualified except for the default tenant."""
@@ -161,16 +175,7 @@ def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: i
         raise TokenError("The access token has no subject.")
     scope = claims.get("scope", "")
     scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
-    client = claims.get("client_id") or claims.get("azp")
-    jti = claims.get("jti")
-    return AccessClaims(
-        subject=subject,
-        client_id=client if isinstance(client, str) else None,
-        scopes=scopes,
-        token_id=jti if isinstance(jti, str) else None,
-        expires_at=exp,
-        claims=dict(claims),
-    )
+    return AccessClaims.of(claims, subject=subject, scopes=scopes, expires_at=exp)
 
 
 def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: int, leeway: int) -> int:

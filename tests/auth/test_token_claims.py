@@ -17,6 +17,7 @@ from joserfc.jwk import RSAKey
 from scim_me.auth.external import JwksCache
 from scim_me.auth.external import unverified_issuer
 from scim_me.auth.external import verify_external_token
+from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import check_claim_times
 from scim_me.auth.tokens import check_claims
@@ -90,6 +91,27 @@ def test_claims_pass_with_the_audience_as_a_string_or_in_a_list(aud):
 def test_claims_check_the_issuer_then_the_audience_then_the_times(changes, message):
     with pytest.raises(TokenError, match=exactly(message)):
         check_claims(claims(**changes), issuer=ISS, audience=AUD, now=T0, leeway=0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "client_id", "token_id"),
+    [
+        ({"client_id": "spa", "azp": "other", "jti": "j-1"}, "spa", "j-1"),
+        ({"azp": "spa"}, "spa", None),
+        ({"client_id": 7, "jti": 7}, None, None),
+    ],
+    ids=["client_id", "azp", "not-strings"],
+)
+def test_verified_claims_name_the_client_and_the_token_id(changes, client_id, token_id):
+    body = claims(**changes)
+    result = AccessClaims.of(body, subject="kim", scopes=frozenset({"openid"}), expires_at=T0 + 600)
+    assert (result.client_id, result.token_id, result.subject, result.expires_at) == (
+        client_id,
+        token_id,
+        "kim",
+        T0 + 600,
+    )
+    assert result.claims == body and result.claims is not body
 
 
 # --- the external verifier goes through the same checks ----------------------------------------
