@@ -33,6 +33,8 @@ from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
 from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.logout import LogoutHint
+from scim_me.oauth.logout import verify_id_token_hint
 from scim_me.oauth.requests import FRESH_LOGIN_KEY
 from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
@@ -336,15 +338,35 @@ def _prompt_error(grant: Any, error: OAuth2Error) -> Response:
 @bp.route("/oidc/logout", methods=["GET", "POST"])
 def logout() -> Any:
     """RP-initiated logout: end the session (and its tokens) and return to the app if its
-    ``post_logout_redirect_uri`` is one of the client's registered redirect URIs."""
+    ``post_logout_redirect_uri`` is one of the client's registered redirect URIs.
+
+    OIDC RP-Initiated Logout 1.0 §2: without an ``id_token_hint`` this tenant issued to the
+    signed-in user, the user is asked to confirm (a form with the page's CSRF token), so a
+    cross-site link or form cannot sign anybody out (see :mod:`scim_me.oauth.logout`)."""
     tenant = current_tenant()
     if tenant is None:
         return _message("Unknown organization", "This link names an organization that does not exist.", 404)
-    session, _user = _signed_in(tenant)
+    session, user = _signed_in(tenant)
+    named_client = request.values.get("client_id", "")
+    if session is not None and user is not None and not _logout_proven(tenant, user, named_client):
+        if request.method != "POST" or request.form.get("action") != "logout":
+            return _page(
+                "logout.html",
+                user_name=user.user_name,
+                action=request.script_root + request.path,
+                csrf_token=_csrf_token(),
+                fields={
+                    name: request.values[name]
+                    for name in ("post_logout_redirect_uri", "client_id", "state", "id_token_hint")
+                    if request.values.get(name)
+                },
+            )
+        if not _check_csrf():
+            return _message("Session expired", "The form expired. Go back and try again.", 400)
     if session is not None:
         end_session(session.id)
     target = request.values.get("post_logout_redirect_uri")
-    client = find_client(tenant.id, request.values.get("client_id", "")) if target else None
+    client = find_client(tenant.id, named_client or _hinted_client(tenant)) if target else None
     if target and client is not None and target in client.redirect_uris:
         state = request.values.get("state")
         location = target + (("&" if "?" in target else "?") + urlencode({"state": state}) if state else "")
@@ -353,6 +375,29 @@ def logout() -> Any:
         response = _message("Signed out", "You have been signed out.", 200)
     response.delete_cookie(_cookie_name(tenant), path="/")
     return response
+
+
+def _logout_hint(tenant: TenantRecord) -> LogoutHint | None:
+    token = request.values.get("id_token_hint", "")
+    if not token:
+        return None
+    s = settings()
+    return verify_id_token_hint(
+        token, tenant_id=tenant.id, issuer=issuer_for(s.base_url, tenant.name, s.default_tenant)
+    )
+
+
+def _logout_proven(tenant: TenantRecord, user: StoredUser, named_client: str) -> bool:
+    """The hint names the signed-in user and, when the request names a client, was issued to it
+    (RP-Initiated Logout §2: the OP verifies that ``client_id`` matches the hint's)."""
+    hint = _logout_hint(tenant)
+    return hint is not None and hint.subject == user.id and (not named_client or named_client in hint.audiences)
+
+
+def _hinted_client(tenant: TenantRecord) -> str:
+    """RP-Initiated Logout §2: without ``client_id``, the app is the verified hint's audience."""
+    hint = _logout_hint(tenant)
+    return hint.audiences[0] if hint is not None and len(hint.audiences) == 1 else ""
 
 
 def _discovery() -> Response:

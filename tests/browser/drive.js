@@ -216,6 +216,10 @@ async function main() {
 
   step("signOut() through /oidc/logout");
   await page.click("#signout");
+  // The SDK sends no id_token_hint by default, so the issuer asks the user to confirm
+  // (OIDC RP-Initiated Logout 1.0 §2) before it returns to the app.
+  await page.waitForSelector("#confirm-logout");
+  await page.click("#confirm-logout");
   await page.waitForURL((url) => url.origin === pageOrigin && url.searchParams.get("state") === "sign_out_success");
   await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
   report.result.authenticatedAfterSignOut = await inPage("isAuthenticated", () =>

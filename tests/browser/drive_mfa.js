@@ -147,6 +147,9 @@ async function signIn(secondFactor) {
 async function signOut() {
   const pageOrigin = new URL(cfg.pageUrl).origin;
   await page.click("#signout");
+  // No id_token_hint from the SDK by default: the issuer asks to confirm (RP-Initiated Logout §2).
+  await page.waitForSelector("#confirm-logout");
+  await page.click("#confirm-logout");
   await page.waitForURL((url) => url.origin === pageOrigin && url.searchParams.get("state") === "sign_out_success");
   await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
 }

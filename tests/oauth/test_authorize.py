@@ -14,6 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from scim_me.auth.keys import signing_key
 from scim_me.storage.clients import create_client
 from tests.factories import bearer
 from tests.factories import make_tenant
@@ -282,13 +283,24 @@ def test_denying_consent_returns_access_denied(app, client, tenant, kim):
     assert query["error"] == ["access_denied"]
 
 
-def test_logout_ends_the_session_and_its_tokens(client, kim, spa):
+LOGOUT = "/t/acme/oidc/logout"
+
+
+def _signed_in_tokens(client, spa):
     verifier, challenge = pkce()
     code = _code_from(_sign_in(client, _params(spa.client_id, challenge)))
-    tokens = _exchange(client, spa, code, verifier).json
+    return _exchange(client, spa, code, verifier).json
+
+
+def test_logout_ends_the_session_and_its_tokens(client, kim, spa):
+    tokens = _signed_in_tokens(client, spa)
     response = client.get(
-        "/t/acme/oidc/logout",
-        query_string={"client_id": spa.client_id, "post_logout_redirect_uri": REDIRECT, "state": "sign_out_success"},
+        LOGOUT,
+        query_string={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": REDIRECT,
+            "state": "sign_out_success",
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"] == f"{REDIRECT}?state=sign_out_success"
@@ -300,6 +312,47 @@ def test_logout_ends_the_session_and_its_tokens(client, kim, spa):
     assert refresh.status_code == 400
     page = client.get(f"{AUTHORIZE}?{urlencode(_params(spa.client_id, pkce()[1]))}")
     assert 'name="password"' in page.get_data(as_text=True)  # signed out: asked to sign in again
+
+
+def test_logout_without_a_hint_asks_to_confirm_before_ending_the_session(client, kim, spa):
+    """OIDC RP-Initiated Logout 1.0 §2: without an id_token_hint the OP asks the user whether to
+    log out. A cross-site link (GET) or a form without the page's CSRF token ends nothing."""
+    tokens = _signed_in_tokens(client, spa)
+    query = {"client_id": spa.client_id, "post_logout_redirect_uri": REDIRECT, "state": "sign_out_success"}
+    page = client.get(LOGOUT, query_string=query)
+    assert page.status_code == 200
+    assert "Location" not in page.headers
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
+    forged = client.post(LOGOUT, data={**query, "action": "logout"})
+    assert forged.status_code == 400
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
+    confirmed = client.post(
+        LOGOUT, data={"csrf_token": _csrf(page.get_data(as_text=True)), "action": "logout", **query}
+    )
+    assert confirmed.status_code == 302
+    assert confirmed.headers["Location"] == f"{REDIRECT}?state=sign_out_success"
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 401
+
+
+def test_a_hint_for_another_user_or_an_access_token_is_not_proof(app, client, tenant, kim, spa):
+    """Only an ID token issued to the signed-in user ends the session without asking."""
+    lee = make_user(app, tenant, "lee", PASSWORD)
+    tokens = _signed_in_tokens(client, spa)
+    with app.extensions["scim_me"].db.connection_context():
+        kid, alg, key = signing_key(tenant.id, app.extensions["scim_me"].settings.master_key())
+    issued = jwt.decode(tokens["id_token"], KeySet.import_key_set({"keys": [key.as_dict(private=False)]})).claims
+    other = jwt.encode(
+        {"alg": alg, "kid": kid, "typ": "JWT"},
+        {**issued, "sub": lee.id},
+        key,
+        algorithms=[alg],
+    )
+    for hint in (other, tokens["access_token"], "not-a-token"):
+        page = client.get(LOGOUT, query_string={"id_token_hint": hint, "post_logout_redirect_uri": REDIRECT})
+        assert page.status_code == 200
+        assert 'id="confirm-logout"' in page.get_data(as_text=True)
+    assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 200
 
 
 def test_logout_never_redirects_to_an_unregistered_uri(client, kim, spa):

@@ -193,7 +193,8 @@ def test_a_backup_code_works_once(app: Any, client: Any, tenant: Any, kim: Any, 
     passed = _answer(client, url, _password(client, url), backup.upper())  # case does not matter
     assert _id_token(app, client, spa, _code(passed), verifier)["amr"] == ["pwd", "otp"]
     assert client.get(f"{API}/backup-codes", headers=auth).json == {"remainingBackupCodesCount": 9}
-    client.get("/t/acme/oidc/logout")
+    confirm = client.get("/t/acme/oidc/logout")  # no id_token_hint: the user confirms (RP-Initiated Logout §2)
+    client.post("/t/acme/oidc/logout", data={"csrf_token": _csrf(confirm.get_data(as_text=True)), "action": "logout"})
     _verifier, challenge = _pkce()
     url = _url(spa.client_id, challenge)
     again = _answer(client, url, _password(client, url), backup)
