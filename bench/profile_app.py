@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--smoke", action="store_true", help="5 requests each: does it still run?")
+    parser.add_argument("--callers", metavar="REGEX", help="also print who calls the functions matching REGEX")
     args = parser.parse_args(argv)
     if args.smoke:
         args.requests, args.top = 5, 5
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(args.top)
                 print(f"\n### by {key}\n```\n{out.getvalue().split(chr(10), 4)[-1].strip()}\n```")
+            if args.callers:
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_callers(args.callers)
+                print(f"\n### callers of {args.callers}\n```\n{out.getvalue().strip()}\n```")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0

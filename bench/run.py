@@ -513,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="where to write the JSON results (default bench/results.json)")
     parser.add_argument("--smoke", action="store_true", help="1 s per scenario, no warm-up: does it still run?")
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL instance")
+    parser.add_argument("--core", action="store_true", help="only GET and PATCH /Me (and their baselines), SQLite")
     args = parser.parse_args(argv)
     if args.smoke:
         args.duration, args.warmup = 1, 0
@@ -533,8 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         measure_bare(bench, workdir)
         measure_scim2_server(bench, workdir)
-        measure_scim_me(bench, workdir, None, full=True)
-        if not args.no_postgres:
+        measure_scim_me(bench, workdir, None, full=not args.core)
+        if not (args.no_postgres or args.core):
             with postgres_database() as pg_url:
                 if pg_url is None:
                     print("PostgreSQL is not reachable: its scenarios are skipped", file=sys.stderr)

@@ -42,6 +42,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.storage.migrations import current_version
     from scim_me.tenancy import TenantPrefixMiddleware
     from scim_me.web.context import AppState
+    from scim_me.web.cookie_session import LazyCookieSessionInterface
     from scim_me.web.cors import register_cors
     from scim_me.web.handlers import register_error_handlers
 
@@ -55,6 +56,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_NAME"] = "scim_me_csrf"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = LazyCookieSessionInterface()
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     db = open_database(

@@ -31,6 +31,7 @@ from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import ApiError
 from scim_me.errors import ScimError
 from scim_me.storage import mfa as store
+from scim_me.storage.caller import UserFacts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
@@ -314,14 +315,13 @@ def _summary(tenant_id: int, user_id: str) -> dict[str, Any]:
     }
 
 
-def _scim_attributes(tenant: TenantRecord, user_id: str) -> dict[str, dict[str, Any]]:
+def _scim_attributes(tenant: TenantRecord, user: StoredUser, facts: UserFacts) -> dict[str, dict[str, Any]]:
     """``urn:scim:wso2:schema`` totpEnabled / backupCodeEnabled: strings in the wso2 dialect (as
     WSO2 stores claims), booleans in rfc. Like WSO2's claims they appear once the user has set
     anything up (a user who never touched MFA has neither claim)."""
-    state = store.get_state(tenant.id, user_id)
-    if not state.configured:
+    if not facts.mfa_configured:
         return {}
-    values = {"totpEnabled": state.totp_active, "backupCodeEnabled": state.backup_codes_enabled}
+    values = {"totpEnabled": facts.totp_active, "backupCodeEnabled": facts.backup_codes}
     if tenant.dialect == "wso2":
         return {WSO2_URN: {k: "true" if v else "false" for k, v in values.items()}}
     return {WSO2_URN: values}

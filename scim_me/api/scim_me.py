@@ -30,6 +30,7 @@ from scim_me.services.password_state import after_password_change
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import represent
 from scim_me.services.user_view import user_location
+from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
@@ -37,14 +38,17 @@ from scim_me.storage.users import create_user
 from scim_me.storage.users import delete_user
 from scim_me.storage.users import get_user
 from scim_me.storage.users import update_user
+from scim_me.web.context import base_url
 from scim_me.web.context import current_tenant
 from scim_me.web.context import registry
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
+from scim_me.web.context import state
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.guards import require_user
-from scim_me.web.handlers import json_body
+from scim_me.web.handlers import SCIM_JSON
+from scim_me.web.handlers import json_text
 from scim_me.web.negotiation import check_accept
 from scim_me.web.negotiation import parse_body
 from scim_me.web.principal import LOGIN_SCOPE
@@ -57,28 +61,42 @@ DELETE_SCOPE = "internal_user_mgt_delete"
 _NO_PASSWORD: Any = object()
 
 
-def respond(user: StoredUser, tenant: TenantRecord, status: int = 200) -> Response:
-    reg = registry()
-    attributes = parse_attribute_list(request.args.get("attributes"), reg)
-    excluded = parse_attribute_list(request.args.get("excludedAttributes"), reg)
-    body = project(represent(user, tenant, reg), reg, attributes=attributes, excluded=excluded)
-    if tenant.dialect == "wso2":
-        body = render_wso2_emails(body)
-    response = json_body(body, status)
+def respond(user: StoredUser, tenant: TenantRecord, facts: UserFacts | None, status: int = 200) -> Response:
+    selected = request.args.get("attributes")
+    left_out = request.args.get("excludedAttributes")
+    # The body is a function of the user's version (profile, timestamps), the facts read with it
+    # (features' state, the lock as of now), the tenant (dialect, policy), the URL and the
+    # selectors: rendered once per worker for all of them, as the features' attribute providers
+    # compute from these alone (web/sections.py).
+    key = (tenant, base_url(), user.id, user.version, facts, selected, left_out)
+    cache = state().user_bodies
+    text = cache.get(key) if facts is not None else None
+    if text is None:
+        reg = registry()
+        attributes = parse_attribute_list(selected, reg)
+        excluded = parse_attribute_list(left_out, reg)
+        body = project(represent(user, tenant, reg, facts), reg, attributes=attributes, excluded=excluded)
+        if tenant.dialect == "wso2":
+            body = render_wso2_emails(body)
+        text = json_text(body)
+        if facts is not None:
+            cache.put(key, text)
+    response = Response(text, status=status, mimetype=SCIM_JSON)
     response.headers["Location"] = user_location(user.id)
     response.headers["ETag"] = entity_tag(user.version)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def _me(scopes: tuple[str, ...] = (LOGIN_SCOPE,)) -> tuple[TenantRecord, StoredUser]:
+def _me(scopes: tuple[str, ...] = (LOGIN_SCOPE,)) -> tuple[TenantRecord, StoredUser, UserFacts | None]:
+    """The caller's tenant and user, with the facts read with the user (None when not read)."""
     principal = authenticate(current_tenant())
     require_scope(principal, *scopes)
     user_id = require_user(principal)
     user = principal.user if principal.user is not None else get_user(principal.tenant.id, user_id)
     if user is None:
         raise NotFoundError("User not found in the user store.")
-    return principal.tenant, user
+    return principal.tenant, user, principal.facts if principal.user is not None else None
 
 
 def _check_if_match(user: StoredUser) -> bool:
@@ -124,26 +142,26 @@ def _new_password_hash(
 
 @bp.get("/scim2/Me")
 def get_me() -> Response:
-    tenant, user = _me()
+    tenant, user, facts = _me()
     check_accept()
     if request.if_none_match and request.if_none_match.contains_weak(str(user.version)):
         response = Response(status=304)
         response.headers["ETag"] = entity_tag(user.version)
         return response
-    return respond(user, tenant)
+    return respond(user, tenant, facts)
 
 
 @bp.get("/scim2/Users/<user_id>")
 def get_own_user(user_id: str) -> Response:
-    tenant, user = _me()
+    tenant, user, facts = _me()
     check_accept()
     if user_id != user.id:
         # Another user's id and a non-existent id answer alike: nothing leaks across users.
         raise NotFoundError()
-    return respond(user, tenant)
+    return respond(user, tenant, facts)
 
 
-def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
+def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any) -> Response:
     """Change and compare-and-set the caller's user; re-read and retry on a lost race unless If-Match."""
     hashed: dict[str, str] = {}
     for _attempt in range(settings().patch_retries):
@@ -160,7 +178,7 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
                 hashed[password] = _password_hash(tenant, password, user, new_profile)
             password_hash = hashed[password]
         if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
-            return respond(user, tenant)
+            return respond(user, tenant, facts)
         with write_transaction():
             updated = (
                 update_user(user, new_profile)
@@ -172,7 +190,10 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
         if updated is not None:
             if password_hash is not _NO_PASSWORD:
                 after_password_change(tenant, user, g.get("principal"), channel="scim_me", revoke_others=True)
-            return respond(updated, tenant)
+                facts = None  # read again after a password change rather than reason about the lock
+            # The write changed the profile only (the user_name column and the features' rows
+            # stay), so the facts read with the user still describe it.
+            return respond(updated, tenant, facts)
         fresh = get_user(tenant.id, user.id)
         if fresh is None:
             raise NotFoundError("User not found in the user store.")
@@ -181,28 +202,28 @@ def _write(tenant: TenantRecord, user: StoredUser, mutate: Any) -> Response:
                 f"The user changed while this request ran; it is now at {entity_tag(fresh.version)}.",
                 headers={"ETag": entity_tag(fresh.version)},
             )
-        user = fresh
+        user, facts = fresh, None
     raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
 
 
 @bp.patch("/scim2/Me")
 def patch_me() -> Response:
-    tenant, user = _me()
+    tenant, user, facts = _me()
     check_accept()
     body = parse_body()
     operations = load_patch_request(body)
     reg = registry()
     limit = settings().max_operations
-    return _write(tenant, user, lambda profile: apply_patch(profile, operations, reg, max_operations=limit))
+    return _write(tenant, user, facts, lambda profile: apply_patch(profile, operations, reg, max_operations=limit))
 
 
 @bp.put("/scim2/Me")
 def put_me() -> Response:
-    tenant, user = _me()
+    tenant, user, facts = _me()
     check_accept()
     body = parse_body()
     reg = registry()
-    return _write(tenant, user, lambda profile: replace_resource(profile, body, reg))
+    return _write(tenant, user, facts, lambda profile: replace_resource(profile, body, reg))
 
 
 @bp.post("/scim2/Me")
@@ -224,12 +245,12 @@ def register_me() -> Response:
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
     password_hash = _new_password_hash(tenant, password, profile)
     user = create_user(tenant.id, profile, password_hash)
-    return respond(user, tenant, status=201)
+    return respond(user, tenant, None, status=201)
 
 
 @bp.delete("/scim2/Me")
 def delete_me() -> Response:
-    tenant, user = _me((LOGIN_SCOPE, DELETE_SCOPE))
+    tenant, user, _facts = _me((LOGIN_SCOPE, DELETE_SCOPE))
     if not tenant.settings.self_delete:
         raise ForbiddenError("Self-delete is not enabled for this tenant.")
     _check_if_match(user)

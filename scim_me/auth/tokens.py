@@ -76,9 +76,11 @@ def mint_access_token(
     master_key: bytes,
     now: int | None = None,
     extra: dict[str, Any] | None = None,
+    key: tuple[str, str, Any] | None = None,
 ) -> str:
-    """Sign an access token for ``subject`` with the tenant's active key."""
-    kid, alg, key = signing_key(tenant_id, master_key)
+    """Sign an access token for ``subject`` with the tenant's active key (``key``, when the
+    caller has read it already: ``(kid, alg, private key)``)."""
+    kid, alg, private = key if key is not None else signing_key(tenant_id, master_key)
     issued = int(time.time()) if now is None else now
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -93,7 +95,7 @@ def mint_access_token(
         "jti": secrets.token_urlsafe(16),
     }
     claims.update(extra or {})
-    return str(jwt.encode({"alg": alg, "kid": kid, "typ": ACCESS_TOKEN_TYPE}, claims, key, algorithms=[alg]))
+    return str(jwt.encode({"alg": alg, "kid": kid, "typ": ACCESS_TOKEN_TYPE}, claims, private, algorithms=[alg]))
 
 
 class VerifiedTokens:

@@ -65,8 +65,7 @@ def project(
     if "schemas" in members:
         out["schemas"] = members["schemas"]
     for schema in (registry.common, registry.core):
-        for attr in schema.attributes.values():
-            key = attr.name.lower()
+        for key, attr in schema.attributes.items():  # keyed by lower-cased name
             if key == "meta" or key not in members:
                 continue
             shaped = _shape(attr, members[key], attributes, excluded, whole_selected=False)
@@ -81,8 +80,7 @@ def project(
             continue
         inner_members = _by_lower_name(value)
         inner: dict[str, Any] = {}
-        for attr in ext.attributes.values():
-            key = attr.name.lower()
+        for key, attr in ext.attributes.items():
             if key not in inner_members:
                 continue
             shaped = _shape(attr, inner_members[key], attributes, excluded, whole_selected=whole in attributes)
@@ -105,6 +103,7 @@ def _by_lower_name(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _SKIP = object()
+_NOTHING: frozenset[str] = frozenset()
 
 
 def _shape(
@@ -115,11 +114,15 @@ def _shape(
     *,
     whole_selected: bool,
 ) -> Any:
-    key = attr.qualified_name.lower()
     if attr.returned == "never":
         return _SKIP
     if attr.returned == "always":
         return value
+    if not attributes and not excluded:  # the usual request: what the rules below give then
+        if attr.returned == "request":
+            return _SKIP
+        return _shape_complex(attr, value, None, _NOTHING) if attr.is_complex else value
+    key = attr.qualified_name.lower()
     named = (key, None) in attributes or whole_selected
     subs_named = {sub for (name, sub) in attributes if name == key and sub}
     if attr.returned == "request" and not (named or subs_named):
@@ -135,7 +138,7 @@ def _shape(
     return _shape_complex(attr, value, keep, subs_excluded)
 
 
-def _shape_complex(attr: Attribute, value: Any, keep: set[str] | None, drop: set[str]) -> Any:
+def _shape_complex(attr: Attribute, value: Any, keep: set[str] | None, drop: set[str] | frozenset[str]) -> Any:
     def one(item: Any) -> Any:
         if not isinstance(item, Mapping):
             return item

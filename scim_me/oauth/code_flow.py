@@ -101,13 +101,21 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         return get_user(authorization_code.tenant_id, authorization_code.user_id)
 
 
+def tenant_signing_key() -> tuple[str, str, Any]:
+    """``(kid, alg, private key)`` of the tenant's active key, read once per request: the access
+    token, the ID token and its header all need it."""
+    if "signing_key" not in g:
+        tenant = current_tenant()
+        assert tenant is not None
+        g.signing_key = signing_key(tenant.id, settings().master_key())
+    return g.signing_key  # type: ignore[no-any-return]
+
+
 class _TenantSigned:
     """ID tokens signed with the tenant's key; ``iss`` is WSO2's ``{base}/oauth2/token``."""
 
     def _key(self) -> tuple[str, str, Any]:
-        tenant = current_tenant()
-        assert tenant is not None
-        return signing_key(tenant.id, settings().master_key())
+        return tenant_signing_key()
 
     def resolve_client_private_key(self, client: Any) -> Any:
         return self._key()[2]

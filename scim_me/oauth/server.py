@@ -39,6 +39,7 @@ from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
 from scim_me.oauth.code_flow import TenantIssuerParameter
+from scim_me.oauth.code_flow import tenant_signing_key
 from scim_me.oauth.lifetimes import grant_past_absolute_lifetime
 from scim_me.oauth.lifetimes import refresh_expiry
 from scim_me.storage.clients import ClientRecord
@@ -360,6 +361,7 @@ def _generate(
         lifetime=lifetime,
         master_key=s.master_key(),
         extra=extra,
+        key=tenant_signing_key(),
     )
     refresh_token = None
     if include_refresh_token and user is not None and "refresh_token" in client.record.grant_types:

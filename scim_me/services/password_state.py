@@ -13,12 +13,14 @@ from flask import request
 from scim_me.auth.credentials import password_replaced
 from scim_me.auth.credentials import policy_for
 from scim_me.core.password_policy import expiry_time
+from scim_me.storage.caller import UserFacts
 from scim_me.storage.events import record_event
 from scim_me.storage.grants import access_token_grant
 from scim_me.storage.grants import find_grant
 from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.tenants import get_tenant
+from scim_me.storage.throttle import LockState
 from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
@@ -88,13 +90,12 @@ def password_summary(tenant: TenantRecord, user: StoredUser) -> dict[str, Any]:
     }
 
 
-def wso2_password_attributes(user: StoredUser, tenant: TenantRecord) -> dict[str, Any]:
+def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockState) -> dict[str, Any]:
     """The server-computed readOnly attributes of ``urn:scim:wso2:schema``: while the account is
     locked, ``accountLocked`` true with ``lockedReason`` and ``unlockTime``; with a maximum-age
     rule, ``passwordExpiryTime``. Times are epoch milliseconds as text, as WSO2 writes them.
     Nothing is added for an unlocked account without expiry, so the stored profile shows as is."""
     policy = policy_for(tenant.settings, settings())
-    lock = lock_state(tenant.id, user.user_name, now())
     expires = expiry_time(user.password_changed_at, policy)
     attributes: dict[str, Any] = {}
     if lock.locked:
@@ -115,9 +116,8 @@ def _overview(tenant_id: int, user_id: str) -> Any:
     return password_summary(tenant, user)
 
 
-def _scim_attributes(tenant: TenantRecord, user_id: str) -> dict[str, dict[str, Any]]:
-    user = get_user(tenant.id, user_id)
-    attributes = wso2_password_attributes(user, tenant) if user is not None else {}
+def _scim_attributes(tenant: TenantRecord, user: StoredUser, facts: UserFacts) -> dict[str, dict[str, Any]]:
+    attributes = wso2_password_attributes(user, tenant, facts.lock)
     return {WSO2_URN: attributes} if attributes else {}
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.timestamps import iso
+from scim_me.storage.caller import UserFacts
+from scim_me.storage.caller import load_facts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.web.context import base_url
@@ -20,10 +22,13 @@ def user_location(user_id: str) -> str:
     return f"{base_url()}/scim2/Users/{user_id}"
 
 
-def represent(user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry) -> dict[str, Any]:
-    """The full SCIM representation of a stored user, before projection."""
+def represent(
+    user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry, facts: UserFacts | None = None
+) -> dict[str, Any]:
+    """The full SCIM representation of a stored user, before projection. ``facts`` are those
+    read with ``user`` (storage/caller.py); without them they are read now."""
     profile = user.profile
-    computed = user_attributes(tenant, user.id)
+    computed = user_attributes(tenant, user, facts if facts is not None else load_facts(user))
     if computed:
         # Features' read-only state (MFA, ...) lives outside the profile; shown, never stored.
         profile = {**profile}

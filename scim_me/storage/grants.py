@@ -141,21 +141,40 @@ class RefreshOutcome:
     reused: bool
 
 
+# The refresh grant's read: the token with its grant, in one statement.
+_REFRESH_SQL = (
+    "SELECT r.expires_at, g.id, g.tenant_id, g.client_pk, g.user_id, g.scope, g.session_id, g.revoked_at, "
+    "g.created_at FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id WHERE r.token_hash = ?"
+)
+
+
 def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
     """Spend a refresh token presented by the client ``client_pk``. A second use of the same
     token revokes its whole grant. A token of another client is refused untouched: spending it
     first would let anyone holding a leaked token make its owner's next refresh look like reuse
     and so revoke the owner's grant (RFC 6749 §6: the token is bound to its client)."""
-    row = OAuthRefreshToken.get_or_none(OAuthRefreshToken.token_hash == digest(token))
+    db = current_database()
+    token_hash = digest(token)
+    row = db.execute_sql(_REFRESH_SQL.replace("?", db.param), (token_hash,)).fetchone()
     if row is None:
         return RefreshOutcome(None, False)
-    grant = find_grant(row.grant_id)  # type: ignore[attr-defined]
-    if grant is None or grant.revoked or row.expires_at < now() or grant.client_pk != client_pk:
+    grant = GrantRecord(
+        id=row[1],
+        tenant_id=row[2],
+        client_pk=row[3],
+        user_id=row[4],
+        scope=row[5],
+        session_id=row[6],
+        revoked=row[7] is not None,
+        created_at=OAuthGrant.created_at.python_value(row[8]),  # type: ignore[no-untyped-call]
+    )
+    expires_at = OAuthRefreshToken.expires_at.python_value(row[0])  # type: ignore[no-untyped-call]
+    if grant.revoked or expires_at < now() or grant.client_pk != client_pk:
         return RefreshOutcome(None, False)
     with write_transaction():
         won = (
             OAuthRefreshToken.update(used_at=now())
-            .where((OAuthRefreshToken.token_hash == row.token_hash) & OAuthRefreshToken.used_at.is_null())
+            .where((OAuthRefreshToken.token_hash == token_hash) & OAuthRefreshToken.used_at.is_null())
             .execute()
         )
     if won != 1:

@@ -183,9 +183,13 @@ def lock_state(tenant_id: int, user_name: str, now: datetime) -> LockState:
     row = LoginThrottle.get_or_none(LoginThrottle.key == account_key(tenant_id, user_name))
     if row is None:
         return LockState(False, False, None, 0)
-    timed = row.locked_until is not None and row.locked_until > now
-    hard = bool(row.hard_locked)
-    return LockState(hard or timed, hard, row.locked_until if timed else None, row.failures)
+    return lock_state_of(row.failures, row.locked_until, bool(row.hard_locked), now)
+
+
+def lock_state_of(failures: int, locked_until: datetime | None, hard_locked: bool, now: datetime) -> LockState:
+    """The lock an account's throttle row describes at ``now``."""
+    timed = locked_until is not None and locked_until > now
+    return LockState(hard_locked or timed, hard_locked, locked_until if timed else None, failures)
 
 
 def unlock(tenant_id: int, user_name: str) -> bool:

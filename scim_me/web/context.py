@@ -3,7 +3,10 @@ per-request accessors built on it: settings, the tenant named by the URL, its sc
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -27,6 +30,29 @@ from scim_me.storage.tenants import find_tenant
 from scim_me.tenancy import TENANT_KEY
 
 
+class RenderedBodies:
+    """A bounded per-worker LRU of response bodies, for views whose body is a pure function of
+    a key that includes the version of what they show (GET /scim2/Me: the user's version)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, body: str) -> None:
+        with self._lock:
+            self._items[key] = body
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class AppState:
     """Everything one app holds: built once by ``create_app``, shared by its requests."""
@@ -43,6 +69,7 @@ class AppState:
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _origins: dict[int, tuple[float, frozenset[str]]] = field(default_factory=dict)
     jwks: JwksCache = field(default_factory=JwksCache)  # external issuers' keys
+    user_bodies: RenderedBodies = field(default_factory=RenderedBodies)  # /scim2/Me, per user version
 
     def tenant_origins(self, tenant: TenantRecord) -> frozenset[str]:
         """The tenant's CORS origins (its clients' allowed origins), cached like tenants."""
@@ -118,5 +145,22 @@ def registry() -> SchemaRegistry:
 def base_url() -> str:
     """The externally visible URL of this tenant's root (``.../t/{tenant}`` or bare)."""
     if "base_url" not in g:
-        g.base_url = request.host_url.rstrip("/") + request.script_root
+        g.base_url = _host_url() + request.script_root
     return str(g.base_url)
+
+
+# ``request.host_url`` decodes the URL as an IRI on every request (a tenth of a GET /Me); it is a
+# function of the scheme and the Host header alone, so each worker keeps the few it sees.
+_HOST_URLS: dict[tuple[str, str], str] = {}
+_HOST_URLS_LIMIT = 256  # the Host header is the client's: bounded, whatever it sends
+
+
+def _host_url() -> str:
+    key = (request.scheme, request.host)
+    found = _HOST_URLS.get(key)
+    if found is None:
+        found = request.host_url.rstrip("/")
+        if len(_HOST_URLS) >= _HOST_URLS_LIMIT:
+            _HOST_URLS.clear()
+        _HOST_URLS[key] = found
+    return found

@@ -24,11 +24,11 @@ from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
 from scim_me.errors import ForbiddenError
 from scim_me.errors import TooManyRequestsError
+from scim_me.storage.caller import load_caller
 from scim_me.storage.external_issuers import find_issuer
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import find_user
-from scim_me.storage.users import get_user
 from scim_me.web.context import settings
 from scim_me.web.context import state
 from scim_me.web.external_auth import authenticate_external
@@ -61,12 +61,15 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
 def _bearer(tenant: TenantRecord, token: str) -> Principal:
     s = settings()
     issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
-    # Routing only: the unverified ``iss`` picks the verifier, which then checks everything.
-    claimed = unverified_issuer(token)
-    if claimed is not None and claimed != issuer:
-        external = find_issuer(tenant.id, claimed)
-        if external is not None:
-            return authenticate_external(tenant, token, external)
+    cache = state().verified_tokens
+    # Routing only: the unverified ``iss`` picks the verifier, which then checks everything. A
+    # token this worker already verified as this tenant's own needs no routing (nor the parse).
+    if cache.get((tenant.id, issuer, s.resource_audience, token)) is None:
+        claimed = unverified_issuer(token)
+        if claimed is not None and claimed != issuer:
+            external = find_issuer(tenant.id, claimed)
+            if external is not None:
+                return authenticate_external(tenant, token, external)
     if not tenant.settings.accept_local_tokens:
         raise unauthorized("This tenant accepts tokens of its external issuers only.")
     try:
@@ -76,19 +79,27 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
             issuer=issuer,
             audience=s.resource_audience,
             leeway=s.token_leeway,
-            cache=state().verified_tokens,
+            cache=cache,
         )
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
-    # Checked on every request, never cached: a revocation reaches every worker at once.
-    if claims.token_id and is_access_token_revoked(claims.token_id):
-        raise unauthorized("The access token has been revoked.")
+    # Revocation is checked on every request, never cached: it reaches every worker at once.
     if claims.claims.get("sub_type", "user") != "user":
+        if claims.token_id and is_access_token_revoked(claims.token_id):
+            raise unauthorized("The access token has been revoked.")
         return Principal(tenant, None, claims.client_id, claims.scopes, "bearer", token_id=claims.token_id)
-    user = get_user(tenant.id, claims.subject)
-    if user is None:
+    # One statement: the token's revocation, the user and what /Me shows beside the profile.
+    caller = load_caller(tenant.id, claims.subject, claims.token_id)
+    if caller is None:
+        if claims.token_id and is_access_token_revoked(claims.token_id):
+            raise unauthorized("The access token has been revoked.")
         raise unauthorized("The token's user does not exist.")
-    return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id)
+    if caller.token_revoked:
+        raise unauthorized("The access token has been revoked.")
+    user = caller.user
+    return Principal(
+        tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id, facts=caller.facts
+    )
 
 
 def _basic(tenant: TenantRecord, credentials: str) -> Principal:

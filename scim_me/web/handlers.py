@@ -136,5 +136,9 @@ def _message(status: int) -> str:
     return names.get(status, "Error")
 
 
+def json_text(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False)
+
+
 def json_body(payload: Any, status: int = 200, mimetype: str = SCIM_JSON) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False), status=status, mimetype=mimetype)
+    return Response(json_text(payload), status=status, mimetype=mimetype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scim_me.errors import UnauthorizedError
+from scim_me.storage.caller import UserFacts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 
@@ -26,6 +27,8 @@ class Principal:
     # The external issuer of the caller's token (resource-server mode); None for our own tokens
     # and Basic. Such a caller has no grant or session here, and ``token_id`` is None.
     issuer: str | None = None
+    # What features hold beside ``user``'s profile, read with it (our own bearer tokens only).
+    facts: UserFacts | None = None
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:

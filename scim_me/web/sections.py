@@ -14,13 +14,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from scim_me.storage.caller import UserFacts
+from scim_me.storage.users import StoredUser
+
 Section = Callable[[int, str], Any]
 
 _EXPORT: dict[str, Section] = {}
 _OVERVIEW: dict[str, Section] = {}
 # Computed, read-only attributes of the user's SCIM view (e.g. ``urn:scim:wso2:schema``
-# totpEnabled): ``(tenant, user_id) -> {schema URN: {attribute: value}}``, dialect-aware.
-UserAttributes = Callable[[Any, str], dict[str, dict[str, Any]]]
+# totpEnabled): ``(tenant, user, facts) -> {schema URN: {attribute: value}}``, dialect-aware.
+# They run on every GET and PATCH of /Me, so they compute from the user row and the facts read
+# with it (storage/caller.py) and never query: tests/api/test_query_budget.py counts. They are
+# pure functions of (tenant, user, facts): /Me bodies are cached per user version on that basis.
+UserAttributes = Callable[[Any, StoredUser, UserFacts], dict[str, dict[str, Any]]]
 _ATTRIBUTES: dict[str, UserAttributes] = {}
 
 
@@ -47,10 +53,10 @@ def register_user_attributes(name: str, provider: UserAttributes) -> None:
     _ATTRIBUTES[name] = provider
 
 
-def user_attributes(tenant: Any, user_id: str) -> dict[str, dict[str, Any]]:
+def user_attributes(tenant: Any, user: StoredUser, facts: UserFacts) -> dict[str, dict[str, Any]]:
     """Every registered feature's computed attributes, merged per schema URN."""
     merged: dict[str, dict[str, Any]] = {}
     for _name, provider in sorted(_ATTRIBUTES.items()):
-        for urn, values in provider(tenant, user_id).items():
+        for urn, values in provider(tenant, user, facts).items():
             merged.setdefault(urn, {}).update(values)
     return merged

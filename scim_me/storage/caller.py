@@ -1,0 +1,166 @@
+"""The hot path's one read: the bearer token's revocation, the caller's user row and what the
+features keep beside the profile that ``/scim2/Me`` shows, in a single statement.
+
+Every authenticated request runs it, so it is hand-written SQL (composing it with peewee's query
+builder costs more than running it) and it is the only place a feature's read-only SCIM
+attributes come from. A feature that wants to show more on /Me adds a column here, derived in
+the database, instead of a query of its own on every request; tests/api/test_query_budget.py
+counts the statements and fails when a request runs more.
+
+The account lock (``login_throttles``) is keyed by a digest of the user's name, which the
+statement cannot compute: the key of the name seen last time is remembered per worker and sent
+along, and checked against the name the row holds; for a first request or after a rename the
+lock is read on its own, once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scim_me.storage.db import current_database
+from scim_me.storage.models import LoginThrottle
+from scim_me.storage.models import User
+from scim_me.storage.throttle import LockState
+from scim_me.storage.throttle import account_key
+from scim_me.storage.throttle import lock_state
+from scim_me.storage.throttle import lock_state_of
+from scim_me.storage.users import ID_LENGTH
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import now
+from scim_me.storage.users import user_name_key
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """What features hold outside the profile that /Me shows as read-only attributes."""
+
+    mfa_configured: bool  # the user has an MFA row (set anything up): WSO2 shows the claims then
+    totp_active: bool
+    backup_codes: bool  # backup codes were generated (used or not)
+    lock: LockState
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: StoredUser
+    facts: UserFacts
+    # The access token's record says it (or its grant) was revoked. False for a token with no
+    # record (minted outside the issuer, e.g. by the development CLI).
+    token_revoked: bool
+
+
+_CALLER_SQL = """
+SELECT u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.updated_at,
+       u.password_hash, u.password_changed_at, u.user_name_key,
+       t.jti, t.revoked_at, g.revoked_at,
+       m.user_id, m.totp_secret,
+       EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
+       l.key, l.failures, l.locked_until, l.hard_locked
+FROM users u
+LEFT JOIN oauth_access_tokens t ON t.jti = ?
+LEFT JOIN oauth_grants g ON g.id = t.grant_id
+LEFT JOIN user_mfa m ON m.user_id = u.id AND m.tenant_id = u.tenant_id
+LEFT JOIN login_throttles l ON l.key = ?
+WHERE u.id = ? AND u.tenant_id = ?
+"""
+
+_FACTS_SQL = """
+SELECT m.user_id, m.totp_secret,
+       EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id)
+FROM users u
+LEFT JOIN user_mfa m ON m.user_id = u.id AND m.tenant_id = u.tenant_id
+WHERE u.id = ? AND u.tenant_id = ?
+"""
+
+
+class _LockKeys:
+    """Per worker: (tenant, user id) → (user_name_key, account lock key) of the name seen last."""
+
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, str], tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: int, user_id: str) -> tuple[str, str] | None:
+        return self._keys.get((tenant_id, user_id))
+
+    def put(self, tenant_id: int, user_id: str, name_key: str, lock_key: str) -> None:
+        with self._lock:
+            if len(self._keys) >= self.LIMIT:
+                self._keys.clear()
+            self._keys[(tenant_id, user_id)] = (name_key, lock_key)
+
+
+_lock_keys = _LockKeys()
+
+
+def _datetime(field: Any, value: Any) -> datetime | None:
+    return field.python_value(value)  # type: ignore[no-any-return]
+
+
+def _user(row: tuple[Any, ...]) -> StoredUser:
+    return StoredUser(
+        id=row[0],
+        tenant_id=row[1],
+        user_name=row[2],
+        profile=json.loads(row[3]),
+        version=row[4],
+        created_at=_datetime(User.created_at, row[5]),  # type: ignore[arg-type]
+        updated_at=_datetime(User.updated_at, row[6]),  # type: ignore[arg-type]
+        password_hash=row[7],
+        password_changed_at=_datetime(User.password_changed_at, row[8]),
+    )
+
+
+def _lock(user: StoredUser, name_key: str, sent: tuple[str, str] | None, row: tuple[Any, ...]) -> LockState:
+    """The account lock from the joined columns when the key sent was this name's, else read."""
+    if sent is not None and sent[0] == name_key:
+        if row[0] is None:
+            return LockState(False, False, None, 0)
+        return lock_state_of(row[1], _datetime(LoginThrottle.locked_until, row[2]), bool(row[3]), now())
+    _lock_keys.put(user.tenant_id, user.id, name_key, account_key(user.tenant_id, user.user_name))
+    return lock_state(user.tenant_id, user.user_name, now())
+
+
+def _facts(mfa_row: Any, totp_secret: Any, backup_codes: Any, lock: LockState) -> UserFacts:
+    return UserFacts(
+        mfa_configured=mfa_row is not None,
+        totp_active=totp_secret is not None,
+        backup_codes=bool(backup_codes),
+        lock=lock,
+    )
+
+
+def load_caller(tenant_id: int, user_id: str, token_id: str | None) -> Caller | None:
+    """The user ``user_id`` of the tenant with their facts, and whether the access token
+    ``token_id`` was revoked; None when there is no such user."""
+    if len(user_id) > ID_LENGTH or "\x00" in user_id:
+        return None  # no stored id looks like that (and PostgreSQL refuses NUL)
+    sent = _lock_keys.get(tenant_id, user_id)
+    db = current_database()
+    row = db.execute_sql(
+        _CALLER_SQL.replace("?", db.param), (token_id, sent[1] if sent else None, user_id, tenant_id)
+    ).fetchone()
+    if row is None:
+        return None
+    user = _user(row)
+    lock = _lock(user, row[9], sent, row[16:20])
+    revoked = row[10] is not None and (row[11] is not None or row[12] is not None)
+    return Caller(user, _facts(row[13], row[14], row[15], lock), revoked)
+
+
+def load_facts(user: StoredUser) -> UserFacts:
+    """The facts of a user read another way (HTTP Basic, a write's result under a new name)."""
+    db = current_database()
+    row = db.execute_sql(_FACTS_SQL.replace("?", db.param), (user.id, user.tenant_id)).fetchone()
+    name_key = user_name_key(user.user_name)
+    _lock_keys.put(user.tenant_id, user.id, name_key, account_key(user.tenant_id, user.user_name))
+    lock = lock_state(user.tenant_id, user.user_name, now())
+    if row is None:
+        return UserFacts(False, False, False, lock)
+    return _facts(row[0], row[1], row[2], lock)

@@ -1,0 +1,20 @@
+"""The signed cookie that carries the sign-in pages' CSRF token, opened only when sent.
+
+Flask builds the cookie's signing serializer (a key derivation) on every request before it
+looks for the cookie. API calls with a bearer token never send it, so that was pure cost on
+every GET and PATCH of /Me; the serializer is now built only for a request that has the cookie.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import Request
+from flask.sessions import SecureCookieSession
+from flask.sessions import SecureCookieSessionInterface
+
+
+class LazyCookieSessionInterface(SecureCookieSessionInterface):
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)

@@ -1,0 +1,134 @@
+"""SQL statements per request on the hot paths, counted on the database (tests/support/statements.py).
+
+The budgets are the counts the code runs today, not the ceilings of issue 17 (GET /Me ≤ 2,
+one-op PATCH ≤ 4): a budget with room to spare would let a feature add a query to every request
+unnoticed. A feature that wants to show something on /Me derives it from what the one read
+already loads (scim_me/storage/caller.py: a column of the caller statement), or consciously raises
+the budget here, with the figure from ``make bench``.
+
+The user has everything features keep beside a profile: TOTP and backup codes, two sign-in
+sessions with their grants, a consent receipt, an e-mail change waiting for verification, and
+the bearer token is a recorded one (so its revocation is checked on every request).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from scim_me.core import otp
+from scim_me.core.schemas import WSO2_URN
+from tests.factories import bearer
+from tests.factories import make_tenant
+from tests.factories import make_user
+from tests.factories import patch_body
+from tests.support.privacy import CM
+from tests.support.privacy import admin_token
+from tests.support.privacy import consent_request
+from tests.support.privacy import make_spa
+from tests.support.privacy import seed_metadata
+from tests.support.privacy import sign_in
+from tests.support.statements import count_statements
+
+ME = "/t/acme/scim2/Me"
+API = "/t/acme/api/users/v1/me"
+SCIM_JSON = "application/scim+json"
+
+# Statements per request in steady state (after the first request of the token warmed the
+# worker's caches). Transaction control is not counted.
+GET_ME_BUDGET = 1  # the caller statement: token revocation, user row, MFA and lock state
+PATCH_ME_BUDGET = 2  # the caller statement, and the compare-and-set UPDATE
+# The refresh grant: the client (1), the refresh token with its grant (1), spending it, a
+# compare-and-set that makes a replayed token count as reuse (1), the user for the claims (1),
+# the tenant's signing key, once for the access and the ID token (1), recording the new access
+# and refresh tokens (2). Each is needed for the grant's security properties; the signing key
+# is not cached across requests so a key rotation applies at once on every worker.
+REFRESH_BUDGET = 7
+
+
+@dataclass
+class Busy:
+    app: Any
+    client: Any
+    headers: dict[str, str]
+    refresh_token: str
+    spa_client_id: str
+
+
+@pytest.fixture
+def busy(app: Any, client: Any) -> Busy:
+    """kim, signed in twice through the sign-in page, then with MFA, a consent and a pending
+    e-mail change, all set up through the API as the user would."""
+    tenant = make_tenant(app, "acme", verify_email_on_update=True)
+    make_user(app, tenant, "kim", emails=[{"value": "kim@example.com"}], **{WSO2_URN: {"emailVerified": "true"}})
+    spa = make_spa(app, tenant)
+    sign_in(app, tenant, spa, "kim", user_agent="other-browser/1.0")
+    signed = sign_in(app, tenant, spa, "kim")
+    auth = bearer(signed.access_token)
+
+    init = client.post(f"{API}/totp", json={"action": "INIT"}, headers=auth)
+    assert init.status_code == 200, init.json
+    secret = client.get(f"{API}/totp/secret", headers=auth).json["secret"]
+    code = otp.code_at(secret, time.time(), otp.TotpPolicy())
+    valid = client.post(f"{API}/totp", json={"action": "VALIDATE", "verificationCode": code}, headers=auth)
+    assert valid.json == {"isValid": True}, valid.json
+    assert client.post(f"{API}/backup-codes", headers=auth).status_code == 200
+
+    meta = seed_metadata(client, tenant, admin_token(app, tenant))
+    given = client.post(f"/t/acme{CM}/consents", json=consent_request(meta), headers=auth)
+    assert given.status_code == 200, given.json
+
+    held = client.patch(
+        ME,
+        json=patch_body({"op": "replace", "path": "emails", "value": [{"value": "kim@new.example", "primary": True}]}),
+        headers={**auth, "Content-Type": SCIM_JSON},
+    )
+    assert held.status_code == 200, held.json
+    assert client.get(f"{API}/email-change", headers=auth).status_code == 200
+    return Busy(app, client, auth, signed.refresh_token, spa.client_id)
+
+
+def _statements(busy: Busy, send: Any) -> list[str]:
+    send()  # the first request of a token may fill per-worker caches (verified token, tenant)
+    with count_statements(busy.app) as seen:
+        response = send()
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return seen
+
+
+def test_get_me_runs_one_statement(busy: Busy) -> None:
+    seen = _statements(busy, lambda: busy.client.get(ME, headers=busy.headers))
+    assert len(seen) <= GET_ME_BUDGET, "\n".join(seen)
+    body = busy.client.get(ME, headers=busy.headers).json
+    # What the statement has to carry: the features' read-only attributes are all there.
+    assert body[WSO2_URN]["totpEnabled"] == "true" and body[WSO2_URN]["backupCodeEnabled"] == "true"
+
+
+def test_one_operation_patch_runs_two_statements(busy: Busy) -> None:
+    counter = iter(range(1000))
+
+    def patch() -> Any:
+        op = {"op": "replace", "path": "nickName", "value": f"kim-{next(counter)}"}
+        return busy.client.patch(ME, json=patch_body(op), headers={**busy.headers, "Content-Type": SCIM_JSON})
+
+    seen = _statements(busy, patch)
+    assert len(seen) <= PATCH_ME_BUDGET, "\n".join(seen)
+
+
+def test_refresh_grant_statements(busy: Busy) -> None:
+    tokens = [busy.refresh_token]
+
+    def refresh() -> Any:
+        response = busy.client.post(
+            "/t/acme/oauth2/token",
+            data={"grant_type": "refresh_token", "refresh_token": tokens[-1], "client_id": busy.spa_client_id},
+        )
+        if response.status_code == 200:
+            tokens.append(response.json["refresh_token"])
+        return response
+
+    seen = _statements(busy, refresh)
+    assert len(seen) <= REFRESH_BUDGET, "\n".join(seen)

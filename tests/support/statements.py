@@ -1,0 +1,54 @@
+"""Count the SQL statements the app sends, by hooking the database's cursors (not by timing).
+
+Every statement peewee runs, built or hand-written, goes through ``Database.cursor()``; the
+counter wraps the cursors it hands out and records each ``execute``. Transaction control (BEGIN,
+COMMIT, ROLLBACK, SAVEPOINT, RELEASE) is not counted: its cost is the commit, which durability
+requires, not a query a feature chose to add.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END)\b", re.IGNORECASE)
+
+
+class _CountingCursor:
+    def __init__(self, cursor: Any, seen: list[str]) -> None:
+        self._cursor = cursor
+        self._seen = seen
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if not _TRANSACTION_CONTROL.match(sql):
+            self._seen.append(sql)
+        return self._cursor.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        self._seen.append(sql)
+        return self._cursor.executemany(sql, *args, **kwargs)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+@contextmanager
+def count_statements(app: Any) -> Iterator[list[str]]:
+    """Within the block, every statement ``app``'s database runs is appended to the list."""
+    db = app.extensions["scim_me"].db
+    seen: list[str] = []
+    real_cursor = db.cursor
+
+    def cursor(*args: Any, **kwargs: Any) -> Any:
+        return _CountingCursor(real_cursor(*args, **kwargs), seen)
+
+    db.cursor = cursor
+    try:
+        yield seen
+    finally:
+        del db.cursor  # the instance attribute; the class's method shows through again
