@@ -27,6 +27,8 @@ from scim_me.auth.keys import signing_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_LENGTH = 8192
+# Header parameters by which a token would name its own key (or demand extensions): never trusted.
+UNTRUSTED_HEADERS = ("jku", "jwk", "x5u", "x5c", "crit")
 
 
 class TokenError(ValueError):
@@ -152,25 +154,18 @@ def verify_access_token(
 def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: int, now: int) -> AccessClaims:
     if not is_compact(token):
         raise TokenError("The access token is malformed.")
-    try:
-        header = extract_compact(token.encode("ascii")).headers()
-    except (JoseError, ValueError, UnicodeError) as exc:
-        raise TokenError("The access token is malformed.") from exc
+    header = unverified_header(token)
     if header.get("alg") not in ALGORITHMS:
         raise TokenError("The access token's algorithm is not accepted.")
     if str(header.get("typ", "")).lower() not in (ACCESS_TOKEN_TYPE, "application/" + ACCESS_TOKEN_TYPE):
         raise TokenError("The token is not an access token.")
-    if any(name in header for name in ("jku", "jwk", "x5u", "x5c", "crit")):
+    if any(name in header for name in UNTRUSTED_HEADERS):
         raise TokenError("The access token names keys this server does not trust.")
     kid = header.get("kid")
     keys = public_key_set(tenant_id, kid) if isinstance(kid, str) else None
     if keys is None:
         raise TokenError("The access token was not signed by this tenant.")
-    try:
-        decoded = jwt.decode(token, keys, algorithms=list(ALGORITHMS))
-    except (JoseError, ValueError) as exc:
-        raise TokenError("The access token's signature is invalid.") from exc
-    claims = decoded.claims
+    claims = signed_claims(token, keys, list(ALGORITHMS))
     exp = check_claims(claims, issuer=issuer, audience=audience, now=now, leeway=leeway)
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
@@ -178,6 +173,22 @@ def _verify(token: str, *, tenant_id: int, issuer: str, audience: str, leeway: i
     scope = claims.get("scope", "")
     scopes = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
     return AccessClaims.of(claims, subject=subject, scopes=scopes, expires_at=exp)
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, before any check; raises :class:`TokenError`."""
+    try:
+        return extract_compact(token.encode("ascii")).headers()
+    except (JoseError, ValueError, UnicodeError) as exc:
+        raise TokenError("The access token is malformed.") from exc
+
+
+def signed_claims(token: str, keys: Any, algorithms: list[str]) -> dict[str, Any]:
+    """The claims of ``token`` once its signature checks out with one of ``keys``."""
+    try:
+        return jwt.decode(token, keys, algorithms=algorithms).claims
+    except (JoseError, ValueError) as exc:
+        raise TokenError("The access token's signature is invalid.") from exc
 
 
 def check_claims(claims: dict[str, Any], *, issuer: str, audience: str, now: int, leeway: int) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from joserfc import jws
+from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
 
 from scim_me.auth.external import JwksCache
@@ -21,7 +22,9 @@ from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import check_claim_times
 from scim_me.auth.tokens import check_claims
+from scim_me.auth.tokens import signed_claims
 from scim_me.auth.tokens import unverified_claim
+from scim_me.auth.tokens import unverified_header
 from scim_me.storage.external_issuers import ExternalIssuerRecord
 
 T0 = 1_700_000_000
@@ -144,6 +147,15 @@ def test_an_external_token_is_accepted_up_to_the_leeway_either_side(key):
         verify_external(key, token, T0 - LEEWAY - 1)
 
 
+def test_the_signature_is_checked_against_the_given_keys_and_algorithms(key):
+    token = sign(key, claims())
+    assert signed_claims(token, KeySet([key]), ["RS256"]) == claims()
+    other = RSAKey.generate_key(2048, parameters={"kid": "ext-1"}, private=True)
+    for keys, algorithms in ((KeySet([other]), ["RS256"]), (KeySet([key]), ["ES256"])):
+        with pytest.raises(TokenError, match=exactly("The access token's signature is invalid.")):
+            signed_claims(token, keys, algorithms)
+
+
 # --- reading a claim without trusting it ------------------------------------------------------
 
 
@@ -153,6 +165,13 @@ def test_an_unverified_claim_is_read_from_the_payload_alone(key):
     assert unverified_issuer(token) == ISS
     forged = token.rsplit(".", 1)[0] + ".not-a-signature"
     assert unverified_claim(forged, "jti") == "j-1"  # routing only: nothing here is trusted
+
+
+def test_the_header_is_read_before_any_check(key):
+    assert unverified_header(sign(key, claims())) == {"alg": "RS256", "kid": "ext-1", "typ": "at+jwt"}
+    for token in ("a.b.c", "é.b.c", "e30"):
+        with pytest.raises(TokenError, match=exactly("The access token is malformed.")):
+            unverified_header(token)
 
 
 @pytest.mark.parametrize(
