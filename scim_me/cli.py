@@ -284,7 +284,10 @@ def tenant_issuer() -> None:
 )
 @click.option("--scope-claim", type=click.Choice(["scope", "scp"]), default="scope", show_default=True)
 @click.option(
-    "--map-scope", multiple=True, metavar="EXTERNAL=LOCAL", help="Rename a scope, e.g. scim:me=internal_login."
+    "--map-scope",
+    multiple=True,
+    metavar="EXTERNAL=LOCAL",
+    help="Allow an external scope as a local one, e.g. scim:me=internal_login (unmapped scopes are dropped).",
 )
 @click.option("--alg", "algorithms", multiple=True, help="Accepted algorithms (default RS256, PS256, ES256).")
 def tenant_issuer_add(

@@ -40,6 +40,7 @@ from scim_me.auth.tokens import signed_claims
 from scim_me.auth.tokens import unverified_claim
 from scim_me.auth.tokens import unverified_header
 from scim_me.storage.external_issuers import ALLOWED_ALGORITHMS
+from scim_me.storage.external_issuers import DEFAULT_SCOPE_MAP
 from scim_me.storage.external_issuers import ExternalIssuerRecord
 
 log = logging.getLogger(__name__)
@@ -177,11 +178,15 @@ def verify_external_token(
 
 def _scopes(value: Any, mapping: dict[str, str]) -> frozenset[str]:
     """``scope`` is a space-separated string (RFC 9068 §2.2.3); ``scp`` (Azure AD, Okta) a list
-    or a string. Either way, each scope is renamed by the issuer's scope map."""
+    or a string. The issuer's scope map is an allow-list: a scope it names becomes its local
+    scope, any other is dropped, so an external issuer cannot hand out this server's admin
+    scopes (``internal_consent_mgt_add``, ...) unless the operator mapped one to them. Without a
+    map, :data:`DEFAULT_SCOPE_MAP` applies (self-service only)."""
     if isinstance(value, str):
         names = value.split()
     elif isinstance(value, list):
         names = [v for v in value if isinstance(v, str)]
     else:
         names = []
-    return frozenset(mapping.get(name, name) for name in names)
+    allowed = mapping or DEFAULT_SCOPE_MAP
+    return frozenset(allowed[name] for name in names if name in allowed)

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from scim_me.core.email_change import WSO2_URN
+from scim_me.core.email_change import primary_address
 from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import ExternalIssuer
@@ -26,6 +28,9 @@ ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES2
 DEFAULT_ALGORITHMS = ("RS256", "PS256", "ES256")
 USER_ATTRIBUTES = ("userName", "id", "emails")
 SCOPE_CLAIMS = ("scope", "scp")
+# The scopes an external token keeps when its issuer has no scope map: the self-service scope
+# every local user holds. Admin scopes must be mapped explicitly.
+DEFAULT_SCOPE_MAP = {"internal_login": "internal_login"}
 
 
 class ExternalIssuerError(ValueError):
@@ -43,8 +48,8 @@ class ExternalIssuerRecord:
     user_attribute: str = "userName"
     scope_claim: str = "scope"
     algorithms: tuple[str, ...] = DEFAULT_ALGORITHMS
-    # External scope name -> local scope name (e.g. ``scim:me`` -> ``internal_login``); a scope
-    # not named here keeps its own name.
+    # External scope name -> local scope name (e.g. ``scim:me`` -> ``internal_login``). An
+    # allow-list: a scope not named here is dropped; empty means DEFAULT_SCOPE_MAP.
     scope_map: dict[str, str] = field(default_factory=dict)
 
 
@@ -163,9 +168,15 @@ def list_issuers(tenant_id: int) -> list[ExternalIssuerRecord]:
 
 
 def find_user_by_email(tenant_id: int, email: str) -> StoredUser | None:
-    """The one user of the tenant with this e-mail address (any of their ``emails``, compared
-    case-insensitively); None when nobody or more than one user has it: an ambiguous address
-    must not pick an account."""
+    """The one user of the tenant whose *verified* address this is (compared
+    case-insensitively); None when nobody or more than one user has it verified: an ambiguous
+    address must not pick an account.
+
+    Only the primary address with ``urn:scim:wso2:schema`` ``emailVerified`` true counts (that
+    flag is read-only through /Me and is cleared when the primary address changes without
+    verification). Any other address a user wrote into their own ``emails`` proves nothing: it
+    must neither sign them in as the address's owner nor, by making the address ambiguous, lock
+    the owner out."""
     wanted = email.strip().lower()
     if not wanted or len(wanted) > 320 or "\x00" in wanted or "@" not in wanted:
         return None
@@ -173,20 +184,19 @@ def find_user_by_email(tenant_id: int, email: str) -> StoredUser | None:
     rows = User.select(User.id, User.profile).where(
         (User.tenant == tenant_id) & (peewee.fn.LOWER(User.profile).contains(wanted))
     )
-    matches = [row.id for row in rows if wanted in _emails(row.profile)]
+    matches = [row.id for row in rows if _verified_email(row.profile) == wanted]
     if len(matches) != 1:
         return None
     return get_user(tenant_id, matches[0])
 
 
-def _emails(profile_text: str) -> set[str]:
+def _verified_email(profile_text: str) -> str | None:
     try:
         profile = json.loads(profile_text or "{}")
     except ValueError:
-        return set()
-    found: set[str] = set()
-    for item in profile.get("emails") or []:
-        value = item.get("value") if isinstance(item, dict) else item
-        if isinstance(value, str):
-            found.add(value.strip().lower())
-    return found
+        return None
+    extension = profile.get(WSO2_URN) if isinstance(profile, dict) else None
+    if not isinstance(extension, dict) or extension.get("emailVerified") is not True:
+        return None
+    address = primary_address(profile)
+    return address.strip().lower() if address else None

@@ -59,8 +59,9 @@ def _local_user(tenant: TenantRecord, config: ExternalIssuerRecord, claims: Acce
         return find_user(tenant.id, value)
     if config.user_attribute == "id":
         return get_user(tenant.id, value) if len(value) <= 36 else None
-    # emails: an address the external issuer says is unverified names nobody (OIDC Core §5.7).
-    if claims.claims.get("email_verified") is False:
+    # emails: only an address the external issuer asserts as verified names anybody (OIDC Core
+    # §5.7: without ``email_verified: true`` the claim says nothing about who holds the mailbox).
+    if claims.claims.get("email_verified") is not True:
         return None
     return find_user_by_email(tenant.id, value)
 

@@ -38,11 +38,14 @@ from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.apps import build_app
+from tests.support.privacy import CM
 
 EXTERNAL = "https://login.example.org/oauth2/default"
 AUDIENCE = "scim-me-api"
 ME = "/t/acme/scim2/Me"
 PASSWORD = "correct-horse-9"
+WSO2 = "urn:scim:wso2:schema"
+VERIFIED = {"emailVerified": True}
 
 
 class JwksServer:
@@ -136,7 +139,9 @@ def tenant(app):
 
 @pytest.fixture
 def kim(app, tenant):
-    return make_user(app, tenant, "kim", PASSWORD, emails=[{"value": "Kim@Example.com", "primary": True}])
+    return make_user(
+        app, tenant, "kim", PASSWORD, emails=[{"value": "Kim@Example.com", "primary": True}], **{WSO2: VERIFIED}
+    )
 
 
 @pytest.fixture
@@ -305,9 +310,43 @@ def test_email_claim_maps_to_emails(app, client, tenant, kim, key):
 
 
 def test_an_email_shared_by_two_users_names_nobody(app, client, tenant, kim, key):
-    make_user(app, tenant, "kim2", PASSWORD, emails=[{"value": "kim@example.com"}])
+    make_user(app, tenant, "kim2", PASSWORD, emails=[{"value": "kim@example.com", "primary": True}], **{WSO2: VERIFIED})
     configure(app, tenant, jwks={"keys": [key.as_dict(private=False)]}, user_claim="email", user_attribute="emails")
-    assert_invalid_token(client.get(ME, headers=bearer(sign(key, claims(email="kim@example.com")))))
+    token = sign(key, claims(email="kim@example.com", email_verified=True))
+    assert_invalid_token(client.get(ME, headers=bearer(token)), "The token's user does not exist.")
+
+
+@pytest.mark.parametrize("verified", [None, "true", 1])
+def test_email_mapping_needs_email_verified_true(app, client, tenant, kim, key, verified):
+    """OIDC Core §5.7: an address the issuer does not assert as verified (claim absent, or not the
+    boolean true) proves nothing about who holds it, so it names nobody."""
+    configure(app, tenant, jwks={"keys": [key.as_dict(private=False)]}, user_claim="email", user_attribute="emails")
+    token = sign(key, claims(email="kim@example.com", email_verified=verified))
+    assert_invalid_token(client.get(ME, headers=bearer(token)), "The token's user does not exist.")
+
+
+def test_only_a_verified_local_address_matches(app, client, tenant, kim, key):
+    """A user who writes someone else's address into their own ``emails`` (unverified) neither
+    signs in as its owner nor locks the owner out by making the address ambiguous."""
+    make_user(
+        app, tenant, "mallory", PASSWORD,
+        emails=[{"value": "mallory@example.net", "primary": True}, {"value": "KIM@example.com"},
+                {"value": "boss@example.com"}],
+        **{WSO2: VERIFIED},
+    )  # fmt: skip
+    configure(app, tenant, jwks={"keys": [key.as_dict(private=False)]}, user_claim="email", user_attribute="emails")
+    owner = client.get(ME, headers=bearer(sign(key, claims(email="kim@example.com", email_verified=True))))
+    assert owner.status_code == 200, owner.json
+    assert owner.json["userName"] == "kim"
+    takeover = sign(key, claims(email="boss@example.com", email_verified=True))
+    assert_invalid_token(client.get(ME, headers=bearer(takeover)), "The token's user does not exist.")
+
+
+def test_a_primary_address_whose_verification_is_not_recorded_does_not_match(app, client, tenant, key):
+    make_user(app, tenant, "lee", PASSWORD, emails=[{"value": "lee@example.com", "primary": True}])
+    configure(app, tenant, jwks={"keys": [key.as_dict(private=False)]}, user_claim="email", user_attribute="emails")
+    token = sign(key, claims(email="lee@example.com", email_verified=True))
+    assert_invalid_token(client.get(ME, headers=bearer(token)), "The token's user does not exist.")
 
 
 def test_sub_can_map_to_the_user_id(app, client, tenant, kim, key):
@@ -326,6 +365,30 @@ def test_scp_list_with_a_scope_map(app, client, tenant, kim, key):
     assert no_scope.status_code == 403
     # The scope claim is the configured one only: ``scope`` is ignored here.
     assert client.get(ME, headers=bearer(sign(key, claims(scope="internal_login")))).status_code == 403
+
+
+PURPOSES = f"/t/acme{CM}/consents/purposes"
+
+
+def test_unmapped_external_scopes_are_dropped(app, client, tenant, kim, key, static_issuer):
+    """The scope map is an allow-list: a local admin scope in an external token counts only when
+    the issuer's configuration maps a scope to it. Without a map, only ``internal_login`` (the
+    self-service scope every local user has) passes."""
+    admin = sign(key, claims(scope="openid internal_login internal_consent_mgt_add"))
+    assert client.get(ME, headers=bearer(admin)).status_code == 200
+    refused = client.post(PURPOSES, json={"purpose": "Marketing"}, headers=bearer(admin))
+    assert refused.status_code == 403
+
+
+def test_a_mapped_external_scope_grants_its_local_scope(app, client, tenant, kim, key):
+    configure(
+        app, tenant, jwks={"keys": [key.as_dict(private=False)]},
+        scope_map={"internal_login": "internal_login", "corp:consent-admin": "internal_consent_mgt_add"},
+    )  # fmt: skip
+    admin = sign(key, claims(scope="internal_login corp:consent-admin"))
+    assert client.post(PURPOSES, json={"purpose": "Marketing"}, headers=bearer(admin)).status_code == 200
+    unmapped = sign(key, claims(scope="internal_login internal_consent_mgt_add"))
+    assert client.post(PURPOSES, json={"purpose": "Other"}, headers=bearer(unmapped)).status_code == 403
 
 
 def test_es256_issuer(app, client, tenant, kim):
