@@ -23,12 +23,14 @@ from flask import request
 
 from scim_me.core.consent import epoch_ms
 from scim_me.errors import ApiError
+from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import get_user_session
 from scim_me.storage.sessions import list_user_sessions
 from scim_me.storage.sessions import session_applications
 from scim_me.storage.sessions import session_of_token
+from scim_me.storage.tenants import get_tenant
 from scim_me.storage.users import get_user
 from scim_me.web.principal import Principal
 from scim_me.web.rest import empty
@@ -85,7 +87,7 @@ def list_sessions() -> Response:
     for name, code, description in _NOT_IMPLEMENTED:
         if name in request.args:
             raise ApiError(description, status=501, code=code, message="Not Implemented")
-    sessions = list_user_sessions(principal.tenant.id, user_id)
+    sessions = list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings))
     if not sessions:
         return json_response({})
     return json_response({"userId": user_id, "sessions": _documents(principal.tenant.id, user_id, sessions)})
@@ -98,7 +100,7 @@ def end_sessions() -> Response:
     if raw not in ("true", "false"):
         raise ApiError("includeCurrent must be true or false.", status=400, code="USM-60400", message="Bad Request")
     current = None if raw == "true" else session_of_token(principal.token_id)
-    for session in list_user_sessions(principal.tenant.id, user_id):
+    for session in list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings)):
         if session.id != current:
             _end(principal, user_id, session, "user ended all sessions")
     return empty(204)
@@ -107,7 +109,7 @@ def end_sessions() -> Response:
 @bp.delete(f"{PATH}/<session_id>")
 def end_one(session_id: str) -> Response:
     principal, user_id = _caller()
-    session = get_user_session(principal.tenant.id, user_id, session_id)
+    session = get_user_session(principal.tenant.id, user_id, session_id, SessionLimits.of(principal.tenant.settings))
     if session is None:
         raise ApiError(
             f"No active session {session_id!r} was found for the user.",
@@ -120,7 +122,10 @@ def end_one(session_id: str) -> Response:
 
 
 def _export_sessions(tenant_id: int, user_id: str) -> list[dict[str, Any]]:
-    return _documents(tenant_id, user_id, list_user_sessions(tenant_id, user_id))
+    tenant = get_tenant(tenant_id)
+    if tenant is None:
+        return []
+    return _documents(tenant_id, user_id, list_user_sessions(tenant_id, user_id, SessionLimits.of(tenant.settings)))
 
 
 register_export_section("sessions", _export_sessions)

@@ -47,6 +47,7 @@ from scim_me.storage.mfa import complete_challenge
 from scim_me.storage.mfa import count_challenge_attempt
 from scim_me.storage.mfa import create_challenge
 from scim_me.storage.mfa import find_challenge
+from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import find_session
@@ -98,7 +99,7 @@ def _check_csrf() -> bool:
 
 
 def _signed_in(tenant: TenantRecord) -> tuple[SessionRecord | None, StoredUser | None]:
-    found = find_session(tenant.id, request.cookies.get(_cookie_name(tenant), ""))
+    found = find_session(tenant.id, request.cookies.get(_cookie_name(tenant), ""), SessionLimits.of(tenant.settings))
     if found is None:
         return None, None
     user = get_user(tenant.id, found.user_id)

@@ -57,6 +57,8 @@ from scim_me.storage.grants import refresh_token_grant
 from scim_me.storage.grants import revoke_access_token
 from scim_me.storage.grants import revoke_grant
 from scim_me.storage.grants import use_refresh_token
+from scim_me.storage.sessions import SessionLimits
+from scim_me.storage.sessions import use_session
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
@@ -198,6 +200,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         outcome = use_refresh_token(refresh_token, client.record.id)
         if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
             return None
+        tenant = current_tenant()
+        session_id = outcome.grant.session_id
+        if tenant is not None and session_id and not use_session(session_id, SessionLimits.of(tenant.settings)):
+            return None  # the sign-in session expired: ending it revoked this grant too
         g.oauth_grant = outcome.grant
         return RefreshCredential(outcome.grant)
 

@@ -1,5 +1,10 @@
 """Sign-in sessions of the issuer: one per sign-in, named by an opaque id, found by the digest
-of the browser's cookie. Ending a session revokes every grant (and so every token) it made."""
+of the browser's cookie. Ending a session revokes every grant (and so every token) it made.
+
+A session also ends by itself: after the tenant's idle lifetime without use, or its absolute
+lifetime after the sign-in (:class:`SessionLimits`). Expiry is noticed wherever a session is
+read (the browser's cookie, a refresh under one of its grants, the sessions API) and then ends
+the session exactly as a sign-out does, grants and tokens included."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from scim_me.storage.db import write_transaction
@@ -15,7 +21,23 @@ from scim_me.storage.grants import digest
 from scim_me.storage.grants import revoke_grant
 from scim_me.storage.models import OAuthGrant
 from scim_me.storage.models import UserSession
+from scim_me.storage.tenants import TenantSettings
 from scim_me.storage.users import now
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """How long a session lives: ``idle`` since its last use, ``absolute`` since the sign-in."""
+
+    idle: timedelta
+    absolute: timedelta
+
+    @classmethod
+    def of(cls, settings: TenantSettings) -> SessionLimits:
+        return cls(timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours))
+
+    def expired(self, row: UserSession, at: datetime) -> bool:
+        return at - row.last_access > self.idle or at - row.login_time > self.absolute
 
 
 @dataclass(frozen=True)
@@ -67,13 +89,33 @@ def start_session(
     return _record(row), secret
 
 
-def find_session(tenant_id: int, secret: str) -> SessionRecord | None:
+def find_session(tenant_id: int, secret: str, limits: SessionLimits) -> SessionRecord | None:
+    """The live session of this cookie secret; an expired one is ended (with its tokens)."""
     if not secret or len(secret) > 128:
         return None
     row = UserSession.get_or_none(
         (UserSession.secret_hash == digest(secret)) & (UserSession.tenant == tenant_id) & UserSession.ended_at.is_null()
     )
-    return _record(row) if row else None
+    return _live(row, limits)
+
+
+def _live(row: UserSession | None, limits: SessionLimits) -> SessionRecord | None:
+    if row is None:
+        return None
+    if limits.expired(row, now()):
+        end_session(row.id)
+        return None
+    return _record(row)
+
+
+def use_session(session_id: str, limits: SessionLimits) -> bool:
+    """A refresh under one of the session's grants: True and the session counts as used now when
+    it is live; False when it ended or expired (an expired one is ended here)."""
+    row = UserSession.get_or_none((UserSession.id == session_id) & UserSession.ended_at.is_null())
+    if _live(row, limits) is None:
+        return False
+    touch_session(session_id)
+    return True
 
 
 def end_session(session_id: str) -> None:
@@ -86,18 +128,18 @@ def end_session(session_id: str) -> None:
         revoke_grant(grant.id)
 
 
-def list_user_sessions(tenant_id: int, user_id: str) -> list[SessionRecord]:
-    """The user's sessions that have not ended, most recently used first."""
+def list_user_sessions(tenant_id: int, user_id: str, limits: SessionLimits) -> list[SessionRecord]:
+    """The user's live sessions, most recently used first; expired ones are ended here."""
     query = (
         UserSession.select()
         .where((UserSession.tenant == tenant_id) & (UserSession.user == user_id) & UserSession.ended_at.is_null())
         .order_by(UserSession.last_access.desc(), UserSession.id)
     )
-    return [_record(row) for row in query]
+    return [record for record in (_live(row, limits) for row in list(query)) if record is not None]
 
 
-def get_user_session(tenant_id: int, user_id: str, session_id: str) -> SessionRecord | None:
-    """One of the user's live sessions; None for an ended one or anybody else's."""
+def get_user_session(tenant_id: int, user_id: str, session_id: str, limits: SessionLimits) -> SessionRecord | None:
+    """One of the user's live sessions; None for an ended or expired one or anybody else's."""
     if not session_id or len(session_id) > 36:
         return None
     row = UserSession.get_or_none(
@@ -106,7 +148,7 @@ def get_user_session(tenant_id: int, user_id: str, session_id: str) -> SessionRe
         & (UserSession.user == user_id)
         & UserSession.ended_at.is_null()
     )
-    return _record(row) if row else None
+    return _live(row, limits)
 
 
 @dataclass(frozen=True)

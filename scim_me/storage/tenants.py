@@ -31,6 +31,7 @@ _POLICY_COUNTS = (
     "password_min_age_hours",
     "password_max_age_days",
 )
+_SESSION_LIFETIMES = ("session_idle_minutes", "session_absolute_hours")
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,253}[a-z0-9])?$")
 
 
@@ -68,6 +69,13 @@ class TenantSettings:
     # The scope POST /api/users/v1/me/change-password needs: WSO2's dedicated
     # internal_user_password_update, or internal_login (which then also accepts the former).
     change_password_scope: str = "internal_login"
+    # Sign-in sessions (storage/sessions.py) end after this long without use (a browser visit
+    # or a refresh under one of their grants), and this long after the sign-in however much
+    # they are used. NIST SP 800-63B-4 AAL2 allows at most 1 h of inactivity; 12 h absolute is
+    # the stricter Rev. 3 figure. Keep the idle lifetime at least the access token lifetime, or
+    # an app that only refreshes finds its session idle.
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
@@ -124,6 +132,10 @@ def validate_settings(settings: TenantSettings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise TenantError(f"{name} must be an integer >= 0")
+    for name in _SESSION_LIFETIMES:
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TenantError(f"{name} must be an integer >= 1")
     if settings.password_max_length > 1024:
         raise TenantError("password_max_length must be at most 1024")
     if settings.password_max_length and settings.password_min_length > settings.password_max_length:

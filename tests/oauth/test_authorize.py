@@ -212,6 +212,7 @@ def test_without_redirect_uri_a_client_with_several_is_refused_before_sign_in(ap
     """RFC 6749 §3.1.2.3: with several registered redirect URIs the client MUST name one. The
     request is refused before any password is taken, without redirecting, and no session is
     left behind."""
+    from scim_me.storage.sessions import SessionLimits
     from scim_me.storage.sessions import list_user_sessions
 
     with app.extensions["scim_me"].db.connection_context():
@@ -236,7 +237,7 @@ def test_without_redirect_uri_a_client_with_several_is_refused_before_sign_in(ap
     assert posted.status_code == 400
     assert "Location" not in posted.headers
     with app.extensions["scim_me"].db.connection_context():
-        assert list_user_sessions(tenant.id, kim.id) == []
+        assert list_user_sessions(tenant.id, kim.id, SessionLimits.of(tenant.settings)) == []
 
 
 def test_a_wrong_password_shows_the_form_again(client, kim, spa):
