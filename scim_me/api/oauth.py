@@ -4,6 +4,9 @@ refresh_token grants so far), ``/oauth2/revoke`` (RFC 7009), ``/oauth2/introspec
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import Response
@@ -33,23 +36,27 @@ def get_jwks() -> Response:
     return response
 
 
-def _repeated_parameter_error() -> Response | None:
-    """RFC 6749 §3.2: token endpoint parameters MUST NOT repeat (authlib takes the first one)."""
-    name = repeated_parameter(request.args, request.form)
-    if name is None:
-        return None
-    error = InvalidRequestError(f"The parameter '{name}' is repeated.")
-    response: Response = oauth_server().handle_error_response(None, error)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
+    """What the endpoints authlib answers check first: the tenant exists, and no parameter repeats
+    (RFC 6749 §3.2: parameters "MUST NOT be included more than once"; authlib takes the first)."""
+
+    @functools.wraps(view)
+    def checked() -> Response:
+        require_tenant(_UNKNOWN_TENANT)
+        name = repeated_parameter(request.args, request.form)
+        if name is None:
+            return view()
+        error = InvalidRequestError(f"The parameter '{name}' is repeated.")
+        response: Response = oauth_server().handle_error_response(None, error)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return checked
 
 
 @bp.post("/oauth2/token")
+@_checked
 def issue_token() -> Response:
-    require_tenant(_UNKNOWN_TENANT)
-    refused = _repeated_parameter_error()
-    if refused is not None:
-        return refused
     response: Response = oauth_server().create_token_response()
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
@@ -72,23 +79,17 @@ def userinfo() -> Response:
 
 
 @bp.post("/oauth2/introspect")
+@_checked
 def introspect() -> Response:
     """RFC 7662, for confidential clients: an unknown, expired, revoked or another client's
     token is exactly ``{"active": false}``."""
-    require_tenant(_UNKNOWN_TENANT)
-    refused = _repeated_parameter_error()
-    if refused is not None:
-        return refused
     response: Response = oauth_server().create_endpoint_response("introspection")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("/oauth2/revoke")
+@_checked
 def revoke_token() -> Response:
-    require_tenant(_UNKNOWN_TENANT)
-    refused = _repeated_parameter_error()
-    if refused is not None:
-        return refused
     response: Response = oauth_server().create_endpoint_response("revocation")
     return response
