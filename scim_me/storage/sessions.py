@@ -110,12 +110,24 @@ def _live(row: UserSession | None, limits: SessionLimits) -> SessionRecord | Non
 
 def use_session(session_id: str, limits: SessionLimits) -> bool:
     """A refresh under one of the session's grants: True and the session counts as used now when
-    it is live; False when it ended or expired (an expired one is ended here)."""
-    row = UserSession.get_or_none((UserSession.id == session_id) & UserSession.ended_at.is_null())
-    if _live(row, limits) is None:
-        return False
-    touch_session(session_id)
-    return True
+    it is live; False when it ended or expired (an expired one is ended here, with its grants).
+    One compare-and-set statement on the refresh path: the touch happens only if still live."""
+    stamp = now()
+    with write_transaction():
+        touched = (
+            UserSession.update(last_access=stamp)
+            .where(
+                (UserSession.id == session_id)
+                & UserSession.ended_at.is_null()
+                & (UserSession.last_access >= stamp - limits.idle)
+                & (UserSession.login_time >= stamp - limits.absolute)
+            )
+            .execute()
+        )
+    if touched:
+        return True
+    end_session(session_id)  # expired (or already ended: then this changes nothing)
+    return False
 
 
 def end_session(session_id: str) -> None:

@@ -44,9 +44,11 @@ PATCH_ME_BUDGET = 2  # the caller statement, and the compare-and-set UPDATE
 # The refresh grant: the client (1), the refresh token with its grant (1), spending it, a
 # compare-and-set that makes a replayed token count as reuse (1), the user for the claims (1),
 # the tenant's signing key, once for the access and the ID token (1), recording the new access
-# and refresh tokens (2). Each is needed for the grant's security properties; the signing key
-# is not cached across requests so a key rotation applies at once on every worker.
-REFRESH_BUDGET = 7
+# and refresh tokens (2), and for a grant of a sign-in session the session's idle/absolute
+# lifetime check that also counts the refresh as a use of it (1, a compare-and-set UPDATE). Each
+# is needed for the grant's security properties; the signing key is not cached across requests
+# so a key rotation applies at once on every worker.
+REFRESH_BUDGET = 8
 
 
 @dataclass
