@@ -7,6 +7,8 @@ plain data; nothing in this module knows about Flask.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 SCIM_ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -19,9 +21,13 @@ class ScimError(Exception):
     scim_type: str | None = None
     default_detail: str = "Request is unparsable, syntactically incorrect, or violates schema."
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, headers: Mapping[str, str] | None = None, status: int | None = None
+    ) -> None:
         self.detail = detail or self.default_detail
         self.headers: dict[str, str] = dict(headers or {})
+        if status is not None:
+            self.status = status
         super().__init__(self.detail)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,29 +143,47 @@ class UnavailableError(ScimError):
     default_detail = "The service is busy; retry shortly."
 
 
-class ApiError(Exception):
-    """A WSO2 REST API error: ``{code, message, description, traceId}`` with a string code."""
+_REASONS: dict[int, str] = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
-    status: int = 400
-    code: str = "UMG-10000"
-    message: str = "Bad Request"
+
+def reason(status: int) -> str:
+    """The ``message`` of a WSO2 error that has no message of its own: the status's reason."""
+    return _REASONS.get(status, "Error")
+
+
+class ApiError(Exception):
+    """A WSO2 REST API error: ``{code, message, description, traceId}`` with a string code.
+
+    Built complete where the problem is found, usually through a :class:`Wso2Family` or an
+    :class:`ApiErrorKind`, and never changed afterwards."""
 
     def __init__(
         self,
         description: str,
         *,
-        status: int | None = None,
-        code: str | None = None,
-        message: str | None = None,
-        headers: dict[str, str] | None = None,
+        status: int = 400,
+        code: str = "UMG-10000",
+        message: str = "Bad Request",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.description = description
-        if status is not None:
-            self.status = status
-        if code is not None:
-            self.code = code
-        if message is not None:
-            self.message = message
+        self.status = status
+        self.code = code
+        self.message = message
         self.headers: dict[str, str] = dict(headers or {})
         super().__init__(description)
 
@@ -173,3 +197,71 @@ class ApiError(Exception):
         if trace_id:
             body["traceId"] = trace_id
         return body
+
+
+@dataclass(frozen=True)
+class ApiErrorKind:
+    """One WSO2 error code with its message and usual status; calling it with a description
+    builds the error (``CM_INVALID("...")``)."""
+
+    code: str
+    message: str = "Bad Request"
+    status: int = 400
+
+    def __call__(
+        self,
+        description: str,
+        *,
+        status: int | None = None,
+        message: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> ApiError:
+        return ApiError(
+            description,
+            status=self.status if status is None else status,
+            code=self.code,
+            message=self.message if message is None else message,
+            headers=headers,
+        )
+
+
+@dataclass(frozen=True)
+class Wso2Family:
+    """The error codes of one WSO2 REST API: ``{prefix}{separator}{number}`` (``TOTP-10002``,
+    ``CM_60001``); wso2-api.md and docs/ list each family's numbers."""
+
+    prefix: str
+    separator: str = "-"
+
+    def code(self, number: str) -> str:
+        return f"{self.prefix}{self.separator}{number}"
+
+    def kind(self, number: str, message: str = "Bad Request", status: int = 400) -> ApiErrorKind:
+        return ApiErrorKind(self.code(number), message, status)
+
+    def error(
+        self,
+        number: str,
+        description: str,
+        *,
+        status: int = 400,
+        message: str = "Bad Request",
+        headers: Mapping[str, str] | None = None,
+    ) -> ApiError:
+        return ApiError(description, status=status, code=self.code(number), message=message, headers=headers)
+
+
+# The families scim-me answers in (wso2-api.md; the 6xxxx numbers are scim-me's own, see docs/).
+TOTP = Wso2Family("TOTP")  # /api/users/v1/me/totp
+BCA = Wso2Family("BCA")  # /api/users/v1/me/backup-codes
+MFA = Wso2Family("MFA")  # /api/users/v1/me/mfa/authenticators
+PWD = Wso2Family("PWD")  # /api/users/v1/me/change-password
+CM = Wso2Family("CM", "_")  # /api/identity/consent-mgt/v1.0
+SEC = Wso2Family("SEC")  # /api/users/v1/me/security, security-events
+EVU = Wso2Family("EVU")  # /api/users/v1/me/email-change and the e-mail verification extras
+UMG = Wso2Family("UMG")  # /api/identity/user/v1.0 (user management)
+RECOVERY = Wso2Family("", "")  # WSO2's identity-recovery codes are bare numbers (18001)
+AAP = Wso2Family("AAP")  # /api/users/v1/me/authorized-apps
+UEX = Wso2Family("UEX")  # /api/users/v1/me/export
+USM = Wso2Family("USM")  # /api/users/v1/me/sessions
+OAUTH = Wso2Family("OAUTH")  # /oauth2/*

@@ -17,24 +17,29 @@ caller's password with the current one, on WSO2's path and error codes.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint
 from flask import Response
 from flask import g
 from flask import request
+from marshmallow import validate
 
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.core.password_policy import PolicyViolation
-from scim_me.errors import ApiError
+from scim_me.errors import PWD
 from scim_me.errors import ConflictError
 from scim_me.errors import NotFoundError
 from scim_me.services.password_state import after_password_change
 from scim_me.storage.users import get_user
 from scim_me.storage.users import set_password_hash
+from scim_me.web.bodies import Body
+from scim_me.web.bodies import StrictBoolean
+from scim_me.web.bodies import StrictString
+from scim_me.web.bodies import Wso2Body
+from scim_me.web.bodies import messages
+from scim_me.web.bodies import read_body
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
@@ -53,24 +58,29 @@ def _scopes(tenant_scope: str) -> tuple[str, ...]:
     return (LOGIN_SCOPE, PASSWORD_UPDATE_SCOPE)
 
 
-def _bad_request(description: str) -> ApiError:
-    return ApiError(description, status=400, code="PWD-10002", message="Invalid request.")
+_CURRENT = "currentPassword is required and must be a string."
+_NEW = "newPassword is required and must be a string."
 
 
-def _body() -> tuple[str, str, bool]:
-    payload: Any = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(payload, dict):
-        raise _bad_request("The body must be a JSON object with currentPassword and newPassword.")
-    current = payload.get("currentPassword")
-    new = payload.get("newPassword")
-    revoke = payload.get("revokeOtherSessions", True)
-    if not isinstance(current, str) or not current:
-        raise _bad_request("currentPassword is required and must be a string.")
-    if not isinstance(new, str) or not new:
-        raise _bad_request("newPassword is required and must be a string.")
-    if not isinstance(revoke, bool):
-        raise _bad_request("revokeOtherSessions must be a boolean.")
-    return current, new, revoke
+class ChangePasswordRequest(Body):
+    not_an_object = "The body must be a JSON object with currentPassword and newPassword."
+
+    currentPassword = StrictString(
+        required=True, validate=validate.Length(min=1, error=_CURRENT), error_messages=messages(_CURRENT)
+    )
+    newPassword = StrictString(
+        required=True, validate=validate.Length(min=1, error=_NEW), error_messages=messages(_NEW)
+    )
+    revokeOtherSessions = StrictBoolean(
+        load_default=True, error_messages=messages("revokeOtherSessions must be a boolean.")
+    )
+
+
+# Every problem with the body is PWD-10002, a non-JSON Content-Type included (400, not 415).
+_BODY = Wso2Body(PWD.kind("10002", "Invalid request."), media_status=400)
+_THROTTLED = PWD.kind("10004", "Too many attempts.", 429)
+_WRONG_CURRENT = PWD.kind("10001", "Invalid current password.")
+_POLICY = PWD.kind("10003", "Password policy violation.")
 
 
 @bp.post("/api/users/v1/me/change-password")
@@ -83,7 +93,8 @@ def change_password() -> Response:
     user = principal.user or get_user(tenant.id, user_id)
     if user is None:
         raise NotFoundError("User not found in the user store.")
-    current, new, revoke = _body()
+    body = read_body(ChangePasswordRequest(), _BODY)
+    current, new, revoke = body["currentPassword"], body["newPassword"], body["revokeOtherSessions"]
     params = settings().hash_params()
     try:
         proven = verify_login(
@@ -99,23 +110,17 @@ def change_password() -> Response:
             lockout=lockout_policy(settings()),
         )
     except LoginThrottled as exc:
-        raise ApiError(
-            "Too many failed password attempts. Try again later.",
-            status=429,
-            code="PWD-10004",
-            message="Too many attempts.",
-            headers={"Retry-After": str(exc.retry_after)},
+        raise _THROTTLED(
+            "Too many failed password attempts. Try again later.", headers={"Retry-After": str(exc.retry_after)}
         ) from exc
     if proven is None:
-        raise ApiError(
-            "The current password is incorrect.", status=400, code="PWD-10001", message="Invalid current password."
-        )
+        raise _WRONG_CURRENT("The current password is incorrect.")
     try:
         new_hash = new_password_hash(
             tenant, settings(), params, new, user_name=user.user_name, profile=user.profile, user=user
         )
     except PolicyViolation as exc:
-        raise ApiError(exc.detail, status=400, code="PWD-10003", message="Password policy violation.") from exc
+        raise _POLICY(exc.detail) from exc
     if not set_password_hash(tenant.id, user.id, new_hash, expected=user.password_hash):
         raise ConflictError("The password was changed by another request; sign in again with the new one.")
     after_password_change(tenant, user, g.get("principal"), channel="change_password", revoke_others=revoke)

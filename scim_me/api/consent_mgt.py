@@ -17,15 +17,17 @@ Status codes follow WSO2's implementation, not its spec: POST /consents, /purpos
 
 from __future__ import annotations
 
-import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from typing import Generic
+from typing import Protocol
+from typing import TypeVar
 
 from flask import Blueprint
 from flask import Response
 from flask import request
-from marshmallow import EXCLUDE
 from marshmallow import Schema
-from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
 
@@ -38,6 +40,13 @@ from scim_me.storage import consent_mgt as store
 from scim_me.storage.users import find_user
 from scim_me.storage.users import now
 from scim_me.storage.users import user_name_key
+from scim_me.web.bodies import Body
+from scim_me.web.bodies import StrictBoolean
+from scim_me.web.bodies import StrictInteger
+from scim_me.web.bodies import StrictString
+from scim_me.web.bodies import Wso2Body
+from scim_me.web.bodies import every_problem
+from scim_me.web.bodies import read_body
 from scim_me.web.context import base_url
 from scim_me.web.principal import Principal
 from scim_me.web.rest import caller
@@ -45,11 +54,18 @@ from scim_me.web.rest import conditional_get
 from scim_me.web.rest import empty
 from scim_me.web.rest import if_match_fails
 from scim_me.web.rest import is_self_service
-from scim_me.web.rest import json_body
 from scim_me.web.rest import json_response
 from scim_me.web.rest import paging
 from scim_me.web.rest import record
 from scim_me.web.sections import register_export_section
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Item = TypeVar("Item", bound=_HasId)
 
 PREFIX = "/api/identity/consent-mgt/v1.0"
 bp = Blueprint("consent_mgt", __name__, url_prefix=PREFIX)
@@ -59,40 +75,12 @@ SHORT = validate.Length(max=255)
 TEXT = validate.Length(max=4096)
 
 
-class StrictInteger(fields.Integer):
-    """An integer given as a JSON number (no strings, no booleans, no fractions)."""
-
-    def _validated(self, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise self.make_error("invalid")
-        return super()._validated(value)
-
-
-class StrictBoolean(fields.Boolean):
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictString(fields.String):
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        return value
-
-
-class _Base(Schema):
-    class Meta:
-        unknown = EXCLUDE  # WSO2 ignores members it does not know; so do we
-
-
-class PiiConsentSchema(_Base):
+class PiiConsentSchema(Body):
     piiCategoryId = StrictInteger(required=True, validate=validate.Range(min=1))
     validity = StrictString(load_default="DATE_UNTIL:INDEFINITE", validate=SHORT)
 
 
-class PurposeConsentSchema(_Base):
+class PurposeConsentSchema(Body):
     purposeId = StrictInteger(required=True, validate=validate.Range(min=1))
     purposeCategoryId = fields.List(StrictInteger(validate=validate.Range(min=1)), required=True)
     consentType = StrictString(required=True, validate=validate.Length(min=1, max=64))
@@ -103,7 +91,7 @@ class PurposeConsentSchema(_Base):
     thirdPartyName = StrictString(allow_none=True, load_default=None, validate=SHORT)
 
 
-class ServiceConsentSchema(_Base):
+class ServiceConsentSchema(Body):
     service = StrictString(required=True, validate=NAME)
     serviceDisplayName = StrictString(allow_none=True, load_default=None, validate=SHORT)
     serviceDescription = StrictString(allow_none=True, load_default=None, validate=TEXT)
@@ -111,12 +99,12 @@ class ServiceConsentSchema(_Base):
     purposes = fields.List(fields.Nested(PurposeConsentSchema), required=True, validate=validate.Length(min=1))
 
 
-class PropertySchema(_Base):
+class PropertySchema(Body):
     key = StrictString(required=True, validate=NAME)
     value = StrictString(required=True, validate=TEXT)
 
 
-class ConsentRequestSchema(_Base):
+class ConsentRequestSchema(Body):
     services = fields.List(fields.Nested(ServiceConsentSchema), required=True, validate=validate.Length(min=1, max=50))
     collectionMethod = StrictString(required=True, validate=NAME)
     jurisdiction = StrictString(required=True, validate=NAME)
@@ -127,12 +115,12 @@ class ConsentRequestSchema(_Base):
     expiryTime = StrictInteger(allow_none=True, load_default=None, validate=validate.Range(min=1))
 
 
-class PurposePiiSchema(_Base):
+class PurposePiiSchema(Body):
     piiCategoryId = StrictInteger(required=True, validate=validate.Range(min=1))
     mandatory = StrictBoolean(load_default=False)
 
 
-class PurposeRequestSchema(_Base):
+class PurposeRequestSchema(Body):
     purpose = StrictString(required=True, validate=NAME)
     description = StrictString(load_default="", validate=TEXT)
     group = StrictString(load_default="DEFAULT", validate=NAME)
@@ -140,46 +128,28 @@ class PurposeRequestSchema(_Base):
     piiCategories = fields.List(fields.Nested(PurposePiiSchema), load_default=list)
 
 
-class PurposeCategoryRequestSchema(_Base):
+class PurposeCategoryRequestSchema(Body):
     purposeCategory = StrictString(required=True, validate=NAME)
     description = StrictString(load_default="", validate=TEXT)
 
 
-class PiiCategoryRequestSchema(_Base):
+class PiiCategoryRequestSchema(Body):
     piiCategory = StrictString(required=True, validate=NAME)
     description = StrictString(load_default="", validate=TEXT)
     displayName = StrictString(allow_none=True, load_default=None, validate=SHORT)
     sensitive = StrictBoolean(load_default=False)
 
 
-def _flatten(messages: Any, path: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, value in messages.items():
-            out += _flatten(value, f"{path}.{key}" if path else str(key))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [f"{path or 'body'}: {' '.join(messages)}"]
-    if isinstance(messages, list):
-        return [line for item in messages for line in _flatten(item, path)]
-    return [f"{path or 'body'}: {messages}"]
+_BODY = Wso2Body(core.INVALID, describe=every_problem)
 
 
 def _load(schema: Schema) -> dict[str, Any]:
-    body = json_body(core.bad_request)
-    if not isinstance(body, dict):
-        raise core.bad_request("The request body must be a JSON object.")
-    try:
-        loaded: dict[str, Any] = schema.load(body)
-    except ValidationError as exc:
-        problems = _flatten(exc.messages)
-        raise core.bad_request("Invalid request: " + "; ".join(problems[:10])) from exc
-    return loaded
+    return read_body(schema, _BODY)
 
 
 def _require(principal: Principal, scope: str, action: str) -> None:
     if scope not in principal.scopes:
-        raise core.not_authorized(f"{action} needs the {scope} scope.")
+        raise core.NOT_AUTHORIZED(f"{action} needs the {scope} scope.")
 
 
 def _metadata_id(raw: str, kind: str) -> int:
@@ -200,7 +170,7 @@ def _to_new_receipt(body: dict[str, Any], tenant_name: str) -> store.NewReceipt:
     if body["expiryTime"] is not None:
         expires = core.from_epoch_ms(body["expiryTime"])
         if expires <= now():
-            raise core.bad_request("expiryTime must be in the future (epoch milliseconds).")
+            raise core.INVALID("expiryTime must be in the future (epoch milliseconds).")
     return store.NewReceipt(
         collection_method=body["collectionMethod"],
         jurisdiction=body["jurisdiction"],
@@ -243,7 +213,7 @@ def add_consent() -> Response:
     if principal.user_id is None or principal.user is None:
         raise core.no_user()
     if not is_self_service(principal):
-        raise core.not_authorized("Recording a consent needs a user token with the internal_login scope.")
+        raise core.NOT_AUTHORIZED("Recording a consent needs a user token with the internal_login scope.")
     body = _load(ConsentRequestSchema())
     receipt_id, replaced = store.add_receipt(
         principal.tenant.id,
@@ -274,10 +244,10 @@ def _subject_of_listing(principal: Principal) -> str | None:
         if principal.user_id is None:
             raise core.no_user()
         if not is_self_service(principal) and VIEW_SCOPE not in principal.scopes:
-            raise core.not_authorized("Listing consents needs the internal_login scope.")
+            raise core.NOT_AUTHORIZED("Listing consents needs the internal_login scope.")
         return principal.user_id
     if VIEW_SCOPE not in principal.scopes:
-        raise core.not_authorized(f"Listing another user's consents needs the {VIEW_SCOPE} scope.")
+        raise core.NOT_AUTHORIZED(f"Listing another user's consents needs the {VIEW_SCOPE} scope.")
     found = find_user(principal.tenant.id, named)
     return found.id if found else None
 
@@ -285,12 +255,12 @@ def _subject_of_listing(principal: Principal) -> str | None:
 @bp.get("/consents")
 def list_consents() -> Response:
     principal = caller()
-    limit, offset = paging(core.bad_request)
+    limit, offset = paging(core.INVALID)
     state = request.args.get("state")
     if state is not None:
         state = state.upper()
         if state not in core.STATES:
-            raise core.bad_request(f"'state' must be one of {', '.join(core.STATES)}.")
+            raise core.INVALID(f"'state' must be one of {', '.join(core.STATES)}.")
     subject = _subject_of_listing(principal)
     if subject is None:
         return json_response([])
@@ -350,147 +320,130 @@ def revoke_receipt(receipt_id: str) -> Response:
 # ------------------------------------------------------------------------------- metadata
 
 
-@bp.get("/consents/purposes")
-def list_purposes() -> Response:
-    principal = caller()
-    limit, offset = paging(core.bad_request)
-    purposes = store.list_purposes(
-        principal.tenant.id, limit, offset, request.args.get("group"), request.args.get("groupType")
+@dataclass(frozen=True)
+class Metadata(Generic[Item]):
+    """One kind of consent metadata (purposes, purpose categories, PII categories): WSO2 gives
+    each the same four routes, ``GET|POST {path}`` and ``GET|DELETE {path}/{id}``."""
+
+    kind: str  # names it in errors and scope messages ("purpose category")
+    name: str  # endpoint names: list_{plural}, add_{name}, get_{name}, delete_{name}
+    plural: str
+    path: str
+    schema: type[Schema]
+    created_status: int  # WSO2's implementation: 200, but 201 for PII categories
+    listing: Callable[[int, int, int], list[dict[str, Any]]]  # tenant, limit, offset → documents
+    create: Callable[[int, dict[str, Any]], Item]  # tenant, loaded body → the new item
+    get: Callable[[int, int], Item | None]
+    delete: Callable[[int, int], None]
+    document: Callable[[Item], dict[str, Any]]
+
+
+def register_metadata(metadata: Metadata[Any]) -> None:
+    m = metadata
+
+    def find(principal: Principal, raw_id: str) -> Any:
+        item = m.get(principal.tenant.id, _metadata_id(raw_id, m.kind))
+        if item is None:
+            raise core.not_found(m.kind, raw_id)
+        return item
+
+    def list_items() -> Response:
+        principal = caller()
+        limit, offset = paging(core.INVALID)
+        return json_response(m.listing(principal.tenant.id, limit, offset))
+
+    def add_item() -> Response:
+        principal = caller()
+        _require(principal, ADD_SCOPE, f"Adding a {m.kind}")
+        item = m.create(principal.tenant.id, _load(m.schema()))
+        document = m.document(item)
+        headers = {"Location": _location(f"{m.path}/{item.id}"), "ETag": core.entity_tag(document)}
+        return json_response(document, m.created_status, headers=headers)
+
+    def get_item(raw_id: str) -> Response:
+        principal = caller()
+        document = m.document(find(principal, raw_id))
+        return conditional_get(document, core.entity_tag(document))
+
+    def delete_item(raw_id: str) -> Response:
+        principal = caller()
+        _require(principal, DELETE_SCOPE, f"Deleting a {m.kind}")
+        item = find(principal, raw_id)
+        tag = core.entity_tag(m.document(item))
+        if if_match_fails(tag):
+            raise core.precondition_failed(tag)
+        m.delete(principal.tenant.id, item.id)
+        return empty(200)
+
+    bp.add_url_rule(m.path, f"list_{m.plural}", list_items, methods=["GET"])
+    bp.add_url_rule(m.path, f"add_{m.name}", add_item, methods=["POST"])
+    bp.add_url_rule(f"{m.path}/<raw_id>", f"get_{m.name}", get_item, methods=["GET"])
+    bp.add_url_rule(f"{m.path}/<raw_id>", f"delete_{m.name}", delete_item, methods=["DELETE"])
+
+
+def _list_purposes(tenant_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
+    group, group_type = request.args.get("group"), request.args.get("groupType")
+    return [core.purpose_summary(p) for p in store.list_purposes(tenant_id, limit, offset, group, group_type)]
+
+
+def _create_purpose(tenant_id: int, body: dict[str, Any]) -> core.Purpose:
+    pii = [(item["piiCategoryId"], item["mandatory"]) for item in body["piiCategories"]]
+    return store.create_purpose(tenant_id, body["purpose"], body["description"], body["group"], body["groupType"], pii)
+
+
+register_metadata(
+    Metadata(
+        kind="purpose",
+        name="purpose",
+        plural="purposes",
+        path="/consents/purposes",
+        schema=PurposeRequestSchema,
+        created_status=200,
+        listing=_list_purposes,
+        create=_create_purpose,
+        get=store.get_purpose,
+        delete=store.delete_purpose,
+        document=core.purpose_document,
     )
-    return json_response([core.purpose_summary(p) for p in purposes])
-
-
-@bp.post("/consents/purposes")
-def add_purpose() -> Response:
-    principal = caller()
-    _require(principal, ADD_SCOPE, "Adding a purpose")
-    body = _load(PurposeRequestSchema())
-    purpose = store.create_purpose(
-        principal.tenant.id,
-        body["purpose"],
-        body["description"],
-        body["group"],
-        body["groupType"],
-        [(item["piiCategoryId"], item["mandatory"]) for item in body["piiCategories"]],
+)
+register_metadata(
+    Metadata(
+        kind="purpose category",
+        name="purpose_category",
+        plural="purpose_categories",
+        path="/consents/purpose-categories",
+        schema=PurposeCategoryRequestSchema,
+        created_status=200,
+        listing=lambda tenant_id, limit, offset: [
+            core.purpose_category_document(c) for c in store.list_purpose_categories(tenant_id, limit, offset)
+        ],
+        create=lambda tenant_id, body: store.create_purpose_category(
+            tenant_id, body["purposeCategory"], body["description"]
+        ),
+        get=store.get_purpose_category,
+        delete=store.delete_purpose_category,
+        document=core.purpose_category_document,
     )
-    document = core.purpose_document(purpose)
-    headers = {"Location": _location(f"/consents/purposes/{purpose.id}"), "ETag": core.entity_tag(document)}
-    return json_response(document, 200, headers=headers)
-
-
-@bp.get("/consents/purposes/<raw_id>")
-def get_purpose(raw_id: str) -> Response:
-    principal = caller()
-    purpose = store.get_purpose(principal.tenant.id, _metadata_id(raw_id, "purpose"))
-    if purpose is None:
-        raise core.not_found("purpose", raw_id)
-    document = core.purpose_document(purpose)
-    return conditional_get(document, core.entity_tag(document))
-
-
-@bp.delete("/consents/purposes/<raw_id>")
-def delete_purpose(raw_id: str) -> Response:
-    principal = caller()
-    _require(principal, DELETE_SCOPE, "Deleting a purpose")
-    purpose = store.get_purpose(principal.tenant.id, _metadata_id(raw_id, "purpose"))
-    if purpose is None:
-        raise core.not_found("purpose", raw_id)
-    tag = core.entity_tag(core.purpose_document(purpose))
-    if if_match_fails(tag):
-        raise core.precondition_failed(tag)
-    store.delete_purpose(principal.tenant.id, purpose.id)
-    return empty(200)
-
-
-@bp.get("/consents/purpose-categories")
-def list_purpose_categories() -> Response:
-    principal = caller()
-    limit, offset = paging(core.bad_request)
-    categories = store.list_purpose_categories(principal.tenant.id, limit, offset)
-    return json_response([core.purpose_category_document(c) for c in categories])
-
-
-@bp.post("/consents/purpose-categories")
-def add_purpose_category() -> Response:
-    principal = caller()
-    _require(principal, ADD_SCOPE, "Adding a purpose category")
-    body = _load(PurposeCategoryRequestSchema())
-    category = store.create_purpose_category(principal.tenant.id, body["purposeCategory"], body["description"])
-    document = core.purpose_category_document(category)
-    headers = {
-        "Location": _location(f"/consents/purpose-categories/{category.id}"),
-        "ETag": core.entity_tag(document),
-    }
-    return json_response(document, 200, headers=headers)
-
-
-@bp.get("/consents/purpose-categories/<raw_id>")
-def get_purpose_category(raw_id: str) -> Response:
-    principal = caller()
-    category = store.get_purpose_category(principal.tenant.id, _metadata_id(raw_id, "purpose category"))
-    if category is None:
-        raise core.not_found("purpose category", raw_id)
-    document = core.purpose_category_document(category)
-    return conditional_get(document, core.entity_tag(document))
-
-
-@bp.delete("/consents/purpose-categories/<raw_id>")
-def delete_purpose_category(raw_id: str) -> Response:
-    principal = caller()
-    _require(principal, DELETE_SCOPE, "Deleting a purpose category")
-    category = store.get_purpose_category(principal.tenant.id, _metadata_id(raw_id, "purpose category"))
-    if category is None:
-        raise core.not_found("purpose category", raw_id)
-    tag = core.entity_tag(core.purpose_category_document(category))
-    if if_match_fails(tag):
-        raise core.precondition_failed(tag)
-    store.delete_purpose_category(principal.tenant.id, category.id)
-    return empty(200)
-
-
-@bp.get("/consents/pii-categories")
-def list_pii_categories() -> Response:
-    principal = caller()
-    limit, offset = paging(core.bad_request)
-    categories = store.list_pii_categories(principal.tenant.id, limit, offset)
-    return json_response([core.pii_category_document(c) for c in categories])
-
-
-@bp.post("/consents/pii-categories")
-def add_pii_category() -> Response:
-    principal = caller()
-    _require(principal, ADD_SCOPE, "Adding a PII category")
-    body = _load(PiiCategoryRequestSchema())
-    category = store.create_pii_category(
-        principal.tenant.id, body["piiCategory"], body["description"], body["displayName"], body["sensitive"]
+)
+register_metadata(
+    Metadata(
+        kind="PII category",
+        name="pii_category",
+        plural="pii_categories",
+        path="/consents/pii-categories",
+        schema=PiiCategoryRequestSchema,
+        created_status=201,
+        listing=lambda tenant_id, limit, offset: [
+            core.pii_category_document(c) for c in store.list_pii_categories(tenant_id, limit, offset)
+        ],
+        create=lambda tenant_id, body: store.create_pii_category(
+            tenant_id, body["piiCategory"], body["description"], body["displayName"], body["sensitive"]
+        ),
+        get=store.get_pii_category,
+        delete=store.delete_pii_category,
+        document=core.pii_category_document,
     )
-    document = core.pii_category_document(category)
-    headers = {"Location": _location(f"/consents/pii-categories/{category.id}"), "ETag": core.entity_tag(document)}
-    return json_response(document, 201, headers=headers)
-
-
-@bp.get("/consents/pii-categories/<raw_id>")
-def get_pii_category(raw_id: str) -> Response:
-    principal = caller()
-    category = store.get_pii_category(principal.tenant.id, _metadata_id(raw_id, "PII category"))
-    if category is None:
-        raise core.not_found("PII category", raw_id)
-    document = core.pii_category_document(category)
-    return conditional_get(document, core.entity_tag(document))
-
-
-@bp.delete("/consents/pii-categories/<raw_id>")
-def delete_pii_category(raw_id: str) -> Response:
-    principal = caller()
-    _require(principal, DELETE_SCOPE, "Deleting a PII category")
-    category = store.get_pii_category(principal.tenant.id, _metadata_id(raw_id, "PII category"))
-    if category is None:
-        raise core.not_found("PII category", raw_id)
-    tag = core.entity_tag(core.pii_category_document(category))
-    if if_match_fails(tag):
-        raise core.precondition_failed(tag)
-    store.delete_pii_category(principal.tenant.id, category.id)
-    return empty(200)
+)
 
 
 def _export_consents(tenant_id: int, user_id: str) -> list[dict[str, Any]]:

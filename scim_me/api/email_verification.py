@@ -31,6 +31,8 @@ from flask import Blueprint
 from flask import Response
 from flask import render_template
 from flask import request
+from marshmallow import fields
+from marshmallow import validate
 
 from scim_me.core.email_change import apply_verified
 from scim_me.core.email_change import code_digest
@@ -39,6 +41,9 @@ from scim_me.core.email_change import key
 from scim_me.core.email_change import new_code
 from scim_me.core.email_change import with_pending
 from scim_me.core.timestamps import iso_or_none
+from scim_me.errors import EVU
+from scim_me.errors import RECOVERY
+from scim_me.errors import UMG
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
 from scim_me.notify.mail import Mail
@@ -57,15 +62,19 @@ from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.storage.users import update_user
+from scim_me.web.bodies import Body
+from scim_me.web.bodies import StrictString
+from scim_me.web.bodies import Wso2Body
+from scim_me.web.bodies import messages
+from scim_me.web.bodies import read_body
 from scim_me.web.context import current_tenant
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.guards import require_user
-from scim_me.web.handlers import json_body
-from scim_me.web.negotiation import parse_body
 from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.rest import json_response
 
 bp = Blueprint("email_verification", __name__)
 log = logging.getLogger("scim_me.email_change")
@@ -84,22 +93,45 @@ _PAGE_HEADERS = {
 }
 
 
+INVALID_CODE = RECOVERY.kind("18001", "Invalid Code")
+EXPIRED_CODE = RECOVERY.kind("18002", "Expired Code")
+BAD_REQUEST = UMG.kind("10000")
+
+_CODE_REQUIRED = "A verification code (a string) is required."
+# Braces doubled: marshmallow formats its messages.
+_PROPERTIES = "properties must be a list of {{key, value}} objects."
+
+
+class CodeRequest(Body):
+    not_an_object = _CODE_REQUIRED
+
+    code = StrictString(
+        required=True, validate=validate.Regexp(r"\s*\S", error=_CODE_REQUIRED), error_messages=messages(_CODE_REQUIRED)
+    )
+    properties = fields.List(
+        fields.Dict(error_messages=messages(_PROPERTIES)), load_default=list, error_messages=messages(_PROPERTIES)
+    )
+
+
+class ResendRequest(Body):
+    not_an_object = _PROPERTIES.format()
+
+    # Items that are not {key, value} objects are skipped when looking for the scenario.
+    properties = fields.List(fields.Raw(), load_default=list, error_messages=messages(_PROPERTIES))
+
+
+_BODY = Wso2Body(BAD_REQUEST, {"_schema": INVALID_CODE, "code": INVALID_CODE}, reason_messages=True)
+_RESEND_BODY = Wso2Body(BAD_REQUEST, reason_messages=True)
+
+
 def _invalid() -> ApiError:
-    return ApiError(
-        "The verification code is not valid: it is wrong, was already used, or a newer request replaced it.",
-        status=400,
-        code="18001",
-        message="Invalid Code",
+    return INVALID_CODE(
+        "The verification code is not valid: it is wrong, was already used, or a newer request replaced it."
     )
 
 
 def _expired() -> ApiError:
-    return ApiError(
-        "The verification code has expired; change the e-mail address again to get a new one.",
-        status=400,
-        code="18002",
-        message="Expired Code",
-    )
+    return EXPIRED_CODE("The verification code has expired; change the e-mail address again to get a new one.")
 
 
 def _mask(address: str) -> str:
@@ -181,13 +213,8 @@ def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
     return updated
 
 
-def _code_from(body: Any) -> str:
-    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"].strip():
-        raise ApiError("A verification code (a string) is required.", status=400, code="18001", message="Invalid Code")
-    properties = body.get("properties", [])
-    if not isinstance(properties, list) or not all(isinstance(p, dict) for p in properties):
-        raise ApiError("properties must be a list of {key, value} objects.", status=400, code="UMG-10000")
-    return str(body["code"]).strip()
+def _code() -> str:
+    return str(read_body(CodeRequest(), _BODY)["code"]).strip()
 
 
 def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
@@ -202,7 +229,7 @@ def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
 @bp.post("/api/identity/user/v1.0/validate-code")
 def validate_code() -> Response:
     tenant = require_tenant(_UNKNOWN_TENANT)
-    _redeem_anonymous(tenant, _code_from(parse_body()))
+    _redeem_anonymous(tenant, _code())
     return Response(status=202)
 
 
@@ -215,7 +242,7 @@ def _me() -> tuple[TenantRecord, str]:
 @bp.post("/api/identity/user/v1.0/me/validate-code")
 def validate_my_code() -> Response:
     tenant, user_id = _me()
-    code = _code_from(parse_body())
+    code = _code()
     pending = email_changes.find_for_user(tenant.id, user_id)
     if pending is None or not code_matches(code, pending.code_hash):
         raise _invalid()
@@ -226,25 +253,22 @@ def validate_my_code() -> Response:
 @bp.post("/api/identity/user/v1.0/me/resend-code")
 def resend_code() -> Response:
     tenant, user_id = _me()
-    body = parse_body()
-    properties = body.get("properties", []) if isinstance(body, dict) else None
-    if not isinstance(properties, list):
-        raise ApiError("properties must be a list of {key, value} objects.", status=400, code="UMG-10000")
+    properties = read_body(ResendRequest(), _RESEND_BODY)["properties"]
     scenario = next(
         (p.get("value") for p in properties if isinstance(p, dict) and p.get("key") == "RecoveryScenario"), None
     )
     if scenario not in (None, SCENARIO):
-        raise ApiError(f"Only the {SCENARIO} scenario is supported.", status=400, code="UMG-10000")
+        raise BAD_REQUEST(f"Only the {SCENARIO} scenario is supported.")
     pending = email_changes.find_for_user(tenant.id, user_id)
     user = get_user(tenant.id, user_id)
     if pending is None or user is None or pending.expires_at <= now():
-        raise ApiError("There is no pending e-mail change to verify.", status=400, code="EVU-10001")
+        raise EVU.error("10001", "There is no pending e-mail change to verify.")
     check_mail_budget(tenant.id, user_id, api=True)
     code = new_code()
     expires = now() + timedelta(seconds=settings().email_change_code_lifetime)
     with write_transaction():
         if not email_changes.replace_code(pending, code_digest(code), expires):
-            raise ApiError("The pending change was just replaced; try again.", status=409, code="EVU-10002")
+            raise EVU.error("10002", "The pending change was just replaced; try again.", status=409)
         record_event(
             tenant.id,
             user_id,
@@ -265,16 +289,15 @@ def get_pending() -> Response:
     tenant, user_id = _me()
     pending = email_changes.find_for_user(tenant.id, user_id)
     if pending is None or pending.expires_at <= now():
-        raise ApiError("There is no pending e-mail change.", status=404, code="EVU-10003", message="Not Found")
-    return json_body(
+        raise EVU.error("10003", "There is no pending e-mail change.", status=404, message="Not Found")
+    return json_response(
         {
             "address": pending.change.address,
             "type": pending.change.email_type,
             "primary": pending.change.make_primary,
             "requestedTime": iso_or_none(pending.created_at),
             "expiryTime": iso_or_none(pending.expires_at),
-        },
-        mimetype="application/json",
+        }
     )
 
 

@@ -16,7 +16,6 @@ Status codes follow WSO2's implementation, not its spec (INIT and backup-code PO
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Any
 
@@ -24,22 +23,36 @@ import segno
 from flask import Blueprint
 from flask import Response
 from flask import request
+from marshmallow import fields
+from marshmallow import validate
 
 from scim_me.auth import mfa
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
+from scim_me.errors import BCA
+from scim_me.errors import MFA
+from scim_me.errors import TOTP
 from scim_me.errors import ApiError
 from scim_me.errors import ScimError
+from scim_me.errors import Wso2Family
 from scim_me.storage import mfa as store
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
+from scim_me.web.bodies import Body
+from scim_me.web.bodies import StrictString
+from scim_me.web.bodies import Wso2Body
+from scim_me.web.bodies import load
+from scim_me.web.bodies import messages
+from scim_me.web.bodies import read_body
+from scim_me.web.bodies import read_json
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
+from scim_me.web.rest import json_response
 from scim_me.web.sections import register_export_section
 from scim_me.web.sections import register_overview_section
 from scim_me.web.sections import register_user_attributes
@@ -52,41 +65,75 @@ _AUTHENTICATOR = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_AUTHENTICATORS = 16
 
 
-def _error(prefix: str, number: str, status: int, message: str, description: str, **headers: str) -> ApiError:
-    return ApiError(description, status=status, code=f"{prefix}-{number}", message=message, headers=headers or None)
+def _body_dialect(family: Wso2Family, members: dict[str, tuple[str, str]] | None = None) -> Wso2Body:
+    """``-10008`` for a body that is not a JSON object; a member may carry its own code. These
+    APIs have always read bodies whatever their Content-Type, and an empty body is ``{}``."""
+    kinds = {name: family.kind(number, message) for name, (number, message) in (members or {}).items()}
+    return Wso2Body(family.kind("10008"), kinds, check_type=False)
 
 
-def _caller(prefix: str, *, allow_basic: bool = False) -> tuple[TenantRecord, StoredUser, Principal]:
+_ACTION_REQUIRED = f"'action' is required: one of {', '.join(ACTIONS)}."
+_ACTION_INVALID = "'action' must be one of {choices}; got {input!r}."
+
+
+class TotpRequest(Body):
+    action = StrictString(
+        required=True,
+        validate=validate.OneOf(ACTIONS, error=_ACTION_INVALID),
+        error_messages={
+            "required": _ACTION_REQUIRED,
+            "null": _ACTION_REQUIRED,
+            "invalid": _ACTION_INVALID.replace("{choices}", ", ".join(ACTIONS)),
+        },
+    )
+    # Only VALIDATE needs it; otp.normalize_code owns what a code may look like (string or number).
+    verificationCode = fields.Raw(allow_none=True)
+
+
+class AuthenticatorsRequest(Body):
+    enabledAuthenticators = StrictString(
+        required=True, error_messages=messages("'enabledAuthenticators' must be a comma-separated string.")
+    )
+
+
+_TOTP_BODY = _body_dialect(TOTP, {"action": ("10002", "Invalid action.")})
+_BCA_BODY = _body_dialect(BCA)
+_MFA_BODY = _body_dialect(MFA, {"enabledAuthenticators": ("10002", "Bad Request")})
+
+
+def _caller(family: Wso2Family, *, allow_basic: bool = False) -> tuple[TenantRecord, StoredUser, Principal]:
     """The signed-in user, or WSO2's errors: 401 ``-10001``, Basic 403 ``-10005``, scope 403."""
     tenant = current_tenant()
     scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
     if scheme == "basic" and not allow_basic:
         # Refused before the password is checked: this API is no password oracle.
-        raise _error(
-            prefix,
+        raise family.error(
             "10005",
-            403,
-            "Forbidden",
             "This operation is not supported with basic authentication; use an OAuth2 bearer token.",
+            status=403,
+            message="Forbidden",
         )
     try:
         principal = authenticate(tenant)
     except ScimError as exc:
-        raise _error(prefix, "10001", exc.status, "Access denied.", exc.detail, **exc.headers) from exc
+        raise family.error(
+            "10001", exc.detail, status=exc.status, message="Access denied.", headers=exc.headers
+        ) from exc
     if LOGIN_SCOPE not in principal.scopes:
-        raise _error(
-            prefix,
+        raise family.error(
             "10001",
-            403,
-            "Access denied.",
             f"The access token does not have the '{LOGIN_SCOPE}' scope.",
-            **{"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{LOGIN_SCOPE}"'},
+            status=403,
+            message="Access denied.",
+            headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{LOGIN_SCOPE}"'},
         )
     if principal.user_id is None:
-        raise _error(prefix, "10001", 403, "Access denied.", "This endpoint needs a token issued to a user.")
+        raise family.error(
+            "10001", "This endpoint needs a token issued to a user.", status=403, message="Access denied."
+        )
     user = principal.user or get_user(principal.tenant.id, principal.user_id)
     if user is None:
-        raise _error(prefix, "10001", 401, "Access denied.", "The token's user does not exist.")
+        raise family.error("10001", "The token's user does not exist.", status=401, message="Access denied.")
     return principal.tenant, user, principal
 
 
@@ -99,25 +146,9 @@ def _ctx(principal: Principal) -> mfa.Context:
     )
 
 
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(json.dumps(payload), status=status, mimetype="application/json")
-
-
 def _empty() -> Response:
     # WSO2 answers DELETE with 200 and an empty body.
     return Response(b"", status=200)
-
-
-def _body(prefix: str) -> dict[str, Any]:
-    if not request.get_data(cache=True):
-        return {}
-    try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _error(prefix, "10008", 400, "Bad Request", "The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise _error(prefix, "10008", 400, "Bad Request", "The request body must be a JSON object.")
-    return body
 
 
 def _uri(tenant: TenantRecord, user: StoredUser, secret: str) -> str:
@@ -129,9 +160,9 @@ def _uri(tenant: TenantRecord, user: StoredUser, secret: str) -> str:
 
 @bp.get(f"{ME}/totp")
 def get_totp() -> Response:
-    tenant, user, _principal = _caller("TOTP")
+    tenant, user, _principal = _caller(TOTP)
     secret = mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)
-    return _json({"qrCodeUrl": otp.qr_code_url(_uri(tenant, user, secret))})
+    return json_response({"qrCodeUrl": otp.qr_code_url(_uri(tenant, user, secret))})
 
 
 @bp.post(f"{ME}/totp")
@@ -139,89 +170,83 @@ def post_totp() -> Response:
     # WSO2 lets HTTP Basic through for VALIDATE only, so for Basic the action is read first; a
     # bearer caller is authenticated before the body is looked at.
     basic = request.headers.get("Authorization", "").partition(" ")[0].lower() == "basic"
-    validate = basic and _body("TOTP").get("action") == "VALIDATE"
-    tenant, user, principal = _caller("TOTP", allow_basic=validate)
-    body = _body("TOTP")
-    return _totp_action(tenant, user, principal, body, body.get("action"))
+    validating = False
+    if basic:
+        raw = read_json(_TOTP_BODY, optional=True)
+        load(Body(), raw, _TOTP_BODY)  # an object, or -10008 before anything else
+        validating = isinstance(raw, dict) and raw.get("action") == "VALIDATE"
+    tenant, user, principal = _caller(TOTP, allow_basic=validating)
+    body = read_body(TotpRequest(), _TOTP_BODY, optional=True)
+    return _totp_action(tenant, user, principal, body, body["action"])
 
 
 def _totp_action(
-    tenant: TenantRecord, user: StoredUser, principal: Principal, body: dict[str, Any], action: Any
+    tenant: TenantRecord, user: StoredUser, principal: Principal, body: dict[str, Any], action: str
 ) -> Response:
-    if action is None:
-        raise _error("TOTP", "10002", 400, "Invalid action.", f"'action' is required: one of {', '.join(ACTIONS)}.")
-    if not isinstance(action, str) or action not in ACTIONS:
-        raise _error(
-            "TOTP", "10002", 400, "Invalid action.", f"'action' must be one of {', '.join(ACTIONS)}; got {action!r}."
-        )
     s = settings()
     if action in ("INIT", "REFRESH", "VIEW"):
         secret = mfa.pending_secret(s, tenant.id, user.id, fresh=action != "VIEW")
-        return _json({"qrCodeUrl": otp.qr_code_url(_uri(tenant, user, secret))})
+        return json_response({"qrCodeUrl": otp.qr_code_url(_uri(tenant, user, secret))})
     if "verificationCode" not in body:
-        raise _error("TOTP", "10004", 400, "Bad Request", "VALIDATE needs 'verificationCode'.")
+        raise TOTP.error("10004", "VALIDATE needs 'verificationCode'.")
     try:
         code = otp.normalize_code(body["verificationCode"], s.totp_digits)
     except otp.CodeFormatError as exc:
-        raise _error("TOTP", "10004", 400, "Bad Request", f"Invalid 'verificationCode': {exc}.") from exc
+        raise TOTP.error("10004", f"Invalid 'verificationCode': {exc}.") from exc
     verdict = mfa.validate_enrolment_or_code(s, tenant.id, user.id, code, _ctx(principal))
     if verdict.reason == "not_enrolled":
-        raise _error(
-            "TOTP",
-            "10007",
-            400,
-            "No TOTP enrolment.",
-            "There is no TOTP secret to validate against: start with INIT.",
+        raise TOTP.error(
+            "10007", "There is no TOTP secret to validate against: start with INIT.", message="No TOTP enrolment."
         )
     if verdict.reason in ("locked", "hard_locked"):
-        raise _locked("TOTP", verdict)
-    return _json({"isValid": verdict.ok})
+        raise _locked(TOTP, verdict)
+    return json_response({"isValid": verdict.ok})
 
 
-def _locked(prefix: str, verdict: mfa.Verdict) -> ApiError:
+def _locked(family: Wso2Family, verdict: mfa.Verdict) -> ApiError:
     if verdict.reason == "hard_locked":
-        return _error(
-            prefix,
+        return family.error(
             "10006",
-            429,
-            "Too Many Requests",
             "Too many wrong codes: MFA is locked until an administrator unlocks it.",
+            status=429,
+            message="Too Many Requests",
         )
-    return _error(
-        prefix,
+    return family.error(
         "10006",
-        429,
-        "Too Many Requests",
         f"Too many wrong codes: MFA is locked; retry in {verdict.retry_after} seconds.",
-        **{"Retry-After": str(verdict.retry_after)},
+        status=429,
+        message="Too Many Requests",
+        headers={"Retry-After": str(verdict.retry_after)},
     )
 
 
 @bp.delete(f"{ME}/totp")
 def delete_totp() -> Response:
-    tenant, user, principal = _caller("TOTP")
+    tenant, user, principal = _caller(TOTP)
     mfa.disable_totp(tenant.id, user.id, _ctx(principal))
     return _empty()
 
 
 @bp.get(f"{ME}/totp/secret")
 def get_totp_secret() -> Response:
-    tenant, user, _principal = _caller("TOTP")
-    return _json({"secret": mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)})
+    tenant, user, _principal = _caller(TOTP)
+    return json_response({"secret": mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)})
 
 
 @bp.get(f"{ME}/totp/qr-code")
 def get_totp_qr_code() -> Response:
     """The enrolment QR code as an image: SVG (default) or PNG, by ``?format=`` or ``Accept``."""
-    tenant, user, _principal = _caller("TOTP")
+    tenant, user, _principal = _caller(TOTP)
     wanted = request.args.get("format")
     if wanted is None:
         best = request.accept_mimetypes.best_match(["image/svg+xml", "image/png"])
         wanted = "png" if best == "image/png" else "svg"
         if request.accept_mimetypes and best is None:
-            raise _error("TOTP", "10009", 406, "Not Acceptable", "The QR code is served as image/svg+xml or image/png.")
+            raise TOTP.error(
+                "10009", "The QR code is served as image/svg+xml or image/png.", status=406, message="Not Acceptable"
+            )
     if wanted not in ("svg", "png"):
-        raise _error("TOTP", "10009", 400, "Bad Request", "'format' must be 'svg' or 'png'.")
+        raise TOTP.error("10009", "'format' must be 'svg' or 'png'.")
     secret = mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)
     qr = segno.make(_uri(tenant, user, secret), error="m", micro=False)
     out = io.BytesIO()
@@ -237,20 +262,21 @@ def get_totp_qr_code() -> Response:
 
 @bp.get(f"{ME}/backup-codes")
 def get_backup_codes() -> Response:
-    tenant, user, _principal = _caller("BCA")
-    return _json({"remainingBackupCodesCount": store.get_state(tenant.id, user.id).backup_codes_remaining})
+    tenant, user, _principal = _caller(BCA)
+    return json_response({"remainingBackupCodesCount": store.get_state(tenant.id, user.id).backup_codes_remaining})
 
 
 @bp.post(f"{ME}/backup-codes")
 def post_backup_codes() -> Response:
-    tenant, user, principal = _caller("BCA")
+    tenant, user, principal = _caller(BCA)
+    read_body(Body(), _BCA_BODY, optional=True)  # no members, but a body must still be JSON
     codes = mfa.regenerate_backup_codes(settings(), tenant.id, user.id, _ctx(principal))
-    return _json({"backupCodes": codes})
+    return json_response({"backupCodes": codes})
 
 
 @bp.delete(f"{ME}/backup-codes")
 def delete_backup_codes() -> Response:
-    tenant, user, principal = _caller("BCA")
+    tenant, user, principal = _caller(BCA)
     mfa.remove_backup_codes(tenant.id, user.id, _ctx(principal))
     return _empty()
 
@@ -267,26 +293,20 @@ def _active_authenticators(state: store.MfaState) -> str:
 def get_authenticators() -> Response:
     """The user's chosen list (WSO2's ``enabledAuthenticators`` claim), or, when none was chosen,
     the authenticators the user has set up."""
-    tenant, user, _principal = _caller("MFA")
+    tenant, user, _principal = _caller(MFA)
     state = store.get_state(tenant.id, user.id)
     value = state.enabled_authenticators
-    return _json({"enabledAuthenticators": value if value is not None else _active_authenticators(state)})
+    return json_response({"enabledAuthenticators": value if value is not None else _active_authenticators(state)})
 
 
 @bp.post(f"{ME}/mfa/authenticators")
 def post_authenticators() -> Response:
-    tenant, user, _principal = _caller("MFA")
-    body = _body("MFA")
-    value = body.get("enabledAuthenticators")
-    if not isinstance(value, str):
-        raise _error("MFA", "10002", 400, "Bad Request", "'enabledAuthenticators' must be a comma-separated string.")
+    tenant, user, _principal = _caller(MFA)
+    value = read_body(AuthenticatorsRequest(), _MFA_BODY, optional=True)["enabledAuthenticators"]
     names = [name.strip() for name in value.split(",") if name.strip()]
     if len(names) > MAX_AUTHENTICATORS or not all(_AUTHENTICATOR.match(name) for name in names):
-        raise _error(
-            "MFA",
+        raise MFA.error(
             "10002",
-            400,
-            "Bad Request",
             f"'enabledAuthenticators' is a comma-separated list of at most {MAX_AUTHENTICATORS} authenticator names.",
         )
     normalized = ",".join(dict.fromkeys(names))
@@ -294,7 +314,7 @@ def post_authenticators() -> Response:
     store.set_enabled_authenticators(tenant.id, user.id, normalized or None)
     if not normalized:
         normalized = _active_authenticators(store.get_state(tenant.id, user.id))
-    return _json({"enabledAuthenticators": normalized})
+    return json_response({"enabledAuthenticators": normalized})
 
 
 # -- what other views show ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from scim_me.web.context import oauth_server
 from scim_me.web.context import require_tenant
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
-from scim_me.web.handlers import json_body
+from scim_me.web.rest import json_response
 
 bp = Blueprint("oauth", __name__)
 
@@ -31,9 +31,7 @@ _UNKNOWN_TENANT = "OAUTH-404"  # the 404 code of this API family
 @bp.get("/oauth2/jwks")
 def get_jwks() -> Response:
     tenant = require_tenant(_UNKNOWN_TENANT)
-    response = json_body(jwks(tenant.id), mimetype="application/json")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    return json_response(jwks(tenant.id), headers={"Cache-Control": "public, max-age=300"})
 
 
 def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
@@ -73,9 +71,7 @@ def userinfo() -> Response:
         raise ApiError(
             "This endpoint needs a token issued to a user.", status=403, code="OAUTH-403", message="Forbidden"
         )
-    response = json_body(user_claims(user.id, user.profile, set(principal.scopes)), mimetype="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return json_response(user_claims(user.id, user.profile, set(principal.scopes)))
 
 
 @bp.post("/oauth2/introspect")

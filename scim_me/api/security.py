@@ -27,7 +27,7 @@ from flask import Response
 from flask import request
 
 from scim_me.core.timestamps import iso_or_none
-from scim_me.errors import ApiError
+from scim_me.errors import SEC
 from scim_me.notify.notices import primary_email
 from scim_me.storage.email_changes import find_for_user
 from scim_me.storage.events import KINDS
@@ -43,8 +43,8 @@ from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.guards import require_user
-from scim_me.web.handlers import json_body
 from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.rest import json_response
 from scim_me.web.sections import overview_sections
 
 bp = Blueprint("security", __name__)
@@ -70,8 +70,7 @@ ALERT_KINDS = frozenset(
 )
 
 
-def _bad_request(description: str, code: str = "SEC-10001") -> ApiError:
-    return ApiError(description, status=400, code=code, message="Invalid request parameter.")
+_INVALID = SEC.kind("10001", "Invalid request parameter.")
 
 
 def _epoch_ms(value: datetime) -> int:
@@ -157,7 +156,7 @@ def security_overview() -> Response:
     body: dict[str, Any] = {"userId": user_id}
     for name in sorted(sections):
         body[name] = sections[name](tenant_id, user_id)
-    return json_body(body, mimetype="application/json")
+    return json_response(body)
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -170,9 +169,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise _bad_request(f"{name} must be an integer.") from None
+        raise _INVALID(f"{name} must be an integer.") from None
     if not low <= value <= high:
-        raise _bad_request(f"{name} must be between {low} and {high}.")
+        raise _INVALID(f"{name} must be between {low} and {high}.")
     return value
 
 
@@ -186,7 +185,7 @@ def _time_arg(name: str) -> datetime | None:
             return datetime.fromtimestamp(int(raw) / 1000, UTC).replace(tzinfo=None)
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
-        raise _bad_request(f"{name} must be an ISO-8601 date-time or epoch milliseconds.") from None
+        raise _INVALID(f"{name} must be an ISO-8601 date-time or epoch milliseconds.") from None
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
@@ -204,7 +203,7 @@ def _kinds_arg() -> frozenset[str] | None:
                 continue
             family = {kind for kind in KINDS if kind.startswith(name + ".")}
             if not family:
-                raise _bad_request(f"Unknown event kind {name[:64]!r}; see the documented kinds.")
+                raise _INVALID(f"Unknown event kind {name[:64]!r}; see the documented kinds.")
             wanted |= family
     return frozenset(wanted) or None
 
@@ -220,7 +219,7 @@ def _decode_cursor(text: str) -> tuple[datetime, int]:
         stamp, _, ident = raw.partition("|")
         return datetime.fromisoformat(stamp), int(ident)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise _bad_request("cursor is not one this server returned.") from None
+        raise _INVALID("cursor is not one this server returned.") from None
 
 
 def represent_event(event: EventRecord) -> dict[str, Any]:
@@ -252,7 +251,7 @@ def security_events() -> Response:
     until = _time_arg("until")
     cursor_text = request.args.get("cursor")
     if cursor_text and offset:
-        raise _bad_request("Use either offset or cursor, not both.")
+        raise _INVALID("Use either offset or cursor, not both.")
     before = _decode_cursor(cursor_text) if cursor_text else None
     # One extra row tells whether a next page exists without a second query.
     rows = list_events(
@@ -274,4 +273,4 @@ def security_events() -> Response:
             links.append({"rel": "next", "href": _link({"cursor": body["nextCursor"]})})
     body["events"] = [represent_event(event) for event in page]
     body["links"] = links
-    return json_body(body, mimetype="application/json")
+    return json_response(body)

@@ -11,7 +11,6 @@ secret whose digest is stored.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +59,7 @@ from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
 from scim_me.web.context import settings
+from scim_me.web.rest import json_response
 
 bp = Blueprint("signin", __name__)
 
@@ -446,7 +446,7 @@ def _discovery() -> Response:
             "address",
         ],
     }
-    return Response(json.dumps(document), mimetype="application/json", headers={"Cache-Control": "max-age=300"})
+    return json_response(document, headers={"Cache-Control": "max-age=300"})
 
 
 @bp.get("/oauth2/token/.well-known/openid-configuration")

@@ -15,6 +15,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from scim_me.errors import CM
 from scim_me.errors import ApiError
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
@@ -252,16 +253,18 @@ def entity_tag(document: Any) -> str:
 # --- errors (wso2-api.md §7.1: CM_ codes; the CM_6xxxx ones are scim-me's, see docs/privacy.md) ---
 
 
-def bad_request(description: str, code: str = "CM_60001") -> ApiError:
-    return ApiError(description, status=400, code=code, message="Invalid request")
+INVALID = CM.kind("60001", "Invalid request")
+# A receipt naming PII categories its purpose does not declare / leaving out mandatory ones.
+UNDECLARED_PII = CM.kind("60002", "Invalid request")
+MANDATORY_PII_MISSING = CM.kind("60003", "Invalid request")
+_CODES_NOT_FOUND = {"purpose": "00024", "purpose category": "00027", "PII category": "00035", "receipt": "00068"}
 
 
-def not_found(kind: str, identifier: object) -> ApiError:
-    codes = {"purpose": "CM_00024", "purpose category": "CM_00027", "PII category": "CM_00035", "receipt": "CM_00068"}
-    return ApiError(
+def not_found(kind: str, identifier: object, *, status: int = 404) -> ApiError:
+    return CM.error(
+        _CODES_NOT_FOUND[kind],
         f"No {kind} with id {identifier} was found.",
-        status=404,
-        code=codes[kind],
+        status=status,
         message=f"Invalid {kind} id",
     )
 
@@ -269,45 +272,39 @@ def not_found(kind: str, identifier: object) -> ApiError:
 def unknown_reference(kind: str, identifier: object) -> ApiError:
     """An id in a request body that names nothing in this tenant: the request is wrong (400),
     with WSO2's code for the kind of id."""
-    error = not_found(kind, identifier)
-    error.status = 400
-    return error
+    return not_found(kind, identifier, status=400)
 
 
 def already_exists(kind: str, name: str) -> ApiError:
-    codes = {"purpose": "CM_00022", "purpose category": "CM_00029", "PII category": "CM_00032"}
-    return ApiError(
-        f"A {kind} named {name!r} already exists.", status=409, code=codes[kind], message=f"{kind.capitalize()} exists"
+    codes = {"purpose": "00022", "purpose category": "00029", "PII category": "00032"}
+    return CM.error(
+        codes[kind], f"A {kind} named {name!r} already exists.", status=409, message=f"{kind.capitalize()} exists"
     )
 
 
 def in_use(kind: str, identifier: object, used_by: str) -> ApiError:
-    return ApiError(
+    return CM.error(
+        "60409",
         f"The {kind} {identifier} is used by {used_by} and cannot be deleted.",
         status=409,
-        code="CM_60409",
         message=f"{kind.capitalize()} in use",
     )
 
 
-def not_authorized(description: str) -> ApiError:
-    return ApiError(description, status=403, code="CM_00076", message="Not authorized")
+NOT_AUTHORIZED = CM.kind("00076", "Not authorized", 403)
 
 
 def no_user() -> ApiError:
-    return ApiError(
-        "This operation needs a token issued to a user (a piiPrincipalId).",
-        status=403,
-        code="CM_00075",
-        message="No user",
+    return CM.error(
+        "00075", "This operation needs a token issued to a user (a piiPrincipalId).", status=403, message="No user"
     )
 
 
 def precondition_failed(current: str) -> ApiError:
-    return ApiError(
+    return CM.error(
+        "60412",
         "The resource has changed since the version given in If-Match.",
         status=412,
-        code="CM_60412",
         message="Precondition Failed",
         headers={"ETag": current},
     )

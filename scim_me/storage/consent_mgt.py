@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 import peewee
 
@@ -43,6 +44,25 @@ from scim_me.storage.models import ConsentReceiptService
 from scim_me.storage.models import Tenant
 from scim_me.storage.users import now
 
+# ---------------------------------------------------------------- metadata, shared
+
+
+MetadataRow = TypeVar("MetadataRow", ConsentPiiCategory, ConsentPurposeCategory, ConsentPurpose)
+
+
+def _page(model: type[MetadataRow], tenant_id: int, limit: int, offset: int, *where: Any) -> list[MetadataRow]:
+    """A tenant's metadata rows (matching ``where``) in creation order, one page of them."""
+    query = model.select().where(model.tenant == tenant_id, *where)
+    rows: list[MetadataRow] = list(query.order_by(model.id).limit(limit).offset(offset))
+    return rows
+
+
+def _owned(model: type[MetadataRow], tenant_id: int, row_id: int) -> MetadataRow | None:
+    """The row with this id if it belongs to the tenant (another tenant's id is not found)."""
+    row: MetadataRow | None = model.get_or_none((model.id == row_id) & (model.tenant == tenant_id))
+    return row
+
+
 # ---------------------------------------------------------------- metadata: PII categories
 
 
@@ -51,20 +71,11 @@ def _pii(row: ConsentPiiCategory) -> PiiCategory:
 
 
 def list_pii_categories(tenant_id: int, limit: int, offset: int) -> list[PiiCategory]:
-    query = (
-        ConsentPiiCategory.select()
-        .where(ConsentPiiCategory.tenant == tenant_id)
-        .order_by(ConsentPiiCategory.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [_pii(row) for row in query]
+    return [_pii(row) for row in _page(ConsentPiiCategory, tenant_id, limit, offset)]
 
 
 def get_pii_category(tenant_id: int, category_id: int) -> PiiCategory | None:
-    row = ConsentPiiCategory.get_or_none(
-        (ConsentPiiCategory.id == category_id) & (ConsentPiiCategory.tenant == tenant_id)
-    )
+    row = _owned(ConsentPiiCategory, tenant_id, category_id)
     return _pii(row) if row else None
 
 
@@ -118,20 +129,11 @@ def _purpose_category(row: ConsentPurposeCategory) -> PurposeCategory:
 
 
 def list_purpose_categories(tenant_id: int, limit: int, offset: int) -> list[PurposeCategory]:
-    query = (
-        ConsentPurposeCategory.select()
-        .where(ConsentPurposeCategory.tenant == tenant_id)
-        .order_by(ConsentPurposeCategory.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [_purpose_category(row) for row in query]
+    return [_purpose_category(row) for row in _page(ConsentPurposeCategory, tenant_id, limit, offset)]
 
 
 def get_purpose_category(tenant_id: int, category_id: int) -> PurposeCategory | None:
-    row = ConsentPurposeCategory.get_or_none(
-        (ConsentPurposeCategory.id == category_id) & (ConsentPurposeCategory.tenant == tenant_id)
-    )
+    row = _owned(ConsentPurposeCategory, tenant_id, category_id)
     return _purpose_category(row) if row else None
 
 
@@ -190,18 +192,18 @@ def _purpose(row: ConsentPurpose, links: list[PurposePii]) -> Purpose:
 def list_purposes(
     tenant_id: int, limit: int, offset: int, group: str | None = None, group_type: str | None = None
 ) -> list[Purpose]:
-    query = ConsentPurpose.select().where(ConsentPurpose.tenant == tenant_id)
+    where = []
     if group is not None:
-        query = query.where(ConsentPurpose.group_name == group)
+        where.append(ConsentPurpose.group_name == group)
     if group_type is not None:
-        query = query.where(ConsentPurpose.group_type == group_type)
-    rows = list(query.order_by(ConsentPurpose.id).limit(limit).offset(offset))
+        where.append(ConsentPurpose.group_type == group_type)
+    rows = _page(ConsentPurpose, tenant_id, limit, offset, *where)
     links = _purpose_links(row.id for row in rows)
     return [_purpose(row, links.get(row.id, [])) for row in rows]
 
 
 def get_purpose(tenant_id: int, purpose_id: int) -> Purpose | None:
-    row = ConsentPurpose.get_or_none((ConsentPurpose.id == purpose_id) & (ConsentPurpose.tenant == tenant_id))
+    row = _owned(ConsentPurpose, tenant_id, purpose_id)
     if row is None:
         return None
     return _purpose(row, _purpose_links([row.id]).get(row.id, []))
@@ -230,7 +232,7 @@ def create_purpose(
                 if get_pii_category(tenant_id, category_id) is None:
                     raise core.unknown_reference("PII category", category_id)
                 if category_id in seen:
-                    raise core.bad_request(f"PII category {category_id} is listed twice.")
+                    raise core.INVALID(f"PII category {category_id} is listed twice.")
                 seen.add(category_id)
             row = ConsentPurpose.create(
                 tenant=tenant_id,
@@ -312,7 +314,7 @@ def _check_references(tenant_id: int, request: NewReceipt) -> None:
                     raise core.unknown_reference("purpose category", category_id)
             given = [pii.pii_category_id for pii in item.pii]
             if len(set(given)) != len(given):
-                raise core.bad_request(f"Purpose {item.purpose_id} lists a PII category twice.")
+                raise core.INVALID(f"Purpose {item.purpose_id} lists a PII category twice.")
             for category_id in given:
                 if get_pii_category(tenant_id, category_id) is None:
                     raise core.unknown_reference("PII category", category_id)
@@ -320,9 +322,8 @@ def _check_references(tenant_id: int, request: NewReceipt) -> None:
             if declared:
                 extra = sorted(set(given) - declared)
                 if extra:
-                    raise core.bad_request(
-                        f"PII categories {extra} are not part of purpose {purpose.id} ({purpose.name!r}).",
-                        code="CM_60002",
+                    raise core.UNDECLARED_PII(
+                        f"PII categories {extra} are not part of purpose {purpose.id} ({purpose.name!r})."
                     )
                 missing = sorted(
                     link.category.id
@@ -330,10 +331,9 @@ def _check_references(tenant_id: int, request: NewReceipt) -> None:
                     if link.mandatory and link.category.id not in given
                 )
                 if missing:
-                    raise core.bad_request(
+                    raise core.MANDATORY_PII_MISSING(
                         f"Purpose {purpose.id} ({purpose.name!r}) needs consent to its mandatory PII categories"
-                        f" {missing}.",
-                        code="CM_60003",
+                        f" {missing}."
                     )
 
 

@@ -27,6 +27,7 @@ from scim_me.errors import PayloadTooLargeError
 from scim_me.errors import ScimError
 from scim_me.errors import ServerError
 from scim_me.errors import UnavailableError
+from scim_me.errors import reason
 from scim_me.storage.db import is_busy
 
 SCIM_JSON = "application/scim+json"
@@ -66,9 +67,7 @@ def _from_http(exc: HTTPException) -> ScimError:
         return MethodNotAllowedError(headers={"Allow": allowed} if allowed else None)
     if status == 413:
         return PayloadTooLargeError()
-    error = ScimError(exc.description or "The request was not understood.")
-    error.status = status
-    return error
+    return ScimError(exc.description or "The request was not understood.", status=status)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -77,7 +76,7 @@ def register_error_handlers(app: Flask) -> None:
         if not _is_scim_path():
             # Headers too: a 401 must carry its WWW-Authenticate challenge (RFC 6750 §3).
             return api_response(
-                ApiError(error.detail, status=error.status, message=_message(error.status), headers=error.headers)
+                ApiError(error.detail, status=error.status, message=reason(error.status), headers=error.headers)
             )
         return scim_response(error)
 
@@ -90,11 +89,15 @@ def register_error_handlers(app: Flask) -> None:
         error = _from_http(exc)
         if _is_scim_path():
             return scim_response(error)
-        api_error = ApiError(
-            error.detail, status=error.status, code=f"SCM-{error.status}", message=_message(error.status)
+        return api_response(
+            ApiError(
+                error.detail,
+                status=error.status,
+                code=f"SCM-{error.status}",
+                message=reason(error.status),
+                headers=error.headers,
+            )
         )
-        api_error.headers.update(error.headers)
-        return api_response(api_error)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -111,34 +114,16 @@ def register_error_handlers(app: Flask) -> None:
                 error.detail,
                 status=error.status,
                 code=f"SCM-{error.status}",
-                message=_message(error.status),
+                message=reason(error.status),
                 headers=error.headers,
             )
         )
-
-
-def _message(status: int) -> str:
-    names: dict[int, str] = {
-        400: "Bad Request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        404: "Not Found",
-        405: "Method Not Allowed",
-        406: "Not Acceptable",
-        409: "Conflict",
-        412: "Precondition Failed",
-        413: "Payload Too Large",
-        415: "Unsupported Media Type",
-        429: "Too Many Requests",
-        500: "Internal Server Error",
-        503: "Service Unavailable",
-    }
-    return names.get(status, "Error")
 
 
 def json_text(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False)
 
 
-def json_body(payload: Any, status: int = 200, mimetype: str = SCIM_JSON) -> Response:
-    return Response(json_text(payload), status=status, mimetype=mimetype)
+def json_body(payload: Any, status: int = 200) -> Response:
+    """A SCIM body (``application/scim+json``); WSO2 REST bodies go through ``rest.json_response``."""
+    return Response(json_text(payload), status=status, mimetype=SCIM_JSON)

@@ -3,13 +3,17 @@
 Accept: missing, ``*/*``, ``application/*``, ``application/json`` or ``application/scim+json``
 (anything else is 406, as WSO2). Content-Type on bodies: ``application/scim+json`` or
 ``application/json`` with at most ``charset=utf-8`` (anything else is 415). Bodies are parsed
-strictly: duplicate keys, nesting deeper than the configured limit, non-UTF-8 and non-JSON
-constants (NaN, Infinity) are ``invalidSyntax``.
+strictly: duplicate keys, nesting deeper than the configured limit, non-UTF-8, lone UTF-16
+surrogates (``"\\ud800"``, which no database column can store) and non-finite numbers (NaN,
+Infinity, ``1e400``) are ``invalidSyntax``. This is the one JSON parser: the WSO2 REST APIs reach
+it through ``web/bodies.py``, which renders its errors in their own dialect.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from flask import request
@@ -22,6 +26,7 @@ from scim_me.web.context import settings
 
 _ACCEPTABLE = {"*/*", "application/*", "application/json", "application/scim+json"}
 _BODY_TYPES = {"application/json", "application/scim+json"}
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def check_accept() -> None:
@@ -62,25 +67,45 @@ def _reject_constant(name: str) -> Any:
     raise InvalidSyntaxError(f"{name} is not valid JSON.")
 
 
-def _depth(value: Any, limit: int) -> None:
-    """Reject more than ``limit`` nested objects/arrays (the outermost is level 1; scalars add none)."""
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidSyntaxError(f"The number {_clip(text)} is out of range.")
+    return value
+
+
+def _check_string(text: str) -> None:
+    if _SURROGATE.search(text):
+        raise InvalidSyntaxError("The JSON body contains an unpaired UTF-16 surrogate escape.")
+
+
+def _walk(value: Any, limit: int, strings: bool) -> None:
+    """Reject more than ``limit`` nested objects/arrays (the outermost is level 1; scalars add
+    none) and, when ``strings``, any key or string holding a lone surrogate."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
         if isinstance(item, dict):
             children: Any = item.values()
+            if strings:
+                for key in item:
+                    _check_string(key)
         elif isinstance(item, list):
             children = item
         else:
+            if strings and isinstance(item, str):
+                _check_string(item)
             continue
         if level > limit:
             raise InvalidSyntaxError(f"The JSON body is nested deeper than {limit} levels.")
         stack.extend((child, level + 1) for child in children)
 
 
-def parse_body() -> Any:
-    """Return the parsed JSON body of a SCIM request, enforcing the limits above."""
-    check_content_type()
+def parse_body(*, check_type: bool = True) -> Any:
+    """Return the parsed JSON body of a request, enforcing the limits above. ``check_type`` is
+    off only for the MFA API, which has always read its bodies whatever their Content-Type."""
+    if check_type:
+        check_content_type()
     limit = settings().max_body_bytes
     length = request.content_length
     if length is not None and length > limit:
@@ -92,17 +117,23 @@ def parse_body() -> Any:
         raise InvalidSyntaxError("The request body is empty.")
     try:
         text = raw.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        value = json.loads(
+            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite
+        )
     except InvalidSyntaxError:
         raise
     except RecursionError as exc:
         raise InvalidSyntaxError("The JSON body is nested too deeply.") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidSyntaxError(f"The request body is not valid JSON: {_short(exc)}") from exc
-    _depth(value, settings().max_json_depth)
+    # Raw UTF-8 cannot encode a surrogate, so only a \u escape can smuggle one in.
+    _walk(value, settings().max_json_depth, strings="\\u" in text)
     return value
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
+    return _clip(str(exc))
+
+
+def _clip(text: str) -> str:
     return text if len(text) < 120 else text[:117] + "..."

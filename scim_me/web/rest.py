@@ -1,22 +1,21 @@
-"""Small helpers shared by the privacy APIs (consent management, authorized apps, sessions, export):
-the caller, JSON bodies and paging parameters in WSO2's error dialect, entity tags, and the
-request facts that security events record."""
+"""Small helpers shared by the WSO2 REST APIs: the caller, the one JSON response helper, paging
+parameters in WSO2's error dialect, entity tags, and the request facts that security events
+record. Request bodies are read through ``web/bodies.py``."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response
 from flask import request
 
 from scim_me.errors import ApiError
-from scim_me.errors import ScimError
 from scim_me.storage.events import record_event
 from scim_me.web.context import current_tenant
 from scim_me.web.guards import authenticate
-from scim_me.web.negotiation import parse_body
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
 
@@ -30,27 +29,18 @@ def is_self_service(principal: Principal) -> bool:
     return principal.user_id is not None and LOGIN_SCOPE in principal.scopes
 
 
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A WSO2 REST API's JSON body (``application/json``); a user's data, so ``no-store`` unless
+    ``headers`` say how it may be cached. SCIM bodies go through ``handlers.json_body``."""
     response = Response(
         json.dumps(payload, ensure_ascii=False), status=status, mimetype="application/json", headers=headers
     )
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
 def empty(status: int) -> Response:
     return Response(status=status, headers={"Cache-Control": "no-store"})
-
-
-def json_body(make_error: Callable[[str], ApiError]) -> Any:
-    """The request's JSON body, parsed strictly (duplicate keys, depth, size, content type);
-    problems answer 400/413/415 in the API's own error dialect."""
-    try:
-        return parse_body()
-    except ScimError as exc:
-        error = make_error(exc.detail)
-        error.status = exc.status
-        raise error from exc
 
 
 def paging(make_error: Callable[[str], ApiError], default_limit: int = 100, max_limit: int = 1000) -> tuple[int, int]:

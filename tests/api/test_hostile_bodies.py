@@ -1,0 +1,153 @@
+"""Every endpoint that reads a JSON body answers hostile bodies with a 4xx in its own error
+dialect, never a 500, and writes nothing.
+
+The endpoints are discovered from the app's URL map (every POST, PUT and PATCH route), so a new
+JSON endpoint is covered the day it is added; form endpoints are named below, with why. The
+bodies are the ones the shared parser (``web/negotiation.parse_body``) exists to refuse: RFC 8259
+§9 lets a parser limit nesting depth and size, §4 leaves duplicate names undefined, §8.1 requires
+UTF-8, §6 has no NaN/Infinity, and a lone UTF-16 surrogate escape (§7) names no character.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scim_me.errors import SCIM_ERROR_URN
+from scim_me.storage.models import BaseModel
+from tests.factories import make_tenant
+from tests.factories import make_token
+from tests.factories import make_user
+from tests.support.apps import build_app
+
+# Endpoints that read form parameters (or nothing), never JSON.
+NOT_JSON = {
+    "oauth.issue_token": "RFC 6749 §3.2: application/x-www-form-urlencoded",
+    "oauth.introspect": "RFC 7662 §2.1: form-encoded",
+    "oauth.revoke_token": "RFC 7009 §2.1: form-encoded",
+    "oauth.userinfo": "OIDC Core §5.3.1: the access token is the only input",
+    "signin.authorize": "the sign-in page's HTML form",
+    "signin.logout": "the logout page's HTML form",
+    "email_verification.confirm_page_post": "the confirmation page's HTML form",
+}
+
+SCOPES = (
+    "openid internal_login internal_user_password_update internal_consent_mgt_add"
+    " internal_consent_mgt_delete internal_consent_mgt_view"
+)
+DEPTH = 100_000
+HOSTILE: dict[str, bytes] = {
+    "deep-arrays": b"[" * DEPTH + b"]" * DEPTH,
+    "deep-objects": b'{"a":' * DEPTH + b"1" + b"}" * DEPTH,
+    "duplicate-keys": b'{"action": "INIT", "action": "INIT", "enabledAuthenticators": "TOTP"}',
+    "invalid-utf8": b'{"action": "\xff\xfe", "code": "\xc3\x28"}',
+    "lone-surrogate": b'{"action": "\\ud800", "enabledAuthenticators": "\\udfff", "code": "\\ud800x"}',
+    "nan": b'{"a": NaN}',
+    "infinity": b'{"a": -Infinity}',
+    "overflowing-number": b'{"a": 1e400}',
+    "huge-integer": b'{"a": ' + b"9" * 5000 + b"}",
+    # Every JSON body here is an object; members' types are each endpoint's own tests' business.
+    "array": b'[{"action": "INIT"}]',
+    "string": b'"INIT"',
+    "number": b"42",
+    "null": b"null",
+    "not-json": b"{not json",
+}
+OVERSIZE = 1024 * 1024 + 1  # the default max_body_bytes, plus one
+
+# The code each WSO2 REST family answers a bad body with (the start of it).
+FAMILY_CODES = {
+    "/api/users/v1/me/totp": ("TOTP-",),
+    "/api/users/v1/me/backup-codes": ("BCA-",),
+    "/api/users/v1/me/mfa/authenticators": ("MFA-",),
+    "/api/users/v1/me/change-password": ("PWD-",),
+    "/api/identity/consent-mgt/v1.0": ("CM_",),
+    "/api/identity/user/v1.0": ("UMG-", "18001"),
+}
+
+
+def _json_routes() -> list[tuple[str, str, str]]:
+    with tempfile.TemporaryDirectory() as scratch:
+        app = build_app(f"sqlite:///{scratch}/routes.db", Path(scratch))
+        rules = list(app.url_map.iter_rules())
+        app.extensions["scim_me"].db.close_all()
+    routes = []
+    for rule in rules:
+        for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH"}):
+            if rule.endpoint not in NOT_JSON:
+                routes.append((method, rule.rule, rule.endpoint))
+    return routes
+
+
+ROUTES = _json_routes()
+
+
+def test_the_route_list_is_not_empty_and_names_only_real_endpoints() -> None:
+    endpoints = {endpoint for _method, _rule, endpoint in ROUTES}
+    assert {"scim_me.patch_me", "mfa.post_totp", "account.change_password", "consent_mgt.add_purpose"} <= endpoints
+    assert not any("<" in rule for _method, rule, _endpoint in ROUTES), "fill in path variables below"
+
+
+@pytest.fixture
+def caller(app: Any) -> Iterator[dict[str, str]]:
+    tenant = make_tenant(app, "acme", self_registration="open")
+    kim = make_user(app, tenant, "kim", "correct-horse-9", emails=[{"value": "kim@example.com", "primary": True}])
+    yield {"Authorization": f"Bearer {make_token(app, tenant, kim, SCOPES)}"}
+
+
+def _snapshot(app: Any) -> dict[str, list[tuple[Any, ...]]]:
+    with app.extensions["scim_me"].db.connection_context():
+        return {
+            model.__name__: sorted((tuple(row) for row in model.select().tuples()), key=repr)
+            for model in BaseModel.__subclasses__()
+        }
+
+
+def _assert_dialect(response: Any, rule: str) -> None:
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    body = response.get_json(force=True)
+    if rule.startswith("/scim2"):
+        assert response.mimetype == "application/scim+json"
+        assert body["schemas"] == [SCIM_ERROR_URN] and body["status"] == str(response.status_code), body
+        return
+    assert set(body) == {"code", "message", "description", "traceId"}, body
+    assert not body["code"].startswith("SCM-"), f"{rule} fell through to the generic handler: {body}"
+    for prefix, codes in FAMILY_CODES.items():
+        if rule.startswith(prefix):
+            assert body["code"].startswith(codes), (rule, body)
+
+
+@pytest.mark.parametrize("name", [*sorted(HOSTILE), "oversize"])
+@pytest.mark.parametrize(("method", "rule", "endpoint"), ROUTES, ids=[f"{m} {r}" for m, r, _e in ROUTES])
+def test_hostile_bodies_are_4xx_in_the_family_dialect_and_write_nothing(
+    app: Any, client: Any, caller: dict[str, str], method: str, rule: str, endpoint: str, name: str
+) -> None:
+    data = HOSTILE[name] if name != "oversize" else b'{"a": "' + b"x" * OVERSIZE + b'"}'
+    before = _snapshot(app)
+    response = client.open(
+        f"/t/acme{rule}", method=method, data=data, headers={**caller, "Content-Type": "application/json"}
+    )
+    _assert_dialect(response, rule)
+    assert _snapshot(app) == before, f"{endpoint} wrote something for a {name} body"
+
+
+@pytest.mark.parametrize(("method", "rule", "endpoint"), ROUTES, ids=[f"{m} {r}" for m, r, _e in ROUTES])
+def test_a_non_json_content_type_is_refused_in_the_family_dialect(
+    app: Any, client: Any, caller: dict[str, str], method: str, rule: str, endpoint: str
+) -> None:
+    """415 (400 where an API has always said 400); the MFA API reads any Content-Type as JSON, so
+    a form body is a 400 there too."""
+    before = _snapshot(app)
+    response = client.open(
+        f"/t/acme{rule}",
+        method=method,
+        data="action=INIT&code=x",
+        headers={**caller, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    _assert_dialect(response, rule)
+    assert response.status_code in (400, 415)
+    assert _snapshot(app) == before, f"{endpoint} wrote something for a form body"
