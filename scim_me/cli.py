@@ -44,12 +44,13 @@ def _settings() -> Settings:
 @contextmanager
 def _database(settings: Settings) -> Iterator[Any]:
     from scim_me.storage.db import database_proxy
+    from scim_me.storage.db import make_private_directory
     from scim_me.storage.db import open_database
 
     if settings.database_url.startswith("sqlite:"):
         from urllib.parse import urlparse
 
-        Path(urlparse(settings.database_url).path).parent.mkdir(parents=True, exist_ok=True)
+        make_private_directory(Path(urlparse(settings.database_url).path).parent)
     db: Any = open_database(
         settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
     )
@@ -112,7 +113,9 @@ def keys_init() -> None:
     if path.exists():
         click.echo(f"{path} exists; keeping it.")
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from scim_me.storage.db import make_private_directory
+
+    make_private_directory(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(new_master_key() + "\n")

@@ -72,13 +72,25 @@ def _public_signing_key(key: dict[str, Any]) -> bool:
     return key.get("kty") in ("RSA", "EC", "OKP") and "d" not in key and key.get("use", "sig") == "sig"
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """The configured JWKS URL is the trust anchor: a redirect must not choose where the keys
+    come from (an open redirect on the issuer's host would hand the key set to anyone). A 3xx
+    is then an HTTPError, a failed fetch like any other."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 def _fetch(url: str, timeout: float) -> KeySet:
     if not url.startswith(("https://", "http://")):
         raise ValueError("a JWKS URL is http(s)")  # also checked when configured
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked just above
         url, headers={"Accept": "application/json", "User-Agent": "scim-me"}
     )
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with _NO_REDIRECTS.open(request, timeout=timeout) as response:
         body = response.read(MAX_JWKS_BYTES + 1)
     if len(body) > MAX_JWKS_BYTES:
         raise ValueError("the JWKS document is too large")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import unquote
@@ -41,7 +42,11 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
     access; two processes opening a fresh database at once can see "database is locked" there,
     before the busy timeout applies. Retry within the busy timeout instead of failing."""
 
+    _file_path: str | None = None
+
     def _connect(self) -> Any:
+        if self._file_path is not None:
+            make_owner_only(self._file_path)
         deadline = time.monotonic() + self._busy_seconds
         while True:
             try:
@@ -50,6 +55,37 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
+
+
+# SQLite creates a database's -wal, -shm and -journal files with the database file's own mode,
+# so creating the database 0600 keeps all of them owner-only whatever the umask.
+_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def make_owner_only(path: str) -> None:
+    """Create the database file 0600 before SQLite opens it (SQLite would use 0644 under the
+    usual umask), and take group and other access away from an existing one and its side files:
+    it holds password hashes, sealed TOTP seeds and token records."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # SQLite reports the real problem when it opens the file
+    for suffix in _SIDE_FILES:
+        name = path + suffix
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+                log.warning("made %s readable by its owner only (it was open to group or others)", name)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("could not make %s owner-only: %s", name, exc)
+
+
+def make_private_directory(path: Path) -> None:
+    """Create ``path`` (and missing parents) for the server's own files; the folder itself 0700.
+    An existing folder is left as the operator set it up."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full") -> peewee.Database:
@@ -76,6 +112,8 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             check_same_thread=False,
         )
         db._busy_seconds = busy_timeout_ms / 1000  # type: ignore[attr-defined]
+        in_memory = not path or path == ":memory:" or path.startswith("file:")
+        db._file_path = None if in_memory else path  # type: ignore[attr-defined]
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         options: dict[str, Any] = dict(parse_qsl(parsed.query))

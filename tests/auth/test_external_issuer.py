@@ -54,12 +54,19 @@ class JwksServer:
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
         self.status = 200
+        self.location: str | None = None  # when set, every answer is a 302 to it
         self.hits = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits += 1
+                if server.location is not None:
+                    self.send_response(302)
+                    self.send_header("Location", server.location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps(server.document).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
@@ -440,6 +447,22 @@ def test_an_unreachable_jwks_is_503_not_401(client, tenant, kim, key, app):
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.json["schemas"] == [ERROR_URN]
     assert response.headers["Retry-After"] == "30"
+
+
+def test_a_redirecting_jwks_url_is_not_followed(client, tenant, kim, key, app, jwks_server):
+    """The configured JWKS URL is the trust anchor: a redirect (an open redirect on the issuer's
+    host, a hijacked path) must not pick the keys, so it counts as a failed fetch (503)."""
+    elsewhere = JwksServer()
+    try:
+        elsewhere.publish(key)
+        jwks_server.location = elsewhere.url
+        configure(app, tenant, jwks_uri=jwks_server.url)
+        response = client.get(ME, headers=bearer(sign(key, claims())))
+        assert response.status_code == 503, response.get_data(as_text=True)
+        assert jwks_server.hits == 1
+        assert elsewhere.hits == 0
+    finally:
+        elsewhere.close()
 
 
 def test_a_broken_jwks_keeps_the_last_good_keys(database_url, tmp_path, jwks_server):
