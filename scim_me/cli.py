@@ -238,19 +238,23 @@ def tenant_update(
             extra[key] = parse_setting(raw.strip(), getattr(defaults, key))
         except SettingTextError as exc:
             raise click.ClickException(f"{key} takes {exc.expected}") from exc
-    if verify_email_on_update is not None:
-        extra["verify_email_on_update"] = verify_email_on_update
+    # A switch may be given by its own flag or by --set; both at once must agree.
+    flags = {
+        "self_registration": self_registration,
+        "self_delete": self_delete,
+        "password_update_in_me": password_update_in_me,
+        "verify_email_on_update": verify_email_on_update,
+    }
+    for key, value in flags.items():
+        if value is None:
+            continue
+        if key in extra and extra[key] != value:
+            raise click.ClickException(f"{key} is given twice with different values")
+        extra[key] = value
     settings = _settings()
     with _database(settings):
         try:
-            record = update_tenant(
-                name,
-                dialect=dialect,
-                self_registration=self_registration,
-                self_delete=self_delete,
-                password_update_in_me=password_update_in_me,
-                **extra,
-            )
+            record = update_tenant(name, dialect=dialect, **extra)
         except TenantError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"name": record.name, "dialect": record.dialect, **record.settings.__dict__}))

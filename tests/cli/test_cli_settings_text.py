@@ -45,3 +45,16 @@ def test_values_take_the_type_of_the_setting(ready: Cli) -> None:
 def test_a_value_of_the_wrong_type_names_the_setting(ready: Cli, assignment: str, message: str) -> None:
     result = ready("tenant", "update", "acme", "--set", assignment)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", message)
+
+
+def test_switches_with_their_own_flag_can_be_set_with_set_too(ready: Cli) -> None:
+    # These four have flags of their own; through --set they once crashed with a traceback.
+    out = _update(ready, "self_delete=no", "self_registration=open", "password_update_in_me=false")
+    assert (out["self_delete"], out["self_registration"], out["password_update_in_me"]) == (False, "open", False)
+    agreeing = json.loads(ready.ok("tenant", "update", "acme", "--self-delete", "--set", "self_delete=yes"))
+    assert agreeing["self_delete"] is True
+
+
+def test_a_flag_and_a_set_that_disagree_are_refused(ready: Cli) -> None:
+    message = ready.fails("tenant", "update", "acme", "--no-self-delete", "--set", "self_delete=yes")
+    assert message == "Error: self_delete is given twice with different values\n"
