@@ -38,7 +38,7 @@ def render(doc: dict[str, Any]) -> str:
         f"{meta['wrk']} `{meta['wrk_args']}` after {meta['warmup_s']} s of warm-up. "
         f"Load average after the run: {', '.join(str(x) for x in meta['load_average_after'])}.",
         "",
-        "| scenario | req/s | x bare | p50 | p99 | p99 ÷ p50 | load before |",
+        "| scenario | req/s | x bare (mean of its runs) | p50 | p99 | p99 ÷ p50 | load before |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in doc["results"]:
