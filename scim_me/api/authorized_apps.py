@@ -18,7 +18,7 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 
-from scim_me.errors import ApiError
+from scim_me.errors import AAP
 from scim_me.storage.authorized_apps import AuthorizedApp
 from scim_me.storage.authorized_apps import list_authorized_apps
 from scim_me.storage.authorized_apps import revoke_authorized_app
@@ -49,7 +49,7 @@ def _v2(app: AuthorizedApp) -> dict[str, Any]:
 
 
 def _caller() -> tuple[Principal, str]:
-    principal = self_service_caller("AAP-60403")
+    principal = self_service_caller(AAP)
     assert principal.user_id is not None
     return principal, principal.user_id
 
@@ -61,10 +61,10 @@ def _find(principal: Principal, user_id: str, application_id: str, *, by_name: b
         named = [app for app in apps if app.name == application_id]
         match = named if len(named) == 1 else []
     if not match:
-        raise ApiError(
+        raise AAP.error(
+            "60404",
             f"No authorized application {application_id!r} was found for the user.",
             status=404,
-            code="AAP-60404",
             message="Application not found",
         )
     return match[0]

@@ -25,7 +25,7 @@ from flask import request
 
 from scim_me.core.schemas import WSO2_URN
 from scim_me.core.timestamps import iso
-from scim_me.errors import ApiError
+from scim_me.errors import UEX
 from scim_me.services.user_view import represent
 from scim_me.storage.events import list_events
 from scim_me.storage.users import StoredUser
@@ -116,14 +116,14 @@ def _download_name(user_name: str) -> str:
 
 @bp.get(PATH)
 def export_me() -> Response:
-    principal = self_service_caller("UEX-60403")
+    principal = self_service_caller(UEX)
     raw = request.args.get("download", "false").lower()
     if raw not in ("true", "false"):
-        raise ApiError("download must be true or false.", status=400, code="UEX-60400", message="Bad Request")
+        raise UEX.error("60400", "download must be true or false.")
     assert principal.user_id is not None
     user = get_user(principal.tenant.id, principal.user_id)
     if user is None:
-        raise ApiError("The user no longer exists.", status=404, code="UEX-60404", message="Not Found")
+        raise UEX.error("60404", "The user no longer exists.", status=404, message="Not Found")
     scim = _strip_secrets(represent(user, principal.tenant, registry()))
     document: dict[str, Any] = {
         "exportedAt": iso(now()),

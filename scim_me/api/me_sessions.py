@@ -22,7 +22,7 @@ from flask import Response
 from flask import request
 
 from scim_me.core.consent import epoch_ms
-from scim_me.errors import ApiError
+from scim_me.errors import USM
 from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
@@ -43,15 +43,15 @@ bp = Blueprint("me_sessions", __name__)
 
 PATH = "/api/users/v1/me/sessions"
 _NOT_IMPLEMENTED = (
-    ("limit", "USM-10003", "Pagination is not supported."),
-    ("offset", "USM-10003", "Pagination is not supported."),
-    ("filter", "USM-10004", "Filtering is not supported."),
-    ("sort", "USM-10005", "Sorting is not supported."),
+    ("limit", "10003", "Pagination is not supported."),
+    ("offset", "10003", "Pagination is not supported."),
+    ("filter", "10004", "Filtering is not supported."),
+    ("sort", "10005", "Sorting is not supported."),
 )
 
 
 def _caller() -> tuple[Principal, str]:
-    principal = self_service_caller("USM-60403")
+    principal = self_service_caller(USM)
     assert principal.user_id is not None
     return principal, principal.user_id
 
@@ -84,9 +84,9 @@ def _end(principal: Principal, user_id: str, session: SessionRecord, reason: str
 @bp.get(PATH)
 def list_sessions() -> Response:
     principal, user_id = _caller()
-    for name, code, description in _NOT_IMPLEMENTED:
+    for name, number, description in _NOT_IMPLEMENTED:
         if name in request.args:
-            raise ApiError(description, status=501, code=code, message="Not Implemented")
+            raise USM.error(number, description, status=501, message="Not Implemented")
     sessions = list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings))
     if not sessions:
         return json_response({})
@@ -98,7 +98,7 @@ def end_sessions() -> Response:
     principal, user_id = _caller()
     raw = request.args.get("includeCurrent", "false").lower()
     if raw not in ("true", "false"):
-        raise ApiError("includeCurrent must be true or false.", status=400, code="USM-60400", message="Bad Request")
+        raise USM.error("60400", "includeCurrent must be true or false.")
     current = None if raw == "true" else session_of_token(principal.token_id)
     for session in list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings)):
         if session.id != current:
@@ -111,10 +111,10 @@ def end_one(session_id: str) -> Response:
     principal, user_id = _caller()
     session = get_user_session(principal.tenant.id, user_id, session_id, SessionLimits.of(principal.tenant.settings))
     if session is None:
-        raise ApiError(
+        raise USM.error(
+            "60404",
             f"No active session {session_id!r} was found for the user.",
             status=404,
-            code="USM-60404",
             message="Session not found",
         )
     _end(principal, user_id, session, "user ended the session")

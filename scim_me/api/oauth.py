@@ -13,7 +13,7 @@ from flask import Response
 from flask import request
 
 from scim_me.auth.keys import jwks
-from scim_me.errors import ApiError
+from scim_me.errors import OAUTH
 from scim_me.oauth.claims import user_claims
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.web.context import current_tenant
@@ -68,9 +68,7 @@ def userinfo() -> Response:
     require_scope(principal, "openid")
     user = principal.user
     if user is None:
-        raise ApiError(
-            "This endpoint needs a token issued to a user.", status=403, code="OAUTH-403", message="Forbidden"
-        )
+        raise OAUTH.error("403", "This endpoint needs a token issued to a user.", status=403, message="Forbidden")
     return json_response(user_claims(user.id, user.profile, set(principal.scopes)))
 
 

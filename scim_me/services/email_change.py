@@ -15,7 +15,7 @@ from scim_me.core.email_change import code_digest
 from scim_me.core.email_change import hold_new_address
 from scim_me.core.email_change import new_code
 from scim_me.core.email_change import unverify_if_primary_changed
-from scim_me.errors import ApiError
+from scim_me.errors import EVU
 from scim_me.errors import ScimError
 from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
@@ -69,9 +69,7 @@ def check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
     wait = max(1, int((recent[-1].occurred_at + timedelta(hours=1) - now()).total_seconds()) + 1)
     message = f"Too many verification mails for this account; try again in {wait} seconds."
     if api:
-        raise ApiError(
-            message, status=429, code="EVU-10004", message="Too Many Requests", headers={"Retry-After": str(wait)}
-        )
+        raise EVU.error("10004", message, status=429, message="Too Many Requests", headers={"Retry-After": str(wait)})
     raise TooManyMailsError(message, headers={"Retry-After": str(wait)})
 
 

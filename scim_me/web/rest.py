@@ -13,6 +13,7 @@ from flask import Response
 from flask import request
 
 from scim_me.errors import ApiError
+from scim_me.errors import Wso2Family
 from scim_me.storage.events import record_event
 from scim_me.web.context import current_tenant
 from scim_me.web.guards import authenticate
@@ -94,15 +95,15 @@ def record(principal: Principal, user_id: str, kind: str, **details: Any) -> Non
     )
 
 
-def self_service_caller(code: str) -> Principal:
+def self_service_caller(family: Wso2Family) -> Principal:
     """The caller, who must be a user acting for themself (``internal_login``); else 403 with
     ``code``."""
     principal = caller()
     if not is_self_service(principal):
-        raise ApiError(
+        raise family.error(
+            "60403",
             "This endpoint needs a token issued to a user with the internal_login scope.",
             status=403,
-            code=code,
             message="Forbidden",
         )
     return principal
