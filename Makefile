@@ -46,15 +46,23 @@ run: install
 serve: install
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
+# Tests run in parallel (pytest-xdist) on every core, TEST_WORKERS processes: two a core, because
+# much of the suite waits on gunicorn, PostgreSQL, Chromium and CLI subprocesses rather than
+# computing. `--dist loadgroup` keeps the tests of a folder that shares one session server
+# (tests/e2e, tests/clients, tests/browser) on one worker (tests/fixtures/workers.py).
+# `make test TEST_WORKERS=0` runs in this process, one test at a time.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+
 # The whole suite: unit, API (SQLite and PostgreSQL), fuzz, CLI and the gunicorn end-to-end suite.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not e2e" --backends sqlite $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m "not e2e" --backends sqlite $(PYTEST_ARGS)
 
 e2e: install
-	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) -m e2e $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.mail",
     "tests.fixtures.live_server",
+    "tests.fixtures.workers",
 ]

@@ -23,7 +23,7 @@ from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.ci import missing
-from tests.support.postgres import POSTGRES_URL
+from tests.support.postgres import server_url
 
 ENROLMENTS = 100
 API = "/t/acme/api/users/v1/me"
@@ -57,7 +57,10 @@ def _pg_dump(database_url: str) -> bytes:
     if pg_dump is None:
         missing("pg_dump is not installed")
     out = subprocess.run(
-        [pg_dump, "--schema", schema, "--data-only", POSTGRES_URL], capture_output=True, check=True, timeout=120
+        [pg_dump, "--schema", schema, "--data-only", server_url(database_url)],
+        capture_output=True,
+        check=True,
+        timeout=120,
     )
     return out.stdout
 

@@ -10,66 +10,10 @@
 // Prints exactly one JSON line on stdout: {ok, step, error, result, log, network, url, html}.
 "use strict";
 const crypto = require("crypto");
-const { chromium } = require("playwright-core");
+const { startRun, firstOf } = require("./browser_run");
 
-const cfg = JSON.parse(process.argv[2]);
-const STEP_MS = cfg.stepTimeoutMs || 15000;
-const WATCHDOG_MS = cfg.watchdogMs || 180000;
-
-const report = { ok: false, step: "start", error: null, result: {}, log: [], network: [] };
-let browser = null;
-let page = null;
-let finished = false;
-
-const stamp = () => new Date().toISOString().slice(11, 23);
-const log = (line) => report.log.push(`${stamp()} ${line}`);
-const step = (name) => {
-  report.step = name;
-  log(`step: ${name}`);
-};
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-function firstOf(waits) {
-  return new Promise((resolve, reject) => {
-    let pending = waits.length;
-    const errors = [];
-    for (const [name, promise] of waits) {
-      promise.then(
-        () => resolve(name),
-        (e) => {
-          errors.push(`${name}: ${e.message.split("\n")[0]}`);
-          if (--pending === 0) reject(new Error(errors.join("; ")));
-        },
-      );
-    }
-  });
-}
-
-async function finish(code) {
-  if (finished) return;
-  finished = true;
-  if (!report.ok && page) {
-    try {
-      report.url = page.url();
-      report.html = (await withTimeout(page.content(), 3000, "page.content")).slice(0, 4000);
-    } catch (e) {
-      report.html = `(page content unavailable: ${e.message})`;
-    }
-  }
-  try {
-    if (browser) await withTimeout(browser.close(), 10000, "browser.close");
-  } catch (e) {
-    log(`browser.close failed: ${e.message}`);
-  }
-  process.stdout.write(JSON.stringify(report) + "\n", () => process.exit(code));
-}
+const run = startRun();
+const { cfg, report, step, inPage } = run;
 
 // RFC 6238 / RFC 4226: HMAC-SHA-1 of the 8-byte big-endian step, dynamic truncation, 6 digits.
 function base32(text) {
@@ -88,10 +32,6 @@ function totp(secret, unixSeconds) {
   return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).toString().padStart(6, "0");
 }
 
-async function inPage(what, fn, arg) {
-  return withTimeout(page.evaluate(fn, arg), STEP_MS, what);
-}
-
 // The SDK's httpRequest against the issuer's WSO2 REST API, from the page (cross-site, bearer).
 async function api(method, path, data) {
   return inPage(
@@ -108,6 +48,7 @@ async function api(method, path, data) {
 }
 
 async function signIn(secondFactor) {
+  const page = run.page;
   const pageOrigin = new URL(cfg.pageUrl).origin;
   await page.click("#signin");
   await page.waitForURL((url) => url.href.startsWith(`${cfg.base}/oauth2/authorize?`));
@@ -134,17 +75,14 @@ async function signIn(secondFactor) {
     outcome.error = await page.locator(".error").innerText().catch(() => null);
     return outcome;
   }
-  await page.waitForFunction(() => window.harness && (window.harness.signedIn || window.harness.error), null, {
-    timeout: STEP_MS * 2,
-  });
-  const signInError = await inPage("sign-in error", () => window.harness.error);
-  if (signInError) throw new Error(`SDK sign-in failed: ${signInError}`);
+  await run.awaitSignedIn();
   outcome.signedIn = true;
   outcome.amr = (await inPage("getDecodedIDToken", () => window.harness.client.getDecodedIDToken())).amr;
   return outcome;
 }
 
 async function signOut() {
+  const page = run.page;
   const pageOrigin = new URL(cfg.pageUrl).origin;
   await page.click("#signout");
   // No id_token_hint from the SDK by default: the issuer asks to confirm (RP-Initiated Logout §2).
@@ -154,35 +92,8 @@ async function signOut() {
   await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
 }
 
-async function main() {
-  step("launch chromium");
-  browser = await chromium.launch({
-    executablePath: cfg.chromium,
-    headless: true,
-    timeout: STEP_MS * 2,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-  const context = await browser.newContext();
-  context.setDefaultTimeout(STEP_MS);
-  context.setDefaultNavigationTimeout(STEP_MS);
-  page = await context.newPage();
-  page.on("console", (m) => log(`console.${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => log(`pageerror: ${e.message}`));
-  page.on("response", (r) => {
-    const req = r.request();
-    report.network.push({ method: req.method(), url: req.url().split("?")[0], status: r.status() });
-  });
-
-  step("load page");
-  await page.goto(`${cfg.pageUrl}#base=${encodeURIComponent(cfg.base)}&client=${encodeURIComponent(cfg.clientId)}`);
-  await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
+run.main(async () => {
+  await run.openPage();
 
   step("sign in with the password only (no MFA yet)");
   report.result.first = await signIn(null);
@@ -232,24 +143,4 @@ async function main() {
 
   step("sign in with the same backup code again");
   report.result.backupAgain = await signIn(() => backup);
-
-  report.ok = true;
-  report.step = "done";
-}
-
-const watchdog = setTimeout(() => {
-  report.error = `watchdog: the run did not finish within ${WATCHDOG_MS} ms (last step: ${report.step})`;
-  finish(3);
-}, WATCHDOG_MS);
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    finish(0);
-  },
-  (e) => {
-    clearTimeout(watchdog);
-    report.error = (e && e.message ? e.message : String(e)).split("\n").slice(0, 6).join("\n");
-    finish(1);
-  },
-);
+});

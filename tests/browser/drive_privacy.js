@@ -8,58 +8,12 @@
 //                           "otherUserAgent", "chromium"}'
 //
 // Prints exactly one JSON line: {ok, step, error, result, log, network, url, html}. Every wait is
-// bounded; a watchdog ends the run if anything still hangs. (drive.js is the issuer acceptance
-// driver; this one reuses its page and conventions.)
+// bounded; a watchdog ends the run if anything still hangs (browser_run.js).
 "use strict";
-const { chromium } = require("playwright-core");
+const { startRun } = require("./browser_run");
 
-const cfg = JSON.parse(process.argv[2]);
-const STEP_MS = cfg.stepTimeoutMs || 15000;
-const WATCHDOG_MS = cfg.watchdogMs || 90000;
-
-const report = { ok: false, step: "start", error: null, result: {}, log: [], network: [] };
-let browser = null;
-let page = null;
-let finished = false;
-
-const stamp = () => new Date().toISOString().slice(11, 23);
-const log = (line) => report.log.push(`${stamp()} ${line}`);
-
-async function finish(code) {
-  if (finished) return;
-  finished = true;
-  if (!report.ok && page) {
-    try {
-      report.url = page.url();
-      report.html = (await withTimeout(page.content(), 3000, "page.content")).slice(0, 4000);
-    } catch (e) {
-      report.html = `(page content unavailable: ${e.message})`;
-    }
-  }
-  try {
-    if (browser) await withTimeout(browser.close(), 10000, "browser.close");
-  } catch (e) {
-    log(`browser.close failed: ${e.message}`);
-  }
-  process.stdout.write(JSON.stringify(report) + "\n", () => process.exit(code));
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-const step = (name) => {
-  report.step = name;
-  log(`step: ${name}`);
-};
-
-async function inPage(what, fn, arg) {
-  return withTimeout(page.evaluate(fn, arg), STEP_MS, what);
-}
+const run = startRun();
+const { cfg, report, step, inPage } = run;
 
 // One API call through the SDK's httpRequest; never throws, reports status and body.
 async function api(method, path, data) {
@@ -86,35 +40,9 @@ function expectStatus(name, response, status) {
   if (response.status !== status) throw new Error(`${name}: expected ${status}, got ${JSON.stringify(response).slice(0, 600)}`);
 }
 
-async function main() {
+run.main(async () => {
   const pageOrigin = new URL(cfg.pageUrl).origin;
-  step("launch chromium");
-  browser = await chromium.launch({
-    executablePath: cfg.chromium,
-    headless: true,
-    timeout: STEP_MS * 2,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run"],
-  });
-  const context = await browser.newContext();
-  context.setDefaultTimeout(STEP_MS);
-  context.setDefaultNavigationTimeout(STEP_MS);
-  page = await context.newPage();
-  page.on("console", (m) => log(`console.${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => log(`pageerror: ${e.message}`));
-  page.on("requestfailed", (r) => log(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-  page.on("response", (r) => {
-    const entry = { method: r.request().method(), url: r.url(), status: r.status() };
-    const acao = r.headers()["access-control-allow-origin"];
-    if (acao) entry.acao = acao;
-    report.network.push(entry);
-  });
-
-  step("load page");
-  await page.goto(`${cfg.pageUrl}#base=${encodeURIComponent(cfg.base)}&client=${encodeURIComponent(cfg.clientId)}`);
-  await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
-  const initError = await inPage("init error", () => window.harness.error);
-  if (initError) throw new Error(`SDK initialize failed: ${initError}`);
+  const page = await run.openPage();
 
   step("signIn() and the sign-in form");
   await page.click("#signin");
@@ -126,11 +54,7 @@ async function main() {
   await page.waitForURL((url) => url.origin === pageOrigin);
 
   step("SDK exchanges the code (PKCE)");
-  await page.waitForFunction(() => window.harness && (window.harness.signedIn || window.harness.error), null, {
-    timeout: STEP_MS * 2,
-  });
-  const signInError = await inPage("sign-in error", () => window.harness.error);
-  if (signInError) throw new Error(`SDK sign-in failed: ${signInError}`);
+  await run.awaitSignedIn();
   report.result.accessToken = await inPage("getAccessToken", () => window.harness.client.getAccessToken());
 
   const cm = "/api/identity/consent-mgt/v1.0/consents";
@@ -164,24 +88,4 @@ async function main() {
 
   step("the app's token no longer reads /scim2/Me");
   report.result.meAfterRevoke = await inPage("GET /scim2/Me", () => window.harness.me());
-
-  report.ok = true;
-  report.step = "done";
-}
-
-const watchdog = setTimeout(() => {
-  report.error = `watchdog: the run did not finish within ${WATCHDOG_MS} ms (last step: ${report.step})`;
-  finish(3);
-}, WATCHDOG_MS);
-
-main().then(
-  () => {
-    clearTimeout(watchdog);
-    finish(0);
-  },
-  (e) => {
-    clearTimeout(watchdog);
-    report.error = (e && e.message ? e.message : String(e)).split("\n").slice(0, 6).join("\n");
-    finish(1);
-  },
-);
+});

@@ -30,8 +30,6 @@ MIN_NODE = 20
 
 STEP_TIMEOUT_MS = 15_000
 WATCHDOG_MS = 90_000
-# The node process group (with Chromium) is killed if even the driver's own watchdog did not end it.
-PROCESS_TIMEOUT_S = WATCHDOG_MS / 1000 + 30
 
 
 @dataclass(frozen=True)
@@ -139,9 +137,13 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_driver(tools: Tools, config: dict[str, Any], item: pytest.Item, driver: Path = DRIVER) -> dict[str, Any]:
-    """Run drive.js (or another driver); return its JSON report, attached to the test's report either way."""
-    config = {**config, "chromium": tools.chromium, "stepTimeoutMs": STEP_TIMEOUT_MS, "watchdogMs": WATCHDOG_MS}
+def run_driver(
+    tools: Tools, config: dict[str, Any], item: pytest.Item, driver: Path = DRIVER, watchdog_ms: int = WATCHDOG_MS
+) -> dict[str, Any]:
+    """Run drive.js (or another driver); return its JSON report, attached to the test's report either way.
+    The driver's watchdog ends it after ``watchdog_ms``; its process group is killed 30 s later."""
+    config = {**config, "chromium": tools.chromium, "stepTimeoutMs": STEP_TIMEOUT_MS, "watchdogMs": watchdog_ms}
+    process_timeout_s = watchdog_ms / 1000 + 30
     proc = subprocess.Popen(
         [tools.node, str(driver), json.dumps(config)],
         cwd=HERE,
@@ -151,18 +153,18 @@ def run_driver(tools: Tools, config: dict[str, Any], item: pytest.Item, driver: 
         start_new_session=True,  # its own process group, so a timeout also ends Chromium
     )
     try:
-        stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
+        stdout, stderr = proc.communicate(timeout=process_timeout_s)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=30)
         item.add_report_section("call", "driver output", f"stdout:\n{stdout}\nstderr:\n{stderr}")
-        pytest.fail(f"drive.js did not finish within {PROCESS_TIMEOUT_S:.0f}s and was killed")
+        pytest.fail(f"{driver.name} did not finish within {process_timeout_s:.0f}s and was killed")
     lines = stdout.strip().splitlines()
     try:
         report: dict[str, Any] = json.loads(lines[-1])
     except (IndexError, ValueError):
         item.add_report_section("call", "driver output", f"stdout:\n{stdout}\nstderr:\n{stderr}")
-        pytest.fail(f"drive.js exited {proc.returncode} without a JSON report")
+        pytest.fail(f"{driver.name} exited {proc.returncode} without a JSON report")
     text = format_report(report) + (f"\n\n-- driver stderr --\n{stderr}" if stderr.strip() else "")
     item.add_report_section("call", "browser", text)
     return report

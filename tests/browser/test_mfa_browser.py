@@ -6,52 +6,17 @@ not work a second time. The browser side is drive_mfa.js."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-from typing import Any
-
 import pytest
 
 from tests.browser.support import HERE
-from tests.browser.support import STEP_TIMEOUT_MS
 from tests.browser.support import BrowserServer
 from tests.browser.support import Tools
-from tests.browser.support import format_report
+from tests.browser.support import run_driver
 from tests.support.live_server import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 DRIVER = HERE / "drive_mfa.js"
 WATCHDOG_MS = 180_000  # four sign-ins and the enrolment
-PROCESS_TIMEOUT_S = WATCHDOG_MS / 1000 + 30
-
-
-def _run(tools: Tools, config: dict[str, Any], item: pytest.Item) -> dict[str, Any]:
-    config = {**config, "chromium": tools.chromium, "stepTimeoutMs": STEP_TIMEOUT_MS, "watchdogMs": WATCHDOG_MS}
-    proc = subprocess.Popen(
-        [tools.node, str(DRIVER), json.dumps(config)],
-        cwd=HERE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, so a timeout also ends Chromium
-    )
-    try:
-        stdout, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate(timeout=30)
-        item.add_report_section("call", "driver output", f"stdout:\n{stdout}\nstderr:\n{stderr}")
-        pytest.fail(f"drive_mfa.js did not finish within {PROCESS_TIMEOUT_S:.0f}s and was killed")
-    try:
-        report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        item.add_report_section("call", "driver output", f"stdout:\n{stdout}\nstderr:\n{stderr}")
-        pytest.fail(f"drive_mfa.js exited {proc.returncode} without a JSON report")
-    text = format_report(report) + (f"\n\n-- stderr --\n{stderr}" if stderr else "")
-    item.add_report_section("call", "browser", text)
-    return report
 
 
 def test_enrol_then_sign_in_with_totp_then_with_a_backup_code_once(
@@ -59,7 +24,7 @@ def test_enrol_then_sign_in_with_totp_then_with_a_backup_code_once(
 ) -> None:
     case = browser_server.cases["acme"]  # the first-party SPA client of tenant acme
     username = browser_server.live.create_user("mfa-browser")
-    report = _run(
+    report = run_driver(
         browser_tools,
         {
             "pageUrl": browser_server.page.url,
@@ -69,6 +34,8 @@ def test_enrol_then_sign_in_with_totp_then_with_a_backup_code_once(
             "password": DEFAULT_PASSWORD,
         },
         request.node,
+        driver=DRIVER,
+        watchdog_ms=WATCHDOG_MS,
     )
     assert report["ok"], f"browser flow failed at step {report['step']!r}: {report['error']}"
     result = report["result"]

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import re
 import secrets
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlencode
@@ -126,7 +125,7 @@ def test_sdk_consents_sessions_and_authorized_apps(
         "consent": consent,
         "otherUserAgent": OTHER_AGENT,
     }
-    report = run_driver(browser_tools, config, request.node, driver=Path(DRIVER))
+    report = run_driver(browser_tools, config, request.node, driver=DRIVER)
     assert report["ok"], f"browser flow failed at step {report['step']!r}: {report['error']}"
     result = report["result"]
 

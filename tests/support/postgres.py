@@ -1,9 +1,15 @@
 """The local PostgreSQL the suite uses: 127.0.0.1:5432, database ``test`` (override with
-``SCIM_ME_TEST_POSTGRES_URL``); every test gets its own schema, so workers never share tables."""
+``SCIM_ME_TEST_POSTGRES_URL``). Every test gets its own schema, in a database of its test process
+(see ``own_database``)."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 POSTGRES_URL = os.environ.get("SCIM_ME_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -17,3 +23,39 @@ def postgres_problem() -> str | None:
     except psycopg2.Error as exc:
         return str(exc).strip()
     return None
+
+
+def server_url(database_url: str) -> str:
+    """``database_url`` without its query (the search_path option): what pg_dump connects to."""
+    return urlunsplit(urlsplit(database_url)._replace(query=""))
+
+
+@contextmanager
+def own_database() -> Iterator[str]:
+    """A database of this test process, created next to POSTGRES_URL's and dropped afterwards.
+
+    ``upgrade()`` takes a PostgreSQL advisory lock for every migration step, and advisory locks are
+    per database: test processes (xdist workers, other checkouts' runs) sharing one database queue
+    behind each other's migrations, which made every PostgreSQL test's setup seconds long. Where
+    the role may not create databases, POSTGRES_URL's database is shared as before."""
+    import psycopg2
+    from psycopg2 import errors
+
+    base = urlsplit(POSTGRES_URL)
+    name = f"{base.path.lstrip('/') or 'test'}_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(POSTGRES_URL)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            try:
+                cur.execute(f'CREATE DATABASE "{name}"')
+            except errors.InsufficientPrivilege:
+                yield POSTGRES_URL
+                return
+        try:
+            yield urlunsplit(base._replace(path=f"/{name}"))
+        finally:
+            with conn.cursor() as cur:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
