@@ -45,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.web.cookie_session import LazyCookieSessionInterface
     from scim_me.web.cors import register_cors
     from scim_me.web.handlers import register_error_handlers
+    from scim_me.web.proxies import TrustedProxies
 
     settings = Settings.load(overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -112,4 +113,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(export.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Outermost: the client's scheme and address are settled before anything reads them.
+        app.wsgi_app = TrustedProxies(app.wsgi_app, settings.trusted_proxy_networks())  # type: ignore[method-assign]
     return app

@@ -9,6 +9,7 @@ database and one key without flags.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = REPO_ROOT / "instance"
 PREFIX = "SCIM_ME_"
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(RuntimeError):
@@ -77,6 +81,9 @@ class Settings:
     patch_retries: int = 20
     tenant_cache_seconds: int = 5
     cors_allowed_origins: str = ""
+    # Reverse proxies (IP addresses or networks, comma-separated) whose X-Forwarded-Proto and
+    # X-Forwarded-For are honoured (web/proxies.py); from any other peer they are ignored.
+    trusted_proxies: str = ""
     cors_max_age: int = 3600
     log_level: str = "INFO"
     # Outgoing mail (scim_me/notify/mail.py): "outbox" writes .eml files (embedded default),
@@ -136,12 +143,29 @@ class Settings:
             values["cors_allowed_origins"] = ",".join(str(o) for o in origins)
         elif origins is not None and not isinstance(origins, str):
             raise ConfigError("cors_allowed_origins must be a list or a comma-separated string")
+        proxies = values.get("trusted_proxies")
+        if isinstance(proxies, (list, tuple)):
+            values["trusted_proxies"] = ",".join(str(p) for p in proxies)
+        elif proxies is not None and not isinstance(proxies, str):
+            raise ConfigError("trusted_proxies must be a list or a comma-separated string")
         unknown = {k: v for k, v in values.items() if k not in known}
         settings = cls(**{k: v for k, v in values.items() if k in known}, extra=unknown)
         settings.validate()
         return settings
 
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        """``trusted_proxies`` (``10.0.0.1, 192.168.0.0/24, ::1``) as networks."""
+        networks = []
+        for entry in (part.strip() for part in self.trusted_proxies.split(",")):
+            if entry:
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError as exc:
+                    raise ConfigError(f"trusted_proxies: {entry!r} is not an IP address or network") from exc
+        return tuple(networks)
+
     def validate(self) -> None:
+        self.trusted_proxy_networks()
         if self.password_min_length < 1 or not self.password_min_length <= self.password_max_length <= 1024:
             raise ConfigError("password_min_length must be >= 1 and <= password_max_length (at most 1024)")
         if self.login_max_failures < 1 or self.login_lock_seconds < 1 or self.login_max_lock_seconds < 1:

@@ -374,7 +374,7 @@ def logout() -> Any:
         response: Any = redirect(location, code=302)
     else:
         response = _message("Signed out", "You have been signed out.", 200)
-    response.delete_cookie(_cookie_name(tenant), path="/")
+    response.delete_cookie(_cookie_name(tenant), path="/", secure=request.is_secure, httponly=True, samesite="Lax")
     return response
 
 

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from flask import Flask
 from flask import Request
+from flask import request
 from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
 
 
 class LazyCookieSessionInterface(SecureCookieSessionInterface):
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # The cookie carries the CSRF token and the MFA challenge secret: ``Secure`` whenever
+        # the request came over https (directly, or through a trusted proxy: web/proxies.py).
+        return bool(super().get_cookie_secure(app)) or request.is_secure
+
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
