@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from scim_me.storage.db import current_database
+from scim_me.storage.db import is_sqlite
 from scim_me.storage.models import LoginThrottle
 from scim_me.storage.models import User
 from scim_me.storage.throttle import LockState
@@ -136,16 +138,37 @@ def _facts(mfa_row: Any, totp_secret: Any, backup_codes: Any, lock: LockState) -
     )
 
 
+# PostgreSQL plans a statement on every execution unless it is prepared, and planning this one
+# (0.4 ms) costs seven times its execution (0.06 ms): each pooled connection prepares it once.
+# SQLite keeps compiled statements per connection by itself (the sqlite3 module's cache).
+_PREPARED_NAME = "scim_me_caller"
+_prepared: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _numbered(sql: str) -> str:
+    parts = sql.split("?")
+    return "".join(f"{part}${index}" if index < len(parts) else part for index, part in enumerate(parts, 1))
+
+
+def _run_caller_statement(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    db = current_database()
+    if is_sqlite(db):
+        return db.execute_sql(_CALLER_SQL, params).fetchone()  # type: ignore[no-any-return]
+    connection = db.connection()
+    if connection not in _prepared:
+        db.execute_sql(f"PREPARE {_PREPARED_NAME} AS {_numbered(_CALLER_SQL)}")
+        _prepared.add(connection)
+    placeholders = ", ".join([db.param] * len(params))
+    return db.execute_sql(f"EXECUTE {_PREPARED_NAME}({placeholders})", params).fetchone()  # type: ignore[no-any-return]
+
+
 def load_caller(tenant_id: int, user_id: str, token_id: str | None) -> Caller | None:
     """The user ``user_id`` of the tenant with their facts, and whether the access token
     ``token_id`` was revoked; None when there is no such user."""
     if len(user_id) > ID_LENGTH or "\x00" in user_id:
         return None  # no stored id looks like that (and PostgreSQL refuses NUL)
     sent = _lock_keys.get(tenant_id, user_id)
-    db = current_database()
-    row = db.execute_sql(
-        _CALLER_SQL.replace("?", db.param), (token_id, sent[1] if sent else None, user_id, tenant_id)
-    ).fetchone()
+    row = _run_caller_statement((token_id, sent[1] if sent else None, user_id, tenant_id))
     if row is None:
         return None
     user = _user(row)
