@@ -17,6 +17,7 @@ from typing import Any
 
 import peewee
 
+from scim_me.core.usernames import check_user_name
 from scim_me.errors import InvalidValueError
 from scim_me.errors import UniquenessError
 from scim_me.storage.db import current_database
@@ -121,6 +122,7 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
     user_name = profile["userName"]
     if not isinstance(user_name, str) or not user_name:
         raise InvalidValueError("userName must be a non-empty string.")
+    check_user_name(user_name)
     if not _storable(user_name, USER_NAME_LENGTH) or not _storable(user_name_key(user_name), USER_NAME_LENGTH):
         raise InvalidValueError(
             f"userName must be at most {USER_NAME_LENGTH} characters (after case folding) and contain no NUL."

@@ -75,6 +75,29 @@ def test_registration_honours_attributes(app, client):
     assert set(response.json) == {"schemas", "id", "userName", "meta"}
 
 
+@pytest.mark.parametrize(
+    "user_name", ["newbie ", " newbie", "new bie", "newbie\u200b", "newbie\u0007", "new\u00a0bie", "newbie\u2028"]
+)
+def test_a_user_name_the_precis_username_profile_refuses_is_400(app, client, user_name):
+    """RFC 8265 §3.3 UsernameCaseMapped: no spaces (edge or inner), controls, or zero-width /
+    ignorable code points, so no name can sit next to ``newbie`` looking the same."""
+    make_tenant(app, "acme", self_registration="open")
+    assert client.post(ME, json=BODY).status_code == 201
+    response = client.post(ME, json={**BODY, "userName": user_name, "password": "other-pass-99"})
+    assert response.status_code == 400, response.json
+    assert response.json["scimType"] == "invalidValue"
+    assert "RFC 8265" in response.json["detail"]
+    with app.extensions["scim_me"].db.connection_context():
+        assert [user.user_name for user in list_users(1)] == ["newbie"]
+
+
+@pytest.mark.parametrize("user_name", ["kim.berry@example.com", "j_doe-1", "José", "\uff4bim"])
+def test_usernames_the_profile_allows_register(app, client, user_name):
+    make_tenant(app, "acme", self_registration="open")
+    response = client.post(ME, json={**BODY, "userName": user_name})
+    assert response.status_code == 201, response.json
+
+
 @pytest.mark.parametrize("user_name", ["newbie", "NewBie", "NEWBIE"])
 def test_a_taken_user_name_is_409_whatever_its_case(app, client, user_name):
     tenant = make_tenant(app, "acme", self_registration="open")
