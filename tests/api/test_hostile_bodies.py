@@ -14,14 +14,17 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
 import pytest
 
 from scim_me.errors import SCIM_ERROR_URN
+from scim_me.storage.db import database_proxy
 from scim_me.storage.models import BaseModel
 from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
+from tests.fixtures.database import database_at
 from tests.support.apps import build_app
 
 # Endpoints that read form parameters (or nothing), never JSON.
@@ -92,15 +95,30 @@ def test_the_route_list_is_not_empty_and_names_only_real_endpoints() -> None:
     assert not any("<" in rule for _method, rule, _endpoint in ROUTES), "fill in path variables below"
 
 
-@pytest.fixture
-def caller(app: Any) -> Iterator[dict[str, str]]:
-    tenant = make_tenant(app, "acme", self_registration="open")
-    kim = make_user(app, tenant, "kim", "correct-horse-9", emails=[{"value": "kim@example.com", "primary": True}])
-    yield {"Authorization": f"Bearer {make_token(app, tenant, kim, SCOPES)}"}
+class Target(NamedTuple):
+    app: Any
+    auth: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def shared(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Target]:
+    """One app and caller for the whole module: nothing here may write, and every test checks
+    that its own request wrote nothing, so sharing the database is sound (and saves an app and
+    a migrated schema per case)."""
+    directory = tmp_path_factory.mktemp("hostile")
+    with database_at(backend, directory, request) as url:
+        app = build_app(url, directory)
+        tenant = make_tenant(app, "acme", self_registration="open")
+        kim = make_user(app, tenant, "kim", "correct-horse-9", emails=[{"value": "kim@example.com", "primary": True}])
+        yield Target(app, {"Authorization": f"Bearer {make_token(app, tenant, kim, SCOPES)}"})
+        app.extensions["scim_me"].db.close_all()
 
 
 def _snapshot(app: Any) -> dict[str, list[tuple[Any, ...]]]:
-    with app.extensions["scim_me"].db.connection_context():
+    db = app.extensions["scim_me"].db
+    # The module's app outlives other tests on this worker: point the models back at its database.
+    database_proxy.initialize(db)
+    with db.connection_context():
         return {
             model.__name__: sorted((tuple(row) for row in model.select().tuples()), key=repr)
             for model in BaseModel.__subclasses__()
@@ -124,30 +142,27 @@ def _assert_dialect(response: Any, rule: str) -> None:
 @pytest.mark.parametrize("name", [*sorted(HOSTILE), "oversize"])
 @pytest.mark.parametrize(("method", "rule", "endpoint"), ROUTES, ids=[f"{m} {r}" for m, r, _e in ROUTES])
 def test_hostile_bodies_are_4xx_in_the_family_dialect_and_write_nothing(
-    app: Any, client: Any, caller: dict[str, str], method: str, rule: str, endpoint: str, name: str
+    shared: Target, method: str, rule: str, endpoint: str, name: str
 ) -> None:
     data = HOSTILE[name] if name != "oversize" else b'{"a": "' + b"x" * OVERSIZE + b'"}'
-    before = _snapshot(app)
-    response = client.open(
-        f"/t/acme{rule}", method=method, data=data, headers={**caller, "Content-Type": "application/json"}
-    )
+    headers = {**shared.auth, "Content-Type": "application/json"}
+    before = _snapshot(shared.app)
+    response = shared.app.test_client().open(f"/t/acme{rule}", method=method, data=data, headers=headers)
     _assert_dialect(response, rule)
-    assert _snapshot(app) == before, f"{endpoint} wrote something for a {name} body"
+    assert _snapshot(shared.app) == before, f"{endpoint} wrote something for a {name} body"
 
 
 @pytest.mark.parametrize(("method", "rule", "endpoint"), ROUTES, ids=[f"{m} {r}" for m, r, _e in ROUTES])
 def test_a_non_json_content_type_is_refused_in_the_family_dialect(
-    app: Any, client: Any, caller: dict[str, str], method: str, rule: str, endpoint: str
+    shared: Target, method: str, rule: str, endpoint: str
 ) -> None:
     """415 (400 where an API has always said 400); the MFA API reads any Content-Type as JSON, so
     a form body is a 400 there too."""
-    before = _snapshot(app)
-    response = client.open(
-        f"/t/acme{rule}",
-        method=method,
-        data="action=INIT&code=x",
-        headers={**caller, "Content-Type": "application/x-www-form-urlencoded"},
+    headers = {**shared.auth, "Content-Type": "application/x-www-form-urlencoded"}
+    before = _snapshot(shared.app)
+    response = shared.app.test_client().open(
+        f"/t/acme{rule}", method=method, data="action=INIT&code=x", headers=headers
     )
     _assert_dialect(response, rule)
     assert response.status_code in (400, 415)
-    assert _snapshot(app) == before, f"{endpoint} wrote something for a form body"
+    assert _snapshot(shared.app) == before, f"{endpoint} wrote something for a form body"
