@@ -15,7 +15,6 @@ lock is read on its own, once.
 
 from __future__ import annotations
 
-import json
 import threading
 import weakref
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from typing import Any
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.models import LoginThrottle
-from scim_me.storage.models import User
 from scim_me.storage.throttle import LockState
 from scim_me.storage.throttle import account_key
 from scim_me.storage.throttle import lock_state
@@ -33,6 +31,7 @@ from scim_me.storage.throttle import lock_state_of
 from scim_me.storage.users import ID_LENGTH
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import now
+from scim_me.storage.users import user_from_row
 from scim_me.storage.users import user_name_key
 
 
@@ -105,20 +104,6 @@ def _datetime(field: Any, value: Any) -> datetime | None:
     return field.python_value(value)  # type: ignore[no-any-return]
 
 
-def _user(row: tuple[Any, ...]) -> StoredUser:
-    return StoredUser(
-        id=row[0],
-        tenant_id=row[1],
-        user_name=row[2],
-        profile=json.loads(row[3]),
-        version=row[4],
-        created_at=_datetime(User.created_at, row[5]),  # type: ignore[arg-type]
-        updated_at=_datetime(User.updated_at, row[6]),  # type: ignore[arg-type]
-        password_hash=row[7],
-        password_changed_at=_datetime(User.password_changed_at, row[8]),
-    )
-
-
 def _lock(user: StoredUser, name_key: str, sent: tuple[str, str] | None, row: tuple[Any, ...]) -> LockState:
     """The account lock from the joined columns when the key sent was this name's, else read."""
     if sent is not None and sent[0] == name_key:
@@ -171,7 +156,7 @@ def load_caller(tenant_id: int, user_id: str, token_id: str | None) -> Caller | 
     row = _run_caller_statement((token_id, sent[1] if sent else None, user_id, tenant_id))
     if row is None:
         return None
-    user = _user(row)
+    user = user_from_row(row)
     lock = _lock(user, row[9], sent, row[16:20])
     revoked = row[10] is not None and (row[11] is not None or row[12] is not None)
     return Caller(user, _facts(row[13], row[14], row[15], lock), revoked)

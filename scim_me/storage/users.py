@@ -86,6 +86,12 @@ def get_user(tenant_id: int, user_id: str) -> StoredUser | None:
     row = db.execute_sql(sql, (user_id, tenant_id)).fetchone()
     if row is None:
         return None
+    return user_from_row(row)
+
+
+def user_from_row(row: tuple[Any, ...]) -> StoredUser:
+    """A user from the columns id, tenant_id, user_name, profile, version, created_at, updated_at,
+    password_hash, password_changed_at (in that order), as the hand-written hot-path queries read them."""
     return StoredUser(
         id=row[0],
         tenant_id=row[1],
