@@ -10,6 +10,8 @@ existing names are left alone (sign-in compares by the stored key as before).
 
 from __future__ import annotations
 
+import unicodedata
+
 import precis_i18n
 
 from scim_me.errors import InvalidValueError
@@ -30,3 +32,15 @@ def check_user_name(user_name: str) -> None:
         ) from exc
     except ValueError as exc:
         raise InvalidValueError("userName must be a valid username (RFC 8265 UsernameCaseMapped).") from exc
+
+
+def skeleton(user_name: str) -> str | None:
+    """The look-alike key of a name: its PRECIS form (width and case mapped), decomposed, with
+    the combining marks dropped (``kiṁ`` and ``kim`` share ``kim``), then NFKC + casefold. Two
+    users of a tenant may not share one. None for a name the profile refuses (older rows)."""
+    try:
+        enforced = _PROFILE.enforce(user_name)
+    except ValueError:  # UnicodeEncodeError included
+        return None
+    bare = "".join(c for c in unicodedata.normalize("NFD", enforced) if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKC", bare).casefold()[:255]

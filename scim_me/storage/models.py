@@ -32,6 +32,9 @@ class User(BaseModel):
     tenant = peewee.ForeignKeyField(Tenant, backref="users", on_delete="CASCADE", column_name="tenant_id")
     user_name = peewee.CharField(max_length=255)
     user_name_key = peewee.CharField(max_length=255)
+    # Look-alike key (core/usernames.skeleton): unique per tenant, so "kiṁ" cannot join "kim".
+    # NULL for a user who shared one with an older user when step 11 ran.
+    user_name_skeleton = peewee.CharField(max_length=255, null=True)
     password_hash = peewee.TextField(null=True)
     password_changed_at = peewee.DateTimeField(null=True)
     profile = peewee.TextField(default="{}")
@@ -41,7 +44,7 @@ class User(BaseModel):
 
     class Meta:
         table_name = "users"
-        indexes = ((("tenant", "user_name_key"), True),)
+        indexes = ((("tenant", "user_name_key"), True), (("tenant", "user_name_skeleton"), True))
 
 
 class SigningKey(BaseModel):

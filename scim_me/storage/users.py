@@ -18,6 +18,7 @@ from typing import Any
 import peewee
 
 from scim_me.core.usernames import check_user_name
+from scim_me.core.usernames import skeleton
 from scim_me.errors import InvalidValueError
 from scim_me.errors import UniquenessError
 from scim_me.storage.db import current_database
@@ -141,6 +142,7 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
                 tenant=tenant_id,
                 user_name=user_name,
                 user_name_key=user_name_key(user_name),
+                user_name_skeleton=skeleton(user_name),
                 password_hash=password_hash,
                 password_changed_at=stamp if password_hash else None,
                 profile=_dump(profile),

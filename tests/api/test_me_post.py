@@ -91,6 +91,17 @@ def test_a_user_name_the_precis_username_profile_refuses_is_400(app, client, use
         assert [user.user_name for user in list_users(1)] == ["newbie"]
 
 
+@pytest.mark.parametrize("user_name", ["newbi\u00e9", "ne\u0301wbie", "NE\u0301WBI\u1e17", "n\u1e17wbie"])
+def test_a_look_alike_of_a_taken_user_name_is_409(app, client, user_name):
+    """A name that differs from a taken one only by diacritics (precomposed or combining), width
+    or case would read as the same person on every screen: refused like a taken name."""
+    make_tenant(app, "acme", self_registration="open")
+    assert client.post(ME, json=BODY).status_code == 201
+    response = client.post(ME, json={**BODY, "userName": user_name, "password": "other-pass-99"})
+    assert response.status_code == 409, response.json
+    assert response.json["scimType"] == "uniqueness"
+
+
 @pytest.mark.parametrize("user_name", ["kim.berry@example.com", "j_doe-1", "José", "\uff4bim"])
 def test_usernames_the_profile_allows_register(app, client, user_name):
     make_tenant(app, "acme", self_registration="open")

@@ -7,7 +7,9 @@ import threading
 from typing import Any
 
 import peewee
+import pytest
 
+from scim_me.errors import UniquenessError
 from scim_me.storage.db import database_proxy
 from scim_me.storage.db import open_database
 from scim_me.storage.migrations import LATEST
@@ -73,7 +75,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 10
+            assert LATEST == ALL_STEPS[-1] == 11
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:
@@ -125,5 +127,44 @@ def test_concurrent_upgrades_apply_each_step_once(database_url: str) -> None:
     try:
         with db.connection_context():
             assert _applied(db) == ALL_APPLIED
+    finally:
+        db.close_all()
+
+
+def test_step_11_gives_existing_users_their_look_alike_key_without_locking_anyone_out(
+    database_url: str, monkeypatch: Any
+) -> None:
+    """Users created before step 11 get their key; of two that already look alike the older keeps
+    it and the newer gets NULL (still signs in); a new look-alike of either is refused."""
+    from datetime import datetime
+
+    from scim_me.storage.migrations import runner
+    from scim_me.storage.users import create_user
+    from scim_me.storage.users import find_user
+    from scim_me.storage.users import user_name_key
+
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS[:10])
+            assert upgrade(db) == list(range(1, 11))
+            database_proxy.initialize(db)
+            tenant = create_tenant("acme")
+            for index, name in enumerate(["kim", "ki\u1e41", "lee"]):  # kiṁ registered before the rule
+                stamp = datetime(2026, 1, 1, 0, 0, index)
+                p = db.param
+                db.execute_sql(
+                    "INSERT INTO users (id, tenant_id, user_name, user_name_key, profile, version, created_at, "
+                    f"updated_at) VALUES ({p}, {p}, {p}, {p}, '{{}}', 1, {p}, {p})",
+                    (f"u{index}", tenant.id, name, user_name_key(name), stamp, stamp),
+                )
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+            assert upgrade(db) == [11]
+            keys = dict(db.execute_sql("SELECT id, user_name_skeleton FROM users ORDER BY id").fetchall())
+            assert keys == {"u0": "kim", "u1": None, "u2": "lee"}
+            assert find_user(tenant.id, "ki\u1e41") is not None
+            for look_alike in ("KI\u1e40", "le\u0301e"):
+                with pytest.raises(UniquenessError):
+                    create_user(tenant.id, {"userName": look_alike}, None)
     finally:
         db.close_all()

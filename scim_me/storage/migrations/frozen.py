@@ -83,6 +83,8 @@ class FrozenSchema:
             tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
             user_name = peewee.CharField(max_length=255)
             user_name_key = peewee.CharField(max_length=255)
+            if self.version >= 11:
+                user_name_skeleton = peewee.CharField(max_length=255, null=True)
             password_hash = peewee.TextField(null=True)
             password_changed_at = peewee.DateTimeField(null=True)
             profile = peewee.TextField(default="{}")
@@ -93,7 +95,9 @@ class FrozenSchema:
             class Meta:
                 database = self._db
                 table_name = "users"
-                indexes = ((("tenant", "user_name_key"), True),)
+                indexes = ((("tenant", "user_name_key"), True),) + (
+                    ((("tenant", "user_name_skeleton"), True),) if self.version >= 11 else ()
+                )
 
         return User
 

@@ -17,6 +17,7 @@ from scim_me.storage.migrations.steps import v07_password_history_and_throttles
 from scim_me.storage.migrations.steps import v08_email_changes
 from scim_me.storage.migrations.steps import v09_external_issuers
 from scim_me.storage.migrations.steps import v10_consent_management
+from scim_me.storage.migrations.steps import v11_user_name_skeletons
 
 Step = Callable[[peewee.Database], None]
 
@@ -33,5 +34,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v08_email_changes,
         v09_external_issuers,
         v10_consent_management,
+        v11_user_name_skeletons,
     )
 ]
