@@ -47,6 +47,7 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
     def _connect(self) -> Any:
         if self._file_path is not None:
             make_owner_only(self._file_path)
+            self._file_path = None  # once per database: later files inherit the database's mode
         deadline = time.monotonic() + self._busy_seconds
         while True:
             try:
@@ -66,10 +67,16 @@ def make_owner_only(path: str) -> None:
     """Create the database file 0600 before SQLite opens it (SQLite would use 0644 under the
     usual umask), and take group and other access away from an existing one and its side files:
     it holds password hashes, sealed TOTP seeds and token records."""
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    except OSError:
-        return  # SQLite reports the real problem when it opens the file
+    # Never open an existing database file here: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, including those of live SQLite connections (the
+    # SQLite documentation's "how to corrupt a database"). O_EXCL creates only a new file.
+    if not os.path.exists(path):
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # created meanwhile by another process: only its mode is checked below
+        except OSError:
+            return  # SQLite reports the real problem when it opens the file
     for suffix in _SIDE_FILES:
         name = path + suffix
         try:
