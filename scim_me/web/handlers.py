@@ -70,6 +70,21 @@ def _from_http(exc: HTTPException) -> ScimError:
     return ScimError(exc.description or "The request was not understood.", status=status)
 
 
+def _generic_response(error: ScimError) -> Response:
+    """An error no API family claimed: SCIM's body under /scim2, else a WSO2 body with ``SCM-``."""
+    if _is_scim_path():
+        return scim_response(error)
+    return api_response(
+        ApiError(
+            error.detail,
+            status=error.status,
+            code=f"SCM-{error.status}",
+            message=reason(error.status),
+            headers=error.headers,
+        )
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ScimError)
     def _scim(error: ScimError) -> Response:
@@ -87,17 +102,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         error = _from_http(exc)
-        if _is_scim_path():
-            return scim_response(error)
-        return api_response(
-            ApiError(
-                error.detail,
-                status=error.status,
-                code=f"SCM-{error.status}",
-                message=reason(error.status),
-                headers=error.headers,
-            )
-        )
+        return _generic_response(error)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -107,17 +112,7 @@ def register_error_handlers(app: Flask) -> None:
         else:
             log.exception("unhandled error (trace %s)", trace_id())
             error = ServerError()
-        if _is_scim_path():
-            return scim_response(error)
-        return api_response(
-            ApiError(
-                error.detail,
-                status=error.status,
-                code=f"SCM-{error.status}",
-                message=reason(error.status),
-                headers=error.headers,
-            )
-        )
+        return _generic_response(error)
 
 
 def json_text(payload: Any) -> str:
