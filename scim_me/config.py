@@ -59,6 +59,9 @@ class Settings:
     max_operations: int = 1000
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
+    # What one stored profile may hold (core/bounds.py): values per multi-valued attribute, bytes.
+    max_values_per_attribute: int = 100
+    max_profile_bytes: int = 64 * 1024
     password_min_length: int = 8
     password_max_length: int = 256
     # Extra blocklisted passwords, one a line, on top of the shipped list (auth/blocklist.py).
@@ -174,6 +177,8 @@ class Settings:
             raise ConfigError("login_ip_max_failures and login_ip_window_seconds must be >= 1")
         if self.max_operations < 1 or self.max_body_bytes < 1024:
             raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
+        if self.max_values_per_attribute < 1 or self.max_profile_bytes < 1024:
+            raise ConfigError("max_values_per_attribute must be >= 1 and max_profile_bytes >= 1024")
         if self.sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
         if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:

@@ -12,6 +12,7 @@ from flask import g
 from flask import request
 
 from scim_me.auth.credentials import new_password_hash
+from scim_me.core.bounds import check_profile_bounds
 from scim_me.core.patch import apply_patch
 from scim_me.core.projection import parse_attribute_list
 from scim_me.core.projection import project
@@ -161,12 +162,18 @@ def get_own_user(user_id: str) -> Response:
     return respond(user, tenant, facts)
 
 
+def _check_bounds(profile: dict[str, Any]) -> None:
+    s = settings()
+    check_profile_bounds(profile, max_values=s.max_values_per_attribute, max_bytes=s.max_profile_bytes)
+
+
 def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any) -> Response:
     """Change and compare-and-set the caller's user; re-read and retry on a lost race unless If-Match."""
     hashed: dict[str, str] = {}
     for _attempt in range(settings().patch_retries):
         conditional = _check_if_match(user)
         new_profile = mutate(user.profile)
+        _check_bounds(new_profile)
         password = new_profile.pop("password", _NO_PASSWORD)
         # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
         new_profile, email_change = hold_email_change(tenant, user, new_profile)
@@ -238,6 +245,7 @@ def register_me() -> Response:
     check_accept()
     body = parse_body()
     profile = new_resource(body, registry())
+    _check_bounds(profile)
     password = profile.pop("password", None)
     if password is None:
         raise InvalidValueError("A password is required to register.")
