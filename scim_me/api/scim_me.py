@@ -12,7 +12,7 @@ from flask import g
 from flask import request
 
 from scim_me.auth.credentials import new_password_hash
-from scim_me.core.bounds import check_profile_bounds
+from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
 from scim_me.core.projection import parse_attribute_list
 from scim_me.core.projection import project
@@ -163,8 +163,8 @@ def get_own_user(user_id: str) -> Response:
 
 
 def _check_bounds(profile: dict[str, Any]) -> None:
-    s = settings()
-    check_profile_bounds(profile, max_values=s.max_values_per_attribute, max_bytes=s.max_profile_bytes)
+    # The stored size is checked by storage, on the JSON text it writes (max_bytes below).
+    check_value_counts(profile, max_values=settings().max_values_per_attribute)
 
 
 def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any) -> Response:
@@ -187,10 +187,11 @@ def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, muta
         if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
             return respond(user, tenant, facts)
         with write_transaction():
+            limit = settings().max_profile_bytes
             updated = (
-                update_user(user, new_profile)
+                update_user(user, new_profile, max_bytes=limit)
                 if password_hash is _NO_PASSWORD
-                else update_user(user, new_profile, password_hash=password_hash)
+                else update_user(user, new_profile, password_hash=password_hash, max_bytes=limit)
             )
             if updated is not None and email_change is not None:
                 store_email_change(tenant, updated, email_change)
@@ -252,7 +253,7 @@ def register_me() -> Response:
     # Registration creates the credential; the tenant's password_update_in_me switch only
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
     password_hash = _new_password_hash(tenant, password, profile)
-    user = create_user(tenant.id, profile, password_hash)
+    user = create_user(tenant.id, profile, password_hash, max_bytes=settings().max_profile_bytes)
     return respond(user, tenant, None, status=201)
 
 

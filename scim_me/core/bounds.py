@@ -4,23 +4,28 @@ operations over them occupied every worker)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from scim_me.errors import InvalidValueError
 
 
-def check_profile_bounds(profile: Mapping[str, Any], *, max_values: int, max_bytes: int) -> None:
-    """Raise ``invalidValue`` when a multi-valued attribute (at the top level or inside a schema
-    extension) holds more than ``max_values`` values, or the stored document would exceed
-    ``max_bytes`` of compact UTF-8 JSON."""
+def check_value_counts(profile: Mapping[str, Any], *, max_values: int) -> None:
+    """Raise ``invalidValue`` when a multi-valued attribute, at the top level or inside a schema
+    extension, holds more than ``max_values`` values."""
     for name, value in profile.items():
         _check_values(name, value, max_values)
         if isinstance(value, Mapping):
             for sub, inner in value.items():
                 _check_values(f"{name}:{sub}", inner, max_values)
-    size = len(json.dumps(profile, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+def check_stored_size(document: str, *, max_bytes: int) -> None:
+    """Raise ``invalidValue`` when the stored JSON text exceeds ``max_bytes`` of UTF-8. Storage calls
+    this with the text it is about to write, so the profile is serialised once."""
+    if len(document) * 4 <= max_bytes:
+        return  # no UTF-8 encoding of this many characters can be larger
+    size = len(document.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise InvalidValueError(f"The profile would take {size} bytes; at most {max_bytes} are stored per user.")
 

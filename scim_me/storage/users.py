@@ -17,6 +17,7 @@ from typing import Any
 
 import peewee
 
+from scim_me.core.bounds import check_stored_size
 from scim_me.core.usernames import check_user_name
 from scim_me.core.usernames import skeleton
 from scim_me.errors import InvalidValueError
@@ -67,8 +68,11 @@ def _stored(row: User) -> StoredUser:
     )
 
 
-def _dump(profile: dict[str, Any]) -> str:
-    return json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
+def _dump(profile: dict[str, Any], max_bytes: int | None = None) -> str:
+    text = json.dumps(profile, separators=(",", ":"), ensure_ascii=False)
+    if max_bytes is not None:
+        check_stored_size(text, max_bytes=max_bytes)
+    return text
 
 
 def _storable(text: str, limit: int) -> bool:
@@ -124,8 +128,11 @@ def list_users(tenant_id: int) -> list[StoredUser]:
     return [_stored(row) for row in User.select().where(User.tenant == tenant_id).order_by(User.user_name_key)]
 
 
-def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | None) -> StoredUser:
-    """Insert a user; a taken userName in the tenant is 409 ``uniqueness``."""
+def create_user(
+    tenant_id: int, profile: dict[str, Any], password_hash: str | None, *, max_bytes: int | None = None
+) -> StoredUser:
+    """Insert a user; a taken userName in the tenant is 409 ``uniqueness``; with ``max_bytes``, a
+    larger stored profile is ``invalidValue``."""
     user_name = profile["userName"]
     if not isinstance(user_name, str) or not user_name:
         raise InvalidValueError("userName must be a non-empty string.")
@@ -145,7 +152,7 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
                 user_name_skeleton=skeleton(user_name),
                 password_hash=password_hash,
                 password_changed_at=stamp if password_hash else None,
-                profile=_dump(profile),
+                profile=_dump(profile, max_bytes),
                 version=1,
                 created_at=stamp,
                 updated_at=stamp,
@@ -155,12 +162,15 @@ def create_user(tenant_id: int, profile: dict[str, Any], password_hash: str | No
     return _stored(row)
 
 
-def update_user(current: StoredUser, profile: dict[str, Any], *, password_hash: Any = _UNCHANGED) -> StoredUser | None:
-    """Write ``profile`` if the row is still at ``current.version``; None when it is not."""
+def update_user(
+    current: StoredUser, profile: dict[str, Any], *, password_hash: Any = _UNCHANGED, max_bytes: int | None = None
+) -> StoredUser | None:
+    """Write ``profile`` if the row is still at ``current.version``; None when it is not. With
+    ``max_bytes``, a profile whose stored JSON is larger is refused (``invalidValue``)."""
     stamp = now()
     db = current_database()
     columns = ["profile = ?", "version = version + 1", "updated_at = ?"]
-    params: list[Any] = [_dump(profile), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    params: list[Any] = [_dump(profile, max_bytes), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
     if password_hash is not _UNCHANGED:
         columns += ["password_hash = ?", "password_changed_at = ?"]
         params += [password_hash, User.password_changed_at.db_value(stamp)]  # type: ignore[no-untyped-call]

@@ -19,6 +19,7 @@ from scim_me.storage.clients import create_client
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.support.privacy import make_spa
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"
@@ -38,18 +39,7 @@ def kim(app, tenant):
 
 
 def _spa(app, tenant, *, first_party=True):
-    with app.extensions["scim_me"].db.connection_context():
-        record, _ = create_client(
-            tenant.id,
-            "My SPA" if first_party else "Third party",
-            public=True,
-            first_party=first_party,
-            redirect_uris=[REDIRECT],
-            allowed_origins=["http://localhost:5173"],
-            grant_types=["authorization_code", "refresh_token"],
-            scope="openid internal_login profile email",
-        )
-    return record
+    return make_spa(app, tenant, "My SPA" if first_party else "Third party", first_party=first_party)
 
 
 @pytest.fixture

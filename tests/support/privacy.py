@@ -26,6 +26,18 @@ CM = "/api/identity/consent-mgt/v1.0"
 ADMIN_SCOPE = "internal_consent_mgt_add internal_consent_mgt_delete internal_consent_mgt_view"
 
 
+def _authorize_params(client: ClientRecord, challenge: str) -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid internal_login",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
 def prefix(tenant: TenantRecord | None) -> str:
     return f"/t/{tenant.name}" if tenant is not None else ""
 
@@ -82,15 +94,7 @@ def sign_in(
     browser = browser or app.test_client()
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    params = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "openid internal_login",
-        "state": "st",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
+    params = _authorize_params(client, challenge)
     url = f"{prefix(tenant)}/oauth2/authorize?{urlencode(params)}"
     headers = {"User-Agent": user_agent}
     page = browser.get(url, headers=headers)
@@ -119,15 +123,7 @@ def sign_in(
 def consent_page_shown(app: Any, tenant: TenantRecord, client: ClientRecord, signed_in: SignedIn) -> bool:
     """With the browser still signed in, does a new authorize for ``client`` ask for consent?"""
     _verifier, challenge = secrets.token_urlsafe(48), "x" * 43
-    params = {
-        "response_type": "code",
-        "client_id": client.client_id,
-        "redirect_uri": REDIRECT,
-        "scope": "openid internal_login",
-        "state": "st",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
+    params = _authorize_params(client, challenge)
     page = signed_in.browser.get(f"{prefix(tenant)}/oauth2/authorize?{urlencode(params)}")
     if page.status_code == 302:
         return False
