@@ -11,6 +11,10 @@ The account lock (``login_throttles``) is keyed by a digest of the user's name, 
 statement cannot compute: the key of the name seen last time is remembered per worker and sent
 along, and checked against the name the row holds; for a first request or after a rename the
 lock is read on its own, once.
+
+The token's sign-in session (through its grant) is joined too and compared with the tenant's
+idle and absolute lifetimes, so an access token stops working the moment its session expires,
+without a read of its own.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.models import LoginThrottle
+from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.throttle import LockState
 from scim_me.storage.throttle import account_key
 from scim_me.storage.throttle import lock_state
@@ -52,6 +57,9 @@ class Caller:
     # The access token's record says it (or its grant) was revoked. False for a token with no
     # record (minted outside the issuer, e.g. by the development CLI).
     token_revoked: bool
+    # The sign-in session the token's grant was made under, when it ended or outlived the
+    # tenant's idle or absolute lifetime (storage/sessions.py); None for a live one or none.
+    expired_session: str | None = None
 
 
 _CALLER_SQL = """
@@ -60,10 +68,12 @@ SELECT u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.upd
        t.jti, t.revoked_at, g.revoked_at,
        m.user_id, m.totp_secret,
        EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
-       l.key, l.failures, l.locked_until, l.hard_locked
+       l.key, l.failures, l.locked_until, l.hard_locked,
+       s.id, (s.ended_at IS NOT NULL OR s.last_access < ? OR s.login_time < ?)
 FROM users u
 LEFT JOIN oauth_access_tokens t ON t.jti = ?
 LEFT JOIN oauth_grants g ON g.id = t.grant_id
+LEFT JOIN user_sessions s ON s.id = g.session_id
 LEFT JOIN user_mfa m ON m.user_id = u.id AND m.tenant_id = u.tenant_id
 LEFT JOIN login_throttles l ON l.key = ?
 WHERE u.id = ? AND u.tenant_id = ?
@@ -98,6 +108,7 @@ class _LockKeys:
 
 
 _lock_keys = _LockKeys()
+_EPOCH = datetime(1970, 1, 1)  # no lifetimes given: only an ended session counts as over
 
 
 def _datetime(field: Any, value: Any) -> datetime | None:
@@ -147,19 +158,28 @@ def _run_caller_statement(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return db.execute_sql(f"EXECUTE {_PREPARED_NAME}({placeholders})", params).fetchone()  # type: ignore[no-any-return]
 
 
-def load_caller(tenant_id: int, user_id: str, token_id: str | None) -> Caller | None:
-    """The user ``user_id`` of the tenant with their facts, and whether the access token
-    ``token_id`` was revoked; None when there is no such user."""
+def load_caller(
+    tenant_id: int, user_id: str, token_id: str | None, limits: SessionLimits | None = None
+) -> Caller | None:
+    """The user ``user_id`` of the tenant with their facts, whether the access token
+    ``token_id`` was revoked, and whether the sign-in session of its grant is over by
+    ``limits`` (the tenant's session lifetimes); None when there is no such user."""
     if len(user_id) > ID_LENGTH or "\x00" in user_id:
         return None  # no stored id looks like that (and PostgreSQL refuses NUL)
     sent = _lock_keys.get(tenant_id, user_id)
-    row = _run_caller_statement((token_id, sent[1] if sent else None, user_id, tenant_id))
+    # A session is over once idle since before ``idle_since`` or signed in before ``absolute_since``.
+    stamp = now()
+    idle_since = stamp - limits.idle if limits is not None else _EPOCH
+    absolute_since = stamp - limits.absolute if limits is not None else _EPOCH
+    params = (idle_since, absolute_since, token_id, sent[1] if sent else None, user_id, tenant_id)
+    row = _run_caller_statement(params)
     if row is None:
         return None
     user = user_from_row(row)
     lock = _lock(user, row[9], sent, row[16:20])
     revoked = row[10] is not None and (row[11] is not None or row[12] is not None)
-    return Caller(user, _facts(row[13], row[14], row[15], lock), revoked)
+    expired = row[20] if row[20] is not None and row[21] else None
+    return Caller(user, _facts(row[13], row[14], row[15], lock), revoked, expired)
 
 
 def load_facts(user: StoredUser) -> UserFacts:

@@ -3,8 +3,15 @@ of the browser's cookie. Ending a session revokes every grant (and so every toke
 
 A session also ends by itself: after the tenant's idle lifetime without use, or its absolute
 lifetime after the sign-in (:class:`SessionLimits`). Expiry is noticed wherever a session is
-read (the browser's cookie, a refresh under one of its grants, the sessions API) and then ends
-the session exactly as a sign-out does, grants and tokens included."""
+read (the browser's cookie, a refresh under one of its grants, the sessions API, and every
+request with an access token of one of its grants: storage/caller.py compares in the same
+statement) and then ends the session exactly as a sign-out does, grants and tokens included.
+Using an access token does not count as use of its session (it would be a write on every
+request); a browser visit or a refresh does.
+
+Every session is a not-remembered one: its cookie has no ``Expires`` (it ends with the browser)
+and the server ends it by the tenant's idle and absolute lifetimes. There is no "remember me"
+that would outlive the browser."""
 
 from __future__ import annotations
 

@@ -27,6 +27,8 @@ from scim_me.errors import TooManyRequestsError
 from scim_me.storage.caller import load_caller
 from scim_me.storage.external_issuers import find_issuer
 from scim_me.storage.grants import is_access_token_revoked
+from scim_me.storage.sessions import SessionLimits
+from scim_me.storage.sessions import end_session
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import find_user
 from scim_me.web.context import settings
@@ -88,14 +90,20 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         if claims.token_id and is_access_token_revoked(claims.token_id):
             raise unauthorized("The access token has been revoked.")
         return Principal(tenant, None, claims.client_id, claims.scopes, "bearer", token_id=claims.token_id)
-    # One statement: the token's revocation, the user and what /Me shows beside the profile.
-    caller = load_caller(tenant.id, claims.subject, claims.token_id)
+    # One statement: the token's revocation, its sign-in session's expiry, the user and what /Me
+    # shows beside the profile.
+    caller = load_caller(tenant.id, claims.subject, claims.token_id, SessionLimits.of(tenant.settings))
     if caller is None:
         if claims.token_id and is_access_token_revoked(claims.token_id):
             raise unauthorized("The access token has been revoked.")
         raise unauthorized("The token's user does not exist.")
     if caller.token_revoked:
         raise unauthorized("The access token has been revoked.")
+    if caller.expired_session is not None:
+        # The session outlived its idle or absolute lifetime: end it as a sign-out does, so its
+        # refresh tokens and other access tokens stop too (this token's grant among them).
+        end_session(caller.expired_session)
+        raise unauthorized("The sign-in session of this access token has expired.")
     user = caller.user
     return Principal(
         tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id, facts=caller.facts

@@ -115,6 +115,70 @@ def test_a_refresh_after_the_session_expired_is_refused(app, start):
         assert signed.browser.get(ME, headers=signed.headers).status_code == 401
 
 
+def test_an_access_token_ends_with_its_idle_session_before_its_own_expiry(app, start):
+    """The token is still within its hour, but its session has been idle longer than the
+    tenant allows: the bearer lookup itself notices (no browser visit, no refresh needed), ends
+    the session as a sign-out does, and the refresh token dies with it."""
+    tenant, spa = _tenant(app, session_idle_minutes=10)
+    with time_machine.travel(start, tick=False) as clock:
+        signed = sign_in(app, tenant, spa, "kim")
+        clock.shift(timedelta(minutes=9))
+        assert signed.browser.get(ME, headers=signed.headers).status_code == 200
+        clock.shift(timedelta(minutes=2))  # 11 minutes without a browser visit or a refresh
+        refused = signed.browser.get(ME, headers=signed.headers)
+        assert refused.status_code == 401
+        assert refused.json["detail"].endswith("The sign-in session of this access token has expired.")
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+        assert _refresh(signed.browser, signed).json["error"] == "invalid_grant"
+        token = make_token(app, tenant, _kim(app, tenant))
+        assert app.test_client().get(SESSIONS, headers=bearer(token)).json == {}  # WSO2: {} for none
+
+
+def test_an_access_token_ends_at_its_sessions_absolute_lifetime(app, start):
+    """A refresh keeps the session in use, but not past the absolute lifetime: the access token
+    the last refresh gave is refused from then on, though it has not expired."""
+    tenant, spa = _tenant(app, session_absolute_hours=1)
+    with time_machine.travel(start, tick=False) as clock:
+        signed = sign_in(app, tenant, spa, "kim")
+        clock.shift(timedelta(minutes=50))
+        refreshed = _refresh(signed.browser, signed)
+        assert refreshed.status_code == 200
+        headers = bearer(refreshed.json["access_token"])
+        assert signed.browser.get(ME, headers=headers).status_code == 200
+        clock.shift(timedelta(minutes=11))  # 61 minutes after the sign-in, 11 after the refresh
+        assert signed.browser.get(ME, headers=headers).status_code == 401
+        assert _refresh(signed.browser, refreshed_as(signed, refreshed)).json["error"] == "invalid_grant"
+
+
+def test_a_token_without_a_session_is_governed_by_its_expiry_alone(app, start):
+    """Password-grant tokens have no sign-in session: the session lifetimes do not apply."""
+    tenant, _spa = _tenant(app, session_idle_minutes=10)
+    with time_machine.travel(start, tick=False) as clock:
+        token = password_grant_token(app, tenant)
+        clock.shift(timedelta(minutes=59))
+        assert app.test_client().get(ME, headers=bearer(token)).status_code == 200
+
+
+def refreshed_as(signed, refreshed):
+    return type(signed)(signed.browser, refreshed.json["access_token"], refreshed.json["refresh_token"], signed.client)
+
+
+def password_grant_token(app, tenant):
+    from scim_me.storage.clients import create_client
+
+    with app.extensions["scim_me"].db.connection_context():
+        client, secret = create_client(
+            tenant.id, "script", public=False, grant_types=["password"], redirect_uris=[], allowed_origins=[]
+        )
+    response = app.test_client().post(
+        TOKEN,
+        data={"grant_type": "password", "username": "kim", "password": PASSWORD, "scope": "internal_login"},
+        auth=(client.client_id, secret),
+    )
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
 def test_the_sessions_api_lists_only_live_sessions(app, start):
     tenant, spa = _tenant(app)
     with time_machine.travel(start, tick=False) as clock:

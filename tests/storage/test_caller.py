@@ -102,3 +102,39 @@ def test_account_lock_is_read_on_every_call_under_the_current_name(db: Any) -> N
     db.execute_sql(db.param.join(["UPDATE users SET user_name = ", ", user_name_key = ", " WHERE id = ", ""]),
                    ("kimnew", "kimnew", kim.id))  # fmt: skip
     assert load_caller(tenant.id, kim.id, None).facts.lock.locked is True  # type: ignore[union-attr]
+
+
+def test_the_tokens_session_is_over_when_ended_idle_or_too_old(db: Any) -> None:
+    """The same statement says whether the sign-in session of the token's grant is over by the
+    limits given: ended, idle since before ``now - idle``, or signed in before ``now - absolute``."""
+    from scim_me.storage.sessions import SessionLimits
+    from scim_me.storage.sessions import end_session
+    from scim_me.storage.sessions import start_session
+
+    tenant = create_tenant("acme")
+    kim = create_user(tenant.id, {"userName": "kim"}, "hash")
+    client, _secret = create_client(
+        tenant.id,
+        "spa",
+        public=True,
+        grant_types=["authorization_code"],
+        redirect_uris=["https://app/cb"],
+        allowed_origins=[],
+    )
+    session, _cookie = start_session(tenant.id, kim.id, "ua", "127.0.0.1")
+    grant = create_grant(tenant.id, client.id, kim.id, "internal_login", session.id)
+    record_tokens(grant.id, "jti-s", now() + timedelta(hours=1), None, None)
+    live = SessionLimits(idle=timedelta(minutes=10), absolute=timedelta(hours=1))
+    caller = load_caller(tenant.id, kim.id, "jti-s", live)
+    assert caller is not None and caller.expired_session is None
+    idle = SessionLimits(idle=timedelta(seconds=-1), absolute=timedelta(hours=1))
+    old = SessionLimits(idle=timedelta(minutes=10), absolute=timedelta(seconds=-1))
+    for limits in (idle, old):
+        caller = load_caller(tenant.id, kim.id, "jti-s", limits)
+        assert caller is not None and caller.expired_session == session.id and not caller.token_revoked
+    _token(tenant.id, kim.id, "jti-no-session")  # a password grant: no session, nothing to expire
+    caller = load_caller(tenant.id, kim.id, "jti-no-session", idle)
+    assert caller is not None and caller.expired_session is None
+    end_session(session.id)
+    caller = load_caller(tenant.id, kim.id, "jti-s")
+    assert caller is not None and caller.expired_session == session.id and caller.token_revoked
