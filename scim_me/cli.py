@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -677,6 +678,9 @@ def token(tenant_name: str | None, username: str | None, scope: str, client_id: 
             record, found = _target_user(settings, tenant_name, username)
             subject = found.id
             extra["username"] = found.user_name
+            # The operator stands for the user's sign-in: the token counts as freshly
+            # authenticated for step-up (RFC 9470) until the tenant's max_auth_age passes.
+            extra["auth_time"] = int(time.time())
         else:
             record = _tenant(tenant_name or settings.default_tenant)
             subject = client_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from scim_me.auth.keys import create_signing_key
@@ -70,6 +71,10 @@ def make_token(
     claims = dict(extra or {})
     if user is None:
         claims.setdefault("sub_type", "application")
+    else:
+        # As the issuer's tokens: the user signed in when the token was issued (RFC 9470 step-up
+        # reads it); a test of stale sign-ins passes its own ``auth_time``.
+        claims.setdefault("auth_time", int(time.time()) if now is None else now)
     with app.extensions["scim_me"].db.connection_context():
         return mint_access_token(
             tenant_id=tenant.id,

@@ -153,7 +153,18 @@ class OpenIDTokens(_TenantSigned, OpenIDCode):  # type: ignore[misc]
 
 class RefreshedIDTokens(_TenantSigned, OpenIDToken):  # type: ignore[misc]
     """A fresh ID token on every refresh with the ``openid`` scope, as WSO2 answers: the
-    Asgardeo SDK validates an ID token in every token response and signs out without one."""
+    Asgardeo SDK validates an ID token in every token response and signs out without one.
+
+    OIDC Core §12.2: its ``auth_time`` is the original authentication's, not the refresh's
+    (authlib would put the current time), and ``amr`` says how that was."""
+
+    def get_client_claims(self, client: Any) -> dict[str, Any]:
+        claims = super().get_client_claims(client)
+        grant = g.get("oauth_grant")
+        if grant is not None and grant.auth_time is not None:
+            claims["auth_time"] = grant.auth_time
+            claims["amr"] = (grant.amr or "pwd").split()
+        return claims
 
 
 class TenantIssuerParameter(IssuerParameter):  # type: ignore[misc]

@@ -357,6 +357,9 @@ def _generate(
         extra["sub_type"] = "application"
     else:
         extra["username"] = user.user_name
+        # RFC 9068 §2.2.1: when the user authenticated, so a resource server can ask for a more
+        # recent sign-in (RFC 9470 step-up). A refreshed token keeps the original sign-in.
+        extra["auth_time"], extra["amr"] = _authentication(grant, code)
     access_token = mint_access_token(
         tenant_id=tenant.id,
         issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
@@ -388,6 +391,16 @@ def _generate(
     if refresh_token:
         token["refresh_token"] = refresh_token
     return token
+
+
+def _authentication(grant: GrantRecord, code: Any) -> tuple[int, list[str]]:
+    """``auth_time`` and ``amr`` of a token for a user: the code's (its session's sign-in), the
+    refreshed grant's, or, for the password grant, this very request's password check."""
+    if code is not None:
+        return code.auth_time, code.get_amr()
+    if grant.auth_time is not None:
+        return grant.auth_time, (grant.amr or "pwd").split()
+    return int(time.time()), ["pwd"]
 
 
 def build_authorization_server(app: Flask) -> AuthorizationServer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthGrant
 from scim_me.storage.models import OAuthRefreshToken
+from scim_me.storage.models import UserSession
 from scim_me.storage.users import now
 
 
@@ -34,6 +36,12 @@ class GrantRecord:
     # When the grant began (naive UTC): refresh rotation never extends a grant past
     # ``created_at + refresh_token_absolute_lifetime``.
     created_at: datetime | None = None
+    # When the user last authenticated for this grant (epoch seconds; OIDC ``auth_time``) and
+    # how (RFC 8176 ``amr``, space-separated): the sign-in of its session, or for a grant without
+    # one (the password grant) its creation. Read with the refresh token only (use_refresh_token);
+    # None for a grant with no user.
+    auth_time: int | None = None
+    amr: str | None = None
 
 
 def digest(token: str) -> str:
@@ -141,10 +149,12 @@ class RefreshOutcome:
     reused: bool
 
 
-# The refresh grant's read: the token with its grant, in one statement.
+# The refresh grant's read: the token with its grant and the sign-in of the grant's session (so
+# a refreshed token keeps the original auth_time), in one statement.
 _REFRESH_SQL = (
     "SELECT r.expires_at, g.id, g.tenant_id, g.client_pk, g.user_id, g.scope, g.session_id, g.revoked_at, "
-    "g.created_at FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id WHERE r.token_hash = ?"
+    "g.created_at, s.login_time, s.amr FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id "
+    "LEFT JOIN user_sessions s ON s.id = g.session_id WHERE r.token_hash = ?"
 )
 
 
@@ -158,6 +168,8 @@ def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
     row = db.execute_sql(_REFRESH_SQL.replace("?", db.param), (token_hash,)).fetchone()
     if row is None:
         return RefreshOutcome(None, False)
+    created_at = OAuthGrant.created_at.python_value(row[8])  # type: ignore[no-untyped-call]
+    signed_in = UserSession.login_time.python_value(row[9]) if row[9] is not None else None  # type: ignore[no-untyped-call]
     grant = GrantRecord(
         id=row[1],
         tenant_id=row[2],
@@ -166,7 +178,9 @@ def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
         scope=row[5],
         session_id=row[6],
         revoked=row[7] is not None,
-        created_at=OAuthGrant.created_at.python_value(row[8]),  # type: ignore[no-untyped-call]
+        created_at=created_at,
+        auth_time=epoch_seconds(signed_in or created_at) if row[4] is not None else None,
+        amr=(row[10] or "pwd") if row[4] is not None else None,
     )
     expires_at = OAuthRefreshToken.expires_at.python_value(row[0])  # type: ignore[no-untyped-call]
     if grant.revoked or expires_at < now() or grant.client_pk != client_pk:
@@ -181,6 +195,11 @@ def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
         revoke_grant(grant.id)
         return RefreshOutcome(None, True)
     return RefreshOutcome(grant, False)
+
+
+def epoch_seconds(stamp: datetime) -> int:
+    """A stored naive-UTC time as epoch seconds (``timestamp()`` would read it as local time)."""
+    return int(stamp.replace(tzinfo=UTC).timestamp())
 
 
 def expiry(seconds: int) -> datetime:
