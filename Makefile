@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.cfg pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # Re-resolves requirements.lock from setup.cfg's ranges with a pinned uv (in its own venv, so the

@@ -6,11 +6,11 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask import Response
+from jinja2 import PackageLoader
 
 from scim_me.config import Settings
 
@@ -50,7 +50,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     settings = Settings.load(overrides)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    app = Flask(__name__)
+    # Templates are package data, read through importlib (jinja2's PackageLoader), not a folder
+    # next to the source: the same in a checkout, an editable install and a wheel.
+    app = Flask(__name__, template_folder=None)
+    app.jinja_loader = PackageLoader("scim_me", "templates")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     # Signs the sign-in pages' CSRF cookie; derived from the master key, so workers agree.
     app.secret_key = hmac.new(settings.master_key(), b"scim-me flask session", hashlib.sha256).digest()
@@ -69,12 +72,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if version < LATEST:
         raise RuntimeError(f"database schema is at version {version}, expected {LATEST}: run `scim-me db upgrade`")
 
-    registry = load_registry(Path(settings.schemas_dir))
+    registry = load_registry(settings.schema_source())
     custom: dict[str, Any] = {}
-    custom_dir = settings.custom_schemas_path
+    custom_dir = settings.custom_schema_source()
     if custom_dir.is_dir():
-        for path in sorted(custom_dir.glob("*.json")):
-            custom[path.stem.lower()] = load_custom_schema(path)
+        for path in sorted(custom_dir.iterdir(), key=lambda entry: entry.name):
+            if path.name.endswith(".json") and path.is_file():
+                custom[path.name.removesuffix(".json").lower()] = load_custom_schema(path)
     app_state = AppState(
         settings=settings, db=db, registry=registry, mailer=build_mailer(settings), custom_schemas=custom
     )

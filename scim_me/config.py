@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -24,8 +26,12 @@ if TYPE_CHECKING:
     from scim_me.core.passwords import HashParams
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = REPO_ROOT / "instance"
+# In a checkout (make run, the CLI, the tests) the instance folder is the checkout's; an installed
+# package has no checkout, so its defaults are relative to the working directory.
+INSTANCE_DIR = (REPO_ROOT if (REPO_ROOT / "setup.cfg").is_file() else Path.cwd()) / "instance"
 PREFIX = "SCIM_ME_"
+# The schema files shipped in the package (setup.cfg maps it to the top-level schemas/ folder).
+BUNDLED_SCHEMAS = "scim_me.bundled_schemas"
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,7 +45,8 @@ class ConfigError(RuntimeError):
 class Settings:
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'scim-me.db'}"
     base_url: str = "http://127.0.0.1:8080"
-    schemas_dir: str = str(REPO_ROOT / "schemas")
+    # Empty: the schema files shipped with the package; a folder replaces them as a whole.
+    schemas_dir: str = ""
     custom_schemas_dir: str = ""
     encryption_key: str = ""
     encryption_key_file: str = str(INSTANCE_DIR / "encryption.key")
@@ -212,9 +219,23 @@ class Settings:
         if self.email_change_code_lifetime < 60 or self.mail_retries < 1 or self.smtp_timeout < 1:
             raise ConfigError("email_change_code_lifetime >= 60, mail_retries >= 1 and smtp_timeout >= 1 are required")
 
-    @property
-    def custom_schemas_path(self) -> Path:
-        return Path(self.custom_schemas_dir or Path(self.schemas_dir) / "custom")
+    def schema_source(self) -> Traversable:
+        """Where the User schemas are read: ``schemas_dir`` if set, else the shipped files."""
+        if self.schemas_dir:
+            return Path(self.schemas_dir)
+        try:
+            return resources.files(BUNDLED_SCHEMAS)
+        except ModuleNotFoundError as exc:
+            # An editable install made before the schemas became package data maps no such package.
+            raise ConfigError(
+                f"the shipped schemas ({BUNDLED_SCHEMAS}) are not installed: run `make install` (or set schemas_dir)"
+            ) from exc
+
+    def custom_schema_source(self) -> Traversable:
+        """Where the per-tenant custom attribute files (``{tenant}.json``) are read."""
+        if self.custom_schemas_dir:
+            return Path(self.custom_schemas_dir)
+        return self.schema_source() / "custom"
 
     def hash_params(self) -> HashParams:
         """The argon2id cost parameters every password hash and verification uses."""

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from functools import cached_property
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 CORE_COMMON_URN = "urn:ietf:params:scim:schemas:core:2.0"
@@ -265,7 +265,7 @@ def parse_schema(raw: Mapping[str, Any], where: str, *, default_id: str | None =
     )
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Traversable) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -301,12 +301,13 @@ def _replace(attr: Attribute, **changes: Any) -> Attribute:
     return replace(attr, **changes)
 
 
-def load_registry(schemas_dir: Path) -> SchemaRegistry:
-    """Load the base User schemas and the self-service overrides from ``schemas_dir``."""
+def load_registry(schemas_dir: Traversable) -> SchemaRegistry:
+    """Load the base User schemas and the self-service overrides from ``schemas_dir`` (a folder, or
+    the package resources ``importlib.resources.files`` returns)."""
     parsed = [parse_schema(_read_json(schemas_dir / name), name) for name in _BASE_FILES]
     overrides: dict[str, str] = {}
     policy_file = schemas_dir / "self-service.json"
-    if policy_file.exists():
+    if policy_file.is_file():
         policy = _read_json(policy_file)
         if not isinstance(policy, dict):
             raise SchemaFileError(f"{policy_file}: expected a JSON object")
@@ -318,7 +319,7 @@ def load_registry(schemas_dir: Path) -> SchemaRegistry:
     return SchemaRegistry(common=common, core=core, extensions=(enterprise, wso2))
 
 
-def load_custom_schema(path: Path) -> Schema:
+def load_custom_schema(path: Traversable) -> Schema:
     """Load a tenant's custom attributes (``{"attributes": [...]}``) as the custom extension."""
     raw = _read_json(path)
     if not isinstance(raw, dict):
