@@ -16,6 +16,15 @@ Every fifth operation adds an email, so ``emails`` grows to n/5 values; an engin
 whole list on each add (duplicate check) or filter is then O(n) per operation, O(n²) per document.
 A second, "scalar" mix (single-valued attributes only, no growing list) is timed too, to separate
 the engine's own per-operation cost from the cost of scanning a growing multi-valued attribute.
+
+Then the stall case of issue 12 (security.md T-FUZZ): a user with 2,000 ``phoneNumbers`` sends
+1,000 x ``replace phoneNumbers[value sw "+1"].display`` (every value matches every operation),
+engine only, value caps lifted (the server refuses a profile above SCIM_ME_MAX_VALUES_PER_ATTRIBUTE
+= 100; the engine must be linear anyway). Target: ≤ 0.5 s in-process (19 s before the per-request
+indexes, 3.4 s before the remembered matches and deferred writes of patch_workspace.py). The same
+document with 1,000 *different* ``sw`` filters (each matching one value) is printed next to it:
+distinct non-``eq`` filters still test every value once each, which the caps bound.
+
 ``--profile`` runs cProfile on the largest document and prints the top functions. ``--smoke``
 (small sizes, one run each) only checks that the script still runs (``make test`` does this).
 """
@@ -70,6 +79,54 @@ def scalar_ops(n: int) -> list[dict[str, Any]]:
     """The same shape of document with no growing list: isolates the per-operation engine cost."""
     paths = ("nickName", "displayName", "name.givenName", "title", "name.familyName")
     return [{"op": "replace", "path": paths[i % 5], "value": f"v{i}"} for i in range(n)]
+
+
+def stall_user(values: int) -> dict[str, Any]:
+    return {**USER, "phoneNumbers": [{"value": f"+1 555 {i:07d}", "type": "mobile"} for i in range(values)]}
+
+
+def stall_ops(count: int) -> list[dict[str, Any]]:
+    return [{"op": "replace", "path": 'phoneNumbers[value sw "+1"].display', "value": f"d{i}"} for i in range(count)]
+
+
+def distinct_filter_ops(count: int) -> list[dict[str, Any]]:
+    """``count`` different filters, each matching one value of ``stall_user`` (count <= its values)."""
+    return [
+        {"op": "replace", "path": f'phoneNumbers[value sw "+1 555 {i:07d}"].display', "value": f"d{i}"}
+        for i in range(count)
+    ]
+
+
+def measure_stall(values: int, operations: int, repeat: int, registry: Any, min_seconds: float) -> dict[str, Any]:
+    user = stall_user(values)
+    rows = []
+    for name, ops in (("same filter", stall_ops(operations)), ("distinct filters", distinct_filter_ops(operations))):
+        result = apply_patch(user, ops, registry, max_operations=operations)
+        expected = {f"d{operations - 1}"} if name == "same filter" else None
+        if expected is not None and {p.get("display") for p in result["phoneNumbers"]} != expected:
+            raise SystemExit(f"unexpected result of the {name} case")
+
+        def run(ops: list[dict[str, Any]] = ops) -> object:
+            return apply_patch(user, ops, registry, max_operations=operations)
+
+        rows.append({"filters": name, "seconds": best_time(run, repeat, min_seconds)})
+    return {"values": values, "operations": operations, "target_seconds": 0.5, "rows": rows}
+
+
+def print_stall(stall: dict[str, Any]) -> None:
+    print(
+        f'\n### stall case: {stall["operations"]:,} x replace phoneNumbers[value sw "+1"].display, '
+        f"{stall['values']:,} values (engine only, caps lifted)\n"
+    )
+    print("| filters | total (best of runs) | µs / operation |")
+    print("|---|---:|---:|")
+    for row in stall["rows"]:
+        print(
+            f"| {row['filters']} | {row['seconds'] * 1000:.1f} ms | {row['seconds'] / stall['operations'] * 1e6:.2f} |"
+        )
+    seconds = stall["rows"][0]["seconds"]
+    verdict = "met" if seconds <= stall["target_seconds"] else "MISSED"
+    print(f"\nsame filter: {seconds:.3f} s, target ≤ {stall['target_seconds']} s: **{verdict}**")
 
 
 def best_time(func: Callable[[], object], repeat: int, min_seconds: float = 1.0) -> float:
@@ -147,11 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the largest realistic document")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--stall-values", type=int, default=2000, help="phoneNumbers in the stall case")
+    parser.add_argument("--stall-ops", type=int, default=1000, help="operations in the stall case")
     parser.add_argument("--smoke", action="store_true", help="sizes 50,100, one run each: does it still run?")
     args = parser.parse_args(argv)
     min_seconds = 1.0
     if args.smoke:
         args.sizes, args.repeat, min_seconds = "50,100", 1, 0.0
+        args.stall_values, args.stall_ops = 200, 100
     sizes = sorted(int(s) for s in args.sizes.split(","))
 
     registry = load_registry(REPO_ROOT / "schemas")
@@ -164,10 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     ]  # fmt: skip
     for result in results:
         print_table(result, sizes)
+    stall = measure_stall(args.stall_values, min(args.stall_ops, args.stall_values), args.repeat, registry, min_seconds)
+    print_stall(stall)
     if args.profile:
         profile(registry, sizes[-1], args.top)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        args.json.write_text(json.dumps({"mixes": results, "stall": stall}, indent=2) + "\n")
     return 0
 
 

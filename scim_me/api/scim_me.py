@@ -221,8 +221,8 @@ def patch_me() -> Response:
     body = parse_body()
     operations = load_patch_request(body)
     reg = registry()
-    limit = settings().max_operations
-    return _write(tenant, user, facts, lambda profile: apply_patch(profile, operations, reg, max_operations=limit))
+    limits = {"max_operations": settings().max_operations, "max_values": settings().max_values_per_attribute}
+    return _write(tenant, user, facts, lambda profile: apply_patch(profile, operations, reg, **limits))
 
 
 @bp.put("/scim2/Me")

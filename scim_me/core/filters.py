@@ -29,6 +29,11 @@ from scim_me.errors import InvalidFilterError
 from scim_me.errors import InvalidPathError
 
 MAX_FILTER_LENGTH = 2048
+# Bounds checked before the general parser runs, so evaluation cost and recursion stay small
+# whatever a client sends: grouping depth (parentheses, ``not (...)``) and comparisons joined
+# by ``and``/``or``. Real value filters use one to three comparisons and one level of grouping.
+MAX_FILTER_DEPTH = 8
+MAX_FILTER_TERMS = 32
 COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
 
 
@@ -103,6 +108,7 @@ def parse_filter(text: str) -> Node:
     simple = _parse_simple(text)
     if simple is not None:
         return simple
+    _check_complexity(text)
     try:
         tree = SCIMParser().parse(_Lexer().tokenize(text))
         if tree is None:
@@ -114,6 +120,28 @@ def parse_filter(text: str) -> Node:
         raise InvalidFilterError("The filter is nested too deeply.") from exc
     except Exception as exc:  # third-party parser on untrusted input: any failure is a bad filter
         raise InvalidFilterError(f"Invalid filter: {text}") from exc
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JOIN = re.compile(r"\b(?:and|or)\b", re.IGNORECASE)
+
+
+def _check_complexity(text: str) -> None:
+    """Refuse (``invalidFilter``: the server does not support it, RFC 7644 §3.12) a filter nested
+    deeper than MAX_FILTER_DEPTH or joining more than MAX_FILTER_TERMS comparisons."""
+    bare = _STRING.sub('""', text)  # brackets and keywords inside string literals do not count
+    depth = deepest = 0
+    for char in bare:
+        if char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    if deepest > MAX_FILTER_DEPTH:
+        raise InvalidFilterError("The filter is nested too deeply.")
+    terms = len(_JOIN.findall(bare)) + 1
+    if terms > MAX_FILTER_TERMS:
+        raise InvalidFilterError(f"The filter joins more than {MAX_FILTER_TERMS} comparisons.")
 
 
 # Nearly every PATCH filter is one comparison with a string, ``value eq "kim@example.com"``. A
@@ -377,3 +405,58 @@ def eq_candidates(node: Node, positions: Callable[[str, Any], set[int] | None]) 
         right = eq_candidates(node.right, positions)
         return None if right is None else left | right
     return None
+
+
+# Evaluation for the PATCH engine: a filter is compiled once per request into a predicate (the
+# attribute lookups done once, not per value) and the engine remembers its matches; these two
+# functions are what it needs for that. Both agree with :func:`matches` by construction.
+
+
+def compile_filter(node: Node, lookup: Callable[[str], Attribute | None]) -> Callable[[Any], bool]:
+    """A predicate equal to ``lambda element: matches(node, element, lookup)``."""
+    if isinstance(node, And):
+        left, right = compile_filter(node.left, lookup), compile_filter(node.right, lookup)
+        return lambda element: left(element) and right(element)
+    if isinstance(node, Or):
+        left, right = compile_filter(node.left, lookup), compile_filter(node.right, lookup)
+        return lambda element: left(element) or right(element)
+    if isinstance(node, Not):
+        inner = compile_filter(node.inner, lookup)
+        return lambda element: not inner(element)
+    name = node.attr
+    if isinstance(node, Present):
+        return lambda element: read_value(element, name) not in (None, "", [], {})
+    op, expected, attr = node.op, node.value, lookup(name)
+    if isinstance(expected, str) and op in _STRING_TESTS and (attr is None or attr.type != "dateTime"):
+        # What _compare does for two strings outside dateTime, with the literal folded once.
+        case_exact = attr.case_exact if attr else False
+        folded = expected if case_exact else expected.casefold()
+        string_test = _STRING_TESTS[op]
+
+        def test(element: Any) -> bool:
+            actual = read_value(element, name)
+            if isinstance(actual, str):
+                return string_test(actual if case_exact else actual.casefold(), folded)
+            return _compare(op, actual, expected, attr)
+
+        return test
+    return lambda element: _compare(op, actual=read_value(element, name), expected=expected, attr=attr)
+
+
+_STRING_TESTS: dict[str, Callable[[str, str], bool]] = {
+    "eq": str.__eq__,
+    "ne": str.__ne__,
+    "co": lambda left, right: right in left,
+    "sw": str.startswith,
+    "ew": str.endswith,
+}
+
+
+@lru_cache(maxsize=512)
+def filter_names(node: Node) -> frozenset[str]:
+    """The attribute names ``node`` reads, lower-cased (as :func:`read_value` matches them)."""
+    if isinstance(node, (And, Or)):
+        return filter_names(node.left) | filter_names(node.right)
+    if isinstance(node, Not):
+        return filter_names(node.inner)
+    return frozenset((node.attr.lower(),))

@@ -17,13 +17,10 @@ Decisions where RFC 7644 leaves room:
   attribute in a ``path`` is ``invalidPath``.
 - Not supported: attribute paths more than one sub-attribute deep (SCIM has none for User).
 
-Cost: one request may carry thousands of operations that add to, or filter, one growing
-multi-valued attribute. A per-request :class:`_Workspace` indexes such lists (folded value →
-position for the duplicate check of ``add``, ``eq`` keys → positions for value filters, which
-values are primary or unassigned) and keeps the indexes current as values are appended and
-updated, so those operations cost the same whatever the list's length. Operations that rebuild
-a list (removing values, replacing the whole attribute, writing a sub-attribute of every value)
-cost O(length), as they must; the index is rebuilt the next time it is needed.
+Cost: one request may carry a thousand operations on one long multi-valued attribute. A
+per-request :class:`~scim_me.core.patch_workspace.Workspace` indexes such lists once, remembers
+filter matches and defers writes through filters, so the engine's cost is linear in operations +
+values for the shapes clients and attackers send (see that module for what stays O(values)).
 """
 
 from __future__ import annotations
@@ -33,16 +30,14 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from collections.abc import Sequence
-from collections.abc import Set
 from typing import Any
 
-from scim_me.core.filters import Node
-from scim_me.core.filters import eq_candidates
-from scim_me.core.filters import eq_indexable
-from scim_me.core.filters import eq_key
 from scim_me.core.filters import equality_terms
-from scim_me.core.filters import matches
-from scim_me.core.filters import read_value
+from scim_me.core.patch_workspace import IndexedValues
+from scim_me.core.patch_workspace import Workspace
+from scim_me.core.patch_workspace import has_primary
+from scim_me.core.patch_workspace import is_primary
+from scim_me.core.patch_workspace import primary_winner
 from scim_me.core.paths import ResolvedPath
 from scim_me.core.paths import filter_lookup
 from scim_me.core.paths import parse_path
@@ -75,8 +70,13 @@ def apply_patch(
     registry: SchemaRegistry,
     *,
     max_operations: int = DEFAULT_MAX_OPERATIONS,
+    max_values: int | None = None,
 ) -> Resource:
-    """Apply PatchOp ``Operations`` to a copy of ``resource`` and return it (all or nothing)."""
+    """Apply PatchOp ``Operations`` to a copy of ``resource`` and return it (all or nothing).
+
+    More than ``max_operations`` operations is ``tooMany`` before any runs; with ``max_values``,
+    an operation that appends a value to a list already that long is ``invalidValue`` at once.
+    """
     if not isinstance(operations, list):
         raise InvalidSyntaxError("'Operations' must be a JSON array of operations.")
     if not operations:
@@ -84,9 +84,10 @@ def apply_patch(
     if len(operations) > max_operations:
         raise TooManyError(f"The request has {len(operations)} operations; at most {max_operations} are accepted.")
     working: Resource = copy.deepcopy(dict(resource))
-    workspace = _Workspace()
+    workspace = Workspace(max_values, (registry.core.id, registry.common.id))
     for index, operation in enumerate(operations):
         _apply_operation(working, operation, index, registry, workspace)
+    workspace.settle_all()
     finish(resource, working, registry)
     return working
 
@@ -101,7 +102,7 @@ def _member(document: Mapping[str, Any], name: str) -> tuple[bool, Any]:
 
 
 def _apply_operation(
-    working: Resource, operation: object, index: int, registry: SchemaRegistry, workspace: _Workspace
+    working: Resource, operation: object, index: int, registry: SchemaRegistry, workspace: Workspace
 ) -> None:
     if not isinstance(operation, Mapping):
         raise InvalidSyntaxError(f"Operation {index} must be a JSON object.")
@@ -114,6 +115,11 @@ def _apply_operation(
     has_path, raw_path = _member(operation, "path")
     has_value, value = _member(operation, "value")
     path = parse_path(raw_path, registry) if has_path and raw_path is not None else None
+    # Deferred writes (patch_workspace.py) must be applied before code that reads a list directly.
+    if path is None or path.attribute is None:
+        workspace.settle_all()
+    elif op == "remove" or path.filter is None or path.sub is None:
+        workspace.settle(path.attribute)
     if op == "remove":
         if path is None:
             raise NoTargetError("No path value specified for remove operation")
@@ -145,7 +151,7 @@ def _write_object(
     registry: SchemaRegistry,
     schema: Schema,
     container: MutableMapping[str, Any],
-    workspace: _Workspace,
+    workspace: Workspace,
 ) -> None:
     """Path-less add/replace: each key is an attribute, a qualified path or an extension URN."""
     for key, item in value.items():
@@ -182,7 +188,7 @@ def _write_object(
         _merge(container, attr, item, op, workspace)
 
 
-def _merge(container: MutableMapping[str, Any], attr: Attribute, value: Any, op: str, workspace: _Workspace) -> None:
+def _merge(container: MutableMapping[str, Any], attr: Attribute, value: Any, op: str, workspace: Workspace) -> None:
     new = coerce(attr, value)
     if new is None:
         if op == "replace":
@@ -202,7 +208,7 @@ def _merge(container: MutableMapping[str, Any], attr: Attribute, value: Any, op:
         container[attr.name] = new
 
 
-def _append(values: _Values, new: list[Any]) -> None:
+def _append(values: IndexedValues, new: list[Any]) -> None:
     """Add values to a multi-valued attribute without duplicating equal ones (§3.5.2.1)."""
     touched: set[int] = set()
     for candidate in new:
@@ -228,29 +234,15 @@ def normalize_primary(attr: Attribute, items: list[Any], touched: set[int]) -> N
 
     The value this operation set as primary wins; the others are set to false.
     """
-    if not _has_primary(attr):
+    if not has_primary(attr):
         return
-    primaries = [i for i, item in enumerate(items) if _is_primary(item)]
+    primaries = [i for i, item in enumerate(items) if is_primary(item)]
     if len(primaries) <= 1:
         return
-    winner = _primary_winner(primaries, touched)
+    winner = primary_winner(primaries, touched)
     for index in primaries:
         if index != winner:
             items[index] = {**items[index], "primary": False}
-
-
-def _has_primary(attr: Attribute) -> bool:
-    return attr.is_complex and attr.sub("primary") is not None
-
-
-def _is_primary(item: Any) -> bool:
-    return isinstance(item, Mapping) and item.get("primary") is True
-
-
-def _primary_winner(primaries: list[int], touched: set[int]) -> int:
-    """Of the positions flagged primary (ascending), the last one touched, else the first."""
-    favoured = [i for i in primaries if i in touched]
-    return favoured[-1] if favoured else primaries[0]
 
 
 def _check_writable(path: ResolvedPath, verb: str) -> None:
@@ -268,7 +260,7 @@ def _write_path(
     value: Any,
     op: str,
     registry: SchemaRegistry,
-    workspace: _Workspace,
+    workspace: Workspace,
     *,
     explicit: bool = True,
 ) -> None:
@@ -324,12 +316,19 @@ def _set_or_pop(target: MutableMapping[str, Any], sub: Attribute, new: Any) -> N
 
 
 def _write_filtered(
-    container: MutableMapping[str, Any], path: ResolvedPath, value: Any, op: str, workspace: _Workspace
+    container: MutableMapping[str, Any], path: ResolvedPath, value: Any, op: str, workspace: Workspace
 ) -> None:
     attr = path.attribute
     assert attr is not None and path.filter is not None
     values = workspace.values(container, attr)
-    hits = values.matching(path.filter, _lookup(attr))
+    hits, remembered = values.select(path.filter, _lookup(attr))
+    if hits and path.sub is not None and values.can_defer(path.sub):
+        new = coerce_element(path.sub, value)
+        if new is not None:
+            # Every matched value gets the same sub-attribute value: recorded once, applied once.
+            values.defer(path.sub, hits, remembered, new)
+            return
+    values.settle()
     if not hits:
         created = values.append(_seed(attr, path, value, op))
         values.normalize_primary({created})
@@ -366,14 +365,16 @@ def _seed(attr: Attribute, path: ResolvedPath, value: Any, op: str) -> Any:
     return coerce_element(attr, seed)
 
 
-def _update_hit(values: _Values, position: int, path: ResolvedPath, value: Any, op: str) -> None:
+def _update_hit(values: IndexedValues, position: int, path: ResolvedPath, value: Any, op: str) -> None:
     """Write ``value`` into one value the filter matched (a whole value is merged in)."""
     attr = values.attr
     current = values.items[position]
     updated: Any
+    changed: str | None = None
     if path.sub is not None:
         updated = dict(current)
         _set_or_pop(updated, path.sub, coerce_element(path.sub, value))
+        changed = path.sub.name
     elif attr.is_complex:
         new = coerce_element(attr, value)
         if new is None:
@@ -384,7 +385,7 @@ def _update_hit(values: _Values, position: int, path: ResolvedPath, value: Any, 
             updated = {**current, **new}
     else:
         updated = coerce_element(attr, value)
-    values.replace(position, updated)
+    values.replace(position, updated, changed)
 
 
 def _lookup(attr: Attribute) -> Lookup:
@@ -392,7 +393,7 @@ def _lookup(attr: Attribute) -> Lookup:
     return lambda name: filter_lookup(attr, name)
 
 
-def _remove(working: Resource, path: ResolvedPath, value: Any, registry: SchemaRegistry, workspace: _Workspace) -> None:
+def _remove(working: Resource, path: ResolvedPath, value: Any, registry: SchemaRegistry, workspace: Workspace) -> None:
     attr = path.attribute
     if attr is None:
         _clear_extension(working, path.schema)
@@ -425,7 +426,7 @@ def _remove(working: Resource, path: ResolvedPath, value: Any, registry: SchemaR
         working.pop(attr.schema, None)
 
 
-def _remove_filtered(container: MutableMapping[str, Any], path: ResolvedPath, workspace: _Workspace) -> None:
+def _remove_filtered(container: MutableMapping[str, Any], path: ResolvedPath, workspace: Workspace) -> None:
     attr = path.attribute
     assert attr is not None and path.filter is not None
     if not isinstance(container[attr.name], list):
@@ -440,7 +441,7 @@ def _remove_filtered(container: MutableMapping[str, Any], path: ResolvedPath, wo
         container[attr.name] = [item for i, item in enumerate(values.items) if i not in doomed]
         return
     for position in hits:
-        values.replace(position, _without(values.items[position], path.sub))
+        values.replace(position, _without(values.items[position], path.sub), path.sub.name)
 
 
 def _covers(attr: Attribute, pattern: Any, item: Any) -> bool:
@@ -463,7 +464,7 @@ def _without(item: Any, sub: Attribute) -> Any:
     return {k: v for k, v in item.items() if k != sub.name}
 
 
-def _drop_empty(container: MutableMapping[str, Any], attr: Attribute, workspace: _Workspace) -> None:
+def _drop_empty(container: MutableMapping[str, Any], attr: Attribute, workspace: Workspace) -> None:
     current = container.get(attr.name)
     # A list the workspace tracks and knows holds no unassigned value needs no pass over it.
     if isinstance(current, list) and not workspace.known_compact(container, attr):
@@ -527,198 +528,6 @@ def patch_operations(body: Mapping[str, Any]) -> Sequence[Any]:
             raise InvalidSyntaxError("Invalid JSON schema. The member is 'Operations'.")
         raise InvalidSyntaxError("The PatchOp message has no 'Operations'.")
     return body["Operations"]  # type: ignore[no-any-return]
-
-
-# The per-request workspace. Keeping these indexes current costs O(1) per appended or updated
-# value; building one costs O(length) and happens once per list, or again after an operation
-# that rebuilt the list anyway.
-
-# The key of a value that has none: ``fold`` raised, or gave something unhashable (a list).
-_UNKEYED: Any = object()
-_NO_POSITIONS: frozenset[int] = frozenset()
-
-
-class _PositionIndex:
-    """Positions of a list's values grouped by a key computed once per value."""
-
-    def __init__(self, key_of: Callable[[Any], Any], items: list[Any]) -> None:
-        self._key_of = key_of
-        self._keys: list[Any] = []  # each position's key, cached: an update must find its old bucket
-        self._buckets: dict[Any, set[int]] = {}
-        self.unkeyed: set[int] = set()
-        for position, item in enumerate(items):
-            self.put(position, item)
-
-    def put(self, position: int, item: Any) -> None:
-        """Record ``item`` at ``position``: a new last position, or an existing one updated."""
-        assert position <= len(self._keys)
-        key = self._key_of(item)
-        if position < len(self._keys):
-            self._forget(position)
-            self._keys[position] = key
-        else:
-            self._keys.append(key)
-        if key is _UNKEYED:
-            self.unkeyed.add(position)
-        else:
-            self._buckets.setdefault(key, set()).add(position)
-
-    def _forget(self, position: int) -> None:
-        key = self._keys[position]
-        if key is _UNKEYED:
-            self.unkeyed.discard(position)
-            return
-        bucket = self._buckets[key]
-        bucket.discard(position)
-        if not bucket:
-            del self._buckets[key]
-
-    def get(self, key: Any) -> Set[int]:
-        return self._buckets.get(key, _NO_POSITIONS)
-
-
-def _fold_key(attr: Attribute, item: Any) -> Any:
-    """``fold(attr, item)`` if it can be computed and hashed, else ``_UNKEYED``.
-
-    Only odd stored data has no key (a value holding a list, or keys differing only in case whose
-    values do not sort). Such values are compared with ``same_value`` one by one, in list order,
-    as before, so anything it raises is still raised at the same point.
-    """
-    try:
-        key = fold(attr, item)
-        hash(key)
-    except Exception:
-        return _UNKEYED
-    return key
-
-
-def _eq_key_of(name: str, attr: Attribute | None) -> Callable[[Any], Any]:
-    """The key of a value for ``name eq ...`` filters; unkeyed values can never match one."""
-
-    def key_of(item: Any) -> Any:
-        key = eq_key(read_value(item, name), attr)
-        return _UNKEYED if key is None else key
-
-    return key_of
-
-
-def _mark(positions: set[int], position: int, flag: bool) -> None:
-    if flag:
-        positions.add(position)
-    else:
-        positions.discard(position)
-
-
-class _Values:
-    """One multi-valued attribute's values in the working resource, with indexes over them.
-
-    ``items`` is this request's own list and changes only through :meth:`append` and
-    :meth:`replace`, which keep every index current. Code that builds a new list instead
-    (removing values, replacing the attribute) simply leaves this object behind: the workspace
-    sees that the container no longer holds ``items`` and indexes the new list when next asked.
-    """
-
-    def __init__(self, attr: Attribute, items: list[Any]) -> None:
-        self.attr = attr
-        self.items = items
-        # Positions holding an unassigned value: the operation's end drops them (RFC 7643 §2.5).
-        self.empty = {i for i, item in enumerate(items) if is_unassigned(item)}
-        self._primary = {i for i, item in enumerate(items) if _is_primary(item)} if _has_primary(attr) else None
-        # Built on first use: many requests only add, or only filter.
-        self._folds: _PositionIndex | None = None
-        self._eqs: dict[str, _PositionIndex] = {}  # by lower-cased filter attribute name
-
-    def append(self, item: Any) -> int:
-        self.items.append(item)
-        position = len(self.items) - 1
-        self._record(position, item)
-        return position
-
-    def replace(self, position: int, item: Any) -> None:
-        self.items[position] = item
-        self._record(position, item)
-
-    def _record(self, position: int, item: Any) -> None:
-        _mark(self.empty, position, is_unassigned(item))
-        if self._primary is not None:
-            _mark(self._primary, position, _is_primary(item))
-        if self._folds is not None:
-            self._folds.put(position, item)
-        for index in self._eqs.values():
-            index.put(position, item)
-
-    def first_equal(self, candidate: Any) -> int | None:
-        """The first position whose value ``same_value`` finds equal to ``candidate``, if any."""
-        if self._folds is None:
-            self._folds = _PositionIndex(lambda item: _fold_key(self.attr, item), self.items)
-        key = _fold_key(self.attr, candidate)
-        if key is _UNKEYED:  # not for a coerced value; kept exact all the same
-            return next((i for i, item in enumerate(self.items) if same_value(self.attr, item, candidate)), None)
-        bucket = self._folds.get(key)
-        first = min(bucket) if bucket else None
-        for position in sorted(self._folds.unkeyed):
-            if first is not None and position > first:
-                break
-            if same_value(self.attr, self.items[position], candidate):
-                return position
-        return first
-
-    def matching(self, node: Node, lookup: Lookup) -> list[int]:
-        """The positions whose value ``node`` matches, ascending, as a scan would find them.
-
-        ``eq`` tests narrow the values to test through an index; :func:`matches` still decides.
-        """
-        candidates = eq_candidates(node, lambda name, literal: self._eq_positions(name, literal, lookup))
-        pool = range(len(self.items)) if candidates is None else sorted(candidates)
-        return [position for position in pool if matches(node, self.items[position], lookup)]
-
-    def _eq_positions(self, name: str, literal: Any, lookup: Lookup) -> set[int] | None:
-        attr = lookup(name)
-        key = eq_key(literal, attr)
-        if key is None or not eq_indexable(attr):
-            return None
-        index = self._eqs.get(name.lower())
-        if index is None:
-            index = self._eqs[name.lower()] = _PositionIndex(_eq_key_of(name, attr), self.items)
-        return set(index.get(key))
-
-    def normalize_primary(self, touched: set[int]) -> None:
-        """:func:`normalize_primary`, from the tracked primary positions instead of a scan."""
-        if self._primary is None or len(self._primary) <= 1:
-            return
-        primaries = sorted(self._primary)
-        winner = _primary_winner(primaries, touched)
-        for position in primaries:
-            if position != winner:
-                self.replace(position, {**self.items[position], "primary": False})
-
-
-class _Workspace:
-    """The indexed multi-valued attributes of one ``apply_patch`` call (dropped with it)."""
-
-    def __init__(self) -> None:
-        self._tracked: dict[tuple[str, str], _Values] = {}
-
-    def values(self, container: MutableMapping[str, Any], attr: Attribute) -> _Values:
-        """``attr``'s values in ``container``, indexed.
-
-        The first time, and whenever other code has put a new list in its place, the list is
-        copied into the container (so changing it in place can touch nothing else) and indexed.
-        """
-        key = (attr.schema, attr.name)
-        current = container.get(attr.name)
-        tracked = self._tracked.get(key)
-        if tracked is not None and tracked.items is current:
-            return tracked
-        items = list(current or [])
-        container[attr.name] = items
-        tracked = self._tracked[key] = _Values(attr, items)
-        return tracked
-
-    def known_compact(self, container: Mapping[str, Any], attr: Attribute) -> bool:
-        """True when ``attr``'s list in ``container`` is tracked and holds no unassigned value."""
-        tracked = self._tracked.get((attr.schema, attr.name))
-        return tracked is not None and tracked.items is container.get(attr.name) and not tracked.empty
 
 
 __all__ = ["PATCH_OP_URN", "apply_patch", "finish", "fold", "normalize_primary", "patch_operations"]

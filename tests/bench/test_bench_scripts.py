@@ -64,8 +64,13 @@ def test_patch_engine_benchmark_prints_its_tables(tmp_path: Path) -> None:
     output = tmp_path / "engine.json"
     _run("bench/patch_engine.py", "--smoke", "--json", str(output))
     results = json.loads(output.read_text())
-    assert [len(result["rows"]) for result in results] == [2, 2]
-    assert all(row["us_per_op"] > 0 for result in results for row in result["rows"])
+    assert [len(result["rows"]) for result in results["mixes"]] == [2, 2]
+    assert all(row["us_per_op"] > 0 for result in results["mixes"] for row in result["rows"])
+    # The issue 12 stall case (1,000 filtered operations over 2,000 values at full size) is reported.
+    stall = results["stall"]
+    assert (stall["values"], stall["operations"]) == (200, 100)
+    assert [row["filters"] for row in stall["rows"]] == ["same filter", "distinct filters"]
+    assert all(row["seconds"] > 0 for row in stall["rows"])
 
 
 def test_login_timing_prints_each_outcome() -> None:
