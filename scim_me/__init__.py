@@ -28,6 +28,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import me_sessions
     from scim_me.api import mfa
     from scim_me.api import oauth
+    from scim_me.api import recovery
     from scim_me.api import scim_me
     from scim_me.api import security
     from scim_me.api import signin
@@ -115,6 +116,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(recovery.bp)
     register_error_handlers(app)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
     if settings.trusted_proxies:

@@ -110,6 +110,20 @@ class Settings:
     smtp_timeout: int = 10
     email_change_code_lifetime: int = 86400
     email_change_mails_per_hour: int = 5
+    # Account recovery (services/recovery.py, docs/account-recovery.md). Lifetimes in seconds: the
+    # recoveryCode/resendCode and the mailed code, the resetCode, a mailed reset link (forced reset).
+    recovery_code_lifetime: int = 900
+    recovery_reset_code_lifetime: int = 900
+    recovery_link_lifetime: int = 86400
+    recovery_otp_digits: int = 8
+    # Mails (recover + resend) per account and per client IP within the window; then 429.
+    recovery_sends_per_window: int = 5
+    recovery_ip_sends_per_window: int = 20
+    recovery_send_window_seconds: int = 3600
+    # Wrong codes: per flow (then the flow is dead), per account and per IP within the window.
+    recovery_max_attempts: int = 5
+    recovery_account_attempts_per_window: int = 10
+    recovery_ip_attempts_per_window: int = 30
     security_alert_window_days: int = 30
     # MFA (issue 4). RFC 6238 §5.2 defaults: 6 digits, SHA-1, 30 s. The issuer shown in
     # authenticator apps is the tenant's name unless totp_issuer is set.
@@ -214,6 +228,18 @@ class Settings:
         if self.mail_transport == "smtp" and self.smtp_username and self.smtp_security == "none":
             # AUTH PLAIN/LOGIN over a clear connection would hand the relay password to the network.
             raise ConfigError("smtp_username needs smtp_security 'starttls' or 'tls'")
+        recovery_numbers = (
+            self.recovery_sends_per_window,
+            self.recovery_ip_sends_per_window,
+            self.recovery_send_window_seconds,
+            self.recovery_max_attempts,
+            self.recovery_account_attempts_per_window,
+            self.recovery_ip_attempts_per_window,
+        )
+        if min(recovery_numbers) < 1 or not 6 <= self.recovery_otp_digits <= 10:
+            raise ConfigError("recovery_* limits must be >= 1 and recovery_otp_digits between 6 and 10")
+        if min(self.recovery_code_lifetime, self.recovery_reset_code_lifetime, self.recovery_link_lifetime) < 60:
+            raise ConfigError("recovery_*_lifetime must be at least 60 seconds")
         if self.email_change_mails_per_hour < 1:
             raise ConfigError("email_change_mails_per_hour must be >= 1")
         if self.email_change_code_lifetime < 60 or self.mail_retries < 1 or self.smtp_timeout < 1:

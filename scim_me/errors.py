@@ -265,3 +265,6 @@ AAP = Wso2Family("AAP")  # /api/users/v1/me/authorized-apps
 UEX = Wso2Family("UEX")  # /api/users/v1/me/export
 USM = Wso2Family("USM")  # /api/users/v1/me/sessions
 OAUTH = Wso2Family("OAUTH")  # /oauth2/*
+UAR = Wso2Family("UAR")  # /api/users/v2/recovery: user account recovery (codes, channels)
+PWR = Wso2Family("PWR")  # /api/users/v2/recovery/password
+UNR = Wso2Family("UNR")  # /api/users/v2/recovery/username

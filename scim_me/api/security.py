@@ -60,6 +60,7 @@ ALERT_KINDS = frozenset(
         "account.locked",
         "password.changed",
         "password.reset",
+        "password.reset_required",
         "mfa.totp.disabled",
         "mfa.totp.failure",
         "mfa.backup_codes.removed",

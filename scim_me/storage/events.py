@@ -34,6 +34,7 @@ KINDS: frozenset[str] = frozenset(
         "account.unlocked",
         "password.changed",
         "password.reset",
+        "password.reset_required",
         "mfa.totp.enrolled",
         "mfa.totp.validated",
         "mfa.totp.disabled",

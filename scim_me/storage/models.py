@@ -281,6 +281,32 @@ class EmailChange(BaseModel):
         table_name = "email_changes"
 
 
+class RecoveryFlow(BaseModel):
+    """One account-recovery flow (services/recovery.py): the digests of its codes, its step and
+    expiry. ``user`` is NULL for a flow started for an unknown or unusable account, which goes
+    through the same steps and never mails anything (no enumeration)."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
+    account_key = peewee.CharField(max_length=64, index=True)
+    kind = peewee.CharField(max_length=16)
+    step = peewee.CharField(max_length=16)
+    recovery_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+    flow_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+    resend_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+    reset_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+    otp_hash = peewee.CharField(max_length=64, null=True)
+    attempts = peewee.IntegerField(default=0)
+    return_to = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    ip = peewee.CharField(max_length=64, default="")
+
+    class Meta:
+        table_name = "recovery_flows"
+
+
 class ExternalIssuer(BaseModel):
     """An OIDC issuer whose access tokens a tenant accepts (resource-server mode)."""
 

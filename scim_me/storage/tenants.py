@@ -18,6 +18,7 @@ from scim_me.storage.models import Tenant
 DIALECTS = ("wso2", "rfc")
 SELF_REGISTRATION_MODES = ("off", "open", "scope")
 CHANGE_PASSWORD_SCOPES = ("internal_login", "internal_user_password_update")
+RECOVERY_API_AUTH = ("client", "anonymous")
 _POLICY_COUNTS = (
     "password_min_length",
     "password_max_length",
@@ -76,6 +77,15 @@ class TenantSettings:
     # an app that only refreshes finds its session idle.
     session_idle_minutes: int = 60
     session_absolute_hours: int = 12
+    # Account recovery (docs/account-recovery.md). Who may call /api/users/v2/recovery/*:
+    # "client" (WSO2's default: a bearer token with internal_user_recovery_create, e.g. an app's
+    # client_credentials token) or "anonymous" (anybody; the sign-in page's recovery pages never
+    # need either). WSO2's "notify user existence": off, every answer is the same whether the
+    # account exists or not; on, an unknown or unusable account is told (404 UAR-10002).
+    password_recovery: bool = True
+    username_recovery: bool = True
+    recovery_api_auth: str = "client"
+    notify_user_existence: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
@@ -128,6 +138,8 @@ def validate_settings(settings: TenantSettings) -> None:
         raise TenantError(f"self_registration must be one of {', '.join(SELF_REGISTRATION_MODES)}")
     if settings.change_password_scope not in CHANGE_PASSWORD_SCOPES:
         raise TenantError(f"change_password_scope must be one of {', '.join(CHANGE_PASSWORD_SCOPES)}")
+    if settings.recovery_api_auth not in RECOVERY_API_AUTH:
+        raise TenantError(f"recovery_api_auth must be one of {', '.join(RECOVERY_API_AUTH)}")
     for name in _POLICY_COUNTS:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:

@@ -212,3 +212,38 @@ def prune(now: datetime, idle: timedelta = timedelta(days=1)) -> int:
             )
             .execute()
         )
+
+
+# -- windowed counters (account recovery: mails sent, wrong codes) ---------------------------------
+# Same table, other keys: a row counts events in a fixed window from its first event; the event
+# that would exceed ``limit`` is refused with the seconds until the window ends (RFC 6585 §4).
+RECOVERY_SEND = "recovery_send"
+RECOVERY_TRY = "recovery_try"
+
+
+def window_key(kind: str, subject: str) -> str:
+    return hashlib.sha256(f"{kind}\0{subject}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def take_slot(key: str, kind: str, tenant_id: int | None, limit: int, window_seconds: int, now: datetime) -> int:
+    """Count one event on ``key``; 0 when allowed, else the seconds until the window ends (the
+    refused event is not counted)."""
+    with write_transaction():
+        row = _row(key, kind, tenant_id, now)
+        window_start, used = row.window_start, row.failures
+        if window_start + timedelta(seconds=window_seconds) <= now:
+            window_start, used = now, 0
+        if used >= limit:
+            return _seconds_until(window_start + timedelta(seconds=window_seconds), now)
+        LoginThrottle.update(failures=used + 1, window_start=window_start, updated_at=now).where(
+            LoginThrottle.key == key
+        ).execute()
+    return 0
+
+
+def slot_wait(key: str, limit: int, window_seconds: int, now: datetime) -> int:
+    """Without counting: 0 when ``key`` has room in its window, else the seconds to wait."""
+    row = LoginThrottle.get_or_none(LoginThrottle.key == key)
+    if row is None or row.window_start + timedelta(seconds=window_seconds) <= now or row.failures < limit:
+        return 0
+    return _seconds_until(row.window_start + timedelta(seconds=window_seconds), now)

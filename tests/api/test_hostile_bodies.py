@@ -40,7 +40,7 @@ NOT_JSON = {
 
 SCOPES = (
     "openid internal_login internal_user_password_update internal_consent_mgt_add"
-    " internal_consent_mgt_delete internal_consent_mgt_view"
+    " internal_consent_mgt_delete internal_consent_mgt_view internal_user_recovery_create"
 )
 DEPTH = 100_000
 HOSTILE: dict[str, bytes] = {
@@ -70,6 +70,7 @@ FAMILY_CODES = {
     "/api/users/v1/me/change-password": ("PWD-",),
     "/api/identity/consent-mgt/v1.0": ("CM_",),
     "/api/identity/user/v1.0": ("UMG-", "18001"),
+    "/api/users/v2/recovery": ("UAR-", "PWR-", "UNR-"),
 }
 
 

@@ -77,3 +77,10 @@ def test_login_timing_prints_each_outcome() -> None:
     out = _run("bench/login_timing.py", "--smoke")
     for kind in ("unknown user", "wrong password", "locked"):
         assert re.search(rf"^{kind} +median +[\d.]+ ms", out, re.M), out
+
+
+def test_recovery_timing_prints_each_account_and_step() -> None:
+    out = _run("bench/recovery_timing.py", "--smoke")
+    for kind in ("real account", "unknown name", "unverified"):
+        for step in ("init", "recover"):
+            assert re.search(rf"^{kind} {step} +median +[\d.]+ ms", out, re.M), out

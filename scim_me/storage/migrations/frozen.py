@@ -44,6 +44,7 @@ CREATED: dict[int, tuple[str, ...]] = {
         "ReceiptPurposeCategory",
         "ReceiptPii",
     ),
+    12: ("RecoveryFlow",),
 }
 
 
@@ -593,3 +594,31 @@ class FrozenSchema:
                 table_name = "consent_receipt_pii"
 
         return ReceiptPii
+
+    # 12: account recovery flows
+
+    @cached_property
+    def RecoveryFlow(self) -> Any:
+        class RecoveryFlow(peewee.Model):
+            id = peewee.CharField(max_length=36, primary_key=True)
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, null=True, on_delete="CASCADE", column_name="user_id")
+            account_key = peewee.CharField(max_length=64, index=True)
+            kind = peewee.CharField(max_length=16)
+            step = peewee.CharField(max_length=16)
+            recovery_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+            flow_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+            resend_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+            reset_code_hash = peewee.CharField(max_length=64, null=True, unique=True)
+            otp_hash = peewee.CharField(max_length=64, null=True)
+            attempts = peewee.IntegerField(default=0)
+            return_to = peewee.TextField(null=True)
+            created_at = peewee.DateTimeField()
+            expires_at = peewee.DateTimeField()
+            ip = peewee.CharField(max_length=64, default="")
+
+            class Meta:
+                database = self._db
+                table_name = "recovery_flows"
+
+        return RecoveryFlow

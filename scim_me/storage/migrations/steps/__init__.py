@@ -18,6 +18,7 @@ from scim_me.storage.migrations.steps import v08_email_changes
 from scim_me.storage.migrations.steps import v09_external_issuers
 from scim_me.storage.migrations.steps import v10_consent_management
 from scim_me.storage.migrations.steps import v11_user_name_skeletons
+from scim_me.storage.migrations.steps import v12_recovery_flows
 
 Step = Callable[[peewee.Database], None]
 
@@ -35,5 +36,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v09_external_issuers,
         v10_consent_management,
         v11_user_name_skeletons,
+        v12_recovery_flows,
     )
 ]

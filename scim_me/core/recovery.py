@@ -1,0 +1,137 @@
+"""Account recovery, the pure part: codes, their digests, and what an init request names.
+
+- The codes handed to the caller (``recoveryCode``, ``flowConfirmationCode``, ``resendCode``,
+  ``resetCode``, a mailed reset link) are 192-bit random strings, always 32 characters, stored as
+  SHA-256 digests: they cannot be guessed, and a database dump does not hold them.
+- The code mailed to the user for the ``confirm`` step is short (digits, typed by a person), so it
+  is bound to its flow and keyed: its digest is an HMAC under a key derived from the master key
+  over the flow id and the code. It only works together with its flow's
+  ``flowConfirmationCode``, within its flow's attempt limit; a dump cannot be brute-forced offline.
+- Comparisons are constant-time (``hmac.compare_digest``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scim_me.core.email_change import primary_address
+
+# WSO2's claim URIs (wso2.org local claim dialect) an init request may name.
+CLAIM_USERNAME = "http://wso2.org/claims/username"
+CLAIM_EMAIL = "http://wso2.org/claims/emailaddress"
+SUPPORTED_CLAIMS = frozenset({CLAIM_USERNAME, CLAIM_EMAIL})
+WSO2_URN = "urn:scim:wso2:schema"
+CODE_LENGTH = 32
+
+
+def new_code() -> str:
+    """A 192-bit code for the API's flow (always :data:`CODE_LENGTH` characters)."""
+    return secrets.token_urlsafe(24)
+
+
+def new_otp(digits: int) -> str:
+    """The code mailed to the user: ``digits`` decimal digits."""
+    return "".join(secrets.choice("0123456789") for _ in range(digits))
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def otp_key(master_key: bytes) -> bytes:
+    return hmac.new(master_key, b"scim-me recovery otp", hashlib.sha256).digest()
+
+
+def otp_digest(key: bytes, flow_id: str, otp: str) -> str:
+    """The mailed code's digest, bound to its flow."""
+    message = f"{flow_id}\0{otp.strip()}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def otp_matches(key: bytes, flow_id: str, otp: str, stored: str | None) -> bool:
+    if not stored:
+        return False
+    return hmac.compare_digest(otp_digest(key, flow_id, otp), stored)
+
+
+def mask_email(address: str) -> str:
+    """WSO2-style masked address for the channel list: the first two characters of the local part,
+    the rest starred, the domain's top level kept (``ki**********.com``)."""
+    local, _, domain = address.partition("@")
+    top = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    stars = "*" * max(len(address) - len(local[:2]) - len(top) - 1, 3)
+    return f"{local[:2]}{stars}.{top}" if top else f"{local[:2]}{stars}"
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """What an init request names: a userName or an e-mail address (one of them)."""
+
+    user_name: str | None
+    email: str | None
+
+    @property
+    def subject(self) -> str:
+        """The value the per-account counters key on (known account or not)."""
+        return f"u:{self.user_name}" if self.user_name is not None else f"e:{(self.email or '').strip().lower()}"
+
+
+class ClaimsError(ValueError):
+    """The claims of an init request do not name an account in a way this server supports."""
+
+
+def read_claims(claims: list[Mapping[str, Any]], *, want_email: bool = False) -> Identifier:
+    """The identifier in WSO2's ``claims`` list (``[{"uri", "value"}]``). Password recovery takes
+    the username or the e-mail address; username recovery the e-mail address."""
+    found: dict[str, str] = {}
+    for claim in claims:
+        uri, value = claim.get("uri"), claim.get("value")
+        if not isinstance(uri, str) or not isinstance(value, str) or not value.strip():
+            raise ClaimsError("Each claim needs a uri and a non-empty value (strings).")
+        if uri not in SUPPORTED_CLAIMS:
+            raise ClaimsError(f"Unsupported claim {uri}; use {CLAIM_USERNAME} or {CLAIM_EMAIL}.")
+        if uri in found:
+            raise ClaimsError(f"The claim {uri} is given twice.")
+        found[uri] = value.strip()
+    if want_email:
+        if CLAIM_EMAIL not in found:
+            raise ClaimsError(f"Username recovery needs the claim {CLAIM_EMAIL}.")
+        return Identifier(None, found[CLAIM_EMAIL])
+    if not found:
+        raise ClaimsError(f"At least one claim is required: {CLAIM_USERNAME} or {CLAIM_EMAIL}.")
+    return Identifier(found.get(CLAIM_USERNAME), found.get(CLAIM_EMAIL) if CLAIM_USERNAME not in found else None)
+
+
+def verified_address(profile: Mapping[str, Any]) -> str | None:
+    """The address recovery may mail: the primary one, and only when ``emailVerified`` is true
+    (the same rule as an external issuer's e-mail mapping)."""
+    extension = profile.get(WSO2_URN)
+    if not isinstance(extension, Mapping) or extension.get("emailVerified") is not True:
+        return None
+    return primary_address(profile)
+
+
+def reset_forced(profile: Mapping[str, Any]) -> bool:
+    """WSO2's ``forcePasswordReset``: an administrator asked for a new password; the old one no
+    longer signs in."""
+    extension = profile.get(WSO2_URN)
+    return isinstance(extension, Mapping) and extension.get("forcePasswordReset") in (True, "true")
+
+
+def with_forced_reset(profile: Mapping[str, Any], forced: bool) -> dict[str, Any]:
+    extension = dict(profile.get(WSO2_URN) or {})
+    if forced:
+        extension["forcePasswordReset"] = True
+    else:
+        extension.pop("forcePasswordReset", None)
+    out = dict(profile)
+    if extension:
+        out[WSO2_URN] = extension
+    else:
+        out.pop(WSO2_URN, None)
+    return out

@@ -1,0 +1,56 @@
+"""Helpers of the account-recovery tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+PASSWORD = "correct-horse-9"
+NEW_PASSWORD = "violet-staple-battery-31"
+ADDRESS = "kim.berry@example.com"
+WSO2 = "urn:scim:wso2:schema"
+BASE = "/t/acme/api/users/v2/recovery"
+TOKEN = "/t/acme/oauth2/token"
+ME = "/t/acme/scim2/Me"
+USERNAME_CLAIM = "http://wso2.org/claims/username"
+EMAIL_CLAIM = "http://wso2.org/claims/emailaddress"
+CODE = re.compile(r"Recovery code: (\d+)")
+
+
+def init(client: Any, user: str = "kim", claim: str = USERNAME_CLAIM, **extra: Any) -> Any:
+    return client.post(f"{BASE}/password/init", json={"claims": [{"uri": claim, "value": user}]}, **extra)
+
+
+def recover(client: Any, recovery_code: str, **extra: Any) -> Any:
+    return client.post(f"{BASE}/password/recover", json={"recoveryCode": recovery_code, "channelId": "1"}, **extra)
+
+
+def confirm(client: Any, flow_code: str, otp: str, **extra: Any) -> Any:
+    return client.post(f"{BASE}/password/confirm", json={"confirmationCode": flow_code, "otp": otp}, **extra)
+
+
+def reset(client: Any, reset_code: str, password: str = NEW_PASSWORD, flow_code: str | None = None) -> Any:
+    body = {"resetCode": reset_code, "password": password}
+    if flow_code:
+        body["flowConfirmationCode"] = flow_code
+    return client.post(f"{BASE}/password/reset", json=body)
+
+
+def code_from(mail: Any) -> str:
+    match = CODE.search(mail.text)
+    assert match, mail.text
+    return match.group(1)
+
+
+def start_and_send(client: Any, user: str = "kim", **extra: Any) -> dict[str, Any]:
+    """init + recover: the recover answer (flowConfirmationCode, resendCode, ...)."""
+    started = init(client, user, **extra)
+    assert started.status_code == 200, started.get_data(as_text=True)
+    sent = recover(client, started.get_json()[0]["channelInfo"]["recoveryCode"], **extra)
+    assert sent.status_code == 202, sent.get_data(as_text=True)
+    return sent.get_json()  # type: ignore[no-any-return]
+
+
+def password_token(client: Any, spa: Any, password: str, user: str = "kim") -> Any:
+    data = {"grant_type": "password", "username": user, "password": password, "client_id": spa.client_id}
+    return client.post(TOKEN, data={**data, "scope": "openid internal_login"})
