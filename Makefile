@@ -9,10 +9,10 @@ WORKERS ?= 2
 DEMO_TENANT ?= demo
 DEMO_USER ?= kim
 PYTEST_ARGS ?=
-# Tokens name their issuer by this URL, so the curl `make run` prints matches where it serves.
-run serve: export SCIM_ME_BASE_URL ?= http://$(HOST):$(PORT)
+# Tokens name their issuer by the base URL: `make run` and `make serve` write it into the instance
+# config (instance/scim-me.toml), so a later `scim-me token` matches the port being served.
 
-.PHONY: install lock run serve test test-fast e2e lint fmt typecheck bench check clean postman newman
+.PHONY: install lock run serve test test-fast e2e lint fmt typecheck bench check clean postman newman config-docs
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,7 @@ lock:
 # Creates/upgrades the embedded SQLite database in instance/, seeds the demo tenant and user,
 # prints a curl with a fresh token, then serves in the foreground.
 run: install
+	$(BIN)/scim-me config set base_url http://$(HOST):$(PORT)
 	$(BIN)/scim-me keys init
 	$(BIN)/scim-me db upgrade
 	$(BIN)/scim-me demo seed --tenant $(DEMO_TENANT) --username $(DEMO_USER)
@@ -44,6 +45,7 @@ run: install
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 serve: install
+	$(BIN)/scim-me config set base_url http://$(HOST):$(PORT)
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 # Tests run in parallel (pytest-xdist) on every core, TEST_WORKERS processes: two a core, because
@@ -86,6 +88,11 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/readme_table.py --write
 	$(BIN)/python bench/patch_engine.py
+
+# Rewrites docs/configuration.md from the settings in scim_me/config.py (a test fails when it is stale:
+# run this after adding or changing a setting).
+config-docs: install
+	$(BIN)/python docs/generate_configuration.py
 
 # Rebuilds postman/scim-me.postman_collection.json from postman/base.json + postman/folders/*.json
 # (a test fails when the committed collection is stale). Standard library only: no venv needed.

@@ -68,7 +68,7 @@ def instance_env(workdir: Path, port: int, database_url: str | None = None) -> d
     env = dict(os.environ)
     env.update(
         {
-            "SCIM_ME_CONFIG": "/nonexistent",
+            "SCIM_ME_CONFIG": "",
             "SCIM_ME_DATABASE_URL": database_url or f"sqlite:///{workdir / 'scim-me.db'}",
             "SCIM_ME_ENCRYPTION_KEY_FILE": str(workdir / "encryption.key"),
             "SCIM_ME_BASE_URL": f"http://127.0.0.1:{port}",

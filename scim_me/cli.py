@@ -27,8 +27,10 @@ import click
 from scim_me.config import ConfigError
 from scim_me.config import Settings
 from scim_me.config import SettingTextError
+from scim_me.config import config_file_path
 from scim_me.config import new_master_key
 from scim_me.config import parse_setting
+from scim_me.config import write_setting
 
 if TYPE_CHECKING:  # storage is imported inside the commands, as everywhere in this module
     from scim_me.storage.tenants import TenantRecord
@@ -96,6 +98,34 @@ def main() -> None:
     from scim_me.notify import notices
 
     notices.register()
+
+
+@main.group("config")
+def config_group() -> None:
+    """The TOML config file (``SCIM_ME_CONFIG``, default ``instance/scim-me.toml``)."""
+
+
+@config_group.command("set")
+@click.argument("key")
+@click.argument("value")
+def config_set(key: str, value: str) -> None:
+    """Set KEY (a setting's lower-case name) to VALUE in the config file."""
+    path = config_file_path()
+    if path is None:
+        raise click.ClickException("SCIM_ME_CONFIG is empty: there is no config file to write")
+    try:
+        write_setting(path, key, value)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{path}: {key} set")
+
+
+@config_group.command("check")
+def config_check() -> None:
+    """Load the configuration as the server does; one line says what is wrong, if anything."""
+    _settings()
+    path = config_file_path()
+    click.echo(f"configuration valid ({path if path is not None and path.is_file() else 'no config file'})")
 
 
 @main.group()

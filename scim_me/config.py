@@ -1,7 +1,9 @@
 """Settings: the only reader of the environment.
 
 Precedence: explicit overrides (tests) > ``SCIM_ME_*`` environment variables > the TOML file named
-by ``SCIM_ME_CONFIG`` (default ``instance/scim-me.toml`` in the checkout, if present) > defaults.
+by ``SCIM_ME_CONFIG`` (default ``instance/scim-me.toml`` in the checkout, if present; empty: no
+file) > defaults. Mistakes stop the load with one line naming the key (``Settings.load``); the
+reference, docs/configuration.md, is generated from the class below (``make config-docs``).
 Defaults point at the checkout's ``instance/`` folder, so the CLI and ``make run`` share one
 database and one key without flags.
 """
@@ -9,12 +11,13 @@ database and one key without flags.
 from __future__ import annotations
 
 import base64
+import difflib
 import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from dataclasses import fields
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -43,137 +46,227 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting. The comment right above a field (or at the end of its line) is its entry in
+    docs/configuration.md, and a ``# -- Title`` line starts a section there: after adding or
+    changing a setting, run ``make config-docs`` (tests/test_config_docs.py checks it is current)."""
+
+    # -- Server
+    # `sqlite:///PATH` or `postgresql://user@host:port/db`.
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'scim-me.db'}"
+    # Public base URL: token issuers (`{base_url}/oauth2/token`), `Location` headers, mail links. `make run`
+    # writes it to the instance config, so the CLI mints tokens for the port that is served.
     base_url: str = "http://127.0.0.1:8080"
-    # Empty: the schema files shipped with the package; a folder replaces them as a whole.
-    schemas_dir: str = ""
-    custom_schemas_dir: str = ""
-    encryption_key: str = ""
-    encryption_key_file: str = str(INSTANCE_DIR / "encryption.key")
+    # Tenant served on bare paths (WSO2's super tenant).
     default_tenant: str = "carbon.super"
+    # Folder of User schema files replacing the shipped ones as a whole; empty: the files shipped in the
+    # package (the checkout's `schemas/`).
+    schemas_dir: str = ""
+    # Folder of per-tenant custom attribute files (`{tenant}.json`); empty: `custom/` of the schemas.
+    custom_schemas_dir: str = ""
+    # Comma-separated origins allowed (CORS) for every tenant (TOML: a list).
+    cors_allowed_origins: str = ""
+    # Preflight cache lifetime, seconds.
+    cors_max_age: int = 3600
+    # Reverse proxies (IP addresses or networks, comma-separated; TOML: a list) whose X-Forwarded-Proto
+    # (https: cookies get `Secure`) and X-Forwarded-For (the client address per-IP limits and security
+    # events use) are honoured (web/proxies.py); from any other peer both are ignored.
+    trusted_proxies: str = ""
+    # Python logging level: DEBUG, INFO, WARNING, ERROR.
+    log_level: str = "INFO"
+    # How long a worker caches a tenant record, seconds (tenant settings changed with the CLI apply after this).
+    tenant_cache_seconds: int = 5
+
+    # -- Secrets at rest
+    # 32-byte base64url master key that encrypts secrets at rest (signing keys, TOTP secrets).
+    encryption_key: str = ""
+    # File holding the master key when `encryption_key` is empty (`scim-me keys init` writes it, 0600).
+    encryption_key_file: str = str(INSTANCE_DIR / "encryption.key")
+
+    # -- Tokens
+    # Audience an access token must carry.
     resource_audience: str = "scim-me"
+    # Access token lifetime, seconds (WSO2's default).
     access_token_lifetime: int = 3600
+    # Refresh token lifetime, seconds (WSO2's default).
     refresh_token_lifetime: int = 86400
-    # A grant's hard end, however often its refresh token rotates (RFC 9700 §4.14.2): 7 days.
+    # A grant's hard end, however often its refresh token rotates (RFC 9700 §4.14.2), seconds: 7 days.
     refresh_token_absolute_lifetime: int = 604800
+    # Authorization code lifetime, seconds (WSO2's default); codes are single use.
     code_lifetime: int = 300
-    # External issuers (resource-server mode): how long their JWKS is cached per worker, how often
-    # an unknown kid may trigger a refetch, and the fetch timeout (seconds).
+    # External issuers (resource-server mode): how long a worker caches their JWKS, seconds.
     external_jwks_cache_seconds: int = 300
+    # Least time between JWKS refetches an unknown `kid` may trigger, seconds.
     external_jwks_refresh_min_seconds: int = 30
+    # External JWKS fetch timeout, seconds.
     external_jwks_timeout: int = 5
+    # Clock skew allowed on `exp` / `nbf`, seconds.
     token_leeway: int = 30
+
+    # -- Request limits
+    # PatchOp operations per request (more: 400 `tooMany`).
     max_operations: int = 1000
+    # Request body limit, bytes (more: 413).
     max_body_bytes: int = 1024 * 1024
+    # JSON nesting limit (more: 400 `invalidSyntax`).
     max_json_depth: int = 32
-    # What one stored profile may hold (core/bounds.py): values per multi-valued attribute, bytes.
+    # Values one multi-valued attribute may hold after a write (core/bounds.py; more: 400 `invalidValue`).
     max_values_per_attribute: int = 100
+    # A user's stored profile as compact JSON, bytes (more: 400 `invalidValue`, nothing stored).
     max_profile_bytes: int = 64 * 1024
+
+    # -- Passwords and lockout
+    # Least password length in code points (NFKC), never truncated.
     password_min_length: int = 8
+    # Greatest password length in code points (at most 1024).
     password_max_length: int = 256
     # Extra blocklisted passwords, one a line, on top of the shipped list (auth/blocklist.py).
     password_blocklist_file: str = ""
-    # Lockout (auth/login.py): after login_max_failures consecutive failures the account locks
-    # for login_lock_seconds, doubling with each further failure up to login_max_lock_seconds;
-    # login_hard_lock_failures consecutive failures lock it until `scim-me user unlock` (0 = never).
+    # Consecutive failed password checks that lock the account (auth/login.py).
     login_max_failures: int = 5
+    # The first lock, seconds; it doubles with each further failure.
     login_lock_seconds: int = 60
+    # The longest lock, seconds.
     login_max_lock_seconds: int = 900
+    # Consecutive failures that lock the account until `scim-me user unlock` (0: never).
     login_hard_lock_failures: int = 100
-    # One client IP may fail this many password checks per window, across all accounts.
+    # Failed password checks one client IP may make per window, across all accounts.
     login_ip_max_failures: int = 20
+    # That window, seconds.
     login_ip_window_seconds: int = 60
+    # argon2id memory cost, KiB.
     argon2_memory_kib: int = 65536
+    # argon2id time cost (iterations).
     argon2_time_cost: int = 3
+    # argon2id parallelism (lanes).
     argon2_parallelism: int = 4
+
+    # -- Database
+    # SQLite busy timeout, milliseconds; a still-locked database answers 503 + `Retry-After`.
     db_busy_timeout_ms: int = 10000
+    # `full`: every acknowledged write survives power loss (one fsync per commit); `normal`: survives a
+    # crash of the process, not of the machine.
     sqlite_synchronous: str = "full"
+    # Compare-and-set retries for writes without `If-Match`.
     patch_retries: int = 20
-    tenant_cache_seconds: int = 5
-    cors_allowed_origins: str = ""
-    # Reverse proxies (IP addresses or networks, comma-separated) whose X-Forwarded-Proto and
-    # X-Forwarded-For are honoured (web/proxies.py); from any other peer they are ignored.
-    trusted_proxies: str = ""
-    cors_max_age: int = 3600
-    log_level: str = "INFO"
-    # Outgoing mail (scim_me/notify/mail.py): "outbox" writes .eml files (embedded default),
-    # "smtp" relays through smtp_host.
+
+    # -- Mail
+    # `outbox` writes one `.eml` file per message into `mail_outbox_dir` (embedded default); `smtp`
+    # relays through `smtp_host` (docs/mail.md).
     mail_transport: str = "outbox"
+    # The From header of every mail.
     mail_from: str = "scim-me <no-reply@localhost>"
+    # Folder of the `outbox` transport.
     mail_outbox_dir: str = str(INSTANCE_DIR / "outbox")
+    # Delivery attempts per mail before it is given up.
     mail_retries: int = 3
+    # SMTP relay host.
     smtp_host: str = "127.0.0.1"
+    # SMTP relay port.
     smtp_port: int = 587
+    # `starttls`, `tls` (implicit) or `none` (only without credentials).
     smtp_security: str = "starttls"
+    # SMTP AUTH user name; empty: no AUTH.
     smtp_username: str = ""
+    # SMTP AUTH password (never logged).
     smtp_password: str = ""
+    # SMTP connect and command timeout, seconds.
     smtp_timeout: int = 10
+
+    # -- E-mail change and security alerts
+    # How long a mailed e-mail change code is valid, seconds (at least 60).
     email_change_code_lifetime: int = 86400
+    # Verification mails one user may trigger per hour.
     email_change_mails_per_hour: int = 5
-    # Account recovery (services/recovery.py, docs/account-recovery.md). Lifetimes in seconds: the
-    # recoveryCode/resendCode and the mailed code, the resetCode, a mailed reset link (forced reset).
-    recovery_code_lifetime: int = 900
-    recovery_reset_code_lifetime: int = 900
-    recovery_link_lifetime: int = 86400
-    recovery_otp_digits: int = 8
-    # Mails (recover + resend) per account and per client IP within the window; then 429.
-    recovery_sends_per_window: int = 5
-    recovery_ip_sends_per_window: int = 20
-    recovery_send_window_seconds: int = 3600
-    # Wrong codes: per flow (then the flow is dead), per account and per IP within the window.
-    recovery_max_attempts: int = 5
-    recovery_account_attempts_per_window: int = 10
-    recovery_ip_attempts_per_window: int = 30
+    # How far back the security overview counts alerts, days.
     security_alert_window_days: int = 30
-    # MFA (issue 4). RFC 6238 §5.2 defaults: 6 digits, SHA-1, 30 s. The issuer shown in
-    # authenticator apps is the tenant's name unless totp_issuer is set.
+
+    # -- Account recovery
+    # Lifetime of the recoveryCode/resendCode and the mailed code, seconds (services/recovery.py,
+    # docs/account-recovery.md).
+    recovery_code_lifetime: int = 900
+    # Lifetime of a resetCode, seconds.
+    recovery_reset_code_lifetime: int = 900
+    # Lifetime of a mailed reset link (forced reset), seconds.
+    recovery_link_lifetime: int = 86400
+    # Digits of a mailed recovery code.
+    recovery_otp_digits: int = 8
+    # Mails (recover + resend) per account within the window; then 429.
+    recovery_sends_per_window: int = 5
+    # Mails per client IP within the window; then 429.
+    recovery_ip_sends_per_window: int = 20
+    # The window for recovery mails, seconds.
+    recovery_send_window_seconds: int = 3600
+    # Wrong codes per recovery flow; then the flow is dead.
+    recovery_max_attempts: int = 5
+    # Wrong codes per account within the window.
+    recovery_account_attempts_per_window: int = 10
+    # Wrong codes per client IP within the window.
+    recovery_ip_attempts_per_window: int = 30
+
+    # -- MFA
+    # TOTP code length (RFC 6238 §5.2 default 6; 7-8 go into the otpauth URI).
     totp_digits: int = 6
+    # TOTP HMAC: SHA1 (default), SHA256 or SHA512.
     totp_algorithm: str = "SHA1"
+    # TOTP time step, seconds.
     totp_period: int = 30
+    # Issuer shown in authenticator apps; empty: the tenant's name.
     totp_issuer: str = ""
+    # Backup codes per set.
     backup_code_count: int = 10
-    backup_code_length: int = 10  # base32 characters, 5 bits each: 50 bits by default
-    mfa_max_failures: int = 5  # wrong codes before the MFA lock (RFC 4226 §7.3)
-    mfa_lock_seconds: int = 60  # first lock; doubles with every further failure
+    # Characters per backup code (base32, 5 bits each: 50 bits by default; at least 4).
+    backup_code_length: int = 10
+    # Wrong codes before the MFA lock (RFC 4226 §7.3).
+    mfa_max_failures: int = 5
+    # First MFA lock, seconds; doubles with every further wrong code.
+    mfa_lock_seconds: int = 60
+    # Longest MFA lock, seconds.
     mfa_lock_max_seconds: int = 900
-    mfa_hard_lock_failures: int = 100  # consecutive wrong codes that lock MFA until an operator unlocks it
-    mfa_signin_seconds: int = 300  # how long the sign-in page waits for the second factor
-    # HTTP Basic on /scim2/Me proves only the password: for a user with MFA active it is refused
-    # unless this is on (WSO2 allows it; My Account uses Basic to prove the current password).
+    # Consecutive wrong codes that lock MFA until `scim-me user mfa-unlock`.
+    mfa_hard_lock_failures: int = 100
+    # How long the sign-in page waits for the second factor, seconds.
+    mfa_signin_seconds: int = 300
+    # Accept HTTP Basic on /scim2/Me for users with MFA active (WSO2 does; off, a password alone
+    # cannot read or change such an account).
     mfa_allow_basic: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from defaults, the config file, the environment and ``overrides``."""
+        """Build settings from defaults, the config file, the environment and ``overrides``.
+
+        Every mistake stops the load with a one-line :class:`ConfigError` naming the key or the
+        variable: an unknown key or ``SCIM_ME_*`` variable (with the nearest valid name), a value
+        of the wrong type, invalid TOML (with its position), a config file named by
+        ``SCIM_ME_CONFIG`` that does not exist (empty ``SCIM_ME_CONFIG``: no file)."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        config_file = Path(env.get(PREFIX + "CONFIG", str(INSTANCE_DIR / "scim-me.toml")))
-        if config_file.is_file():
-            with config_file.open("rb") as handle:
-                values.update(tomllib.load(handle))
-        known = {f.name: f for f in fields(cls) if f.name != "extra"}
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = _read_config_file(env)
+        unknown_vars = sorted(
+            key
+            for key in env
+            if key.startswith(PREFIX) and _is_setting_variable(key) and key[len(PREFIX) :].lower() not in known
+        )
+        if unknown_vars:
+            names = [PREFIX + name.upper() for name in known]
+            raise ConfigError(_unknown("environment variable", unknown_vars, names))
         for name, spec in known.items():
             raw = env.get(PREFIX + name.upper())
             if raw is not None:
                 try:
                     values[name] = parse_setting(raw, spec.default, strict_bool=False)
                 except SettingTextError as exc:
-                    raise ConfigError(f"expected {exc.expected}, got {raw!r}") from exc
+                    raise ConfigError(f"{PREFIX + name.upper()}: expected {exc.expected}, got {raw!r}") from exc
+        unknown_overrides = sorted(set(overrides or {}) - set(known))
+        if unknown_overrides:
+            raise ConfigError(_unknown("setting", unknown_overrides, list(known)))
         values.update(overrides or {})
-        origins = values.get("cors_allowed_origins")
-        if isinstance(origins, (list, tuple)):
-            # deployment.toml style: a list of origins
-            values["cors_allowed_origins"] = ",".join(str(o) for o in origins)
-        elif origins is not None and not isinstance(origins, str):
-            raise ConfigError("cors_allowed_origins must be a list or a comma-separated string")
-        proxies = values.get("trusted_proxies")
-        if isinstance(proxies, (list, tuple)):
-            values["trusted_proxies"] = ",".join(str(p) for p in proxies)
-        elif proxies is not None and not isinstance(proxies, str):
-            raise ConfigError("trusted_proxies must be a list or a comma-separated string")
-        unknown = {k: v for k, v in values.items() if k not in known}
-        settings = cls(**{k: v for k, v in values.items() if k in known}, extra=unknown)
+        for name in LIST_SETTINGS:
+            if isinstance(values.get(name), (list, tuple)):
+                # deployment.toml style: a list of origins / proxies
+                values[name] = ",".join(str(item) for item in values[name])
+        for name, value in values.items():
+            _check_type(name, value, known[name].default)
+        settings = cls(**values)
         settings.validate()
         return settings
 
@@ -287,6 +380,112 @@ class Settings:
         if len(key) != 32:
             raise ConfigError("The encryption key must be 32 bytes, base64url-encoded.")
         return key
+
+
+# Settings a TOML file may give as a list; they are comma-separated text everywhere else.
+LIST_SETTINGS = ("cors_allowed_origins", "trusted_proxies")
+# SCIM_ME_* variables that are not settings: the config file's name, and the test suite's and the
+# benchmark's own switches (SCIM_ME_TEST_POSTGRES_URL, SCIM_ME_BENCH_...), which reach the servers
+# they start.
+NOT_SETTINGS = (PREFIX + "CONFIG",)
+OTHER_PREFIXES = (PREFIX + "TEST_", PREFIX + "BENCH_")
+DEFAULT_CONFIG_FILE = INSTANCE_DIR / "scim-me.toml"
+
+
+def config_file_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The config file to read: ``SCIM_ME_CONFIG`` (empty: none), else ``instance/scim-me.toml``."""
+    named = (os.environ if environ is None else environ).get(PREFIX + "CONFIG")
+    if named is None:
+        return DEFAULT_CONFIG_FILE
+    return Path(named) if named else None
+
+
+def write_setting(path: Path, key: str, text: str) -> Any:
+    """Set ``key`` to ``text`` (converted to the setting's type) in the TOML file ``path``, keeping
+    its other lines; create the file (0600: it may hold secrets) if needed. Returns the value."""
+    known = {f.name: f.default for f in fields(Settings)}
+    if key not in known:
+        raise ConfigError(_unknown("setting", [key], list(known)))
+    try:
+        value = parse_setting(text, known[key])
+    except SettingTextError as exc:
+        raise ConfigError(f"{key}: expected {exc.expected}, got {text!r}") from exc
+    literal = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if isinstance(value, str):
+        literal = json.dumps(value)  # a JSON string is a TOML basic string
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    entry = f"{key} = {literal}"
+    for index, line in enumerate(lines):
+        if line.split("=", 1)[0].strip() == key:
+            lines[index] = entry
+            break
+        if line.lstrip().startswith("["):  # keys after a table header belong to the table
+            lines.insert(index, entry)
+            break
+    else:
+        lines.append(entry)
+    content = "\n".join(lines) + "\n"
+    try:
+        tomllib.loads(content)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.replace(scratch, path)
+    return value
+
+
+def _is_setting_variable(key: str) -> bool:
+    return key not in NOT_SETTINGS and not key.startswith(OTHER_PREFIXES)
+
+
+def _read_config_file(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = config_file_path(environ)
+    if path is None:
+        return {}
+    if not path.is_file():
+        if PREFIX + "CONFIG" in environ:
+            # Named explicitly: a typo in the path must not start a server on the defaults.
+            raise ConfigError(f"SCIM_ME_CONFIG names {path}, which does not exist (empty SCIM_ME_CONFIG: no file)")
+        return {}
+    try:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message ends with "(at line L, column C)".
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    known = [f.name for f in fields(Settings)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}: " + _unknown("setting", unknown, known))
+    return values
+
+
+def _unknown(kind: str, names: list[str], valid: list[str]) -> str:
+    """``unknown setting bse_url (did you mean base_url?)``: one line for all of them."""
+    described = []
+    for name in names:
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        described.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    plural = "s" if len(names) > 1 else ""
+    return f"unknown {kind}{plural} " + ", ".join(described)
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """A value from TOML or overrides must have the type of the setting's default."""
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    else:
+        ok, expected = isinstance(value, str), "a string" + (" or a list" if name in LIST_SETTINGS else "")
+    if not ok:
+        raise ConfigError(f"{name}: expected {expected}, got {value!r}")
 
 
 TRUE_WORDS = ("1", "true", "yes", "on")

@@ -519,7 +519,7 @@ def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedP
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "scim_me.cli"]
     env = {
         **os.environ,
-        "SCIM_ME_CONFIG": "/nonexistent",
+        "SCIM_ME_CONFIG": "",
         "SCIM_ME_DATABASE_URL": database_url,
         "SCIM_ME_ENCRYPTION_KEY_FILE": str(tmp_path / "encryption.key"),
         "SCIM_ME_BASE_URL": "http://localhost",

@@ -1,6 +1,6 @@
 """The ``scim-me`` console script run against a temp SQLite file, as the CLI tests use it.
 
-The environment names every path (``SCIM_ME_CONFIG=/nonexistent`` keeps a developer's
+The environment names every path (``SCIM_ME_CONFIG=`` (empty) keeps a developer's
 ``instance/scim-me.toml`` out), so these runs never touch the checkout's ``instance/`` folder.
 """
 
@@ -24,7 +24,7 @@ class Cli:
         self.database_url = f"sqlite:///{tmp_path / 'data' / 'scim-me.db'}"
         self.env = {
             **os.environ,
-            "SCIM_ME_CONFIG": "/nonexistent",
+            "SCIM_ME_CONFIG": "",
             "SCIM_ME_DATABASE_URL": self.database_url,
             "SCIM_ME_ENCRYPTION_KEY_FILE": str(self.key_file),
             "SCIM_ME_BASE_URL": "http://localhost",

@@ -1,6 +1,6 @@
 """The ``scim-me`` operator CLI, run as the installed console script against a temp SQLite file.
 
-The environment names every path (``SCIM_ME_CONFIG=/nonexistent`` keeps a developer's
+The environment names every path (``SCIM_ME_CONFIG=`` (empty) keeps a developer's
 ``instance/scim-me.toml`` out), so these runs never touch the checkout's ``instance/`` folder.
 """
 

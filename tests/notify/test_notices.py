@@ -124,7 +124,7 @@ def test_outside_a_request_the_notice_is_sent_at_once(app, mail, tenant, kim, mo
     """The operator CLI records events with no Flask app: the notice uses the process's settings
     and is delivered before the command returns."""
     for name, value in {
-        "SCIM_ME_CONFIG": "/nonexistent",
+        "SCIM_ME_CONFIG": "",
         "SCIM_ME_MAIL_TRANSPORT": "smtp",
         "SCIM_ME_SMTP_HOST": "127.0.0.1",
         "SCIM_ME_SMTP_PORT": str(mail.port),

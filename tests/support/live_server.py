@@ -137,7 +137,7 @@ def server_environment(workdir: Path, base_url: str, **overrides: str) -> dict[s
     key_file.chmod(0o600)
     env = {
         **os.environ,
-        "SCIM_ME_CONFIG": "/nonexistent",
+        "SCIM_ME_CONFIG": "",
         "SCIM_ME_DATABASE_URL": f"sqlite:///{workdir / 'scim-me.db'}",
         "SCIM_ME_ENCRYPTION_KEY_FILE": str(key_file),
         "SCIM_ME_BASE_URL": base_url,
