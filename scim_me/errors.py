@@ -51,6 +51,12 @@ class InvalidFilterError(ScimError):
     scim_type = "invalidFilter"
 
 
+class InvalidCursorError(ScimError):
+    """RFC 9865 §2.3: the cursor is not one this server issued for this query."""
+
+    scim_type = "invalidCursor"
+
+
 class NoTargetError(ScimError):
     scim_type = "noTarget"
 

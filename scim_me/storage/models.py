@@ -41,10 +41,40 @@ class User(BaseModel):
     version = peewee.IntegerField(default=1)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
+    # The profile's searchable values (core/search_values.py), written with the profile; triggers
+    # keep user_values in step with it (migration step 13, docs/scim-filters.md).
+    search = peewee.TextField(null=True)
 
     class Meta:
         table_name = "users"
-        indexes = ((("tenant", "user_name_key"), True), (("tenant", "user_name_skeleton"), True))
+        indexes = (
+            (("tenant", "user_name_key"), True),
+            (("tenant", "user_name_skeleton"), True),
+            # Listing in creation order (storage/user_query.py): new users come after every page.
+            (("tenant", "created_at", "id"), False),
+        )
+
+
+class UserValue(BaseModel):
+    """One searchable value of a user, maintained by triggers from ``users.search``: never written
+    by the application. ``head`` is the indexed prefix of ``folded``."""
+
+    tenant_id = peewee.IntegerField()
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    attr = peewee.CharField(max_length=255)
+    sub = peewee.CharField(max_length=255)
+    pos = peewee.IntegerField()
+    exact = peewee.TextField(null=True)
+    folded = peewee.TextField(null=True)
+    head = peewee.CharField(max_length=128, null=True)
+    num = peewee.DoubleField(null=True)
+    flag = peewee.BooleanField(null=True)
+    instant = peewee.CharField(max_length=32, null=True)
+
+    class Meta:
+        table_name = "user_values"
+        primary_key = False
+        indexes = ((("tenant_id", "attr", "sub", "head"), False), (("user", "attr", "pos"), False))
 
 
 class SigningKey(BaseModel):

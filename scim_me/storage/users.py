@@ -18,6 +18,7 @@ from typing import Any
 import peewee
 
 from scim_me.core.bounds import check_stored_size
+from scim_me.core.search_values import search_rows
 from scim_me.core.usernames import check_user_name
 from scim_me.core.usernames import skeleton
 from scim_me.errors import InvalidValueError
@@ -73,6 +74,12 @@ def _dump(profile: dict[str, Any], max_bytes: int | None = None) -> str:
     if max_bytes is not None:
         check_stored_size(text, max_bytes=max_bytes)
     return text
+
+
+def search_text(profile: dict[str, Any]) -> str:
+    """``users.search``: the values filters find the user by (core/search_values.py), written in
+    the same statement as the profile; the database's triggers index them (migration step 13)."""
+    return json.dumps(search_rows(profile), separators=(",", ":"), ensure_ascii=False)
 
 
 def _storable(text: str, limit: int) -> bool:
@@ -153,6 +160,7 @@ def create_user(
                 password_hash=password_hash,
                 password_changed_at=stamp if password_hash else None,
                 profile=_dump(profile, max_bytes),
+                search=search_text(profile),
                 version=1,
                 created_at=stamp,
                 updated_at=stamp,
@@ -169,8 +177,8 @@ def update_user(
     ``max_bytes``, a profile whose stored JSON is larger is refused (``invalidValue``)."""
     stamp = now()
     db = current_database()
-    columns = ["profile = ?", "version = version + 1", "updated_at = ?"]
-    params: list[Any] = [_dump(profile, max_bytes), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    columns = ["profile = ?", "search = ?", "version = version + 1", "updated_at = ?"]
+    params: list[Any] = [_dump(profile, max_bytes), search_text(profile), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
     if password_hash is not _UNCHANGED:
         columns += ["password_hash = ?", "password_changed_at = ?"]
         params += [password_hash, User.password_changed_at.db_value(stamp)]  # type: ignore[no-untyped-call]

@@ -49,6 +49,7 @@ TABLES = {
     "tenants",
     "user_mfa",
     "user_sessions",
+    "user_values",
     "users",
 }
 ALL_STEPS = [version for version, _name, _step in MIGRATIONS]
@@ -76,7 +77,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 12
+            assert LATEST == ALL_STEPS[-1] == 13
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:
@@ -159,13 +160,65 @@ def test_step_11_gives_existing_users_their_look_alike_key_without_locking_anyon
                     f"updated_at) VALUES ({p}, {p}, {p}, {p}, '{{}}', 1, {p}, {p})",
                     (f"u{index}", tenant.id, name, user_name_key(name), stamp, stamp),
                 )
-            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS[:11])
-            assert upgrade(db) == [11]
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+            assert upgrade(db) == list(range(11, LATEST + 1))
             keys = dict(db.execute_sql("SELECT id, user_name_skeleton FROM users ORDER BY id").fetchall())
             assert keys == {"u0": "kim", "u1": None, "u2": "lee"}
             assert find_user(tenant.id, "ki\u1e41") is not None
             for look_alike in ("KI\u1e40", "le\u0301e"):
                 with pytest.raises(UniquenessError):
                     create_user(tenant.id, {"userName": look_alike}, None)
+    finally:
+        db.close_all()
+
+
+def test_step_13_indexes_the_values_of_existing_users_and_keeps_them_in_step(
+    database_url: str, monkeypatch: Any
+) -> None:
+    """Users written before step 13 become searchable; after it, writes and deletes keep
+    ``user_values`` in step through the triggers (docs/scim-filters.md)."""
+    import json
+    from datetime import datetime
+
+    from scim_me.storage.migrations import runner
+    from scim_me.storage.users import delete_user
+    from scim_me.storage.users import get_user
+    from scim_me.storage.users import update_user
+    from scim_me.storage.users import user_name_key
+
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS[:12])
+            assert upgrade(db) == list(range(1, 13))
+            database_proxy.initialize(db)
+            tenant = create_tenant("acme")
+            stamp = datetime(2026, 1, 1)
+            profile = {"userName": "kim", "emails": [{"value": "Kim@Example.com", "type": "work"}]}
+            p = db.param
+            db.execute_sql(
+                "INSERT INTO users (id, tenant_id, user_name, user_name_key, profile, version, created_at, "
+                f"updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, 1, {p}, {p})",
+                ("u0", tenant.id, "kim", user_name_key("kim"), json.dumps(profile), stamp, stamp),
+            )
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+            assert upgrade(db) == [13]
+
+            def values() -> set[tuple[Any, ...]]:
+                rows = db.execute_sql("SELECT attr, sub, pos, exact, folded FROM user_values WHERE user_id = 'u0'")
+                return set(rows.fetchall())
+
+            assert values() == {
+                ("username", "", 0, "kim", "kim"),
+                ("emails", "", 0, None, None),
+                ("emails", "value", 0, "Kim@Example.com", "kim@example.com"),
+                ("emails", "type", 0, "work", "work"),
+            }
+            user = get_user(tenant.id, "u0")
+            assert user is not None
+            assert update_user(user, {"userName": "kim", "nickName": "K"}) is not None
+            assert values() == {("username", "", 0, "kim", "kim"), ("nickname", "", 0, "K", "k")}
+            assert delete_user(tenant.id, "u0")
+            assert values() == set()
     finally:
         db.close_all()

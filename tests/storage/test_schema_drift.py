@@ -35,6 +35,7 @@ _FAMILIES = {
     "text": {"varchar", "character varying", "char", "character", "text"},
     "timestamp": {"datetime", "timestamp", "timestamp without time zone"},
     "boolean": {"bool", "boolean"},
+    "float": {"real", "double", "double precision", "float"},
 }
 
 

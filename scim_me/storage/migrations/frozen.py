@@ -45,6 +45,7 @@ CREATED: dict[int, tuple[str, ...]] = {
         "ReceiptPii",
     ),
     12: ("RecoveryFlow",),
+    13: ("UserValue",),
 }
 
 
@@ -92,12 +93,16 @@ class FrozenSchema:
             version = peewee.IntegerField(default=1)
             created_at = peewee.DateTimeField()
             updated_at = peewee.DateTimeField()
+            if self.version >= 13:
+                search = peewee.TextField(null=True)
 
             class Meta:
                 database = self._db
                 table_name = "users"
-                indexes = ((("tenant", "user_name_key"), True),) + (
-                    ((("tenant", "user_name_skeleton"), True),) if self.version >= 11 else ()
+                indexes = (
+                    ((("tenant", "user_name_key"), True),)
+                    + (((("tenant", "user_name_skeleton"), True),) if self.version >= 11 else ())
+                    + (((("tenant", "created_at", "id"), False),) if self.version >= 13 else ())
                 )
 
         return User
@@ -622,3 +627,34 @@ class FrozenSchema:
                 table_name = "recovery_flows"
 
         return RecoveryFlow
+
+    # 13: searchable values
+
+    @cached_property
+    def UserValue(self) -> Any:
+        # Code point order on PostgreSQL too (SQLite's BINARY is already), as the filters compare.
+        c = None if isinstance(self._db, peewee.SqliteDatabase) else '"C"'
+
+        class UserValue(peewee.Model):
+            tenant_id = peewee.IntegerField()
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            attr = peewee.CharField(max_length=255)
+            sub = peewee.CharField(max_length=255)
+            pos = peewee.IntegerField()
+            exact = peewee.TextField(null=True, collation=c)
+            folded = peewee.TextField(null=True, collation=c)
+            head = peewee.CharField(max_length=128, null=True, collation=c)
+            num = peewee.DoubleField(null=True)
+            flag = peewee.BooleanField(null=True)
+            instant = peewee.CharField(max_length=32, null=True)
+
+            class Meta:
+                database = self._db
+                table_name = "user_values"
+                primary_key = False
+                indexes = (
+                    (("tenant_id", "attr", "sub", "head"), False),
+                    (("user", "attr", "pos"), False),
+                )
+
+        return UserValue

@@ -19,6 +19,7 @@ from scim_me.storage.migrations.steps import v09_external_issuers
 from scim_me.storage.migrations.steps import v10_consent_management
 from scim_me.storage.migrations.steps import v11_user_name_skeletons
 from scim_me.storage.migrations.steps import v12_recovery_flows
+from scim_me.storage.migrations.steps import v13_user_search_values
 
 Step = Callable[[peewee.Database], None]
 
@@ -37,5 +38,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v10_consent_management,
         v11_user_name_skeletons,
         v12_recovery_flows,
+        v13_user_search_values,
     )
 ]
