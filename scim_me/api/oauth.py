@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import Response
@@ -15,6 +16,8 @@ from flask import request
 from scim_me.auth.keys import jwks
 from scim_me.errors import OAUTH
 from scim_me.oauth.claims import user_claims
+from scim_me.oauth.requests import basic_credentials_malformed
+from scim_me.oauth.requests import malformed_parameters
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
@@ -35,16 +38,26 @@ def get_jwks() -> Response:
 
 
 def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
-    """What the endpoints authlib answers check first: the tenant exists, and no parameter repeats
-    (RFC 6749 §3.2: parameters "MUST NOT be included more than once"; authlib takes the first)."""
+    """What the endpoints authlib answers check first: the tenant exists, HTTP Basic client
+    credentials decode (else ``invalid_client`` 401 with ``WWW-Authenticate: Basic``, RFC 6749
+    §5.2), every parameter is well-formed (RFC 6749 Appendix A) and none repeats (§3.2:
+    parameters "MUST NOT be included more than once"; authlib takes the first)."""
 
     @functools.wraps(view)
     def checked() -> Response:
         require_tenant(_UNKNOWN_TENANT)
-        name = repeated_parameter(request.args, request.form)
-        if name is None:
+        error: InvalidClientError | InvalidRequestError
+        form_body = request.get_data(cache=True) if request.mimetype == "application/x-www-form-urlencoded" else b""
+        problem = malformed_parameters(request.query_string, form_body)
+        name = repeated_parameter(request.args, request.form) if problem is None else None
+        if basic_credentials_malformed(request.headers.get("Authorization")):
+            error = InvalidClientError("The HTTP Basic client credentials do not decode.", status_code=401)
+        elif problem is not None:
+            error = InvalidRequestError(problem)
+        elif name is not None:
+            error = InvalidRequestError(f"The parameter '{name}' is repeated.")
+        else:
             return view()
-        error = InvalidRequestError(f"The parameter '{name}' is repeated.")
         response: Response = oauth_server().handle_error_response(None, error)
         response.headers["Cache-Control"] = "no-store"
         return response

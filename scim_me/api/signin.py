@@ -35,6 +35,7 @@ from scim_me.oauth.code_flow import TenantIssuerParameter
 from scim_me.oauth.logout import LogoutHint
 from scim_me.oauth.logout import verify_id_token_hint
 from scim_me.oauth.requests import FRESH_LOGIN_KEY
+from scim_me.oauth.requests import malformed_parameters
 from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
 from scim_me.oauth.requests import sign_in_too_old
@@ -137,6 +138,11 @@ def authorize() -> Response:
     tenant = current_tenant()
     if tenant is None:
         return _message("Unknown organization", "This sign-in link names an organization that does not exist.", 404)
+    form_body = request.get_data(cache=True) if request.mimetype == "application/x-www-form-urlencoded" else b""
+    problem = malformed_parameters(request.query_string, form_body)
+    if problem is not None:
+        # invalid_request (RFC 6749 §4.1.2.1), shown, not redirected: the redirect URI may be the odd part.
+        return _message("Sign-in request rejected", f"invalid_request: {problem}", 400)
     server = oauth_server()
     session, user = _signed_in(tenant)
     prompts = requested_prompts(request.values)
