@@ -413,10 +413,11 @@ def _leaves(profile: Mapping[str, Any], target: Target) -> list[Any]:
         items = value if isinstance(value, list) else [value]
         for item in items:
             if target.sub == "":
-                if _scalar(item):
+                if target.complex:
+                    if isinstance(item, Mapping):  # any sub-attribute's value
+                        leaves += [inner for inner in item.values() if _scalar(inner)]
+                elif _scalar(item):
                     leaves.append(item)
-                elif target.complex and isinstance(item, Mapping):
-                    leaves += [inner for inner in item.values() if _scalar(inner)]
             elif isinstance(item, Mapping):
                 leaves += [inner for inner in _named(item, target.sub) if _scalar(inner)]
     return leaves

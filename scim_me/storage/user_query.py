@@ -327,9 +327,10 @@ def _record_condition(node: Compare | Present, target: Target) -> Any:
         holds = compare_value("eq" if node.op == "ne" else node.op, "User", node.value, target)
         return _TRUE if holds != (node.op == "ne") else _FALSE
     if target.record == ID:
-        test = _string_test(User.id, "eq" if node.op == "ne" else node.op, node.value, None, "", True)
+        ids: Any = User.id if is_sqlite(current_database()) else User.id.collate('"C"')  # code point order
+        test = _string_test(ids, "eq" if node.op == "ne" else node.op, node.value, None, "", True)
         return ~test if node.op == "ne" else test
-    column = User.created_at if target.record == CREATED else User.updated_at
+    column: Any = User.created_at if target.record == CREATED else User.updated_at
     how, bound = record_date_bounds("eq" if node.op == "ne" else node.op, node.value)
     if how == "false":
         test = _FALSE
