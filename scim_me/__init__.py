@@ -30,6 +30,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import oauth
     from scim_me.api import recovery
     from scim_me.api import scim_me
+    from scim_me.api import scim_users
     from scim_me.api import security
     from scim_me.api import signin
     from scim_me.core.schemas import load_custom_schema
@@ -81,7 +82,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             if path.name.endswith(".json") and path.is_file():
                 custom[path.name.removesuffix(".json").lower()] = load_custom_schema(path)
     app_state = AppState(
-        settings=settings, db=db, registry=registry, mailer=build_mailer(settings), custom_schemas=custom
+        settings=settings,
+        db=db,
+        registry=registry,
+        admin_registry=load_registry(settings.schema_source(), admin=True),
+        mailer=build_mailer(settings),
+        custom_schemas=custom,
     )
     app.extensions["scim_me"] = app_state
     notices.register()
@@ -105,6 +111,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app_state.oauth = build_authorization_server(app)
     register_cors(app)
     app.register_blueprint(scim_me.bp)
+    app.register_blueprint(scim_users.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)

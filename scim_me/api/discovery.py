@@ -1,7 +1,8 @@
 """SCIM discovery (RFC 7644 §4): ServiceProviderConfig, ResourceTypes, Schemas.
 
-They advertise exactly what this server implements: PATCH, ETags, password change through /Me,
-Bearer and Basic authentication; no bulk, filtering or sorting (there is no /Users listing).
+They advertise exactly what this server implements: PATCH, ETags, password change, filtering
+and sorting of /Users (``filter.maxResults`` is the largest page), Bearer and Basic
+authentication.
 In the ``wso2`` dialect /Schemas is a bare array with Java upper-case enums, as WSO2 answers.
 """
 
@@ -21,6 +22,7 @@ from scim_me.web.context import registry
 from scim_me.web.context import require_tenant
 from scim_me.web.guards import authenticate
 from scim_me.web.handlers import json_body
+from scim_me.web.listing import MAX_RESULTS
 from scim_me.web.negotiation import check_accept
 
 bp = Blueprint("discovery", __name__)
@@ -38,9 +40,9 @@ def service_provider_config() -> Response:
         "documentationUri": DOCS,
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": False, "maxResults": 0},
+        "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": True},
-        "sort": {"supported": False},
+        "sort": {"supported": True},
         "etag": {"supported": True},
         "authenticationSchemes": [
             {

@@ -58,6 +58,7 @@ ALERT_KINDS = frozenset(
         "signin.failure",
         "signin.locked",
         "account.locked",
+        "account.disabled",
         "password.changed",
         "password.reset",
         "password.reset_required",

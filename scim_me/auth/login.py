@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from scim_me.core.accounts import is_disabled
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
 from scim_me.storage.events import count_events
@@ -119,6 +120,19 @@ def verify_login(
                 )
         return None
     succeeded(account, address, now())
+    if is_disabled(user.profile):
+        # Disabled by an administrator (``active`` false): the right password opens nothing. Said
+        # only after the password is proven, so a guesser learns nothing from it.
+        record_event(
+            tenant_id,
+            user.id,
+            "signin.failure",
+            ip=ip,
+            user_agent=user_agent,
+            client_id=client_id,
+            details={**details, "reason": "disabled"},
+        )
+        return None
     if record_success:
         record_event(
             tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details

@@ -292,6 +292,8 @@ def _override_one(attr: Attribute, how: str | None) -> Attribute:
         return _replace(attr, mutability="readOnly")
     if how == "lock":
         return _replace(attr, locked_after_set=True)
+    if how == "readWrite":
+        return _replace(attr, mutability="readWrite")
     return attr
 
 
@@ -301,22 +303,36 @@ def _replace(attr: Attribute, **changes: Any) -> Attribute:
     return replace(attr, **changes)
 
 
-def load_registry(schemas_dir: Traversable) -> SchemaRegistry:
+def load_registry(schemas_dir: Traversable, *, admin: bool = False) -> SchemaRegistry:
     """Load the base User schemas and the self-service overrides from ``schemas_dir`` (a folder, or
-    the package resources ``importlib.resources.files`` returns)."""
+    the package resources ``importlib.resources.files`` returns).
+
+    With ``admin``, the registry an administrator writes through ``/scim2/Users``: the
+    ``readOnlyForSelf`` attributes keep the schema's mutability, the ``writableByAdmin`` ones of
+    ``admin.json`` (WSO2's account-state flags) become readWrite, and ``lockedAfterSet`` holds
+    for everyone (renaming a user is not supported)."""
     parsed = [parse_schema(_read_json(schemas_dir / name), name) for name in _BASE_FILES]
     overrides: dict[str, str] = {}
-    policy_file = schemas_dir / "self-service.json"
-    if policy_file.is_file():
-        policy = _read_json(policy_file)
-        if not isinstance(policy, dict):
-            raise SchemaFileError(f"{policy_file}: expected a JSON object")
+    policy = _policy(schemas_dir / "self-service.json")
+    if not admin:
         for path in policy.get("readOnlyForSelf", []):
             overrides[str(path).lower()] = "readOnly"
-        for path in policy.get("lockedAfterSet", []):
-            overrides[str(path).lower()] = "lock"
+    else:
+        for path in _policy(schemas_dir / "admin.json").get("writableByAdmin", []):
+            overrides[str(path).lower()] = "readWrite"
+    for path in policy.get("lockedAfterSet", []):
+        overrides[str(path).lower()] = "lock"
     common, core, enterprise, wso2 = (_override(s, overrides) for s in parsed)
     return SchemaRegistry(common=common, core=core, extensions=(enterprise, wso2))
+
+
+def _policy(path: Traversable) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    policy = _read_json(path)
+    if not isinstance(policy, dict):
+        raise SchemaFileError(f"{path}: expected a JSON object")
+    return policy
 
 
 def load_custom_schema(path: Traversable) -> Schema:

@@ -34,6 +34,8 @@ from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
 from scim_me.auth.tokens import unverified_claim
 from scim_me.auth.tokens import verify_access_token
+from scim_me.core.accounts import admin_scopes_for
+from scim_me.core.accounts import is_disabled
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import OpenIDTokens
 from scim_me.oauth.code_flow import RefreshedIDTokens
@@ -210,7 +212,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     def authenticate_user(self, credential: RefreshCredential) -> StoredUser | None:
         if credential.grant.user_id is None:
             return None
-        return get_user(credential.grant.tenant_id, credential.grant.user_id)
+        user = get_user(credential.grant.tenant_id, credential.grant.user_id)
+        return None if user is None or is_disabled(user.profile) else user
 
     def revoke_old_credential(self, credential: RefreshCredential) -> None:
         """Nothing to do: the token was marked used when it was authenticated."""
@@ -343,6 +346,10 @@ def _generate(
     # authlib's password and client_credentials grants pass the requested scope through as is:
     # a client only ever gets the scopes it is registered for.
     scope = client.get_allowed_scope(scope)
+    if user is not None:
+        # A user token carries the admin scopes only for a holder of the tenant's admin role
+        # (core/accounts.py); a client allowed them does not make its every user an admin.
+        scope = admin_scopes_for(user.profile, tenant.settings.admin_role, scope)
     grant: GrantRecord | None = g.get("oauth_grant")
     code = g.get("oauth_code")
     if grant is None:

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
+from flask import request
+
+from scim_me.core.projection import parse_attribute_list
+from scim_me.core.projection import project
+from scim_me.core.projection import render_wso2_emails
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.timestamps import iso
 from scim_me.storage.caller import UserFacts
@@ -11,6 +17,10 @@ from scim_me.storage.caller import load_facts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.web.context import base_url
+from scim_me.web.context import registry
+from scim_me.web.context import state
+from scim_me.web.handlers import SCIM_JSON
+from scim_me.web.handlers import json_text
 from scim_me.web.sections import user_attributes
 
 
@@ -49,3 +59,44 @@ def represent(
         "version": entity_tag(user.version),
     }
     return resource
+
+
+def render_user(
+    user: StoredUser,
+    tenant: TenantRecord,
+    facts: UserFacts | None,
+    *,
+    selected: str | None = None,
+    left_out: str | None = None,
+) -> dict[str, Any]:
+    """The user as a response shows it: projected by ``attributes`` / ``excludedAttributes``
+    (RFC 7644 §3.9) and in the tenant's dialect."""
+    reg = registry()
+    attributes = parse_attribute_list(selected, reg)
+    excluded = parse_attribute_list(left_out, reg)
+    body = project(represent(user, tenant, reg, facts), reg, attributes=attributes, excluded=excluded)
+    if tenant.dialect == "wso2":
+        body = render_wso2_emails(body)
+    return body
+
+
+def user_response(user: StoredUser, tenant: TenantRecord, facts: UserFacts | None, status: int = 200) -> Response:
+    """A response carrying one user, with ``Location`` and ``ETag``."""
+    selected = request.args.get("attributes")
+    left_out = request.args.get("excludedAttributes")
+    # The body is a function of the user's version (profile, timestamps), the facts read with it
+    # (features' state, the lock as of now), the tenant (dialect, policy), the URL and the
+    # selectors: rendered once per worker for all of them, as the features' attribute providers
+    # compute from these alone (web/sections.py).
+    key = (tenant, base_url(), user.id, user.version, facts, selected, left_out)
+    cache = state().user_bodies
+    text = cache.get(key) if facts is not None else None
+    if text is None:
+        text = json_text(render_user(user, tenant, facts, selected=selected, left_out=left_out))
+        if facts is not None:
+            cache.put(key, text)
+    response = Response(text, status=status, mimetype=SCIM_JSON)
+    response.headers["Location"] = user_location(user.id)
+    response.headers["ETag"] = entity_tag(user.version)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -358,6 +358,37 @@ class ExternalIssuer(BaseModel):
         indexes = ((("tenant", "issuer"), True),)
 
 
+class Group(BaseModel):
+    """A SCIM Group (RFC 7643 §4.2). ``display_key`` is the displayName folded for uniqueness."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    display_name = peewee.CharField(max_length=255)
+    display_key = peewee.CharField(max_length=255)
+    external_id = peewee.CharField(max_length=255, null=True)
+    version = peewee.IntegerField(default=1)
+    created_at = peewee.DateTimeField()
+    updated_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "scim_groups"
+        indexes = ((("tenant", "display_key"), True),)
+
+
+class GroupMember(BaseModel):
+    """One member of a group: a row per membership, never a document rewritten per change."""
+
+    id = peewee.BigAutoField()
+    group = peewee.ForeignKeyField(Group, on_delete="CASCADE", column_name="group_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    added_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "scim_group_members"
+        indexes = ((("group", "user"), True),)
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

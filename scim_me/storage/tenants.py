@@ -86,6 +86,9 @@ class TenantSettings:
     username_recovery: bool = True
     recovery_api_auth: str = "client"
     notify_user_existence: bool = False
+    # Users whose ``roles`` name this role are the tenant's administrators: HTTP Basic gives them
+    # the admin scopes (core/accounts.ADMIN_SCOPES), and only their user tokens may carry them.
+    admin_role: str = "admin"
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
@@ -148,6 +151,8 @@ def validate_settings(settings: TenantSettings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TenantError(f"{name} must be an integer >= 1")
+    if not isinstance(settings.admin_role, str) or len(settings.admin_role) > 255:
+        raise TenantError("admin_role must be a role name of at most 255 characters")
     if settings.password_max_length > 1024:
         raise TenantError("password_max_length must be at most 1024")
     if settings.password_max_length and settings.password_min_length > settings.password_max_length:

@@ -55,7 +55,8 @@ def user_name_key(user_name: str) -> str:
     return unicodedata.normalize("NFKC", user_name).casefold()
 
 
-def _stored(row: User) -> StoredUser:
+def stored_user(row: User) -> StoredUser:
+    """A user from its peewee row."""
     return StoredUser(
         id=row.id,
         tenant_id=row.tenant_id,  # type: ignore[attr-defined]
@@ -128,11 +129,11 @@ def find_user(tenant_id: int, user_name: str) -> StoredUser | None:
     if not _storable(key, USER_NAME_LENGTH):
         return None  # create_user never stores such a name (Basic auth sends anything here)
     row = User.get_or_none((User.tenant == tenant_id) & (User.user_name_key == key))
-    return _stored(row) if row else None
+    return stored_user(row) if row else None
 
 
 def list_users(tenant_id: int) -> list[StoredUser]:
-    return [_stored(row) for row in User.select().where(User.tenant == tenant_id).order_by(User.user_name_key)]
+    return [stored_user(row) for row in User.select().where(User.tenant == tenant_id).order_by(User.user_name_key)]
 
 
 def create_user(
@@ -167,7 +168,7 @@ def create_user(
             )
     except peewee.IntegrityError as exc:
         raise UniquenessError(f"User name {user_name} is already taken in this tenant.") from exc
-    return _stored(row)
+    return stored_user(row)
 
 
 def update_user(

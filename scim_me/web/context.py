@@ -61,10 +61,14 @@ class AppState:
     db: Database
     registry: SchemaRegistry
     mailer: Mailer
+    # The User schemas as administrators write them (/scim2/Users): without the self-service
+    # overrides (core/schemas.load_registry(admin=True)).
+    admin_registry: SchemaRegistry
     custom_schemas: dict[str, Schema] = field(default_factory=dict)
     # Set right after the state exists: building the server needs the app.
     oauth: AuthorizationServer | None = None
     _registries: dict[str, SchemaRegistry] = field(default_factory=dict)
+    _admin_registries: dict[str, SchemaRegistry] = field(default_factory=dict)
     _tenants: dict[str, tuple[float, TenantRecord]] = field(default_factory=dict)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     _origins: dict[int, tuple[float, frozenset[str]]] = field(default_factory=dict)
@@ -99,6 +103,13 @@ class AppState:
         if cached is None:
             cached = self.registry.with_custom(self.custom_schemas.get(tenant))
             self._registries[tenant] = cached
+        return cached
+
+    def admin_registry_for(self, tenant: str) -> SchemaRegistry:
+        cached = self._admin_registries.get(tenant)
+        if cached is None:
+            cached = self.admin_registry.with_custom(self.custom_schemas.get(tenant))
+            self._admin_registries[tenant] = cached
         return cached
 
 
@@ -140,6 +151,11 @@ def require_tenant(wso2_code: str | None = None) -> TenantRecord:
 
 def registry() -> SchemaRegistry:
     return state().registry_for(tenant_name())
+
+
+def admin_registry() -> SchemaRegistry:
+    """The tenant's User schemas as administrators write them (``/scim2/Users``)."""
+    return state().admin_registry_for(tenant_name())
 
 
 def base_url() -> str:

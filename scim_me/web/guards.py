@@ -22,6 +22,9 @@ from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
+from scim_me.core.accounts import ADMIN_SCOPES
+from scim_me.core.accounts import holds_role
+from scim_me.core.accounts import is_disabled
 from scim_me.errors import ForbiddenError
 from scim_me.errors import TooManyRequestsError
 from scim_me.storage.caller import load_caller
@@ -105,6 +108,9 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         end_session(caller.expired_session)
         raise unauthorized("The sign-in session of this access token has expired.")
     user = caller.user
+    if is_disabled(user.profile):
+        # Read from the row the statement already loaded: refusing costs no query.
+        raise unauthorized("The account is disabled.")
     return Principal(
         tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id, facts=caller.facts
     )
@@ -159,8 +165,12 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
         raise unauthorized(
             "This account uses multi-factor authentication: HTTP Basic is not enough, use a bearer token."
         )
-    # Basic proves the password: it stands for the user's own login scope, nothing more.
-    return Principal(tenant, user.id, None, frozenset({LOGIN_SCOPE}), "basic", user)
+    # Basic proves the password: it stands for the user's own login scope, and for a holder of
+    # the tenant's admin role the admin scopes too (WSO2 admins call /scim2/Users with Basic).
+    scopes = frozenset({LOGIN_SCOPE})
+    if holds_role(user.profile, tenant.settings.admin_role):
+        scopes |= ADMIN_SCOPES
+    return Principal(tenant, user.id, None, scopes, "basic", user)
 
 
 def require_scope(principal: Principal, *scopes: str) -> None:
@@ -171,6 +181,17 @@ def require_scope(principal: Principal, *scopes: str) -> None:
     raise ForbiddenError(
         headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{wanted}"'}
     )
+
+
+def require_admin(principal: Principal, *scopes: str) -> None:
+    """403 unless the caller holds one of ``scopes``; a user (token or Basic) must also still
+    hold the tenant's admin role, read from the row loaded while authenticating (no query)."""
+    require_scope(principal, *scopes)
+    user = principal.user
+    if principal.user_id is not None and (
+        user is None or not holds_role(user.profile, principal.tenant.settings.admin_role)
+    ):
+        raise ForbiddenError()
 
 
 def require_user(principal: Principal) -> str:

@@ -59,8 +59,8 @@ class TestServiceProviderConfig:
         assert body["etag"] == {"supported": True}
         assert body["changePassword"] == {"supported": True}
         assert body["bulk"]["supported"] is False
-        assert body["filter"]["supported"] is False
-        assert body["sort"] == {"supported": False}
+        assert body["filter"] == {"supported": True, "maxResults": 200}
+        assert body["sort"] == {"supported": True}
         assert [(s["type"], s["primary"]) for s in body["authenticationSchemes"]] == [
             ("oauthbearertoken", True),
             ("httpbasic", False),

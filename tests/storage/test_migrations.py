@@ -44,6 +44,8 @@ TABLES = {
     "password_history",
     "recovery_flows",
     "schema_migrations",
+    "scim_group_members",
+    "scim_groups",
     "security_events",
     "signing_keys",
     "tenants",
@@ -77,7 +79,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 13
+            assert LATEST == ALL_STEPS[-1] == 14
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

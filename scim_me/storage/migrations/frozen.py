@@ -46,6 +46,7 @@ CREATED: dict[int, tuple[str, ...]] = {
     ),
     12: ("RecoveryFlow",),
     13: ("UserValue",),
+    14: ("Group", "GroupMember"),
 }
 
 
@@ -658,3 +659,40 @@ class FrozenSchema:
                 )
 
         return UserValue
+
+    # 14: groups and their members (one row per membership)
+
+    @cached_property
+    def Group(self) -> Any:
+        class Group(peewee.Model):
+            id = peewee.CharField(max_length=36, primary_key=True)
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            display_name = peewee.CharField(max_length=255)
+            display_key = peewee.CharField(max_length=255)
+            external_id = peewee.CharField(max_length=255, null=True)
+            version = peewee.IntegerField(default=1)
+            created_at = peewee.DateTimeField()
+            updated_at = peewee.DateTimeField()
+
+            class Meta:
+                database = self._db
+                table_name = "scim_groups"
+                indexes = ((("tenant", "display_key"), True),)
+
+        return Group
+
+    @cached_property
+    def GroupMember(self) -> Any:
+        class GroupMember(peewee.Model):
+            id = peewee.BigAutoField()
+            group = peewee.ForeignKeyField(self.Group, on_delete="CASCADE", column_name="group_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            added_at = peewee.DateTimeField()
+
+            class Meta:
+                database = self._db
+                table_name = "scim_group_members"
+                indexes = ((("group", "user"), True),)
+
+        return GroupMember

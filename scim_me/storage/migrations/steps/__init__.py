@@ -20,6 +20,7 @@ from scim_me.storage.migrations.steps import v10_consent_management
 from scim_me.storage.migrations.steps import v11_user_name_skeletons
 from scim_me.storage.migrations.steps import v12_recovery_flows
 from scim_me.storage.migrations.steps import v13_user_search_values
+from scim_me.storage.migrations.steps import v14_groups
 
 Step = Callable[[peewee.Database], None]
 
@@ -39,5 +40,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v11_user_name_skeletons,
         v12_recovery_flows,
         v13_user_search_values,
+        v14_groups,
     )
 ]

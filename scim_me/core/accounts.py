@@ -1,0 +1,58 @@
+"""Account state an administrator sets and every sign-in path obeys: whether an account is
+disabled, and whether a user holds the tenant's administrator role.
+
+Both read the stored profile only, so the hot path decides them from the user row it already
+loaded (storage/caller.py), without a query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scim_me.core.schemas import WSO2_URN
+
+# What an administrator may do through /scim2/Users, /Groups and /Bulk (WSO2's scope names).
+USER_SCOPES = (
+    "internal_user_mgt_create",
+    "internal_user_mgt_list",
+    "internal_user_mgt_view",
+    "internal_user_mgt_update",
+    "internal_user_mgt_delete",
+)
+GROUP_SCOPES = (
+    "internal_group_mgt_create",
+    "internal_group_mgt_list",
+    "internal_group_mgt_view",
+    "internal_group_mgt_update",
+    "internal_group_mgt_delete",
+)
+BULK_SCOPE = "internal_bulk_resource_create"
+ADMIN_SCOPES = frozenset((*USER_SCOPES, *GROUP_SCOPES, BULK_SCOPE))
+
+
+def is_disabled(profile: Mapping[str, Any]) -> bool:
+    """RFC 7643 §4.1.1 ``active`` false, or WSO2's ``accountDisabled`` true: no sign-in, no token."""
+    if profile.get("active") is False:
+        return True
+    wso2 = profile.get(WSO2_URN)
+    return isinstance(wso2, Mapping) and wso2.get("accountDisabled") is True
+
+
+def holds_role(profile: Mapping[str, Any], role: str) -> bool:
+    """Whether the profile's ``roles`` name ``role`` (by ``value`` or ``display``, any case)."""
+    if not role:
+        return False
+    wanted = role.casefold()
+    for item in profile.get("roles") or []:
+        names = (item.get("value"), item.get("display")) if isinstance(item, Mapping) else (item,)
+        if any(isinstance(name, str) and name.casefold() == wanted for name in names):
+            return True
+    return False
+
+
+def admin_scopes_for(profile: Mapping[str, Any], admin_role: str, scope: str | None) -> str | None:
+    """``scope`` without the admin scopes unless the profile holds the tenant's admin role."""
+    if not scope or holds_role(profile, admin_role):
+        return scope
+    return " ".join(s for s in scope.split() if s not in ADMIN_SCOPES)

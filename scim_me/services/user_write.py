@@ -1,0 +1,291 @@
+"""The one write path of a stored user, shared by ``/scim2/Me`` (the user), ``/scim2/Users`` and
+``/scim2/Bulk`` (an administrator): change the profile with a pure function (PATCH engine, PUT
+replacement), hash a new password under the tenant's policy, compare-and-set the row, and do what
+a change implies (password history, ending sessions, security events).
+
+Where the two callers differ it is said by :class:`Writer`: a user's own change may be refused by
+the tenant (``password_update_in_me``), holds a new e-mail address for verification and keeps
+the caller's session; an administrator's password reset skips the minimum-age rule and ends every
+session, and each of their changes is recorded in the user's security history (who, which
+attributes, never a value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request
+from werkzeug.http import parse_etags
+
+from scim_me.auth.credentials import new_password_hash
+from scim_me.auth.credentials import password_replaced
+from scim_me.core.accounts import is_disabled
+from scim_me.core.bounds import check_value_counts
+from scim_me.core.patch import apply_patch
+from scim_me.core.replace import new_resource
+from scim_me.core.replace import replace_resource
+from scim_me.errors import ConflictError
+from scim_me.errors import InvalidRequestError
+from scim_me.errors import InvalidValueError
+from scim_me.errors import NotFoundError
+from scim_me.errors import PreconditionFailedError
+from scim_me.services.email_change import hold_email_change
+from scim_me.services.email_change import store_email_change
+from scim_me.services.password_state import after_password_change
+from scim_me.services.user_view import entity_tag
+from scim_me.storage.caller import UserFacts
+from scim_me.storage.db import write_transaction
+from scim_me.storage.events import record_event
+from scim_me.storage.sessions import end_other_sessions
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import create_user
+from scim_me.storage.users import delete_user
+from scim_me.storage.users import get_user
+from scim_me.storage.users import update_user
+from scim_me.web.context import admin_registry
+from scim_me.web.context import settings
+from scim_me.web.principal import Principal
+from scim_me.web.validation import load_patch_request
+
+_NO_PASSWORD: Any = object()
+Mutation = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who changes the user: the user themselves (``admin`` False) or an administrator."""
+
+    tenant: TenantRecord
+    principal: Principal | None
+    admin: bool = False
+    channel: str = "scim_me"  # recorded in security events: scim_me, scim_users, scim_bulk
+
+    def actor(self) -> dict[str, Any]:
+        """Who acted, as the security history shows it (ids and names, never a credential)."""
+        principal = self.principal
+        if principal is None:
+            return {}
+        actor: dict[str, Any] = {"channel": self.channel}
+        if principal.user is not None:
+            actor["userId"] = principal.user.id
+            actor["userName"] = principal.user.user_name
+        if principal.client_id:
+            actor["clientId"] = principal.client_id
+        return actor
+
+
+def check_if_match(user_version: int, header: str | None, what: str = "user") -> bool:
+    """RFC 7644 §3.14 / RFC 7232 §3.1: 412 when ``If-Match`` names another version; True when
+    the client sent one."""
+    if header is None:
+        return False
+    tags = parse_etags(header)
+    if not tags.contains_weak(str(user_version)) and not tags.star_tag:
+        raise PreconditionFailedError(
+            f"The {what} is at version {entity_tag(user_version)}, not {header}.",
+            headers={"ETag": entity_tag(user_version)},
+        )
+    return True
+
+
+def hash_new_password(writer: Writer, password: object, profile: dict[str, Any], user: StoredUser | None) -> str:
+    """Apply the tenant's password policy and hash; a violation is 400 ``invalidValue`` naming
+    the rule, and the password is never part of an error message. A user's own change through
+    /Me may be switched off per tenant (WSO2 ``disablePasswordUpdateInMeEndpoint``)."""
+    tenant = writer.tenant
+    if user is not None and not writer.admin and not tenant.settings.password_update_in_me:
+        raise InvalidRequestError("Password update is not allowed for scim2/Me endpoint")
+    user_name = profile.get("userName") if isinstance(profile.get("userName"), str) else None
+    return new_password_hash(
+        tenant,
+        settings(),
+        settings().hash_params(),
+        password,
+        user_name=user_name or (user.user_name if user else None),
+        profile=profile,
+        user=user,
+        # An administrator resetting a password is not bound by the user's minimum-age rule.
+        user_initiated=not writer.admin,
+    )
+
+
+def check_bounds(profile: dict[str, Any]) -> None:
+    # The stored size is checked by storage, on the JSON text it writes (max_bytes).
+    check_value_counts(profile, max_values=settings().max_values_per_attribute)
+
+
+def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The names of the top-level and extension attributes that differ (values never shown)."""
+    names: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key.startswith("urn:") and isinstance(old or {}, dict) and isinstance(new or {}, dict):
+            names += [f"{key}:{sub}" for sub in changed_attributes(old or {}, new or {})]
+        else:
+            names.append(key)
+    return names
+
+
+def write_user(
+    writer: Writer,
+    user: StoredUser,
+    facts: UserFacts | None,
+    mutate: Mutation,
+    *,
+    if_match: str | None = None,
+) -> tuple[StoredUser, UserFacts | None]:
+    """Change and compare-and-set ``user``; re-read and retry on a lost race unless If-Match.
+    Returns the stored result and the facts still valid for it (None when they must be read)."""
+    tenant = writer.tenant
+    hashed: dict[str, str] = {}
+    for _attempt in range(settings().patch_retries):
+        conditional = check_if_match(user.version, if_match)
+        new_profile = mutate(user.profile)
+        check_bounds(new_profile)
+        password = new_profile.pop("password", _NO_PASSWORD)
+        email_change = None
+        if not writer.admin:
+            # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
+            new_profile, email_change = hold_email_change(tenant, user, new_profile)
+        password_hash: Any = _NO_PASSWORD
+        if password is not _NO_PASSWORD:
+            if not isinstance(password, str):
+                raise InvalidValueError("The password must be a string.")
+            if password not in hashed:
+                hashed[password] = hash_new_password(writer, password, new_profile, user)
+            password_hash = hashed[password]
+        if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
+            return user, facts
+        with write_transaction():
+            limit = settings().max_profile_bytes
+            updated = (
+                update_user(user, new_profile, max_bytes=limit)
+                if password_hash is _NO_PASSWORD
+                else update_user(user, new_profile, password_hash=password_hash, max_bytes=limit)
+            )
+            if updated is not None and email_change is not None:
+                store_email_change(tenant, updated, email_change)
+            if updated is not None and writer.admin:
+                _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
+        if updated is not None:
+            if password_hash is not _NO_PASSWORD:
+                if not writer.admin:
+                    after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
+                facts = None  # read again after a password change rather than reason about the lock
+            # The write changed the profile only (the user_name column and the features' rows
+            # stay), so the facts read with the user still describe it.
+            return updated, facts
+        fresh = get_user(tenant.id, user.id)
+        if fresh is None:
+            raise NotFoundError("User not found in the user store.")
+        if conditional:
+            raise PreconditionFailedError(
+                f"The user changed while this request ran; it is now at {entity_tag(fresh.version)}.",
+                headers={"ETag": entity_tag(fresh.version)},
+            )
+        user, facts = fresh, None
+    raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
+
+
+def _event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
+    principal = writer.principal
+    record_event(
+        writer.tenant.id,
+        user_id,
+        kind,
+        ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
+        client_id=principal.client_id if principal else None,
+        details={"by": writer.actor(), **details},
+    )
+
+
+def _after_admin_change(writer: Writer, before: StoredUser, after: StoredUser, password_set: bool) -> None:
+    """In the write's transaction: what an administrator's change implies for the user."""
+    tenant = writer.tenant
+    attributes = changed_attributes(before.profile, after.profile)
+    ended = 0
+    if password_set:
+        password_replaced(tenant, settings(), before)
+    disabled = is_disabled(after.profile) and not is_disabled(before.profile)
+    if password_set or disabled:
+        # A reset password or a disabled account: every session and token of the user ends now.
+        ended = end_other_sessions(tenant.id, before.id)
+    if password_set:
+        _event(writer, before.id, "password.reset", {"channel": writer.channel, "ended": ended})
+    if disabled:
+        _event(writer, before.id, "account.disabled", {"ended": ended})
+    elif is_disabled(before.profile) and not is_disabled(after.profile):
+        _event(writer, before.id, "account.enabled", {})
+    if attributes:
+        _event(writer, before.id, "profile.updated", {"attributes": attributes})
+
+
+def record_admin_creation(writer: Writer, user: StoredUser) -> None:
+    """The first entry of a user an administrator created."""
+    _event(writer, user.id, "account.created", {"attributes": changed_attributes({}, user.profile)})
+
+
+def remove_user(tenant: TenantRecord, user_id: str, *, version: int | None = None) -> bool:
+    """Delete the user and everything that is theirs (sessions, grants and so every token, MFA,
+    consents, events: the database cascades from the user row in one statement). False when
+    absent or, with ``version``, changed meanwhile."""
+    return delete_user(tenant.id, user_id, version=version)
+
+
+def admin_writer(principal: Principal, channel: str = "scim_users") -> Writer:
+    """An administrator's writes (``/scim2/Users``, ``/scim2/Bulk``)."""
+    return Writer(principal.tenant, principal, admin=True, channel=channel)
+
+
+def create_admin_user(writer: Writer, body: Any) -> StoredUser:
+    """RFC 7644 §3.3: a new user from a User body; a password is optional (set later)."""
+    tenant = writer.tenant
+    profile = new_resource(body, admin_registry())
+    check_bounds(profile)
+    password = profile.pop("password", None)
+    password_hash = None
+    if password is not None:
+        if not isinstance(password, str):
+            raise InvalidValueError("The password must be a string.")
+        password_hash = hash_new_password(writer, password, profile, None)
+    with write_transaction():
+        user = create_user(tenant.id, profile, password_hash, max_bytes=settings().max_profile_bytes)
+        record_admin_creation(writer, user)
+    return user
+
+
+def replace_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str | None) -> StoredUser:
+    """RFC 7644 §3.5.1 by an administrator."""
+    reg = admin_registry()
+    updated, _facts = write_user(
+        writer, user, None, lambda profile: replace_resource(profile, body, reg), if_match=if_match
+    )
+    return updated
+
+
+def patch_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str | None) -> StoredUser:
+    """RFC 7644 §3.5.2 by an administrator."""
+    operations = load_patch_request(body)
+    reg = admin_registry()
+    limit = settings().max_operations
+    updated, _facts = write_user(
+        writer,
+        user,
+        None,
+        lambda profile: apply_patch(profile, operations, reg, max_operations=limit),
+        if_match=if_match,
+    )
+    return updated
+
+
+def delete_admin_user(tenant: TenantRecord, user: StoredUser, if_match: str | None) -> None:
+    """RFC 7644 §3.6; 412 when If-Match names another version."""
+    conditional = check_if_match(user.version, if_match)
+    if not remove_user(tenant, user.id, version=user.version if conditional else None):
+        raise PreconditionFailedError("The user changed while this request ran.")
