@@ -68,7 +68,9 @@ def test_a_user_token_carries_admin_scopes_only_for_an_admin(client, app, confid
 
 def test_a_disabled_user_cannot_get_or_use_or_refresh_tokens(client, app, confidential, tenant):
     lee = make_user(app, tenant, "lee", PASSWORD)
-    issued = _token(client, confidential, grant_type="password", username="lee", password=PASSWORD, scope="internal_login")
+    issued = _token(
+        client, confidential, grant_type="password", username="lee", password=PASSWORD, scope="internal_login"
+    )
     admin = _token(client, confidential, grant_type="client_credentials", scope=ALL_ADMIN)
     disable = patch_body({"op": "replace", "path": "active", "value": False})
     assert client.patch(f"{USERS}/{lee.id}", json=disable, headers=bearer(admin["access_token"])).status_code == 200

@@ -203,7 +203,7 @@ def test_step_13_indexes_the_values_of_existing_users_and_keeps_them_in_step(
                 f"updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, 1, {p}, {p})",
                 ("u0", tenant.id, "kim", user_name_key("kim"), json.dumps(profile), stamp, stamp),
             )
-            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS[:13])
             assert upgrade(db) == [13]
 
             def values() -> set[tuple[Any, ...]]:
