@@ -42,11 +42,11 @@ run: install
 	@TOKEN=$$($(BIN)/scim-me token --tenant $(DEMO_TENANT) --user $(DEMO_USER)) && \
 	  echo && echo "scim-me is starting on http://$(HOST):$(PORT). Read the demo user's profile with:" && echo && \
 	  echo "  curl -s http://$(HOST):$(PORT)/t/$(DEMO_TENANT)/scim2/Me -H 'Authorization: Bearer '$$TOKEN" && echo
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) -c python:scim_me.gunicorn_conf --access-logfile - wsgi:app
 
 serve: install
 	$(BIN)/scim-me config set base_url http://$(HOST):$(PORT)
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) -c python:scim_me.gunicorn_conf --access-logfile - wsgi:app
 
 # Tests run in parallel (pytest-xdist) on every core, TEST_WORKERS processes: two a core, because
 # much of the suite waits on gunicorn, PostgreSQL, Chromium and CLI subprocesses rather than

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import request
 from jinja2 import PackageLoader
 
 from scim_me.config import Settings
@@ -28,6 +28,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import me_sessions
     from scim_me.api import mfa
     from scim_me.api import oauth
+    from scim_me.api import operator
     from scim_me.api import recovery
     from scim_me.api import scim_me
     from scim_me.api import scim_users
@@ -43,6 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.storage.migrations import LATEST
     from scim_me.storage.migrations import current_version
     from scim_me.tenancy import TenantPrefixMiddleware
+    from scim_me.web import observe
     from scim_me.web.context import AppState
     from scim_me.web.cookie_session import LazyCookieSessionInterface
     from scim_me.web.cors import register_cors
@@ -50,7 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.web.proxies import TrustedProxies
 
     settings = Settings.load(overrides)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    observe.configure_logging(settings)
 
     # Templates are package data, read through importlib (jinja2's PackageLoader), not a folder
     # next to the source: the same in a checkout, an editable install and a wheel.
@@ -94,6 +96,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _connect() -> None:
+        if request.endpoint == "operator.health":
+            return  # liveness: the process answers, whatever the database does
         database_proxy.initialize(db)
         db.connect(reuse_if_open=True)
 
@@ -124,7 +128,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(operator.bp)
     register_error_handlers(app)
+    observe.install(app, settings)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Outermost: the client's scheme and address are settled before anything reads them.

@@ -76,6 +76,14 @@ class Settings:
     # How long a worker caches a tenant record, seconds (tenant settings changed with the CLI apply after this).
     tenant_cache_seconds: int = 5
 
+    # -- Operations
+    # `text`: plain log lines; `json`: one JSON object a line, and an access line per request with its
+    # traceId, tenant, route template, status and latency (never a header, query string or body).
+    log_format: str = "text"
+    # Bearer token Prometheus must send to scrape `/metrics`; empty: no `/metrics` (404) and nothing is
+    # counted. With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (docs/operations.md).
+    metrics_token: str = ""
+
     # -- Secrets at rest
     # 32-byte base64url master key that encrypts secrets at rest (signing keys, TOTP secrets).
     encryption_key: str = ""
@@ -282,6 +290,8 @@ class Settings:
         return tuple(networks)
 
     def validate(self) -> None:
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format must be 'text' or 'json'")
         self.trusted_proxy_networks()
         if self.password_min_length < 1 or not self.password_min_length <= self.password_max_length <= 1024:
             raise ConfigError("password_min_length must be >= 1 and <= password_max_length (at most 1024)")
@@ -436,6 +446,11 @@ def write_setting(path: Path, key: str, text: str) -> Any:
         handle.write(content)
     os.replace(scratch, path)
     return value
+
+
+def prometheus_multiproc_dir() -> str:
+    """prometheus-client's own variable: where gunicorn workers share their metric files."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
 def _is_setting_variable(key: str) -> bool:

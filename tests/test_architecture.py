@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "services": 6,  # request-scoped feature logic shared by several blueprints
     "api": 7,  # one blueprint per API family
     "cli": 7,
+    "gunicorn_conf": 7,  # gunicorn's server hooks (metrics files), beside the CLI
     "__init__": 8,
 }
 PURE = {"errors", "core"}

@@ -118,3 +118,13 @@ def signing_key(tenant_id: int, master_key: bytes) -> tuple[str, str, Any]:
 def jwks(tenant_id: int) -> dict[str, Any]:
     """The tenant's public JWKS document."""
     return {"keys": list(public_keys(tenant_id, refresh=True).values())}
+
+
+def newest_key_opens(master_key: bytes) -> bool:
+    """Whether the newest active signing key of any tenant decrypts with ``master_key`` (readiness:
+    a swapped or wrong key file shows here, before a token fails to sign). True with no keys yet."""
+    row = SigningKey.select().where(SigningKey.active == True).order_by(SigningKey.created_at.desc()).first()  # noqa: E712
+    if row is None:
+        return True
+    unseal(master_key, row.private_key, _context(row.kid))
+    return True

@@ -196,6 +196,11 @@ class Mailer:
         log.info("mail queued kind=%s to=%s subject=%r", mail.kind, mail.to, mail.subject)
         self._queue.put(mail)
 
+    @property
+    def pending(self) -> int:
+        """Messages queued in this process and not yet sent or given up on."""
+        return self._pending
+
     def wait_idle(self, timeout: float) -> bool:
         """Block until every queued message was sent or given up on; False on timeout."""
         deadline = time.monotonic() + timeout

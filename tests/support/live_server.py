@@ -228,10 +228,14 @@ def run_gunicorn(
 
 @contextmanager
 def launch(
-    workdir: Path, prepare: Callable[[LiveServer], None], ready_tenant: str = "acme", **env_overrides: str
+    workdir: Path,
+    prepare: Callable[[LiveServer], None],
+    ready_tenant: str = "acme",
+    gunicorn_args: tuple[str, ...] = (),
+    **env_overrides: str,
 ) -> Iterator[LiveServer]:
     """Start one server with its own database and key, prepared by ``prepare`` (CLI calls) before
-    gunicorn starts; stop it on exit."""
+    gunicorn starts (with ``gunicorn_args`` added to its command line); stop it on exit."""
     listener = loopback_listener()
     base_url = f"http://127.0.0.1:{port_of(listener)}"
     env = server_environment(
@@ -253,7 +257,8 @@ def launch(
         raise
     access = ["--access-logfile", str(workdir / ACCESS_LOG), "--access-logformat", ACCESS_LOG_FORMAT]
     # Which worker (pid) answered what: lets a test prove that every worker saw a change.
-    with run_gunicorn(listener, env, log_path, server.url("/scim2/ServiceProviderConfig", ready_tenant), *access):
+    ready_url = server.url("/scim2/ServiceProviderConfig", ready_tenant)
+    with run_gunicorn(listener, env, log_path, ready_url, *access, *gunicorn_args):
         yield server
 
 

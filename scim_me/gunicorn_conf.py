@@ -1,0 +1,30 @@
+"""gunicorn hooks for scim-me: ``gunicorn -c python:scim_me.gunicorn_conf 'scim_me:create_app()'``
+(``make run`` and ``make serve`` use it).
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set, the workers share their metrics through files in that
+folder (prometheus-client's multiprocess mode): the arbiter empties it at start, so a restart
+starts from zero instead of adding to the last run's counts, and forgets each worker that exits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scim_me.config import prometheus_multiproc_dir
+
+
+def on_starting(_server: Any) -> None:
+    folder = prometheus_multiproc_dir()
+    if folder:
+        path = Path(folder)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    if prometheus_multiproc_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
