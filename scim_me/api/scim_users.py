@@ -3,7 +3,8 @@
 Create (201 + ``Location``, 409 ``uniqueness``), read, replace, PATCH (the PatchOp engine of /Me,
 password included), delete (204: the user's sessions, tokens, MFA and consents go with the row),
 list with ``filter`` / ``startIndex`` / ``count`` / ``sortBy`` / ``sortOrder`` / ``attributes`` /
-``excludedAttributes`` and the same as a SearchRequest (``POST /scim2/Users/.search``, §3.4.3).
+``excludedAttributes`` / RFC 9865 ``cursor`` (the filters run in SQL: storage/user_query.py,
+docs/scim-filters.md) and the same as a SearchRequest (``POST /scim2/Users/.search``, §3.4.3).
 
 Writes go through ``services/user_write.py``, the path /Me uses, with the schemas as an
 administrator writes them (``active``, ``roles``, the enterprise extension and WSO2's account
@@ -18,10 +19,6 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.core.filters import Compare
-from scim_me.core.filters import parse_filter
-from scim_me.errors import InvalidFilterError
-from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import render_user
@@ -32,16 +29,18 @@ from scim_me.services.user_write import delete_admin_user
 from scim_me.services.user_write import patch_admin_user
 from scim_me.services.user_write import replace_admin_user
 from scim_me.storage.tenants import TenantRecord
-from scim_me.storage.user_pages import SORT_COLUMNS
-from scim_me.storage.user_pages import page_users
+from scim_me.storage.user_query import search_users
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
+from scim_me.web.context import admin_registry
 from scim_me.web.context import current_tenant
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_admin
 from scim_me.web.guards import require_scope
 from scim_me.web.handlers import json_body
+from scim_me.web.listing import MAX_RESULTS
 from scim_me.web.listing import Query
+from scim_me.web.listing import cursor_key
 from scim_me.web.listing import list_body
 from scim_me.web.listing import query_from_args
 from scim_me.web.listing import query_from_search
@@ -131,44 +130,42 @@ def delete(user_id: str) -> Response:
 
 
 def _list(principal: Principal, query: Query) -> Response:
-    user_name = _user_name_filter(query.filter)
-    sort = query.sort_by
-    if sort is not None and sort.lower() not in SORT_COLUMNS:
-        raise InvalidValueError(f"Sorting by {sort} is not supported; sort by {', '.join(sorted(SORT_COLUMNS))}.")
-    page = page_users(
+    page = search_users(
         principal.tenant.id,
-        offset=query.offset,
-        limit=query.count,
-        sort=sort,
-        descending=query.descending,
-        user_name=user_name,
+        admin_registry(),
+        filter=query.filter,
+        start_index=query.start_index,
+        count=query.count,
+        sort_by=query.sort_by,
+        sort_order="descending" if query.descending else "ascending",
+        cursor=query.cursor,
+        cursor_key=cursor_key(),
+        max_page_size=MAX_RESULTS,
     )
     resources = [
         render_user(user, principal.tenant, None, selected=query.attributes, left_out=query.excluded)
-        for user in page.users
+        for user in page.resources
     ]
-    return json_body(list_body(page.total, query, resources))
-
-
-def _user_name_filter(text: str | None) -> str | None:
-    if text is None:
-        return None
-    node = parse_filter(text)
-    names = ("username", "urn:ietf:params:scim:schemas:core:2.0:user:username")
-    if isinstance(node, Compare) and node.op == "eq" and node.attr.lower() in names and isinstance(node.value, str):
-        return node.value
-    raise InvalidFilterError(f"The filter is not supported: {text}")
+    return json_body(
+        list_body(
+            page.total_results,
+            query,
+            resources,
+            next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
+        )
+    )
 
 
 @bp.get("/scim2/Users")
-def list_users() -> Response:
+def listing() -> Response:
     principal = _admin(LIST)
     check_accept()
     return _list(principal, query_from_args())
 
 
 @bp.post("/scim2/Users/.search")
-def search_users() -> Response:
+def search() -> Response:
     principal = _admin(LIST)
     check_accept()
     return _list(principal, query_from_search(parse_body()))

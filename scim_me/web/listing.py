@@ -7,6 +7,8 @@ either way they end up as one :class:`Query`.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from flask import request
 
 from scim_me.errors import InvalidSyntaxError
 from scim_me.errors import InvalidValueError
+from scim_me.web.context import settings
 
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -22,7 +25,7 @@ SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 # ``filter.maxResults`` 200 (/ServiceProviderConfig says the same).
 DEFAULT_COUNT = 100
 MAX_RESULTS = 200
-_QUERY_KEYS = ("attributes", "excludedAttributes", "filter", "sortBy", "sortOrder", "startIndex", "count")
+_QUERY_KEYS = ("attributes", "excludedAttributes", "filter", "sortBy", "sortOrder", "startIndex", "count", "cursor")
 _SEARCH_KEYS = {"schemas", *(key.lower() for key in _QUERY_KEYS)}
 
 
@@ -35,6 +38,8 @@ class Query:
     count: int = DEFAULT_COUNT
     attributes: str | None = None
     excluded: str | None = None
+    # RFC 9865: "" asks for the first cursor page, a nextCursor/previousCursor for another.
+    cursor: str | None = None
 
     @property
     def offset(self) -> int:
@@ -79,6 +84,9 @@ def _query(values: Mapping[str, Any]) -> Query:
     sort_by = values.get("sortBy")
     if sort_by is not None and not isinstance(sort_by, str):
         raise InvalidValueError("sortBy must be an attribute name.")
+    cursor = values.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidValueError("cursor must be a string.")
     start = values.get("startIndex")
     count = values.get("count")
     # §3.4.2.4: a startIndex below 1 is 1, a negative count is 0; more than the maximum is the maximum.
@@ -92,6 +100,7 @@ def _query(values: Mapping[str, Any]) -> Query:
         count=size,
         attributes=_joined("attributes", values.get("attributes")),
         excluded=_joined("excludedAttributes", values.get("excludedAttributes")),
+        cursor=cursor,
     )
 
 
@@ -116,14 +125,31 @@ def query_from_search(body: Any) -> Query:
     return _query(values)
 
 
-def list_body(total: int, query: Query, resources: list[dict[str, Any]]) -> dict[str, Any]:
-    """A ListResponse (§3.4.2); with ``count=0`` only the total (§3.4.2.4)."""
-    body: dict[str, Any] = {
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": query.start_index,
-        "itemsPerPage": len(resources),
-    }
+def list_body(
+    total: int,
+    query: Query,
+    resources: list[dict[str, Any]],
+    *,
+    next_cursor: str | None = None,
+    previous_cursor: str | None = None,
+) -> dict[str, Any]:
+    """A ListResponse (§3.4.2); with ``count=0`` only the total (§3.4.2.4). A cursor page
+    (RFC 9865 §2.2) has ``nextCursor`` / ``previousCursor`` where there is a neighbour and no
+    ``startIndex``."""
+    body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": total}
+    if query.cursor is None:
+        body["startIndex"] = query.start_index
+    body["itemsPerPage"] = len(resources)
+    if next_cursor:
+        body["nextCursor"] = next_cursor
+    if previous_cursor:
+        body["previousCursor"] = previous_cursor
     if query.count > 0:
         body["Resources"] = resources
     return body
+
+
+def cursor_key() -> bytes:
+    """The key that signs RFC 9865 cursors: derived from the master key, so every worker agrees
+    and a cursor cannot be forged or moved to another query."""
+    return hmac.new(settings().master_key(), b"scim-me list cursor", hashlib.sha256).digest()

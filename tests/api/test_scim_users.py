@@ -430,3 +430,35 @@ def test_rfc_dialect_emails_are_objects(client, app):
     assert response.status_code == 201
     assert response.json["emails"] == [{"value": "bjensen@example.com", "primary": True}]
     assert response.json["schemas"] == [USER_URN]
+
+
+def test_filters_run_in_the_database_with_every_shape(client, auth, app, tenant):
+    """RFC 7644 §3.4.2.2 examples: complex attribute filter, sub-attributes, extension URNs, pr."""
+    make_user(app, tenant, "bjensen", emails=[{"type": "work", "value": "bjensen@example.com"}], title="Tour Guide")
+    make_user(app, tenant, "jsmith", emails=[{"type": "home", "value": "js@example.com"}])
+    make_user(app, tenant, "emp", **{ENTERPRISE_URN: {"employeeNumber": "701984"}})
+
+    def names(text):
+        response = client.get(USERS, query_string={"filter": text, "sortBy": "userName"}, headers=auth)
+        assert response.status_code == 200, response.json
+        return [u["userName"] for u in response.json.get("Resources", [])]
+
+    assert names('emails[type eq "work" and value co "@example.com"]') == ["bjensen"]
+    assert names('emails.value co "@example.com"') == ["bjensen", "jsmith"]
+    assert names("title pr") == ["bjensen"]
+    assert names('title pr and userName sw "J"') == []
+    assert names(f'{ENTERPRISE_URN}:employeeNumber eq "701984"') == ["emp"]
+    assert names('not (userName eq "emp")') == ["bjensen", "jsmith"]
+
+
+def test_cursor_paging(client, auth, five):
+    """RFC 9865: cursor="" starts, nextCursor continues, no startIndex on cursor pages."""
+    first = client.get(f"{USERS}?cursor=&count=3&sortBy=userName", headers=auth).json
+    assert "startIndex" not in first
+    assert [u["userName"] for u in first["Resources"]] == ["alex", "bo", "cy"]
+    after = client.get(f"{USERS}?cursor={first['nextCursor']}&count=3&sortBy=userName", headers=auth).json
+    assert [u["userName"] for u in after["Resources"]] == ["dana", "erin"]
+    assert "nextCursor" not in after and after["previousCursor"]
+    forged = client.get(f"{USERS}?cursor=abc&count=3&sortBy=userName", headers=auth)
+    assert forged.status_code == 400
+    assert forged.json["scimType"] == "invalidCursor"
