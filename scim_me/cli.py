@@ -100,6 +100,28 @@ def main() -> None:
     notices.register()
 
 
+@main.group()
+def maintenance() -> None:
+    """Housekeeping of the database."""
+
+
+@maintenance.command("prune")
+def maintenance_prune() -> None:
+    """Delete expired codes, tokens, grants, ended sessions, stale e-mail changes and idle
+    throttle rows (safe while serving, and on several instances at once)."""
+    from scim_me.storage.maintenance import prune
+
+    settings = _settings()
+    with _database(settings):
+        counts = prune(
+            leeway_seconds=settings.token_leeway, absolute_lifetime_seconds=settings.refresh_token_absolute_lifetime
+        )
+    if counts is None:
+        click.echo("another instance is pruning right now; nothing done")
+        return
+    click.echo(", ".join(f"{name} {count}" for name, count in counts.items()))
+
+
 @main.group("config")
 def config_group() -> None:
     """The TOML config file (``SCIM_ME_CONFIG``, default ``instance/scim-me.toml``)."""

@@ -83,6 +83,10 @@ class Settings:
     # Bearer token Prometheus must send to scrape `/metrics`; empty: no `/metrics` (404) and nothing is
     # counted. With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR (docs/operations.md).
     metrics_token: str = ""
+    # How often each gunicorn worker prunes expired codes, tokens, grants, ended sessions and idle
+    # throttle rows (storage/maintenance.py, with scim_me.gunicorn_conf), seconds; 0: never (run
+    # `scim-me maintenance prune` from cron instead).
+    maintenance_interval_seconds: int = 3600
 
     # -- Secrets at rest
     # 32-byte base64url master key that encrypts secrets at rest (signing keys, TOTP secrets).
@@ -292,6 +296,8 @@ class Settings:
     def validate(self) -> None:
         if self.log_format not in ("text", "json"):
             raise ConfigError("log_format must be 'text' or 'json'")
+        if self.maintenance_interval_seconds < 0:
+            raise ConfigError("maintenance_interval_seconds must be >= 0 (0: no periodic pruning)")
         self.trusted_proxy_networks()
         if self.password_min_length < 1 or not self.password_min_length <= self.password_max_length <= 1024:
             raise ConfigError("password_min_length must be >= 1 and <= password_max_length (at most 1024)")

@@ -1,6 +1,9 @@
 """gunicorn hooks for scim-me: ``gunicorn -c python:scim_me.gunicorn_conf 'scim_me:create_app()'``
 (``make run`` and ``make serve`` use it).
 
+Every worker, once its app is loaded, prunes expired rows every ``maintenance_interval_seconds``
+(storage/maintenance.py; 0 turns it off).
+
 With ``PROMETHEUS_MULTIPROC_DIR`` set, the workers share their metrics through files in that
 folder (prometheus-client's multiprocess mode): the arbiter empties it at start, so a restart
 starts from zero instead of adding to the last run's counts, and forgets each worker that exits.
@@ -28,3 +31,18 @@ def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def post_worker_init(worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    state = getattr(app, "extensions", {}).get("scim_me")
+    if state is None or state.settings.maintenance_interval_seconds <= 0:
+        return
+    from scim_me.storage.maintenance import PeriodicPrune
+
+    state.maintenance = PeriodicPrune(
+        state.db,
+        state.settings.maintenance_interval_seconds,
+        leeway_seconds=state.settings.token_leeway,
+        absolute_lifetime_seconds=state.settings.refresh_token_absolute_lifetime,
+    ).start()

@@ -80,3 +80,8 @@ def test_config_set_gives_the_cli_the_served_base_url(ready: Cli) -> None:
     assert claims["iss"] == "http://127.0.0.1:8081/t/acme/oauth2/token"
     assert ready.ok("config", "check") == f"configuration valid ({config})\n"
     assert "unknown setting bse_url (did you mean base_url?)" in ready.fails("config", "set", "bse_url", "x")
+
+
+def test_maintenance_prune_reports_what_it_deleted(ready: Cli) -> None:
+    out = ready.ok("maintenance", "prune")
+    assert out.startswith("throttle ") and "codes 0" in out and "sessions 0" in out, out
