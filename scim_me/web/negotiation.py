@@ -4,7 +4,8 @@ Accept: missing, ``*/*``, ``application/*``, ``application/json`` or ``applicati
 (anything else is 406, as WSO2). Content-Type on bodies: ``application/scim+json`` or
 ``application/json`` with at most ``charset=utf-8`` (anything else is 415). Bodies are parsed
 strictly: duplicate keys, nesting deeper than the configured limit, non-UTF-8, lone UTF-16
-surrogates (``"\\ud800"``, which no database column can store) and non-finite numbers (NaN,
+surrogates (``"\\ud800"``, which no database column can store), NUL (``"\\u0000"``, which
+PostgreSQL's jsonb and text refuse: one rule on both backends) and non-finite numbers (NaN,
 Infinity, ``1e400``) are ``invalidSyntax``. This is the one JSON parser: the WSO2 REST APIs reach
 it through ``web/bodies.py``, which renders its errors in their own dialect.
 """
@@ -26,7 +27,7 @@ from scim_me.web.context import settings
 
 _ACCEPTABLE = {"*/*", "application/*", "application/json", "application/scim+json"}
 _BODY_TYPES = {"application/json", "application/scim+json"}
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def check_accept() -> None:
@@ -75,13 +76,17 @@ def _finite(text: str) -> float:
 
 
 def _check_string(text: str) -> None:
-    if _SURROGATE.search(text):
-        raise InvalidSyntaxError("The JSON body contains an unpaired UTF-16 surrogate escape.")
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        raise InvalidSyntaxError("The JSON body contains a NUL character (\\u0000), which no value may hold.")
+    raise InvalidSyntaxError("The JSON body contains an unpaired UTF-16 surrogate escape.")
 
 
 def _walk(value: Any, limit: int, strings: bool) -> None:
     """Reject more than ``limit`` nested objects/arrays (the outermost is level 1; scalars add
-    none) and, when ``strings``, any key or string holding a lone surrogate."""
+    none) and, when ``strings``, any key or string holding a lone surrogate or NUL."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
@@ -126,7 +131,8 @@ def parse_body(*, check_type: bool = True) -> Any:
         raise InvalidSyntaxError("The JSON body is nested too deeply.") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidSyntaxError(f"The request body is not valid JSON: {_short(exc)}") from exc
-    # Raw UTF-8 cannot encode a surrogate, so only a \u escape can smuggle one in.
+    # Raw UTF-8 cannot encode a surrogate and JSON allows no raw NUL, so only a \u escape can
+    # smuggle either in.
     _walk(value, settings().max_json_depth, strings="\\u" in text)
     return value
 

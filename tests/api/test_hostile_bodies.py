@@ -10,6 +10,7 @@ UTF-8, §6 has no NaN/Infinity, and a lone UTF-16 surrogate escape (§7) names n
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,9 @@ HOSTILE: dict[str, bytes] = {
     "duplicate-keys": b'{"action": "INIT", "action": "INIT", "enabledAuthenticators": "TOTP"}',
     "invalid-utf8": b'{"action": "\xff\xfe", "code": "\xc3\x28"}',
     "lone-surrogate": b'{"action": "\\ud800", "enabledAuthenticators": "\\udfff", "code": "\\ud800x"}',
+    # PostgreSQL refuses NUL in jsonb and text: refused at the parser, on both backends alike.
+    "nul": b'{"action": "INIT\\u0000", "enabledAuthenticators": "\\u0000", "code": "a\\u0000b"}',
+    "nul-key": b'{"act\\u0000ion": "INIT"}',
     "nan": b'{"a": NaN}',
     "infinity": b'{"a": -Infinity}',
     "overflowing-number": b'{"a": 1e400}',
@@ -167,3 +171,49 @@ def test_a_non_json_content_type_is_refused_in_the_family_dialect(
     _assert_dialect(response, rule)
     assert response.status_code in (400, 415)
     assert _snapshot(shared.app) == before, f"{endpoint} wrote something for a form body"
+
+
+# Bodies each endpoint would accept but for one NUL (a SCIM PatchOp, a consent purpose, a new
+# password): before the parser refused NUL they were stored on SQLite and a 500 on PostgreSQL.
+NUL_IN_VALID_BODIES = [
+    (
+        "PATCH",
+        "/scim2/Me",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Kim\u0000"}],
+        },
+    ),
+    (
+        "PATCH",
+        "/scim2/Me",
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "value": {"nick\u0000Name": "kim"}}],
+        },
+    ),
+    (
+        "POST",
+        "/api/identity/consent-mgt/v1.0/consents/purposes",
+        {"purpose": "news\u0000", "description": "d", "group": "g", "groupType": "t", "piiCategories": []},
+    ),
+    (
+        "POST",
+        "/api/users/v1/me/change-password",
+        {"currentPassword": "correct-horse-9", "newPassword": "a\u0000b-9xyz"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "rule", "body"), NUL_IN_VALID_BODIES, ids=[r for _m, r, _b in NUL_IN_VALID_BODIES])
+def test_a_nul_in_an_otherwise_valid_body_is_refused_and_writes_nothing(
+    shared: Target, method: str, rule: str, body: dict[str, Any]
+) -> None:
+    headers = {**shared.auth, "Content-Type": "application/json"}
+    before = _snapshot(shared.app)
+    data = json.dumps(body)  # escapes the NUL as \\u0000
+    response = shared.app.test_client().open(f"/t/acme{rule}", method=method, data=data, headers=headers)
+    _assert_dialect(response, rule)
+    assert response.status_code == 400
+    assert "NUL" in response.get_data(as_text=True)
+    assert _snapshot(shared.app) == before
