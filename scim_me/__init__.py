@@ -30,6 +30,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import oauth
     from scim_me.api import operator
     from scim_me.api import recovery
+    from scim_me.api import recovery_pages
     from scim_me.api import scim_me
     from scim_me.api import scim_users
     from scim_me.api import security
@@ -130,6 +131,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(recovery_pages.bp)
     app.register_blueprint(operator.bp)
     register_error_handlers(app)
     observe.install(app, settings)

@@ -501,6 +501,9 @@ def _tenant_option(func: Any) -> Any:
 @click.option("--given-name")
 @click.option("--family-name")
 @click.option("--email")
+@click.option(
+    "--email-verified", is_flag=True, help="the operator checked the address (emailVerified; account recovery mails it)"
+)
 def user_create(
     tenant_name: str | None,
     username: str,
@@ -508,6 +511,7 @@ def user_create(
     given_name: str | None,
     family_name: str | None,
     email: str | None,
+    email_verified: bool,
 ) -> None:
     """Create a user."""
     from scim_me.errors import ScimError
@@ -521,6 +525,8 @@ def user_create(
         profile["name"] = {k: v for k, v in (("givenName", given_name), ("familyName", family_name)) if v}
     if email:
         profile["emails"] = [{"value": email, "primary": True}]
+        if email_verified:
+            profile["urn:scim:wso2:schema"] = {"emailVerified": True}
     with _database(settings):
         record = _tenant(tenant_name or settings.default_tenant)
         password_hash = _hash(settings, record, password, profile)
@@ -561,8 +567,45 @@ def user_set_password(tenant_name: str | None, username: str, password: str) -> 
         if not set_password_hash(record.id, found.id, password_hash):
             raise click.ClickException(f"no user {username!r} in tenant {record.name}")
         password_replaced(record, settings, found)
+        _clear_forced_reset(record, found)
         record_event(record.id, found.id, "password.reset", details={"channel": "cli"})
     click.echo("password changed")
+
+
+def _clear_forced_reset(record: Any, found: Any) -> None:
+    """A password the operator sets answers a forced reset too."""
+    from scim_me.core.recovery import reset_forced
+    from scim_me.core.recovery import with_forced_reset
+    from scim_me.storage.users import get_user
+    from scim_me.storage.users import update_user
+
+    current = get_user(record.id, found.id)
+    while current is not None and reset_forced(current.profile):
+        if update_user(current, with_forced_reset(current.profile, False)) is not None:
+            return
+        current = get_user(record.id, found.id)
+
+
+@user.command("force-reset")
+@_tenant_option
+@click.option("--username", required=True)
+def user_force_reset(tenant_name: str | None, username: str) -> None:
+    """Force a password reset (WSO2's forcePasswordReset): the old password stops signing in,
+    every session and token of the user ends, and a reset link is mailed to the user."""
+    from scim_me.services.recovery import Caller
+    from scim_me.services.recovery import force_password_reset
+
+    settings = _settings()
+    with _database(settings):
+        record, found = _target_user(settings, tenant_name, username)
+        mailed = force_password_reset(settings, record, found, Caller(), channel="cli")
+    if mailed:
+        click.echo("password reset forced; a reset link was mailed to the user")
+    else:
+        click.echo(
+            "password reset forced; the user has no e-mail address, set one with `scim-me user set-password`",
+            err=True,
+        )
 
 
 @user.command("unlock")
@@ -823,7 +866,29 @@ def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
     else:
         lines.append(f"demo Postman client: {postman.client_id}  (secret was shown when it was created)")
     lines.append(_ensure_consent_admin(tenant_id, existing))
+    lines.append(_ensure_recovery_app(tenant_id, existing))
     return lines
+
+
+def _ensure_recovery_app(tenant_id: int, existing: dict[str, Any]) -> str:
+    """A confidential machine client (client_credentials) with ``internal_user_recovery_create``:
+    what an app that builds its own "forgot password" pages calls the recovery API with."""
+    from scim_me.storage.clients import create_client
+
+    app = existing.get("demo-recovery-app")
+    if app is not None:
+        return f"demo recovery client: {app.client_id}  (secret was shown when it was created)"
+    app, secret = create_client(
+        tenant_id,
+        "demo-recovery-app",
+        public=False,
+        first_party=True,
+        redirect_uris=[],
+        allowed_origins=[],
+        grant_types=["client_credentials"],
+        scope="internal_user_recovery_create",
+    )
+    return f"demo recovery client (client_credentials): {app.client_id}  secret (shown once): {secret}"
 
 
 def _ensure_consent_admin(tenant_id: int, existing: dict[str, Any]) -> str:

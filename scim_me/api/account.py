@@ -23,6 +23,7 @@ from flask import g
 from flask import request
 from marshmallow import validate
 
+from scim_me.auth.credentials import must_change_password
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
@@ -115,6 +116,10 @@ def change_password() -> Response:
         ) from exc
     if proven is None:
         raise _WRONG_CURRENT("The current password is incorrect.")
+    # An expired password may still be changed here (that is the way out); one an administrator
+    # revoked may not: the reset link mailed to the user is.
+    if must_change_password(settings(), tenant, user) == "forced":
+        raise _WRONG_CURRENT("An administrator requires a new password: use the reset link mailed to you.")
     try:
         new_hash = new_password_hash(
             tenant, settings(), params, new, user_name=user.user_name, profile=user.profile, user=user

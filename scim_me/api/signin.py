@@ -10,7 +10,6 @@ secret whose digest is stored.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -22,11 +21,11 @@ from flask import Blueprint
 from flask import Response
 from flask import g
 from flask import redirect
-from flask import render_template
 from flask import request
 from flask import session as browser
 
 from scim_me.auth import mfa
+from scim_me.auth.credentials import must_change_password
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
@@ -39,6 +38,7 @@ from scim_me.oauth.requests import malformed_parameters
 from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
 from scim_me.oauth.requests import sign_in_too_old
+from scim_me.services import recovery
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
@@ -60,43 +60,38 @@ from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
 from scim_me.web.context import settings
+from scim_me.web.pages import check_csrf
+from scim_me.web.pages import csrf_token
+from scim_me.web.pages import page
 from scim_me.web.rest import json_response
 
 bp = Blueprint("signin", __name__)
 
-_PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-}
-
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
-    tenant = current_tenant()
-    body = render_template(template, tenant_name=tenant.name if tenant else "", **context)
-    return Response(body, status=status, mimetype="text/html", headers=_PAGE_HEADERS)
+    if template == "signin.html":
+        context.setdefault("notice", browser.pop("signin_notice", None))  # after a password reset
+    return page(template, status, recovery_links=_recovery_links(), **context)
+
+
+def _recovery_links() -> dict[str, str]:
+    """ "Forgot password?" / "Forgot username?": the recovery pages, told to come back to this
+    authorization request when done."""
+    back = urlencode({"return_to": request.script_root + (request.full_path if request.query_string else request.path)})
+    root = request.script_root + "/accountrecoveryendpoint"
+    return {"password": f"{root}/recoverpassword.do?{back}", "username": f"{root}/recoverusername.do?{back}"}
 
 
 def _message(heading: str, message: str, status: int) -> Response:
-    return _page("message.html", status, heading=heading, message=message)
+    return page("message.html", status, heading=heading, message=message)
 
 
 def _cookie_name(tenant: TenantRecord) -> str:
     return f"scim_me_sid_{tenant.id}"
 
 
-def _csrf_token() -> str:
-    token = browser.get("csrf")
-    if not token:
-        token = browser["csrf"] = secrets.token_urlsafe(32)
-    return str(token)
-
-
-def _check_csrf() -> bool:
-    expected = browser.get("csrf")
-    given = request.form.get("csrf_token", "")
-    return bool(expected) and hmac.compare_digest(str(expected), given)
+_csrf_token = csrf_token
+_check_csrf = check_csrf
 
 
 def _signed_in(tenant: TenantRecord) -> tuple[SessionRecord | None, StoredUser | None]:
@@ -192,8 +187,23 @@ def authorize() -> Response:
                     csrf_token=_csrf_token(),
                     error="The username or password is incorrect.",
                 )
+            why = must_change_password(settings(), tenant, candidate)
+            if why == "forced":
+                return _page(
+                    "signin.html",
+                    403,
+                    client_name=client.name,
+                    action=action,
+                    csrf_token=_csrf_token(),
+                    error=(
+                        "Your administrator asked you to choose a new password: use the link we mailed you, "
+                        'or "Forgot password?" below.'
+                    ),
+                )
             if mfa.required(tenant.id, candidate.id):
                 return _mfa_challenge(tenant, candidate, client, action)
+            if why == "expired":
+                return _expired_page(tenant, candidate, client, action, "pwd")
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(
@@ -206,12 +216,27 @@ def authorize() -> Response:
             answered = _mfa_answer(tenant, client, action)
             if isinstance(answered, Response):
                 return answered
+            if must_change_password(settings(), tenant, answered) == "expired":
+                return _expired_page(tenant, answered, client, action, "pwd otp")
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(
                 tenant.id, answered.id, request.headers.get("User-Agent", ""), _client_ip(), amr="pwd otp"
             )
             user = answered
+            browser["csrf"] = secrets.token_urlsafe(32)
+            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
+        elif step == "expired":
+            changed = _expired_answer(tenant, client, action)
+            if isinstance(changed, Response):
+                return changed
+            changed_user, amr = changed
+            if session is not None:
+                end_session(session.id)
+            session, new_cookie = start_session(
+                tenant.id, changed_user.id, request.headers.get("User-Agent", ""), _client_ip(), amr=amr
+            )
+            user = changed_user
             browser["csrf"] = secrets.token_urlsafe(32)
             browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "consent" and user is not None:
@@ -328,6 +353,58 @@ def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | 
         return _restart(client, action, "Your sign-in expired. Sign in again.")
     error = "That backup code was already used." if verdict.reason == "spent" else "That code is not valid."
     return _mfa_page(client.name, user.user_name, action, 401, error)
+
+
+# -- expired password (issue 18) -------------------------------------------------------------------
+# A correct but expired password (the tenant's maximum age) signs nobody in: after it (and after
+# the second factor, for MFA users) the page asks for a new one. The browser's signed cookie holds
+# a one-time code of an "expired" recovery flow bound to the user; the new password goes through
+# the tenant's policy like any reset, and then the sign-in completes with the factors already shown.
+_EXPIRED_KEY = "expired_change"
+
+
+def _expired_page(tenant: TenantRecord, user: StoredUser, client: Any, action: str, amr: str) -> Response:
+    code = recovery.start_expired_change(settings(), tenant, user, _recovery_caller(client))
+    browser[_EXPIRED_KEY] = {"code": code, "amr": amr, "client": client.client_id}
+    browser["csrf"] = secrets.token_urlsafe(32)  # the password step is done: a new CSRF token
+    return _new_password_page(action)
+
+
+def _new_password_page(action: str, status: int = 200, error: str | None = None) -> Response:
+    return _page(
+        "new_password.html",
+        status,
+        action=action,
+        form_action="expired",
+        csrf_token=_csrf_token(),
+        reason="Your password has expired. Choose a new one to continue signing in.",
+        error=error,
+    )
+
+
+def _recovery_caller(client: Any) -> recovery.Caller:
+    return recovery.Caller(_client_ip(), request.headers.get("User-Agent", ""), client.client_id)
+
+
+def _expired_answer(tenant: TenantRecord, client: Any, action: str) -> tuple[StoredUser, str] | Response:
+    """The user and their sign-in methods once the new password is set, or the page to show."""
+    state = browser.get(_EXPIRED_KEY) or {}
+    if not state.get("code") or state.get("client") != client.client_id:
+        return _restart(client, action, "Your sign-in expired. Sign in again.")
+    password = request.form.get("password", "")
+    if password != request.form.get("password2", ""):
+        return _new_password_page(action, 400, "The two passwords differ.")
+    try:
+        user = recovery.reset(
+            settings(), tenant, state["code"], password, _recovery_caller(client), kinds=(recovery.EXPIRED,)
+        )
+    except recovery.RecoveryRefused as exc:
+        if exc.reason in ("policy", "history"):
+            return _new_password_page(action, 400, exc.detail)
+        browser.pop(_EXPIRED_KEY, None)
+        return _restart(client, action, "Your sign-in expired. Sign in again.")
+    browser.pop(_EXPIRED_KEY, None)
+    return user, str(state.get("amr") or "pwd")
 
 
 def _issuer_parameter() -> TenantIssuerParameter:

@@ -14,9 +14,11 @@ from scim_me.config import Settings
 from scim_me.core.password_policy import PasswordPolicy
 from scim_me.core.password_policy import check_new_password
 from scim_me.core.password_policy import context_words
+from scim_me.core.password_policy import expiry_time
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import hash_password
 from scim_me.core.passwords import verify_password
+from scim_me.core.recovery import reset_forced
 from scim_me.storage.password_history import recent_hashes
 from scim_me.storage.password_history import remember
 from scim_me.storage.tenants import TenantRecord
@@ -106,3 +108,15 @@ def password_replaced(tenant: TenantRecord, settings: Settings, previous: Stored
     """After a password change: keep the replaced hash as far back as the history rule looks."""
     keep = max(policy_for(tenant.settings, settings).history_count - 1, 0)
     remember(tenant.id, previous.id, previous.password_hash, keep, now())
+
+
+def must_change_password(settings: Settings, tenant: TenantRecord, user: StoredUser) -> str | None:
+    """Why a correct password may not sign in: ``forced`` (an administrator's forced reset,
+    WSO2's ``forcePasswordReset``) or ``expired`` (the tenant's maximum age); None when it may.
+    Pure reads of the user row already loaded: no query."""
+    if reset_forced(user.profile):
+        return "forced"
+    expires = expiry_time(user.password_changed_at, policy_for(tenant.settings, settings))
+    if expires is not None and expires <= now():
+        return "expired"
+    return None

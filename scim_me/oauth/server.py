@@ -24,6 +24,7 @@ from flask import Flask
 from flask import g
 from flask import request as flask_request
 
+from scim_me.auth.credentials import must_change_password
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
@@ -183,6 +184,17 @@ class PasswordGrant(grants.ResourceOwnerPasswordCredentialsGrant):  # type: igno
             raise InvalidGrantError(
                 "This account uses multi-factor authentication, which the password grant cannot complete. "
                 "Sign in through the authorization endpoint (authorization code with PKCE)."
+            )
+        # RFC 6749 §5.2 invalid_grant: the credentials are right but may no longer be used. Said
+        # only after the password is proven. The sign-in page lets the user choose a new one.
+        why = must_change_password(settings(), tenant, user)
+        if why == "expired":
+            raise InvalidGrantError(
+                "The password has expired. Choose a new one by signing in through the authorization endpoint."
+            )
+        if why == "forced":
+            raise InvalidGrantError(
+                "An administrator requires a new password for this account: use the reset link mailed to the user."
             )
         return user
 

@@ -36,11 +36,10 @@ from datetime import timedelta
 
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
-from scim_me.auth.credentials import policy_for
 from scim_me.config import ConfigError
 from scim_me.config import Settings
 from scim_me.core.password_policy import PolicyViolation
-from scim_me.core.password_policy import expiry_time
+from scim_me.core.passwords import verify_password
 from scim_me.core.recovery import Identifier
 from scim_me.core.recovery import code_digest
 from scim_me.core.recovery import mask_email
@@ -81,6 +80,7 @@ from scim_me.storage.users import update_user
 from scim_me.storage.users import user_name_key
 
 log = logging.getLogger("scim_me.recovery")
+EXPIRED = flows.EXPIRED
 
 CHANNEL_ID = "1"  # the one channel: e-mail to the verified address
 HIDDEN_ADDRESS = "********"  # the channel's value when naming it would tell whether the account exists
@@ -383,6 +383,8 @@ def reset(
         )
     except PolicyViolation as exc:
         raise RecoveryRefused("history" if exc.rule == "history" else "policy", exc.detail) from exc
+    if flow.kind == flows.EXPIRED and verify_password(password, user.password_hash, settings.hash_params()):
+        raise RecoveryRefused("history", "The new password must differ from the expired one.")
     if not flows.advance(flow, "reset_code_hash", flow.reset_code_hash, reset_code_hash=None, step=flows.DONE):
         raise RecoveryRefused("invalid_reset_code", "The reset code is not valid.")
     _store_password(tenant, user, new_hash)
@@ -497,21 +499,6 @@ def force_password_reset(
     )
     _mail(settings, Mail(to=address, subject="Choose a new password", text=text, kind="recovery.forced"))
     return True
-
-
-def password_expired(settings: Settings, tenant: TenantRecord, user: StoredUser) -> bool:
-    expires = expiry_time(user.password_changed_at, policy_for(tenant.settings, settings))
-    return expires is not None and expires <= now()
-
-
-def must_change_password(settings: Settings, tenant: TenantRecord, user: StoredUser) -> str | None:
-    """Why a correct password may not sign in: ``forced`` (an administrator's reset) or
-    ``expired`` (the tenant's maximum age); None when it may."""
-    if reset_forced(user.profile):
-        return "forced"
-    if password_expired(settings, tenant, user):
-        return "expired"
-    return None
 
 
 def start_expired_change(settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Caller) -> str:

@@ -14,6 +14,7 @@ import binascii
 from flask import g
 from flask import request
 
+from scim_me.auth.credentials import must_change_password
 from scim_me.auth.external import unverified_issuer
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
@@ -164,6 +165,15 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
     if not settings().mfa_allow_basic and mfa_required(tenant.id, user.id):
         raise unauthorized(
             "This account uses multi-factor authentication: HTTP Basic is not enough, use a bearer token."
+        )
+    # A password an administrator revoked or that expired no longer authenticates new requests
+    # (tokens issued before keep working until they end).
+    why = must_change_password(settings(), tenant, user)
+    if why is not None:
+        raise unauthorized(
+            "The password has expired: choose a new one at sign-in."
+            if why == "expired"
+            else "An administrator requires a new password: use the reset link mailed to you."
         )
     # Basic proves the password: it stands for the user's own login scope, and for a holder of
     # the tenant's admin role the admin scopes too (WSO2 admins call /scim2/Users with Basic).

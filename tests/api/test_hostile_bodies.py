@@ -37,6 +37,9 @@ NOT_JSON = {
     "signin.authorize": "the sign-in page's HTML form",
     "signin.logout": "the logout page's HTML form",
     "email_verification.confirm_page_post": "the confirmation page's HTML form",
+    "recovery_pages.recover_password": "the recovery page's HTML form",
+    "recovery_pages.recover_username": "the recovery page's HTML form",
+    "recovery_pages.forced_reset_page": "the reset-link page's HTML form",
 }
 
 SCOPES = (

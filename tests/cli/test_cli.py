@@ -242,8 +242,11 @@ def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None
     assert "secret" in second[2] and "shown once" not in second[2]
     assert first[3].startswith("demo consent-admin client (client_credentials): ") and "secret (shown once)" in first[3]
     assert second[3].startswith("demo consent-admin client: ") and "shown once" not in second[3]
+    assert first[4].startswith("demo recovery client (client_credentials): ") and "secret (shown once)" in first[4]
+    assert second[4].startswith("demo recovery client: ") and "shown once" not in second[4]
     rows = ready.ok("client", "list", "--tenant", "demo").splitlines()
-    assert sorted(row.split("\t")[1] for row in rows) == ["demo-consent-admin", "demo-postman", "demo-spa"]
+    names = sorted(row.split("\t")[1] for row in rows)
+    assert names == ["demo-consent-admin", "demo-postman", "demo-recovery-app", "demo-spa"]
 
 
 def test_tenant_update_sets_password_policy_settings(ready: Cli) -> None:
@@ -283,3 +286,49 @@ def test_cli_passwords_follow_the_tenant_policy(ready: Cli) -> None:
 def test_user_unlock(ready: Cli) -> None:
     assert ready.ok("user", "unlock", "--tenant", "acme", "--username", "kim").strip() == "not locked"
     assert "no user" in ready.fails("user", "unlock", "--tenant", "acme", "--username", "ghost")
+
+
+def test_user_force_reset_mails_a_link_and_refuses_the_old_password(ready: Cli, app_on: Any) -> None:
+    """Issue 18: ``scim-me user force-reset`` (WSO2's forcePasswordReset): the old password stops
+    working at once, the mailed link's page sets a new one, and then it signs in."""
+    import re
+    from email import message_from_bytes
+    from email.policy import default
+
+    outbox = ready.tmp_path / "outbox"
+    ready.env["SCIM_ME_MAIL_OUTBOX_DIR"] = str(outbox)
+    ready.ok(
+        "user", "create", "--tenant", "acme", "--username", "ann", "--password", PASSWORD, "--email", "ann@example.com"
+    )
+    client = app_on.test_client()
+    assert client.get("/t/acme/scim2/Me", headers=basic("ann", PASSWORD)).status_code == 200
+    assert "reset link was mailed" in ready.ok("user", "force-reset", "--tenant", "acme", "--username", "ann")
+    refused = client.get("/t/acme/scim2/Me", headers=basic("ann", PASSWORD))
+    assert refused.status_code == 401
+    assert "reset link" in refused.get_json()["detail"]
+    (path,) = outbox.glob("*.eml")
+    mail = message_from_bytes(path.read_bytes(), policy=default)
+    assert str(mail["To"]) == "ann@example.com"
+    link = re.search(
+        r"(http://localhost/t/acme/accountrecoveryendpoint/password-reset)#code=([\w-]+)", mail.get_content()
+    )
+    assert link, mail.get_content()
+    page = client.get("/t/acme/accountrecoveryendpoint/password-reset")
+    assert page.status_code == 200 and "script-src 'unsafe-inline'" in page.headers["Content-Security-Policy"]
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    form = {"csrf_token": csrf, "code": link.group(2), "password": "fresh-start-2027", "password2": "fresh-start-2027"}
+    done = client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert client.get("/t/acme/scim2/Me", headers=basic("ann", "fresh-start-2027")).status_code == 200
+    # The link works once.
+    again = client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)
+    assert again.status_code == 400
+
+
+def test_user_force_reset_without_an_address_warns(ready: Cli) -> None:
+    result = ready("user", "force-reset", "--tenant", "acme", "--username", "kim")
+    assert result.returncode == 0
+    assert "no e-mail address" in result.stderr
+    assert "password changed" in ready.ok(
+        "user", "set-password", "--tenant", "acme", "--username", "kim", "--password", "fresh-start-2027"
+    )

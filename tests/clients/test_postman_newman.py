@@ -48,6 +48,9 @@ _CLIENT_SECRET = re.compile(r"^client_secret: (\S+)", re.MULTILINE)
 _CONSENT_ADMIN = re.compile(
     r"^demo consent-admin client \(client_credentials\): (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE
 )
+_RECOVERY_APP = re.compile(
+    r"^demo recovery client \(client_credentials\): (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE
+)
 CONSENT_ADMIN_SCOPES = "internal_consent_mgt_add internal_consent_mgt_delete internal_consent_mgt_view"
 
 
@@ -61,6 +64,9 @@ class Target:
     # The confidential client_credentials client with the consent admin scopes (Privacy folder).
     consent_admin_id: str
     consent_admin_secret: str
+    # The confidential client_credentials client with internal_user_recovery_create (Account recovery folder).
+    recovery_id: str
+    recovery_secret: str
 
 
 def _seeded_demo_tenant(live: LiveServer) -> Target:
@@ -70,7 +76,19 @@ def _seeded_demo_tenant(live: LiveServer) -> Target:
     assert match, f"scim-me demo seed printed no Postman client id and secret: {out!r}"
     admin = _CONSENT_ADMIN.search(out)
     assert admin, f"scim-me demo seed printed no consent-admin client id and secret: {out!r}"
-    return Target(f"/t/{tenant}", match.group(1), match.group(2), "kim", DEMO_PASSWORD, admin.group(1), admin.group(2))
+    recovery = _RECOVERY_APP.search(out)
+    assert recovery, f"scim-me demo seed printed no recovery client id and secret: {out!r}"
+    return Target(
+        f"/t/{tenant}",
+        match.group(1),
+        match.group(2),
+        "kim",
+        DEMO_PASSWORD,
+        admin.group(1),
+        admin.group(2),
+        recovery.group(1),
+        recovery.group(2),
+    )
 
 
 def _default_tenant_public_client(live: LiveServer) -> Target:
@@ -83,7 +101,21 @@ def _default_tenant_public_client(live: LiveServer) -> Target:
     admin = live.cli(*args, "--grant", "client_credentials", "--scope", CONSENT_ADMIN_SCOPES).stdout
     admin_id, admin_secret = _CLIENT_ID.search(admin), _CLIENT_SECRET.search(admin)
     assert admin_id and admin_secret, f"scim-me client create printed no client_id and secret: {admin!r}"
-    return Target("", match.group(1), "", username, DEFAULT_PASSWORD, admin_id.group(1), admin_secret.group(1))
+    args = ["client", "create", "--tenant", DEFAULT_TENANT, "--name", f"Recovery app {username}"]
+    app = live.cli(*args, "--grant", "client_credentials", "--scope", "internal_user_recovery_create").stdout
+    app_id, app_secret = _CLIENT_ID.search(app), _CLIENT_SECRET.search(app)
+    assert app_id and app_secret, f"scim-me client create printed no client_id and secret: {app!r}"
+    return Target(
+        "",
+        match.group(1),
+        "",
+        username,
+        DEFAULT_PASSWORD,
+        admin_id.group(1),
+        admin_secret.group(1),
+        app_id.group(1),
+        app_secret.group(1),
+    )
 
 
 def _failures(report: dict[str, Any]) -> list[str]:
@@ -105,6 +137,8 @@ def _run_newman(newman: list[str], live: LiveServer, target: Target, report_path
         "password": target.password,
         "consent_admin_client_id": target.consent_admin_id,
         "consent_admin_client_secret": target.consent_admin_secret,
+        "recovery_client_id": target.recovery_id,
+        "recovery_client_secret": target.recovery_secret,
     }
     command = [*newman, "run", str(COLLECTION), "--environment", str(ENVIRONMENT)]
     for key, value in env_vars.items():
