@@ -99,7 +99,8 @@ def browser_server(
     workdir = tmp_path_factory.mktemp("browser-server")
     listener = loopback_listener()
     base_url = f"http://127.0.0.1:{port_of(listener)}"
-    env = server_environment(workdir, base_url)
+    # Mail (account recovery) goes to this server's own outbox, which the drivers read.
+    env = server_environment(workdir, base_url, SCIM_ME_MAIL_OUTBOX_DIR=str(workdir / "outbox"))
     env.pop("SCIM_ME_CORS_ALLOWED_ORIGINS", None)  # the page origin must come from the clients only
     log_path = workdir / "gunicorn.log"
     live = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
