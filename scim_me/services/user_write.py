@@ -273,12 +273,13 @@ def patch_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str 
     """RFC 7644 §3.5.2 by an administrator."""
     operations = load_patch_request(body)
     reg = admin_registry()
-    limit = settings().max_operations
+    # Both caps bound the engine's work per request (core/patch_workspace.py), as on PATCH /Me.
+    limits = {"max_operations": settings().max_operations, "max_values": settings().max_values_per_attribute}
     updated, _facts = write_user(
         writer,
         user,
         None,
-        lambda profile: apply_patch(profile, operations, reg, max_operations=limit),
+        lambda profile: apply_patch(profile, operations, reg, **limits),
         if_match=if_match,
     )
     return updated
