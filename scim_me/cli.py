@@ -288,7 +288,9 @@ def tenant_update(
         if not sep or key not in TenantSettings.__dataclass_fields__:
             raise click.ClickException(f"unknown tenant setting in {assignment!r}")
         try:
-            extra[key] = parse_setting(raw.strip(), getattr(defaults, key))
+            # A setting whose default is "not chosen" (max_auth_age: the dialect's) takes an integer.
+            default = getattr(defaults, key)
+            extra[key] = parse_setting(raw.strip(), 0 if default is None else default)
         except SettingTextError as exc:
             raise click.ClickException(f"{key} takes {exc.expected}") from exc
     # A switch may be given by its own flag or by --set; both at once must agree.

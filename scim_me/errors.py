@@ -89,6 +89,27 @@ class UnauthorizedError(ScimError):
     default_detail = "Authorization failure. Authorization information was invalid or missing from your request."
 
 
+class StepUpRequiredError(UnauthorizedError):
+    """RFC 9470 §3: the token is valid but its user authenticated longer ago than ``max_age``
+    seconds allow for this action; the client gets a token from a fresh sign-in (``max_age`` on
+    the authorization request) and retries. The challenge carries the error and ``max_age``."""
+
+    default_detail = "This action needs a recent sign-in."
+
+    def __init__(self, max_age: int) -> None:
+        self.max_age = max_age
+        description = "A more recent authentication is required."
+        super().__init__(
+            f"{self.default_detail} Sign in again (max_age={max_age}) and retry with the new access token.",
+            headers={
+                "WWW-Authenticate": (
+                    f'Bearer error="insufficient_user_authentication", '
+                    f'error_description="{description}", max_age="{max_age}"'
+                )
+            },
+        )
+
+
 class ForbiddenError(ScimError):
     status = 403
     default_detail = "Operation is not permitted. You do not have permissions to make this request."

@@ -34,6 +34,7 @@ from scim_me.errors import MFA
 from scim_me.errors import TOTP
 from scim_me.errors import ApiError
 from scim_me.errors import ScimError
+from scim_me.errors import StepUpRequiredError
 from scim_me.errors import Wso2Family
 from scim_me.storage import mfa as store
 from scim_me.storage.caller import UserFacts
@@ -56,6 +57,7 @@ from scim_me.web.rest import json_response
 from scim_me.web.sections import register_export_section
 from scim_me.web.sections import register_overview_section
 from scim_me.web.sections import register_user_attributes
+from scim_me.web.step_up import require_recent_sign_in
 
 bp = Blueprint("mfa", __name__)
 
@@ -135,6 +137,17 @@ def _caller(family: Wso2Family, *, allow_basic: bool = False) -> tuple[TenantRec
     if user is None:
         raise family.error("10001", "The token's user does not exist.", status=401, message="Access denied.")
     return principal.tenant, user, principal
+
+
+def _step_up(family: Wso2Family, principal: Principal) -> None:
+    """RFC 9470 step-up for turning a factor off: the challenge of :mod:`scim_me.web.step_up`
+    in this family's body, code ``-60001`` (scim-me's own; WSO2 has no such check)."""
+    try:
+        require_recent_sign_in(principal)
+    except StepUpRequiredError as exc:
+        raise family.error(
+            "60001", exc.detail, status=exc.status, message="Re-authentication required.", headers=exc.headers
+        ) from exc
 
 
 def _ctx(principal: Principal) -> mfa.Context:
@@ -223,6 +236,7 @@ def _locked(family: Wso2Family, verdict: mfa.Verdict) -> ApiError:
 @bp.delete(f"{ME}/totp")
 def delete_totp() -> Response:
     tenant, user, principal = _caller(TOTP)
+    _step_up(TOTP, principal)
     mfa.disable_totp(tenant.id, user.id, _ctx(principal))
     return _empty()
 
@@ -270,6 +284,7 @@ def get_backup_codes() -> Response:
 def post_backup_codes() -> Response:
     tenant, user, principal = _caller(BCA)
     read_body(Body(), _BCA_BODY, optional=True)  # no members, but a body must still be JSON
+    _step_up(BCA, principal)  # a new set ends the old codes, which may be the user's last way in
     codes = mfa.regenerate_backup_codes(settings(), tenant.id, user.id, _ctx(principal))
     return json_response({"backupCodes": codes})
 
@@ -277,6 +292,7 @@ def post_backup_codes() -> Response:
 @bp.delete(f"{ME}/backup-codes")
 def delete_backup_codes() -> Response:
     tenant, user, principal = _caller(BCA)
+    _step_up(BCA, principal)
     mfa.remove_backup_codes(tenant.id, user.id, _ctx(principal))
     return _empty()
 
@@ -301,7 +317,7 @@ def get_authenticators() -> Response:
 
 @bp.post(f"{ME}/mfa/authenticators")
 def post_authenticators() -> Response:
-    tenant, user, _principal = _caller(MFA)
+    tenant, user, principal = _caller(MFA)
     value = read_body(AuthenticatorsRequest(), _MFA_BODY, optional=True)["enabledAuthenticators"]
     names = [name.strip() for name in value.split(",") if name.strip()]
     if len(names) > MAX_AUTHENTICATORS or not all(_AUTHENTICATOR.match(name) for name in names):
@@ -310,10 +326,16 @@ def post_authenticators() -> Response:
             f"'enabledAuthenticators' is a comma-separated list of at most {MAX_AUTHENTICATORS} authenticator names.",
         )
     normalized = ",".join(dict.fromkeys(names))
+    state = store.get_state(tenant.id, user.id)
+    current = state.enabled_authenticators
+    before = set((current if current is not None else _active_authenticators(state)).split(",")) - {""}
+    after = set(names) if names else set(_active_authenticators(state).split(",")) - {""}
+    if before - after:
+        _step_up(MFA, principal)  # an authenticator leaves the list: turning a factor off
     # An empty list clears the choice: GET reports the authenticators set up again.
     store.set_enabled_authenticators(tenant.id, user.id, normalized or None)
     if not normalized:
-        normalized = _active_authenticators(store.get_state(tenant.id, user.id))
+        normalized = _active_authenticators(state)  # the choice is not what is set up: still current
     return json_response({"enabledAuthenticators": normalized})
 
 

@@ -41,6 +41,7 @@ from scim_me.web.guards import require_user
 from scim_me.web.negotiation import check_accept
 from scim_me.web.negotiation import parse_body
 from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.step_up import require_recent_sign_in
 from scim_me.web.validation import load_patch_request
 
 bp = Blueprint("scim_me", __name__)
@@ -134,6 +135,7 @@ def delete_me() -> Response:
     tenant, user, _facts = _me((LOGIN_SCOPE, DELETE_SCOPE))
     if not tenant.settings.self_delete:
         raise ForbiddenError("Self-delete is not enabled for this tenant.")
+    require_recent_sign_in(authenticate(tenant))  # RFC 9470 step-up: nothing is more final
     conditional = check_if_match(user.version, request.headers.get("If-Match"))
     if not remove_user(tenant, user.id, version=user.version if conditional else None):
         raise PreconditionFailedError("The user changed while this request ran.")

@@ -48,6 +48,7 @@ from scim_me.storage.users import update_user
 from scim_me.web.context import admin_registry
 from scim_me.web.context import settings
 from scim_me.web.principal import Principal
+from scim_me.web.step_up import require_recent_sign_in
 from scim_me.web.validation import load_patch_request
 
 _NO_PASSWORD: Any = object()
@@ -147,6 +148,14 @@ def write_user(
         conditional = check_if_match(user.version, if_match)
         new_profile = mutate(user.profile)
         check_bounds(new_profile)
+        if (
+            not writer.admin
+            and writer.principal is not None
+            and new_profile.get("emails") != user.profile.get("emails")
+        ):
+            # A user's address is where recovery and notices go: changing it is a step-up action
+            # (RFC 9470), checked before anything is hashed or written.
+            require_recent_sign_in(writer.principal)
         password = new_profile.pop("password", _NO_PASSWORD)
         email_change = None
         if not writer.admin:

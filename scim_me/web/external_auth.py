@@ -19,6 +19,7 @@ from scim_me.storage.users import get_user
 from scim_me.web.context import settings
 from scim_me.web.context import state
 from scim_me.web.principal import Principal
+from scim_me.web.principal import auth_time_of
 from scim_me.web.principal import unauthorized
 
 
@@ -50,7 +51,16 @@ def authenticate_external(tenant: TenantRecord, token: str, config: ExternalIssu
     user = _local_user(tenant, config, claims)
     if user is None:
         raise unauthorized("The token's user does not exist.")
-    return Principal(tenant, user.id, claims.client_id, claims.scopes, "bearer", user, issuer=config.issuer)
+    return Principal(
+        tenant,
+        user.id,
+        claims.client_id,
+        claims.scopes,
+        "bearer",
+        user,
+        issuer=config.issuer,
+        auth_time=auth_time_of(claims.claims),
+    )
 
 
 def _local_user(tenant: TenantRecord, config: ExternalIssuerRecord, claims: AccessClaims) -> StoredUser | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 
 from flask import g
 from flask import request
@@ -40,6 +41,7 @@ from scim_me.web.context import state
 from scim_me.web.external_auth import authenticate_external
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
+from scim_me.web.principal import auth_time_of
 from scim_me.web.principal import unauthorized
 
 
@@ -113,7 +115,15 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         # Read from the row the statement already loaded: refusing costs no query.
         raise unauthorized("The account is disabled.")
     return Principal(
-        tenant, user.id, claims.client_id, claims.scopes, "bearer", user, token_id=claims.token_id, facts=caller.facts
+        tenant,
+        user.id,
+        claims.client_id,
+        claims.scopes,
+        "bearer",
+        user,
+        token_id=claims.token_id,
+        facts=caller.facts,
+        auth_time=auth_time_of(claims.claims),
     )
 
 
@@ -176,11 +186,12 @@ def _basic(tenant: TenantRecord, credentials: str) -> Principal:
             else "An administrator requires a new password: use the reset link mailed to you."
         )
     # Basic proves the password: it stands for the user's own login scope, and for a holder of
-    # the tenant's admin role the admin scopes too (WSO2 admins call /scim2/Users with Basic).
+    # the tenant's admin role the admin scopes too (WSO2 admins call /scim2/Users with Basic);
+    # and for a sign-in as recent as this request (RFC 9470 step-up).
     scopes = frozenset({LOGIN_SCOPE})
     if holds_role(user.profile, tenant.settings.admin_role):
         scopes |= ADMIN_SCOPES
-    return Principal(tenant, user.id, None, scopes, "basic", user)
+    return Principal(tenant, user.id, None, scopes, "basic", user, auth_time=int(time.time()))
 
 
 def require_scope(principal: Principal, *scopes: str) -> None:

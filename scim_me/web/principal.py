@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from scim_me.errors import UnauthorizedError
 from scim_me.storage.caller import UserFacts
@@ -29,6 +31,18 @@ class Principal:
     issuer: str | None = None
     # What features hold beside ``user``'s profile, read with it (our own bearer tokens only).
     facts: UserFacts | None = None
+    # When the user last authenticated (epoch seconds): the token's ``auth_time`` claim (None
+    # when it has none), or now for HTTP Basic, which proves the password on this very request.
+    auth_time: int | None = None
+
+
+def auth_time_of(claims: Mapping[str, Any]) -> int | None:
+    """A token's ``auth_time`` (OIDC Core §2: a JSON number of epoch seconds), None when absent
+    or not a number."""
+    value = claims.get("auth_time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
 
 
 def _challenge(error: str | None = None, description: str | None = None) -> dict[str, str]:
