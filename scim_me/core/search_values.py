@@ -136,16 +136,98 @@ def _attribute(key: str, value: Any, rows: list[Row]) -> None:
             rows.append(row)
 
 
-def search_rows(profile: Mapping[str, Any]) -> list[Row]:
-    """Every searchable value of ``profile`` (a stored profile: core attributes at the top,
-    extensions under their URN), as rows described in the module docstring."""
-    rows: list[Row] = []
+def _keyed(profile: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The profile's searchable attributes by stored key (an extension's attributes under their
+    own keys); a list, as two spellings of one name would share a key."""
+    keyed: dict[str, list[Any]] = {}
     for name, value in profile.items():
         if name.lower() == "password":
             continue  # never stored in a profile; never searchable should it be
         if name[:4].lower() == "urn:" and isinstance(value, Mapping):
             for inner_name, inner in value.items():
-                _attribute(attribute_key(name, inner_name), inner, rows)
+                keyed.setdefault(attribute_key(name, inner_name), []).append(inner)
         else:
-            _attribute(attribute_key(None, name), value, rows)
+            keyed.setdefault(attribute_key(None, name), []).append(value)
+    return keyed
+
+
+def search_rows(profile: Mapping[str, Any]) -> list[Row]:
+    """Every searchable value of ``profile`` (a stored profile: core attributes at the top,
+    extensions under their URN), as rows described in the module docstring."""
+    rows: list[Row] = []
+    for key, values in _keyed(profile).items():
+        for value in values:
+            _attribute(key, value, rows)
     return rows
+
+
+_ABSENT = object()
+
+
+def _same(left: Any, right: Any) -> bool:
+    """Equal as JSON values: ``True`` is not ``1`` here (they are stored as different rows)."""
+    if left is right:
+        return True
+    kind = type(left)
+    if kind is not type(right):
+        return False
+    if kind is dict:
+        if len(left) != len(right):
+            return False
+        for key, value in left.items():  # noqa: SIM110 (a loop: no generator on the write path)
+            if not _same(value, right.get(key, _ABSENT)):
+                return False
+        return True
+    if kind is list:
+        if len(left) != len(right):
+            return False
+        for value, other in zip(left, right, strict=True):  # noqa: SIM110 (as above)
+            if not _same(value, other):
+                return False
+        return True
+    return bool(left == right)
+
+
+def _keys_of(name: str, value: Any) -> list[str]:
+    """The stored keys a top-level profile entry makes (as :func:`_keyed` makes them)."""
+    if name.lower() == "password":
+        return []
+    if name[:4].lower() == "urn:" and isinstance(value, Mapping):
+        return [attribute_key(name, inner) for inner in value]
+    return [attribute_key(None, name)]
+
+
+def _changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The stored keys whose values differ between two profiles."""
+    keys: set[str] = set()
+    for name in before.keys() | after.keys():
+        old, new = before.get(name, _ABSENT), after.get(name, _ABSENT)
+        if old is new or (old == new and _same(old, new)):
+            continue
+        if name[:4].lower() == "urn:" and isinstance(old, Mapping) and isinstance(new, Mapping):
+            for inner in old.keys() | new.keys():
+                if not _same(old.get(inner, _ABSENT), new.get(inner, _ABSENT)):
+                    keys.add(attribute_key(name, inner))
+            continue
+        if old is not _ABSENT:
+            keys.update(_keys_of(name, old))
+        if new is not _ABSENT:
+            keys.update(_keys_of(name, new))
+    return sorted(keys)
+
+
+def search_change(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> tuple[list[str], list[Row]]:
+    """What a write from ``before`` (None: a new user) to ``after`` changes in the searchable
+    values: the keys whose rows go, and the rows that replace them. A one-attribute PATCH thus
+    rewrites that attribute's rows, not the profile's: the write path stays cheap."""
+    if before is None:
+        return [], search_rows(after)
+    changed = _changed_keys(before, after)
+    if not changed:
+        return [], []
+    new = _keyed(after)
+    rows: list[Row] = []
+    for key in changed:
+        for value in new.get(key, ()):
+            _attribute(key, value, rows)
+    return changed, rows

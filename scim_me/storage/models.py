@@ -41,8 +41,9 @@ class User(BaseModel):
     version = peewee.IntegerField(default=1)
     created_at = peewee.DateTimeField()
     updated_at = peewee.DateTimeField()
-    # The profile's searchable values (core/search_values.py), written with the profile; triggers
-    # keep user_values in step with it (migration step 13, docs/scim-filters.md).
+    # How the last write changed the profile's searchable values, [dropped keys, new rows]
+    # (core/search_values.search_change), written with the profile; triggers apply it to
+    # user_values (migration step 15, docs/scim-filters.md).
     search = peewee.TextField(null=True)
 
     class Meta:
@@ -56,8 +57,8 @@ class User(BaseModel):
 
 
 class UserValue(BaseModel):
-    """One searchable value of a user, maintained by triggers from ``users.search``: never written
-    by the application. ``head`` is the indexed prefix of ``folded``."""
+    """One searchable value of a user, maintained by triggers from the changes written to
+    ``users.search``: never written by the application. ``head`` is the indexed prefix of ``folded``."""
 
     tenant_id = peewee.IntegerField()
     user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")

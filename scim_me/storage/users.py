@@ -18,7 +18,7 @@ from typing import Any
 import peewee
 
 from scim_me.core.bounds import check_stored_size
-from scim_me.core.search_values import search_rows
+from scim_me.core.search_values import search_change
 from scim_me.core.usernames import check_user_name
 from scim_me.core.usernames import skeleton
 from scim_me.errors import InvalidValueError
@@ -78,9 +78,11 @@ def _dump(profile: dict[str, Any], max_bytes: int | None = None) -> str:
 
 
 def search_text(profile: dict[str, Any]) -> str:
-    """``users.search``: the values filters find the user by (core/search_values.py), written in
-    the same statement as the profile; the database's triggers index them (migration step 13)."""
-    return json.dumps(search_rows(profile), separators=(",", ":"), ensure_ascii=False)
+    """``users.search`` of a new user: every value filters find them by, as the change
+    ``[[], rows]`` (core/search_values.py), written in the same statement as the profile; the
+    database's triggers copy it to ``user_values`` (migration step 15). An update writes only
+    the changed attributes' rows (``update_user``), so a one-attribute PATCH stays cheap."""
+    return json.dumps(search_change(None, profile), separators=(",", ":"), ensure_ascii=False)
 
 
 def _storable(text: str, limit: int) -> bool:
@@ -178,8 +180,12 @@ def update_user(
     ``max_bytes``, a profile whose stored JSON is larger is refused (``invalidValue``)."""
     stamp = now()
     db = current_database()
-    columns = ["profile = ?", "search = ?", "version = version + 1", "updated_at = ?"]
-    params: list[Any] = [_dump(profile, max_bytes), search_text(profile), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    columns = ["profile = ?", "version = version + 1", "updated_at = ?"]
+    params: list[Any] = [_dump(profile, max_bytes), User.updated_at.db_value(stamp)]  # type: ignore[no-untyped-call]
+    dropped, rows = search_change(current.profile, profile)
+    if dropped or rows:  # setting ``search`` is what fires the trigger: only for a real change
+        columns.append("search = ?")
+        params.append(json.dumps([dropped, rows], separators=(",", ":"), ensure_ascii=False))
     if password_hash is not _UNCHANGED:
         columns += ["password_hash = ?", "password_changed_at = ?"]
         params += [password_hash, User.password_changed_at.db_value(stamp)]  # type: ignore[no-untyped-call]

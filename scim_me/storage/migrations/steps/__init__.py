@@ -21,6 +21,7 @@ from scim_me.storage.migrations.steps import v11_user_name_skeletons
 from scim_me.storage.migrations.steps import v12_recovery_flows
 from scim_me.storage.migrations.steps import v13_user_search_values
 from scim_me.storage.migrations.steps import v14_groups
+from scim_me.storage.migrations.steps import v15_user_search_changes
 
 Step = Callable[[peewee.Database], None]
 
@@ -41,5 +42,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v12_recovery_flows,
         v13_user_search_values,
         v14_groups,
+        v15_user_search_changes,
     )
 ]
