@@ -206,6 +206,8 @@ class Settings:
     recovery_sends_per_window: int = 5
     # Mails per client IP within the window; then 429.
     recovery_ip_sends_per_window: int = 20
+    # Recoveries one client IP may start (init) within the window; then 429.
+    recovery_ip_inits_per_window: int = 100
     # The window for recovery mails, seconds.
     recovery_send_window_seconds: int = 3600
     # Wrong codes per recovery flow; then the flow is dead.
@@ -340,6 +342,7 @@ class Settings:
         recovery_numbers = (
             self.recovery_sends_per_window,
             self.recovery_ip_sends_per_window,
+            self.recovery_ip_inits_per_window,
             self.recovery_send_window_seconds,
             self.recovery_max_attempts,
             self.recovery_account_attempts_per_window,

@@ -212,6 +212,12 @@ def _wrong_code(settings: Settings, tenant: TenantRecord, flow: FlowRecord | Non
 
 def start(settings: Settings, tenant: TenantRecord, identifier: Identifier, kind: str, caller: Caller) -> Started:
     """Init: a flow for the account ``identifier`` names (or a flow with nobody behind it)."""
+    if caller.ip:  # every init stores a flow: one client may not fill the table
+        key = window_key("recovery-init-ip", caller.ip)
+        limit, window = settings.recovery_ip_inits_per_window, settings.recovery_send_window_seconds
+        wait = take_slot(key, RECOVERY_SEND, None, limit, window, now())
+        if wait:
+            raise RecoveryRefused("throttled", "Too many recovery requests; try again later.", wait)
     if identifier.user_name is not None:
         user = find_user(tenant.id, identifier.user_name)
     else:
@@ -311,7 +317,10 @@ def _notify(
         raise RecoveryRefused("invalid_recovery_code", "The code is not valid.")
     # Only the latest flow of the account works: an older one (and its mailed code) dies. A flow
     # with nobody behind it runs the same queries (on no rows), so its answer takes as long.
-    flows.end_flows(tenant.id, flow.user_id or "", (flows.PASSWORD,), keep=flow.id)
+    if flow.user_id is not None:
+        flows.end_flows(tenant.id, flow.user_id, (flows.PASSWORD,), keep=flow.id)
+    else:
+        flows.end_unowned_flows(tenant.id, flow.account_key, (flows.PASSWORD,), keep=flow.id)
     user = get_user(tenant.id, flow.user_id or "")
     address = _usable(tenant, user)
     if user is not None and address is not None:

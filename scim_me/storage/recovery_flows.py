@@ -147,7 +147,15 @@ def end_flows(tenant_id: int, user_id: str, kinds: tuple[str, ...], *, keep: str
         return int(query.execute())
 
 
-def prune_flows(at: datetime) -> int:
-    """Drop flows whose current step expired (their codes are dead anyway)."""
+def end_unowned_flows(tenant_id: int, account_key: str, kinds: tuple[str, ...], *, keep: str) -> int:
+    """The same for flows with nobody behind them, by what was typed: a decoy flow supersedes the
+    earlier decoys of the same name exactly as a real one does (same statement, same rows)."""
+    query = RecoveryFlow.delete().where(
+        (RecoveryFlow.tenant == tenant_id)
+        & RecoveryFlow.user.is_null()
+        & (RecoveryFlow.account_key == account_key)
+        & RecoveryFlow.kind.in_(kinds)
+        & (RecoveryFlow.id != keep)
+    )
     with write_transaction():
-        return int(RecoveryFlow.delete().where(RecoveryFlow.expires_at < at).execute())
+        return int(query.execute())
