@@ -22,8 +22,8 @@ Then the stall case of issue 12 (security.md T-FUZZ): a user with 2,000 ``phoneN
 engine only, value caps lifted (the server refuses a profile above SCIM_ME_MAX_VALUES_PER_ATTRIBUTE
 = 100; the engine must be linear anyway). Target: ≤ 0.5 s in-process (19 s before the per-request
 indexes, 3.4 s before the remembered matches and deferred writes of patch_workspace.py). The same
-document with 1,000 *different* ``sw`` filters (each matching one value) is printed next to it:
-distinct non-``eq`` filters still test every value once each, which the caps bound.
+document with 1,000 *different* ``sw`` filters (each matching one value) is printed next to it: it
+goes through the sorted prefix index (2.0 s when every distinct filter tested every value).
 
 ``--profile`` runs cProfile on the largest document and prints the top functions. ``--smoke``
 (small sizes, one run each) only checks that the script still runs (``make test`` does this).

@@ -381,16 +381,20 @@ def eq_indexable(attr: Attribute | None) -> bool:
     return attr is None or attr.type != "dateTime"
 
 
-def eq_candidates(node: Node, positions: Callable[[str, Any], set[int] | None]) -> set[int] | None:
+def eq_candidates(node: Node, positions: Callable[[str, str, Any], set[int] | None]) -> set[int] | None:
     """Narrow the values ``node`` can match, or None when it can not be narrowed (scan them all).
 
-    ``positions(name, literal)`` returns the positions whose ``name`` may equal ``literal``
-    (a superset), or None when ``name`` has no index. An ``eq`` test narrows; a conjunction
-    narrows as much as either side does; a disjunction only when both sides do.
+    ``positions(op, name, literal)`` returns the positions whose ``name`` may pass ``name op
+    literal`` (a superset), or None when it has no index for that; ``op`` is ``eq`` (any non-null
+    literal) or ``sw``/``ew`` (a string literal: only a string value can pass, see
+    :func:`_compare`). Such a test narrows; a conjunction narrows as much as either side does; a
+    disjunction only when both sides do.
     """
     if isinstance(node, Compare):
         if node.op == "eq" and node.value is not None:
-            return positions(node.attr, node.value)
+            return positions("eq", node.attr, node.value)
+        if node.op in ("sw", "ew") and isinstance(node.value, str):
+            return positions(node.op, node.attr, node.value)
         return None
     if isinstance(node, And):
         left = eq_candidates(node.left, positions)

@@ -6,7 +6,8 @@ one long multi-valued attribute (security.md T-FUZZ: 1,000 x ``replace phoneNumb
 length of one ``apply_patch`` call so that an operation costs O(1) amortised, not O(values):
 
 - ``add`` finds duplicates through an index of folded values (RFC 7644 §3.5.2.1);
-- an ``eq`` filter narrows through an index of one sub-attribute's keys;
+- an ``eq`` filter narrows through an index of one sub-attribute's keys, an ``sw`` or ``ew``
+  filter through a sorted index of its (folded, for ``ew`` reversed) strings;
 - any other filter is compiled once and its matches are remembered: the same filter again costs
   nothing while no sub-attribute it reads has changed, and only the values appended since are
   tested (appends are the only change that does not touch an existing value);
@@ -17,7 +18,8 @@ length of one ``apply_patch`` call so that an operation costs O(1) amortised, no
 Operations that rebuild a list (removing values, replacing the whole attribute, writing a
 sub-attribute of every value) cost O(length), as they must; the indexes are rebuilt when next
 needed. What stays O(values) per operation: a filter read right after a deferred write to a
-sub-attribute it reads, and distinct non-``eq`` filters; the value and operation caps bound them
+sub-attribute it reads, and distinct filters of other shapes (``co``, ``ne``, ``pr``, ``gt``...);
+the value and operation caps bound them
 (SCIM_ME_MAX_VALUES_PER_ATTRIBUTE, SCIM_ME_MAX_OPERATIONS).
 
 Every index only narrows or replays: :func:`~scim_me.core.filters.matches` semantics decide, and
@@ -26,6 +28,8 @@ the results equal applying the operations one by one (tests/core/test_patch_scal
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from bisect import insort
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
@@ -109,6 +113,50 @@ class _PositionIndex:
         return self._buckets.get(key, _NO_POSITIONS)
 
 
+class _PrefixIndex:
+    """Positions whose string value of one sub-attribute starts with a given prefix: the strings
+    (casefolded unless ``caseExact``, reversed for ``ew``) kept sorted with their positions."""
+
+    def __init__(self, name: str, attr: Attribute | None, reverse: bool, items: list[Any]) -> None:
+        self._name = name
+        self._case_exact = attr is not None and attr.case_exact
+        self._reverse = reverse
+        self._sorted: list[tuple[str, int]] = []
+        self._key_at: list[str | None] = []
+        for position, item in enumerate(items):
+            self.put(position, item)
+
+    def key(self, text: str) -> str:
+        folded = text if self._case_exact else text.casefold()
+        return folded[::-1] if self._reverse else folded
+
+    def put(self, position: int, item: Any) -> None:
+        """Record ``item`` at ``position``: a new last position, or an existing one updated."""
+        value = read_value(item, self._name)
+        key = self.key(value) if isinstance(value, str) else None
+        if position < len(self._key_at):
+            old = self._key_at[position]
+            if old == key:
+                return  # another sub-attribute changed
+            if old is not None:
+                del self._sorted[bisect_left(self._sorted, (old, position))]
+            self._key_at[position] = key
+        else:
+            self._key_at.append(key)
+        if key is not None:
+            insort(self._sorted, (key, position))
+
+    def starting_with(self, literal: str) -> set[int]:
+        prefix = self.key(literal)
+        found = set()
+        for index in range(bisect_left(self._sorted, (prefix, -1)), len(self._sorted)):
+            key, position = self._sorted[index]
+            if not key.startswith(prefix):
+                break
+            found.add(position)
+        return found
+
+
 def _fold_key(attr: Attribute, item: Any) -> Any:
     """``fold(attr, item)`` if it can be computed and hashed, else ``_UNKEYED``.
 
@@ -187,6 +235,7 @@ class IndexedValues:
         # Built on first use: many requests only add, or only filter.
         self._folds: _PositionIndex | None = None
         self._eqs: dict[str, _PositionIndex] = {}  # by lower-cased filter attribute name
+        self._prefixes: dict[tuple[str, str], _PrefixIndex] = {}  # by (op, lower-cased name)
         self._predicates: dict[Node, Callable[[Any], bool]] = {}
         self._matches: dict[Node, Matches] = {}
         # A counter per lower-cased sub-attribute name, bumped when a value's sub-attribute of that
@@ -224,6 +273,8 @@ class IndexedValues:
             self._folds.put(position, item)
         for index in self._eqs.values():
             index.put(position, item)
+        for prefixes in self._prefixes.values():
+            prefixes.put(position, item)
 
     def first_equal(self, candidate: Any) -> int | None:
         """The first position whose value ``same_value`` finds equal to ``candidate``, if any."""
@@ -246,11 +297,12 @@ class IndexedValues:
         """The positions whose value ``node`` matches, ascending, as a scan would find them."""
         return list(self.select(node, lookup)[0])
 
-    def select(self, node: Node, lookup: Lookup) -> tuple[list[int], Matches | None]:
-        """:meth:`matching` without the copy: the positions (do not change them) and, when they are
-        remembered, the :class:`Matches` that holds them.
+    def select(self, node: Node, lookup: Lookup) -> tuple[list[int], Matches]:
+        """:meth:`matching` without the copy: the positions (do not change them) and the
+        :class:`Matches` that remembers them.
 
-        ``eq`` tests narrow the values to test through an index; other filters are remembered.
+        ``eq``, ``sw`` and ``ew`` tests narrow the values to test through an index; the values
+        appended since a filter's matches were found are tested one by one.
         """
         names = filter_names(node)
         if not self._pending_names.isdisjoint(names):
@@ -259,20 +311,25 @@ class IndexedValues:
         if predicate is None:
             predicate = self._predicates[node] = compile_filter(node, lookup)
         items = self.items
-        candidates = eq_candidates(node, lambda name, literal: self._eq_positions(name, literal, lookup))
-        if candidates is not None:
-            return [position for position in sorted(candidates) if predicate(items[position])], None
         stamp = (self._changes.get("", 0), *(self._changes.get(name, 0) for name in sorted(names)))
         found = self._matches.get(node)
         if found is None or found.stamp != stamp:
-            found = self._matches[node] = Matches(stamp)
-        if found.covered < len(items):
+            candidates = eq_candidates(node, lambda op, name, literal: self._positions(op, name, literal, lookup))
+            pool = range(len(items)) if candidates is None else sorted(candidates)
+            found = self._matches[node] = Matches(stamp, [p for p in pool if predicate(items[p])], len(items))
+        elif found.covered < len(items):
             found.positions.extend(p for p in range(found.covered, len(items)) if predicate(items[p]))
             found.covered = len(items)
         return found.positions, found
 
-    def _eq_positions(self, name: str, literal: Any, lookup: Lookup) -> set[int] | None:
+    def _positions(self, op: str, name: str, literal: Any, lookup: Lookup) -> set[int] | None:
         attr = lookup(name)
+        if op != "eq":
+            prefixes = self._prefixes.get((op, name.lower()))
+            if prefixes is None:
+                prefixes = _PrefixIndex(name, attr, op == "ew", self.items)
+                self._prefixes[(op, name.lower())] = prefixes
+            return prefixes.starting_with(literal)
         key = eq_key(literal, attr)
         if key is None or not eq_indexable(attr):
             return None
@@ -291,13 +348,13 @@ class IndexedValues:
             and (self._primary is None or len(self._primary) <= 1)
         )
 
-    def defer(self, sub: Attribute, positions: list[int], matches: Matches | None, value: Any) -> None:
+    def defer(self, sub: Attribute, positions: list[int], matches: Matches, value: Any) -> None:
         """Record ``value`` (coerced, not None) as ``sub`` of the values at ``positions``.
 
         Writing the same sub-attribute through the same remembered filter again supersedes the
         earlier write: its positions are a prefix of the new ones (see :class:`Matches`).
         """
-        key = (sub.name, matches if matches is not None else object())
+        key = (sub.name, matches)
         self._pending.pop(key, None)  # re-inserted last: the order of writes is kept
         self._pending[key] = _Write(sub.name, positions, len(positions), value)
         self._pending_names.add(sub.name.lower())

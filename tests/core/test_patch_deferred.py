@@ -22,6 +22,7 @@ from scim_me.core.filters import MAX_FILTER_DEPTH
 from scim_me.core.filters import MAX_FILTER_TERMS
 from scim_me.core.filters import parse_filter
 from scim_me.core.patch import apply_patch
+from scim_me.core.schemas import CUSTOM_URN
 from scim_me.errors import InvalidFilterError
 from scim_me.errors import InvalidValueError
 from scim_me.errors import ScimError
@@ -145,13 +146,23 @@ def test_stored_primaries_and_odd_values_take_the_immediate_path(registry, user)
     assert [e.get("primary") for e in result["phoneNumbers"]] == [True, False]
 
 
-_FILTERS = ['value sw "u1"', 'value co "2"', 'type eq "home"', 'display eq "a"', 'type co "or"', "primary eq true"]
+_FILTERS = [
+    'value sw "u1"',
+    'value co "2"',
+    'type eq "home"',
+    'display eq "a"',
+    'type co "or"',
+    "primary eq true",
+    'value ew "3@X.example"',
+    'display sw "" and value sw "U"',
+    'value sw "u2" or type ew "ork"',
+]
 _OPS = st.one_of(
     st.builds(
         write,
         st.sampled_from(_FILTERS),
-        st.sampled_from(["display", "type", "primary"]),
-        st.sampled_from(["a", "b", "work", "home", True, None]),
+        st.sampled_from(["display", "type", "primary", "value"]),
+        st.sampled_from(["a", "b", "work", "home", "u13@x.example", True, None]),
         st.sampled_from(["add", "replace"]),
     ),
     st.builds(
@@ -166,6 +177,45 @@ _OPS = st.one_of(
 @given(operations=st.lists(_OPS, min_size=1, max_size=12))
 def test_random_sequences_equal_one_request_per_operation(registry, user, operations):
     assert_same_as_one_by_one(user, [*MANY, *operations], registry)
+
+
+# --- sw / ew through the sorted prefix index ---
+
+
+def test_sw_and_ew_see_values_changed_earlier_in_the_request(registry, user):
+    ops = [
+        *MANY,
+        write('value sw "u1"', "display", "before"),  # builds the prefix index over value
+        write('value eq "u12@x.example"', "value", "Zed@x.example"),
+        write('value sw "z"', "display", "zed"),  # case-insensitive: finds the changed value
+        write('value sw "u1"', "display", "after"),  # u12 is no longer there
+        write('value ew "D@X.EXAMPLE"', "type", "work"),
+        add({"value": "u1999@x.example"}),  # appended after the index was built
+        write('value sw "U19"', "display", "appended"),
+    ]
+    result = assert_same_as_one_by_one(user, ops, registry)
+    by_value = {e["value"]: (e.get("display"), e.get("type")) for e in result["phoneNumbers"]}
+    assert by_value["Zed@x.example"] == ("zed", "work")
+    assert by_value["u11@x.example"] == ("after", "home")
+    assert (by_value["u19@x.example"], by_value["u1999@x.example"]) == (("appended", "home"), ("appended", None))
+
+
+def test_sw_honours_case_exact_and_skips_values_that_are_not_strings(custom_registry, user):
+    urn = CUSTOM_URN
+    keys = [{"value": "Key-1", "size": 1}, {"value": "key-2", "size": 2}, {"value": "KEY-3"}, {"size": 4}]
+    ops = [
+        {"op": "add", "path": f"{urn}:keys", "value": keys},
+        {"op": "replace", "path": f'{urn}:keys[value sw "Key"].label', "value": "exact"},
+        {"op": "replace", "path": f'{urn}:keys[label ew "ACT"].size', "value": 9},
+        {"op": "replace", "path": f'{urn}:keys[value sw ""].label', "value": "any string"},
+    ]
+    result = assert_same_as_one_by_one(user, ops, custom_registry)
+    assert [(k.get("value"), k.get("label"), k.get("size")) for k in result[urn]["keys"]] == [
+        ("Key-1", "any string", 9),
+        ("key-2", "any string", 2),
+        ("KEY-3", "any string", None),
+        (None, None, 4),
+    ]
 
 
 # --- bounds --------------------------------------------------------------------------------
