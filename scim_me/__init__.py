@@ -31,11 +31,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import operator
     from scim_me.api import recovery
     from scim_me.api import recovery_pages
+    from scim_me.api import scim_groups
     from scim_me.api import scim_me
     from scim_me.api import scim_users
     from scim_me.api import security
     from scim_me.api import signin
     from scim_me.core.schemas import load_custom_schema
+    from scim_me.core.schemas import load_group_registry
     from scim_me.core.schemas import load_registry
     from scim_me.notify import notices
     from scim_me.notify.mail import build_mailer
@@ -91,6 +93,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         db=db,
         registry=registry,
         admin_registry=load_registry(settings.schema_source(), admin=True),
+        group_registry=load_group_registry(settings.schema_source()),
         mailer=build_mailer(settings),
         custom_schemas=custom,
     )
@@ -119,6 +122,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_cors(app)
     app.register_blueprint(scim_me.bp)
     app.register_blueprint(scim_users.bp)
+    app.register_blueprint(scim_groups.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)

@@ -14,10 +14,12 @@ from flask import Blueprint
 from flask import Response
 
 from scim_me.core.projection import upper_enums
+from scim_me.core.schemas import GROUP_URN
 from scim_me.core.schemas import Schema
 from scim_me.errors import NotFoundError
 from scim_me.errors import NotImplementedScimError
 from scim_me.web.context import base_url
+from scim_me.web.context import group_registry
 from scim_me.web.context import registry
 from scim_me.web.context import require_tenant
 from scim_me.web.guards import authenticate
@@ -88,14 +90,30 @@ def _user_resource_type() -> dict[str, Any]:
     }
 
 
+def _group_resource_type() -> dict[str, Any]:
+    tenant = require_tenant()
+    singular = "ResourceType" if tenant.dialect == "wso2" else "ResourceTypes"
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": group_registry().core.id,
+        "schemaExtensions": [],
+        "meta": {"location": f"{base_url()}/scim2/{singular}/Group", "resourceType": "ResourceType"},
+    }
+
+
 @bp.get("/scim2/ResourceTypes")
 def resource_types() -> Response:
     check_accept()
     tenant = require_tenant()
-    body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": 1, "Resources": [_user_resource_type()]}
+    types = [_user_resource_type(), _group_resource_type()]
+    body: dict[str, Any] = {"schemas": [LIST_URN], "totalResults": len(types), "Resources": types}
     if tenant.dialect == "rfc":
         body["startIndex"] = 1
-        body["itemsPerPage"] = 1
+        body["itemsPerPage"] = len(types)
     return json_body(body)
 
 
@@ -103,6 +121,8 @@ def resource_types() -> Response:
 @bp.get("/scim2/ResourceType/<type_id>")
 def resource_type(type_id: str) -> Response:
     check_accept()
+    if type_id == "Group":
+        return json_body(_group_resource_type())
     if type_id != "User":
         raise NotFoundError(f"No resource type {type_id}.")
     return json_body(_user_resource_type())
@@ -125,6 +145,7 @@ def schemas() -> Response:
     docs = [_schema_document(s, wso2) for s in registry().all_schemas()]
     if wso2:
         return json_body(docs)
+    docs.append(_schema_document(group_registry().core, wso2))  # WSO2 lists user schemas only
     count = len(docs)
     return json_body(
         {"schemas": [LIST_URN], "totalResults": count, "startIndex": 1, "itemsPerPage": count, "Resources": docs}
@@ -137,6 +158,8 @@ def schema(schema_id: str) -> Response:
     authenticate(tenant)
     check_accept()
     found = registry().schema(schema_id)
+    if found is None and schema_id.lower() == GROUP_URN.lower():
+        found = group_registry().core
     wso2 = tenant.dialect == "wso2"
     if found is None:
         if wso2:

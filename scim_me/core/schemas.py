@@ -335,6 +335,17 @@ def _policy(path: Traversable) -> dict[str, Any]:
     return policy
 
 
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def load_group_registry(schemas_dir: Traversable) -> SchemaRegistry:
+    """The Group resource type (RFC 7643 §4.2): the common attributes and ``core-group.json``,
+    no extensions; the PATCH engine and the projection read it like the User one."""
+    common = parse_schema(_read_json(schemas_dir / "core-common.json"), "core-common.json")
+    group = parse_schema(_read_json(schemas_dir / "core-group.json"), "core-group.json")
+    return SchemaRegistry(common=common, core=group, extensions=())
+
+
 def load_custom_schema(path: Traversable) -> Schema:
     """Load a tenant's custom attributes (``{"attributes": [...]}``) as the custom extension."""
     raw = _read_json(path)

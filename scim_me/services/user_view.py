@@ -32,13 +32,25 @@ def user_location(user_id: str) -> str:
     return f"{base_url()}/scim2/Users/{user_id}"
 
 
+def group_values(groups: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    base = base_url()
+    return [
+        {"value": group_id, "$ref": f"{base}/scim2/Groups/{group_id}", "display": name, "type": "direct"}
+        for group_id, name in groups
+    ]
+
+
 def represent(
     user: StoredUser, tenant: TenantRecord, reg: SchemaRegistry, facts: UserFacts | None = None
 ) -> dict[str, Any]:
     """The full SCIM representation of a stored user, before projection. ``facts`` are those
     read with ``user`` (storage/caller.py); without them they are read now."""
     profile = user.profile
-    computed = user_attributes(tenant, user, facts if facts is not None else load_facts(user))
+    facts = facts if facts is not None else load_facts(user)
+    computed = user_attributes(tenant, user, facts)
+    if facts.groups:
+        # RFC 7643 §4.1.2 ``groups``: readOnly, computed from membership (never stored).
+        profile = {**profile, "groups": group_values(facts.groups)}
     if computed:
         # Features' read-only state (MFA, ...) lives outside the profile; shown, never stored.
         profile = {**profile}

@@ -201,7 +201,8 @@ def write_user(
     raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
 
 
-def _event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
+def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
+    """Record in ``user_id``'s security history what an administrator did, and who."""
     principal = writer.principal
     record_event(
         writer.tenant.id,
@@ -226,18 +227,18 @@ def _after_admin_change(writer: Writer, before: StoredUser, after: StoredUser, p
         # A reset password or a disabled account: every session and token of the user ends now.
         ended = end_other_sessions(tenant.id, before.id)
     if password_set:
-        _event(writer, before.id, "password.reset", {"channel": writer.channel, "ended": ended})
+        record_admin_event(writer, before.id, "password.reset", {"channel": writer.channel, "ended": ended})
     if disabled:
-        _event(writer, before.id, "account.disabled", {"ended": ended})
+        record_admin_event(writer, before.id, "account.disabled", {"ended": ended})
     elif is_disabled(before.profile) and not is_disabled(after.profile):
-        _event(writer, before.id, "account.enabled", {})
+        record_admin_event(writer, before.id, "account.enabled", {})
     if attributes:
-        _event(writer, before.id, "profile.updated", {"attributes": attributes})
+        record_admin_event(writer, before.id, "profile.updated", {"attributes": attributes})
 
 
 def record_admin_creation(writer: Writer, user: StoredUser) -> None:
     """The first entry of a user an administrator created."""
-    _event(writer, user.id, "account.created", {"attributes": changed_attributes({}, user.profile)})
+    record_admin_event(writer, user.id, "account.created", {"attributes": changed_attributes({}, user.profile)})
 
 
 def remove_user(tenant: TenantRecord, user_id: str, *, version: int | None = None) -> bool:

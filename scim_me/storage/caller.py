@@ -19,6 +19,7 @@ without a read of its own.
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class UserFacts:
     totp_active: bool
     backup_codes: bool  # backup codes were generated (used or not)
     lock: LockState
+    # (group id, displayName) of the groups the user is a member of, by name: the readOnly
+    # ``groups`` attribute, computed from the membership table in the same statement.
+    groups: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ SELECT u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.upd
        m.user_id, m.totp_secret,
        EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
        l.key, l.failures, l.locked_until, l.hard_locked,
-       s.id, (s.ended_at IS NOT NULL OR s.last_access < ? OR s.login_time < ?)
+       s.id, (s.ended_at IS NOT NULL OR s.last_access < ? OR s.login_time < ?),
+       {groups}
 FROM users u
 LEFT JOIN oauth_access_tokens t ON t.jti = ?
 LEFT JOIN oauth_grants g ON g.id = t.grant_id
@@ -81,11 +86,44 @@ WHERE u.id = ? AND u.tenant_id = ?
 
 _FACTS_SQL = """
 SELECT m.user_id, m.totp_secret,
-       EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id)
+       EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
+       {groups}
 FROM users u
 LEFT JOIN user_mfa m ON m.user_id = u.id AND m.tenant_id = u.tenant_id
 WHERE u.id = ? AND u.tenant_id = ?
 """
+
+# The user's groups as one JSON text of [id, displayName] pairs: a correlated subquery on the
+# membership table's user_id index, so /Me shows ``groups`` without a statement of its own and
+# always current (no copy on the user row to rewrite when a group is renamed). The aggregate is
+# spelled per database; the order is applied in Python (_groups).
+_GROUPS = {
+    "sqlite": (
+        "(SELECT json_group_array(json_array(gr.id, gr.display_name)) FROM scim_group_members gm "
+        "JOIN scim_groups gr ON gr.id = gm.group_id WHERE gm.user_id = u.id)"
+    ),
+    "postgresql": (
+        "(SELECT json_agg(json_build_array(gr.id, gr.display_name))::text FROM scim_group_members gm "
+        "JOIN scim_groups gr ON gr.id = gm.group_id WHERE gm.user_id = u.id)"
+    ),
+}
+
+
+def _sql(template: str, sqlite: bool) -> str:
+    return template.replace("{groups}", _GROUPS["sqlite" if sqlite else "postgresql"])
+
+
+_CALLER_SQLITE = _sql(_CALLER_SQL, True)
+_CALLER_POSTGRESQL = _sql(_CALLER_SQL, False)
+_FACTS_SQLITE = _sql(_FACTS_SQL, True)
+_FACTS_POSTGRESQL = _sql(_FACTS_SQL, False)
+
+
+def _groups(text: Any) -> tuple[tuple[str, str], ...]:
+    if not text:
+        return ()
+    pairs = [(str(pair[0]), str(pair[1])) for pair in json.loads(text)]
+    return tuple(sorted(pairs, key=lambda pair: (pair[1].casefold(), pair[0])))
 
 
 class _LockKeys:
@@ -125,12 +163,13 @@ def _lock(user: StoredUser, name_key: str, sent: tuple[str, str] | None, row: tu
     return lock_state(user.tenant_id, user.user_name, now())
 
 
-def _facts(mfa_row: Any, totp_secret: Any, backup_codes: Any, lock: LockState) -> UserFacts:
+def _facts(mfa_row: Any, totp_secret: Any, backup_codes: Any, lock: LockState, groups: Any = None) -> UserFacts:
     return UserFacts(
         mfa_configured=mfa_row is not None,
         totp_active=totp_secret is not None,
         backup_codes=bool(backup_codes),
         lock=lock,
+        groups=_groups(groups),
     )
 
 
@@ -149,10 +188,10 @@ def _numbered(sql: str) -> str:
 def _run_caller_statement(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
     db = current_database()
     if is_sqlite(db):
-        return db.execute_sql(_CALLER_SQL, params).fetchone()  # type: ignore[no-any-return]
+        return db.execute_sql(_CALLER_SQLITE, params).fetchone()  # type: ignore[no-any-return]
     connection = db.connection()
     if connection not in _prepared:
-        db.execute_sql(f"PREPARE {_PREPARED_NAME} AS {_numbered(_CALLER_SQL)}")
+        db.execute_sql(f"PREPARE {_PREPARED_NAME} AS {_numbered(_CALLER_POSTGRESQL)}")
         _prepared.add(connection)
     placeholders = ", ".join([db.param] * len(params))
     return db.execute_sql(f"EXECUTE {_PREPARED_NAME}({placeholders})", params).fetchone()  # type: ignore[no-any-return]
@@ -179,16 +218,17 @@ def load_caller(
     lock = _lock(user, row[9], sent, row[16:20])
     revoked = row[10] is not None and (row[11] is not None or row[12] is not None)
     expired = row[20] if row[20] is not None and row[21] else None
-    return Caller(user, _facts(row[13], row[14], row[15], lock), revoked, expired)
+    return Caller(user, _facts(row[13], row[14], row[15], lock, row[22]), revoked, expired)
 
 
 def load_facts(user: StoredUser) -> UserFacts:
     """The facts of a user read another way (HTTP Basic, a write's result under a new name)."""
     db = current_database()
-    row = db.execute_sql(_FACTS_SQL.replace("?", db.param), (user.id, user.tenant_id)).fetchone()
+    sql = _FACTS_SQLITE if is_sqlite(db) else _FACTS_POSTGRESQL
+    row = db.execute_sql(sql.replace("?", db.param), (user.id, user.tenant_id)).fetchone()
     name_key = user_name_key(user.user_name)
     _lock_keys.put(user.tenant_id, user.id, name_key, account_key(user.tenant_id, user.user_name))
     lock = lock_state(user.tenant_id, user.user_name, now())
     if row is None:
         return UserFacts(False, False, False, lock)
-    return _facts(row[0], row[1], row[2], lock)
+    return _facts(row[0], row[1], row[2], lock, row[3])

@@ -64,6 +64,7 @@ class AppState:
     # The User schemas as administrators write them (/scim2/Users): without the self-service
     # overrides (core/schemas.load_registry(admin=True)).
     admin_registry: SchemaRegistry
+    group_registry: SchemaRegistry  # the Group resource type (/scim2/Groups)
     custom_schemas: dict[str, Schema] = field(default_factory=dict)
     # Set right after the state exists: building the server needs the app.
     oauth: AuthorizationServer | None = None
@@ -156,6 +157,10 @@ def registry() -> SchemaRegistry:
 def admin_registry() -> SchemaRegistry:
     """The tenant's User schemas as administrators write them (``/scim2/Users``)."""
     return state().admin_registry_for(tenant_name())
+
+
+def group_registry() -> SchemaRegistry:
+    return state().group_registry
 
 
 def base_url() -> str:

@@ -103,13 +103,28 @@ class TestResourceTypes:
             "meta": {"location": location, "resourceType": "ResourceType"},
         }
 
+    def expected_group_type(self, location: str) -> dict:
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": "Group",
+            "name": "Group",
+            "endpoint": "/Groups",
+            "description": "Group",
+            "schema": "urn:ietf:params:scim:schemas:core:2.0:Group",
+            "schemaExtensions": [],
+            "meta": {"location": location, "resourceType": "ResourceType"},
+        }
+
     def test_wso2_list_needs_no_token_and_has_no_paging_fields(self, client, wso2):
         response = client.get("/t/acme/scim2/ResourceTypes")
         assert response.status_code == 200, response.json
         assert response.json == {
             "schemas": [LIST_URN],
-            "totalResults": 1,
-            "Resources": [self.expected_user_type("http://localhost/t/acme/scim2/ResourceType/User")],
+            "totalResults": 2,
+            "Resources": [
+                self.expected_user_type("http://localhost/t/acme/scim2/ResourceType/User"),
+                self.expected_group_type("http://localhost/t/acme/scim2/ResourceType/Group"),
+            ],
         }
 
     def test_rfc_list_has_paging_fields(self, client, rfc):
@@ -117,10 +132,13 @@ class TestResourceTypes:
         assert response.status_code == 200, response.json
         assert response.json == {
             "schemas": [LIST_URN],
-            "totalResults": 1,
-            "Resources": [self.expected_user_type("http://localhost/t/initech/scim2/ResourceTypes/User")],
+            "totalResults": 2,
+            "Resources": [
+                self.expected_user_type("http://localhost/t/initech/scim2/ResourceTypes/User"),
+                self.expected_group_type("http://localhost/t/initech/scim2/ResourceTypes/Group"),
+            ],
             "startIndex": 1,
-            "itemsPerPage": 1,
+            "itemsPerPage": 2,
         }
 
     @pytest.mark.parametrize("path", ["/t/acme/scim2/ResourceTypes/User", "/t/acme/scim2/ResourceType/User"])
@@ -130,9 +148,11 @@ class TestResourceTypes:
         assert response.json == self.expected_user_type("http://localhost/t/acme/scim2/ResourceType/User")
 
     def test_unknown_resource_type_is_404(self, client, wso2):
-        response = client.get("/t/acme/scim2/ResourceTypes/Group")
+        response = client.get("/t/acme/scim2/ResourceTypes/Role")
         assert response.status_code == 404
-        assert response.json == {"schemas": [SCIM_ERROR_URN], "status": "404", "detail": "No resource type Group."}
+        assert response.json == {"schemas": [SCIM_ERROR_URN], "status": "404", "detail": "No resource type Role."}
+        group = client.get("/t/acme/scim2/ResourceTypes/Group")
+        assert group.json == self.expected_group_type("http://localhost/t/acme/scim2/ResourceType/Group")
 
 
 class TestSchemasWso2:
@@ -220,11 +240,12 @@ class TestSchemasRfc:
         body = response.json
         assert {k: v for k, v in body.items() if k != "Resources"} == {
             "schemas": [LIST_URN],
-            "totalResults": 4,
+            "totalResults": 5,
             "startIndex": 1,
-            "itemsPerPage": 4,
+            "itemsPerPage": 5,
         }
-        assert [schema["id"] for schema in body["Resources"]] == ALL_SCHEMAS
+        group = "urn:ietf:params:scim:schemas:core:2.0:Group"
+        assert [schema["id"] for schema in body["Resources"]] == [*ALL_SCHEMAS, group]
         core = body["Resources"][1]
         user_name = attribute(core, "userName")
         assert (user_name["type"], user_name["mutability"], user_name["returned"], user_name["uniqueness"]) == (

@@ -1,0 +1,196 @@
+"""Pages of a tenant's groups for ``GET /scim2/Groups`` (RFC 7644 §3.4.2), filtered in SQL.
+
+A group has few attributes, all columns: ``displayName`` (compared on its folded key, caseExact
+false), ``externalId`` and ``id`` (caseExact), ``meta.created`` / ``meta.lastModified``, and
+``members`` (``members.value eq "{id}"`` or ``members[value eq "{id}"]``: an indexed lookup in
+the membership table; ``members.display`` by the member's userName; ``members pr``). ``and``,
+``or``, ``not`` and grouping combine them. Filters are parsed and bound by the same parser as
+/Users (core/query_filters.py, against the Group schema); anything else is 400 ``invalidFilter``
+before a query runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import peewee
+
+from scim_me.core.query_filters import CREATED
+from scim_me.core.query_filters import ID
+from scim_me.core.query_filters import LAST_MODIFIED
+from scim_me.core.query_filters import RESOURCE_TYPE
+from scim_me.core.query_filters import And
+from scim_me.core.query_filters import Compare
+from scim_me.core.query_filters import Node
+from scim_me.core.query_filters import Not
+from scim_me.core.query_filters import Or
+from scim_me.core.query_filters import Present
+from scim_me.core.query_filters import Within
+from scim_me.core.query_filters import parse_search_filter
+from scim_me.core.schemas import SchemaRegistry
+from scim_me.core.search_values import parse_instant
+from scim_me.errors import InvalidFilterError
+from scim_me.errors import InvalidValueError
+from scim_me.storage.db import current_database
+from scim_me.storage.db import is_sqlite
+from scim_me.storage.groups import StoredGroup
+from scim_me.storage.groups import display_key
+from scim_me.storage.groups import stored_group
+from scim_me.storage.models import Group
+from scim_me.storage.models import GroupMember
+from scim_me.storage.models import User
+from scim_me.storage.users import user_name_key
+
+_TRUE = peewee.SQL("1 = 1")
+_FALSE = peewee.SQL("1 = 0")
+_SORTS: dict[str, Any] = {
+    "displayname": Group.display_key,
+    "externalid": Group.external_id,
+    "id": Group.id,
+    "meta.created": Group.created_at,
+    "meta.lastmodified": Group.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    total: int
+    groups: list[StoredGroup]
+
+
+def _string(column: Any, op: str, value: Any, attr: str) -> Any:
+    if op == "pr":
+        return column.is_null(False) & (column != "")
+    if value is None:
+        return column.is_null() if op == "eq" else column.is_null(False)
+    if not isinstance(value, str):
+        raise InvalidFilterError(f"{attr} is compared with a string.")
+    if op == "eq":
+        return column == value
+    if op == "ne":
+        return column.is_null() | (column != value)
+    if op == "sw":
+        return peewee.fn.SUBSTR(column, 1, len(value)) == value
+    if op == "ew":
+        return (peewee.fn.LENGTH(column) >= len(value)) & (
+            peewee.fn.SUBSTR(column, peewee.fn.LENGTH(column) - len(value) + 1) == value
+        )
+    if op == "co":
+        finder = peewee.fn.INSTR(column, value) if is_sqlite(current_database()) else peewee.fn.STRPOS(column, value)
+        return finder > 0
+    return {"gt": column > value, "ge": column >= value, "lt": column < value, "le": column <= value}[op]
+
+
+def _instant(column: Any, op: str, value: Any) -> Any:
+    if op == "pr":
+        return _TRUE
+    moment = parse_instant(value)
+    if moment is None:
+        raise InvalidFilterError(f"{value} is not an xsd:dateTime.")
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return {
+        "eq": column == moment,
+        "ne": column != moment,
+        "gt": column > moment,
+        "ge": column >= moment,
+        "lt": column < moment,
+        "le": column <= moment,
+    }[op]
+
+
+def _member_test(member: Any, node: Node) -> Any:
+    """A condition on one membership row (``member``) from a filter on member sub-attributes."""
+    if isinstance(node, And):
+        return _member_test(member, node.left) & _member_test(member, node.right)
+    if isinstance(node, Or):
+        return _member_test(member, node.left) | _member_test(member, node.right)
+    if isinstance(node, Not):
+        return ~_member_test(member, node.inner)
+    if isinstance(node, Present):
+        return _TRUE
+    if isinstance(node, Compare) and node.op in ("eq", "ne") and isinstance(node.value, str):
+        if node.target.sub == "value":
+            test = member.user == node.value
+        elif node.target.sub == "display":
+            person = User.alias()
+            test = member.user.in_(person.select(person.id).where(person.user_name_key == user_name_key(node.value)))
+        elif node.target.sub == "type":
+            test = _TRUE if node.value.lower() == "user" else _FALSE
+        else:
+            raise InvalidFilterError(f"members.{node.target.sub} cannot be filtered on.")
+        return test if node.op == "eq" else ~test
+    raise InvalidFilterError("Members are filtered by value, display or type with eq, ne or pr.")
+
+
+def _members(node: Node) -> Any:
+    """EXISTS a membership row of the group satisfying ``node`` (the membership table's indexes)."""
+    member = GroupMember.alias()
+    return peewee.fn.EXISTS(
+        member.select(peewee.SQL("1")).where((member.group == Group.id) & _member_test(member, node))
+    )
+
+
+def _leaf(node: Compare | Present) -> Any:
+    target = node.target
+    op = node.op if isinstance(node, Compare) else "pr"
+    value = node.value if isinstance(node, Compare) else None
+    if target.key == "members":
+        return _members(node)
+    if target.record == ID:
+        return _string(Group.id, op, value, "id")
+    if target.record == CREATED:
+        return _instant(Group.created_at, op, value)
+    if target.record == LAST_MODIFIED:
+        return _instant(Group.updated_at, op, value)
+    if target.record == RESOURCE_TYPE:
+        return _TRUE if op == "pr" or (op == "eq" and value == "Group") or (op == "ne" and value != "Group") else _FALSE
+    if target.key == "displayname":
+        folded = display_key(value) if isinstance(value, str) else value
+        return _string(Group.display_key, op, folded, "displayName")
+    if target.key == "externalid":
+        return _string(Group.external_id, op, value, "externalId")
+    raise InvalidFilterError(f"Groups cannot be filtered on {target.key}.")
+
+
+def _condition(node: Node) -> Any:
+    if isinstance(node, And):
+        return _condition(node.left) & _condition(node.right)
+    if isinstance(node, Or):
+        return _condition(node.left) | _condition(node.right)
+    if isinstance(node, Not):
+        return ~_condition(node.inner)
+    if isinstance(node, Within):
+        if node.target.key != "members":
+            raise InvalidFilterError(f"Groups cannot be filtered on {node.target.key}.")
+        return _members(node.inner)
+    return _leaf(node)
+
+
+def search_groups(
+    tenant_id: int,
+    registry: SchemaRegistry,
+    *,
+    filter: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+    sort_by: str | None = None,
+    descending: bool = False,
+) -> GroupPage:
+    """``limit`` groups after ``offset`` matching ``filter``, and how many match in all."""
+    where = Group.tenant == tenant_id
+    if filter is not None:
+        where = where & _condition(parse_search_filter(filter, registry))
+    column = _SORTS.get((sort_by or "meta.created").lower())
+    if column is None:
+        raise InvalidValueError(f"Groups cannot be sorted by {sort_by}; sort by {', '.join(sorted(_SORTS))}.")
+    total = Group.select().where(where).count()
+    if limit <= 0:
+        return GroupPage(total, [])
+    order = [column.desc() if descending else column.asc()]
+    if column is not Group.id:
+        order.append(Group.id.desc() if descending else Group.id.asc())
+    rows = Group.select().where(where).order_by(*order).offset(offset).limit(limit)
+    return GroupPage(total, [stored_group(row) for row in rows])
