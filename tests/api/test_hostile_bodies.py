@@ -45,7 +45,14 @@ NOT_JSON = {
 SCOPES = (
     "openid internal_login internal_user_password_update internal_consent_mgt_add"
     " internal_consent_mgt_delete internal_consent_mgt_view internal_user_recovery_create"
+    " internal_user_mgt_create internal_user_mgt_update internal_user_mgt_list"
+    " internal_group_mgt_create internal_group_mgt_update internal_group_mgt_list internal_bulk_resource_create"
 )
+# Path variables of the admin routes: ids nobody has (the body is refused before the lookup).
+PATH_VARIABLES = {
+    "<user_id>": "00000000-0000-0000-0000-000000000000",
+    "<group_id>": "00000000-0000-0000-0000-0000000000ff",
+}
 DEPTH = 100_000
 HOSTILE: dict[str, bytes] = {
     "deep-arrays": b"[" * DEPTH + b"]" * DEPTH,
@@ -90,7 +97,10 @@ def _json_routes() -> list[tuple[str, str, str]]:
     for rule in rules:
         for method in sorted((rule.methods or set()) & {"POST", "PUT", "PATCH"}):
             if rule.endpoint not in NOT_JSON:
-                routes.append((method, rule.rule, rule.endpoint))
+                path = rule.rule
+                for variable, value in PATH_VARIABLES.items():
+                    path = path.replace(variable, value)
+                routes.append((method, path, rule.endpoint))
     return routes
 
 
@@ -117,7 +127,15 @@ def shared(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pyte
     with database_at(backend, directory, request) as url:
         app = build_app(url, directory)
         tenant = make_tenant(app, "acme", self_registration="open")
-        kim = make_user(app, tenant, "kim", "correct-horse-9", emails=[{"value": "kim@example.com", "primary": True}])
+        # kim holds the tenant's admin role, so the admin endpoints read the bodies sent to them.
+        kim = make_user(
+            app,
+            tenant,
+            "kim",
+            "correct-horse-9",
+            emails=[{"value": "kim@example.com", "primary": True}],
+            roles=[{"value": "admin"}],
+        )
         yield Target(app, {"Authorization": f"Bearer {make_token(app, tenant, kim, SCOPES)}"})
         app.extensions["scim_me"].db.close_all()
 
