@@ -247,3 +247,35 @@ def test_recovery_through_the_api_with_a_real_smtp_server(smtp_server: tuple[Liv
     while time.monotonic() < deadline and not any(m.subject == "Your password was reset" for m in sink.messages):
         time.sleep(0.05)
     assert any(m.subject == "Your password was reset" for m in sink.messages)
+
+
+def test_sixth_send_is_429_across_workers(live_server: LiveServer) -> None:
+    """The send counter is in the database: five mails within the window, on whichever worker,
+    and the sixth recover is 429 with Retry-After."""
+    tenant = f"rec-{secrets.token_hex(3)}"
+    live_server.cli("tenant", "create", tenant)
+    live_server.cli("tenant", "update", tenant, "--set", "recovery_api_auth=anonymous")
+    user, _address = _user(live_server, tenant)
+    base = live_server.url("/api/users/v2/recovery/password", tenant)
+    agent = f"sends-{secrets.token_hex(4)}"
+    statuses = []
+    for n in range(6):
+        with session() as http:  # a new connection each time, so both workers take part
+            headers = {"User-Agent": f"{agent}-{n}"}
+            started = http.post(
+                f"{base}/init",
+                json={"claims": [{"uri": "http://wso2.org/claims/username", "value": user}]},
+                headers=headers,
+                timeout=HTTP_TIMEOUT_S,
+            )
+            code = started.json()[0]["channelInfo"]["recoveryCode"]
+            sent = http.post(
+                f"{base}/recover",
+                json={"recoveryCode": code, "channelId": "1"},
+                headers=headers,
+                timeout=HTTP_TIMEOUT_S,
+            )
+            statuses.append(sent.status_code)
+    assert statuses == [202] * 5 + [429]
+    assert sent.json()["code"] == "UAR-60001"
+    assert int(sent.headers["Retry-After"]) > 0
