@@ -379,7 +379,10 @@ def _associate(operands: list[Node], operators: list[str]) -> Node:
 
 
 def _scalar(value: Any) -> bool:
-    return isinstance(value, (str, bool, int, float))
+    """A value storage indexes (core/search_values.py): strings, booleans, finite numbers."""
+    if isinstance(value, (str, bool)):
+        return True
+    return isinstance(value, (int, float)) and as_number(value) is not None
 
 
 def _named(mapping: Mapping[str, Any], name: str) -> list[Any]:

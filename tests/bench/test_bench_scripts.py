@@ -84,3 +84,18 @@ def test_recovery_timing_prints_each_account_and_step() -> None:
     for kind in ("real account", "unknown name", "unverified"):
         for step in ("init", "recover"):
             assert re.search(rf"^{kind} {step} +median +[\d.]+ ms", out, re.M), out
+
+
+def test_filters_benchmark_measures_lookups_and_pages(tmp_path: Path) -> None:
+    """bench/filters.py (issue 11): equality lookups and 100-user pages, as ratios of GET /Me, and
+    the lookups' query plans, which must use the value index (docs/scim-filters.md)."""
+    output = tmp_path / "filters.json"
+    _run("bench/filters.py", "--smoke", "--json", str(output))
+    doc = json.loads(output.read_text())
+    names = [row["name"] for row in doc["results"]]
+    assert names[0] == "GET /scim2/Me"
+    assert {'GET /scim2/Users?filter=userName eq "..."', 'GET /scim2/Users?filter=emails.value eq "..."'} <= set(names)
+    assert all(row["median_ms"] > 0 and row["x_get_me"] > 0 for row in doc["results"])
+    for lookup in ("userName eq", "emails.value eq"):
+        plan = "\n".join(doc["plans"][lookup])
+        assert "uservalue_tenant_id_attr_sub_head" in plan, plan
