@@ -125,6 +125,11 @@ class Settings:
     max_values_per_attribute: int = 100
     # A user's stored profile as compact JSON, bytes (more: 400 `invalidValue`, nothing stored).
     max_profile_bytes: int = 64 * 1024
+    # Largest page of a list or search (RFC 7644 §3.4.2.4: a larger `count` gets this many);
+    # /ServiceProviderConfig advertises it (`filter.maxResults`, RFC 9865 `pagination.maxPageSize`).
+    max_page_size: int = 200
+    # Page size of a list or search that names no `count` (at most `max_page_size`).
+    default_page_size: int = 100
 
     # -- Passwords and lockout
     # Least password length in code points (NFKC), never truncated.
@@ -311,6 +316,8 @@ class Settings:
             raise ConfigError("max_operations must be >= 1 and max_body_bytes >= 1024")
         if self.max_values_per_attribute < 1 or self.max_profile_bytes < 1024:
             raise ConfigError("max_values_per_attribute must be >= 1 and max_profile_bytes >= 1024")
+        if not 1 <= self.default_page_size <= self.max_page_size:
+            raise ConfigError("default_page_size must be >= 1 and at most max_page_size")
         if self.sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
         if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:

@@ -22,9 +22,9 @@ from scim_me.web.context import base_url
 from scim_me.web.context import group_registry
 from scim_me.web.context import registry
 from scim_me.web.context import require_tenant
+from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.handlers import json_body
-from scim_me.web.listing import MAX_RESULTS
 from scim_me.web.negotiation import check_accept
 
 bp = Blueprint("discovery", __name__)
@@ -42,10 +42,19 @@ def service_provider_config() -> Response:
         "documentationUri": DOCS,
         "patch": {"supported": True},
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
-        "filter": {"supported": True, "maxResults": MAX_RESULTS},
+        "filter": {"supported": True, "maxResults": settings().max_page_size},
         "changePassword": {"supported": True},
         "sort": {"supported": True},
         "etag": {"supported": True},
+        # RFC 9865 §4: index paging on /Users and /Groups, cursor paging on /Users; cursors are keyset state
+        # signed by the server (docs/scim-filters.md) and do not expire, so no cursorTimeout.
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": settings().default_page_size,
+            "maxPageSize": settings().max_page_size,
+        },
         "authenticationSchemes": [
             {
                 "name": "OAuth Bearer Token",

@@ -34,11 +34,11 @@ from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.web.context import admin_registry
 from scim_me.web.context import current_tenant
+from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_admin
 from scim_me.web.guards import require_scope
 from scim_me.web.handlers import json_body
-from scim_me.web.listing import MAX_RESULTS
 from scim_me.web.listing import Query
 from scim_me.web.listing import cursor_key
 from scim_me.web.listing import list_body
@@ -140,7 +140,7 @@ def _list(principal: Principal, query: Query) -> Response:
         sort_order="descending" if query.descending else "ascending",
         cursor=query.cursor,
         cursor_key=cursor_key(),
-        max_page_size=MAX_RESULTS,
+        max_page_size=settings().max_page_size,
     )
     resources = [
         render_user(user, principal.tenant, None, selected=query.attributes, left_out=query.excluded)

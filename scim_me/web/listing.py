@@ -21,10 +21,10 @@ from scim_me.web.context import settings
 
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
-# RFC 7644 §3.4.2.4 leaves the page size to the provider; WSO2 pages by 100 and advertises
-# ``filter.maxResults`` 200 (/ServiceProviderConfig says the same).
+# RFC 7644 §3.4.2.4 leaves the page size to the provider: settings ``default_page_size`` (100, as
+# WSO2 pages) and ``max_page_size`` (200, WSO2's ``filter.maxResults``); /ServiceProviderConfig
+# advertises them.
 DEFAULT_COUNT = 100
-MAX_RESULTS = 200
 _QUERY_KEYS = ("attributes", "excludedAttributes", "filter", "sortBy", "sortOrder", "startIndex", "count", "cursor")
 _SEARCH_KEYS = {"schemas", *(key.lower() for key in _QUERY_KEYS)}
 
@@ -91,7 +91,8 @@ def _query(values: Mapping[str, Any]) -> Query:
     count = values.get("count")
     # §3.4.2.4: a startIndex below 1 is 1, a negative count is 0; more than the maximum is the maximum.
     start_index = max(_integer("startIndex", start), 1) if start is not None else 1
-    size = min(max(_integer("count", count), 0), MAX_RESULTS) if count is not None else DEFAULT_COUNT
+    limits = settings()
+    size = limits.default_page_size if count is None else min(max(_integer("count", count), 0), limits.max_page_size)
     return Query(
         filter=raw_filter or None,
         sort_by=sort_by or None,
