@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import operator
     from scim_me.api import recovery
     from scim_me.api import recovery_pages
+    from scim_me.api import scim_bulk
     from scim_me.api import scim_groups
     from scim_me.api import scim_me
     from scim_me.api import scim_users
@@ -123,6 +124,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(scim_me.bp)
     app.register_blueprint(scim_users.bp)
     app.register_blueprint(scim_groups.bp)
+    app.register_blueprint(scim_bulk.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(discovery.bp)

@@ -140,6 +140,11 @@ class PayloadTooLargeError(ScimError):
     default_detail = "The request body is larger than this server accepts."
 
 
+class TooManyOperationsError(PayloadTooLargeError):
+    # RFC 7644 §3.7.4: a BulkRequest over maxOperations is 413; tooMany says which limit.
+    scim_type = "tooMany"
+
+
 class UnsupportedMediaTypeError(ScimError):
     status = 415
     default_detail = "Content-Type must be application/scim+json or application/json."
@@ -148,6 +153,11 @@ class UnsupportedMediaTypeError(ScimError):
 class ConflictError(ScimError):
     status = 409
     default_detail = "The resource was changed by another request; retry."
+
+
+class UnresolvedBulkIdError(ConflictError):
+    # RFC 7644 §3.7.2: a bulkId reference that no operation of the request creates.
+    scim_type = "invalidValue"
 
 
 class TooManyRequestsError(ScimError):

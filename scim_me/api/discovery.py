@@ -1,6 +1,7 @@
 """SCIM discovery (RFC 7644 §4): ServiceProviderConfig, ResourceTypes, Schemas.
 
-They advertise exactly what this server implements: PATCH, ETags, password change, filtering
+They advertise exactly what this server implements: PATCH, bulk (its limits enforced by
+/scim2/Bulk), ETags, password change, filtering
 and sorting of /Users (``filter.maxResults`` is the largest page), Bearer and Basic
 authentication.
 In the ``wso2`` dialect /Schemas is a bare array with Java upper-case enums, as WSO2 answers.
@@ -25,6 +26,7 @@ from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.handlers import json_body
+from scim_me.web.listing import BULK_MAX_OPERATIONS
 from scim_me.web.negotiation import check_accept
 
 bp = Blueprint("discovery", __name__)
@@ -41,7 +43,7 @@ def service_provider_config() -> Response:
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": DOCS,
         "patch": {"supported": True},
-        "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {"supported": True, "maxOperations": BULK_MAX_OPERATIONS, "maxPayloadSize": settings().max_body_bytes},
         "filter": {"supported": True, "maxResults": settings().max_page_size},
         "changePassword": {"supported": True},
         "sort": {"supported": True},

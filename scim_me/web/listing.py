@@ -25,6 +25,9 @@ SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 # WSO2 pages) and ``max_page_size`` (200, WSO2's ``filter.maxResults``); /ServiceProviderConfig
 # advertises them.
 DEFAULT_COUNT = 100
+# RFC 7644 §3.7.4: the most operations one /scim2/Bulk request may carry (WSO2's default);
+# the payload limit is the server's body limit (max_body_bytes). Both in /ServiceProviderConfig.
+BULK_MAX_OPERATIONS = 1000
 _QUERY_KEYS = ("attributes", "excludedAttributes", "filter", "sortBy", "sortOrder", "startIndex", "count", "cursor")
 _SEARCH_KEYS = {"schemas", *(key.lower() for key in _QUERY_KEYS)}
 

@@ -58,7 +58,7 @@ class TestServiceProviderConfig:
         assert body["patch"] == {"supported": True}
         assert body["etag"] == {"supported": True}
         assert body["changePassword"] == {"supported": True}
-        assert body["bulk"]["supported"] is False
+        assert body["bulk"] == {"supported": True, "maxOperations": 1000, "maxPayloadSize": 1048576}
         assert body["filter"] == {"supported": True, "maxResults": 200}
         assert body["sort"] == {"supported": True}
         assert [(s["type"], s["primary"]) for s in body["authenticationSchemes"]] == [
