@@ -806,7 +806,8 @@ def demo() -> None:
 @click.option("--username", default="kim", show_default=True)
 @click.option("--password", default="demo-password-2026", show_default=True)
 @click.option("--spa-origin", default="http://localhost:5173", show_default=True, help="the demo SPA's origin")
-def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -> None:
+@click.option("--admin-password", default="tour-guide-keys-2026", show_default=True, help="the demo admin's")
+def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str, admin_password: str) -> None:
     """Create the demo tenant and user if missing (idempotent)."""
     from scim_me.storage.users import create_user
     from scim_me.storage.users import find_user
@@ -827,9 +828,56 @@ def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str) -
             }
             create_user(record.id, profile, _hash(settings, record, password, profile))
         clients = _ensure_demo_clients(record.id, spa_origin)
+        clients += _ensure_demo_admin(settings, record, admin_password)
     click.echo(f"demo tenant {tenant_name}, user {username} / {password}")
     for line in clients:
         click.echo(line)
+
+
+def _ensure_demo_admin(settings: Any, record: Any, password: str) -> list[str]:
+    """The demo tenant's administrator (the tenant's admin role: HTTP Basic on /scim2/Users,
+    /Groups, /Bulk, as WSO2 admins use it in Postman) and a ``demo-admin`` client_credentials
+    client with the admin scopes; with how to call /scim2/Users with each."""
+    from scim_me.core.accounts import ADMIN_SCOPES
+    from scim_me.storage.clients import create_client
+    from scim_me.storage.clients import list_clients
+    from scim_me.storage.users import create_user
+    from scim_me.storage.users import find_user
+
+    role = record.settings.admin_role
+    if find_user(record.id, "admin") is None:
+        profile = {"userName": "admin", "roles": [{"value": role, "display": role}]}
+        create_user(record.id, profile, _hash(settings, record, password, profile))
+    base = settings.base_url.rstrip("/")
+    prefix = "" if record.name == settings.default_tenant else f"/t/{record.name}"
+    lines = [
+        f"demo admin user admin / {password} (role {role!r}): HTTP Basic on the admin SCIM endpoints:",
+        f"  curl -s -u 'admin:{password}' {base}{prefix}/scim2/Users",
+    ]
+    existing = {c.name: c for c in list_clients(record.id)}
+    client = existing.get("demo-admin")
+    scopes = " ".join(sorted(ADMIN_SCOPES))
+    if client is None:
+        client, secret = create_client(
+            record.id,
+            "demo-admin",
+            public=False,
+            first_party=True,
+            redirect_uris=[],
+            allowed_origins=[],
+            grant_types=["client_credentials"],
+            scope=scopes,
+        )
+        label = "demo-admin client (client_credentials, admin scopes)"
+        lines.append(f"{label}: {client.client_id}  secret (shown once): {secret}")
+    else:
+        lines.append(f"demo-admin client: {client.client_id}  (secret was shown when it was created)")
+    lines += [
+        "  token: curl -s -u '<client id>:<secret>' -d grant_type=client_credentials "
+        f"-d 'scope={scopes}' {base}{prefix}/oauth2/token",
+        f"  then:  curl -s {base}{prefix}/scim2/Users -H 'Authorization: Bearer <access_token>'",
+    ]
+    return lines
 
 
 def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:

@@ -244,9 +244,15 @@ def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None
     assert second[3].startswith("demo consent-admin client: ") and "shown once" not in second[3]
     assert first[4].startswith("demo recovery client (client_credentials): ") and "secret (shown once)" in first[4]
     assert second[4].startswith("demo recovery client: ") and "shown once" not in second[4]
+    admin = "demo admin user admin / tour-guide-keys-2026 (role 'admin'): HTTP Basic on the admin SCIM endpoints:"
+    assert first[5] == second[5] == admin
+    assert first[6] == second[6] and first[6].endswith("/t/demo/scim2/Users")
+    assert first[7].startswith("demo-admin client (client_credentials, admin scopes): ") and "shown once" in first[7]
+    assert second[7].startswith("demo-admin client: ") and "shown once" not in second[7]
+    assert "grant_type=client_credentials" in first[8]
     rows = ready.ok("client", "list", "--tenant", "demo").splitlines()
     names = sorted(row.split("\t")[1] for row in rows)
-    assert names == ["demo-consent-admin", "demo-postman", "demo-recovery-app", "demo-spa"]
+    assert names == ["demo-admin", "demo-consent-admin", "demo-postman", "demo-recovery-app", "demo-spa"]
 
 
 def test_tenant_update_sets_password_policy_settings(ready: Cli) -> None:
