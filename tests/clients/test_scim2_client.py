@@ -38,8 +38,10 @@ from scim2_models import PatchOp
 from scim2_models import PatchOperation
 from scim2_models import SCIMException
 from scim2_models import ScimProvider
+from scim2_models import SearchRequest
 from scim2_models import User
 
+from scim_me.core.accounts import ADMIN_SCOPES
 from tests.support.live_server import DEFAULT_PASSWORD
 from tests.support.live_server import LiveServer
 
@@ -164,3 +166,85 @@ def test_wso2_dialect_shapes_are_refused_by_scim2_client(live_server: LiveServer
         with pytest.raises(ResponsePayloadValidationException) as refused:
             scim.query(Me)
         assert "emails.0" in str(refused.value.__cause__)
+
+
+@pytest.fixture
+def admin_scim(live_server: LiveServer) -> Iterator[SyncSCIMClient]:
+    """An ``rfc`` tenant and a client_credentials client with the admin scopes, its token from
+    the token endpoint, as a provisioning script gets it; discovery on."""
+    tenant = f"scim2c-admin-{secrets.token_hex(3)}"
+    live_server.cli("tenant", "create", tenant, "--dialect", "rfc")
+    scopes = " ".join(sorted(ADMIN_SCOPES))
+    out = live_server.cli(
+        "client", "create", "--tenant", tenant, "--name", "provisioner",
+        "--grant", "client_credentials", "--scope", scopes,
+    )  # fmt: skip
+    client_id = out.stdout.split("client_id: ", 1)[1].split()[0]
+    secret = out.stdout.split("client_secret: ", 1)[1].split()[0]
+    response = requests.post(
+        live_server.url("/oauth2/token", tenant),
+        data={"grant_type": "client_credentials", "scope": scopes},
+        auth=(client_id, secret),
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    with Client(
+        base_url=live_server.url("/scim2", tenant),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=HTTP_TIMEOUT_S,
+    ) as http:
+        scim = SyncSCIMClient(http)
+        scim.discover()
+        yield scim
+
+
+def test_scim2_client_administers_users(admin_scim: SyncSCIMClient) -> None:
+    """Create, list with a filter, patch, replace and delete a User (RFC 7644 §3.3-3.6)."""
+    user_model = admin_scim.get_resource_model("User")
+    babs = user_model(user_name="bjensen", display_name="Babs", emails=[{"value": "b@example.com"}])
+    created = admin_scim.create(babs)
+    assert created.id and created.user_name == "bjensen" and created.meta.version == 'W/"1"'
+    admin_scim.create(user_model(user_name="jsmith"))
+
+    found = admin_scim.query(user_model, query_parameters=SearchRequest(filter='userName eq "BJENSEN"'))
+    assert found.total_results == 1 and found.resources[0].id == created.id
+
+    title = PatchOp[user_model](operations=[PatchOperation(op="replace", path="title", value="Dr")])
+    patched = admin_scim.modify(user_model, created.id, title)
+    assert patched.title == "Dr"
+
+    patched.display_name = "Barbara"
+    replaced = admin_scim.replace(patched)
+    assert (replaced.display_name, replaced.title) == ("Barbara", "Dr")
+
+    admin_scim.delete(user_model, created.id)
+    with pytest.raises(SCIMException) as gone:
+        admin_scim.query(user_model, created.id)
+    assert gone.value.status == 404
+
+
+def test_scim2_client_administers_groups(admin_scim: SyncSCIMClient) -> None:
+    user_model = admin_scim.get_resource_model("User")
+    group_model = admin_scim.get_resource_model("Group")
+    assert group_model is not None
+    ann = admin_scim.create(user_model(user_name="ann"))
+    bob = admin_scim.create(user_model(user_name="bob"))
+    group = admin_scim.create(group_model(display_name="Tour Guides", members=[{"value": ann.id}]))
+    assert [m.value for m in group.members] == [ann.id]
+
+    listed = admin_scim.query(group_model, query_parameters=SearchRequest(filter=f'members.value eq "{ann.id}"'))
+    assert [g.id for g in listed.resources] == [group.id]
+
+    add = PatchOp[group_model](operations=[PatchOperation(op="add", path="members", value=[{"value": bob.id}])])
+    patched = admin_scim.modify(group_model, group.id, add)
+    assert sorted(m.value for m in patched.members) == sorted([ann.id, bob.id])
+    assert [g.value for g in admin_scim.query(user_model, bob.id).groups] == [group.id]
+
+    patched.display_name = "Guides"
+    patched.members = [m for m in patched.members if m.value == bob.id]
+    replaced = admin_scim.replace(patched)
+    assert replaced.display_name == "Guides" and [m.value for m in replaced.members] == [bob.id]
+
+    admin_scim.delete(group_model, group.id)
+    assert not admin_scim.query(user_model, bob.id).groups
