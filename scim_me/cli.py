@@ -506,6 +506,9 @@ def _tenant_option(func: Any) -> Any:
 @click.option(
     "--email-verified", is_flag=True, help="the operator checked the address (emailVerified; account recovery mails it)"
 )
+@click.option(
+    "--role", "roles", multiple=True, help="a role (repeatable); the tenant's admin_role makes an administrator"
+)
 def user_create(
     tenant_name: str | None,
     username: str,
@@ -514,6 +517,7 @@ def user_create(
     family_name: str | None,
     email: str | None,
     email_verified: bool,
+    roles: tuple[str, ...],
 ) -> None:
     """Create a user."""
     from scim_me.errors import ScimError
@@ -529,6 +533,8 @@ def user_create(
         profile["emails"] = [{"value": email, "primary": True}]
         if email_verified:
             profile["urn:scim:wso2:schema"] = {"emailVerified": True}
+    if roles:
+        profile["roles"] = [{"value": role} for role in dict.fromkeys(roles)]
     with _database(settings):
         record = _tenant(tenant_name or settings.default_tenant)
         password_hash = _hash(settings, record, password, profile)

@@ -52,6 +52,15 @@ _RECOVERY_APP = re.compile(
     r"^demo recovery client \(client_credentials\): (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE
 )
 CONSENT_ADMIN_SCOPES = "internal_consent_mgt_add internal_consent_mgt_delete internal_consent_mgt_view"
+_DEMO_ADMIN_USER = re.compile(r"^demo admin user (\S+) / (\S+) ", re.MULTILINE)
+_DEMO_ADMIN_CLIENT = re.compile(
+    r"^demo-admin client \(client_credentials, admin scopes\): (\S+)\s+secret \(shown once\): (\S+)$", re.MULTILINE
+)
+ADMIN_SCOPES = (
+    "internal_user_mgt_create internal_user_mgt_list internal_user_mgt_view internal_user_mgt_update"
+    " internal_user_mgt_delete internal_group_mgt_create internal_group_mgt_list internal_group_mgt_view"
+    " internal_group_mgt_update internal_group_mgt_delete internal_bulk_resource_create"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,12 @@ class Target:
     # The confidential client_credentials client with internal_user_recovery_create (Account recovery folder).
     recovery_id: str
     recovery_secret: str
+    # An administrator (the tenant's admin role, HTTP Basic) and a client_credentials client with
+    # the SCIM admin scopes (SCIM administration folder).
+    admin_username: str
+    admin_password: str
+    admin_client_id: str
+    admin_client_secret: str
 
 
 def _seeded_demo_tenant(live: LiveServer) -> Target:
@@ -78,6 +93,8 @@ def _seeded_demo_tenant(live: LiveServer) -> Target:
     assert admin, f"scim-me demo seed printed no consent-admin client id and secret: {out!r}"
     recovery = _RECOVERY_APP.search(out)
     assert recovery, f"scim-me demo seed printed no recovery client id and secret: {out!r}"
+    admin_user, admin_client = _DEMO_ADMIN_USER.search(out), _DEMO_ADMIN_CLIENT.search(out)
+    assert admin_user and admin_client, f"scim-me demo seed printed no admin user or demo-admin client: {out!r}"
     return Target(
         f"/t/{tenant}",
         match.group(1),
@@ -88,6 +105,10 @@ def _seeded_demo_tenant(live: LiveServer) -> Target:
         admin.group(2),
         recovery.group(1),
         recovery.group(2),
+        admin_user.group(1),
+        admin_user.group(2),
+        admin_client.group(1),
+        admin_client.group(2),
     )
 
 
@@ -105,6 +126,13 @@ def _default_tenant_public_client(live: LiveServer) -> Target:
     app = live.cli(*args, "--grant", "client_credentials", "--scope", "internal_user_recovery_create").stdout
     app_id, app_secret = _CLIENT_ID.search(app), _CLIENT_SECRET.search(app)
     assert app_id and app_secret, f"scim-me client create printed no client_id and secret: {app!r}"
+    admin_name = f"admin-{username}"
+    args = ["user", "create", "--tenant", DEFAULT_TENANT, "--username", admin_name, "--password", DEFAULT_PASSWORD]
+    live.cli(*args, "--role", "admin")
+    args = ["client", "create", "--tenant", DEFAULT_TENANT, "--name", f"SCIM admin {username}"]
+    scim_admin = live.cli(*args, "--grant", "client_credentials", "--scope", ADMIN_SCOPES).stdout
+    scim_id, scim_secret = _CLIENT_ID.search(scim_admin), _CLIENT_SECRET.search(scim_admin)
+    assert scim_id and scim_secret, f"scim-me client create printed no client_id and secret: {scim_admin!r}"
     return Target(
         "",
         match.group(1),
@@ -115,6 +143,10 @@ def _default_tenant_public_client(live: LiveServer) -> Target:
         admin_secret.group(1),
         app_id.group(1),
         app_secret.group(1),
+        admin_name,
+        DEFAULT_PASSWORD,
+        scim_id.group(1),
+        scim_secret.group(1),
     )
 
 
@@ -139,6 +171,10 @@ def _run_newman(newman: list[str], live: LiveServer, target: Target, report_path
         "consent_admin_client_secret": target.consent_admin_secret,
         "recovery_client_id": target.recovery_id,
         "recovery_client_secret": target.recovery_secret,
+        "admin_username": target.admin_username,
+        "admin_password": target.admin_password,
+        "admin_client_id": target.admin_client_id,
+        "admin_client_secret": target.admin_client_secret,
     }
     command = [*newman, "run", str(COLLECTION), "--environment", str(ENVIRONMENT)]
     for key, value in env_vars.items():
