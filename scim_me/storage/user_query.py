@@ -136,7 +136,7 @@ def search_users(
     if filter is not None:
         node = parse_search_filter(filter, registry)
         where = where & _condition(node, tenant_id, _Aliases())
-    order = _order(registry, sort_by, sort_order)
+    order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
     total = User.select(peewee.fn.COUNT(peewee.SQL("*"))).where(where).scalar() or 0
     if cursor is None:
@@ -356,6 +356,7 @@ class _Order:
     nullable: bool = False
     unique: bool = False
     dates: bool = False  # the key is a timestamp column
+    joined: Any = None  # a subquery of (sort_user, sort_value) the users are LEFT JOINed to
 
     def order_by(self, backwards: bool) -> str:
         down = "DESC" if self.descending != backwards else "ASC"
@@ -412,7 +413,7 @@ class _Order:
         return [value, row[0]]
 
 
-def _order(registry: SchemaRegistry, sort_by: str | None, sort_order: str | None) -> _Order:
+def _order(tenant_id: int, registry: SchemaRegistry, sort_by: str | None, sort_order: str | None) -> _Order:
     descending = sort_order is not None and sort_order.lower() == "descending"
     target = parse_sort_target(sort_by, registry) if sort_by is not None else None
     if target is None or target.record == RESOURCE_TYPE:
@@ -425,11 +426,16 @@ def _order(registry: SchemaRegistry, sort_by: str | None, sort_order: str | None
     if target.key == "username" and target.sub == "":
         # The uniqueness key (NFKC + casefold) is indexed and unique per tenant.
         return _Order(User.user_name_key, descending, unique=True)
+    # One pass over the attribute's rows (its index range), grouped, joined to the users: a
+    # correlated subquery per user costs an index probe for every user of the tenant instead.
     value = UserValue.alias("s")
-    key = value.select(peewee.fn.MIN(_sort_column(value, target))).where(
-        (value.user == User.id) & (value.attr == target.key) & (value.sub == target.sub)
+    values = (
+        value.select(value.user.alias("sort_user"), peewee.fn.MIN(_sort_column(value, target)).alias("sort_value"))
+        .where((value.tenant_id == tenant_id) & (value.attr == target.key) & (value.sub == target.sub))
+        .group_by(value.user)
+        .alias("sorted_values")
     )
-    return _Order(key, descending, nullable=True)
+    return _Order(values.c.sort_value, descending, nullable=True, joined=values)
 
 
 def _sort_column(value: Any, target: Target) -> Any:
@@ -448,7 +454,10 @@ def _page_rows(
 ) -> list[tuple[Any, ...]]:
     """The filtered users as ``t`` with their sort key, past ``edge``, in order, one page."""
     db = current_database()
-    inner_sql, inner_params = User.select(*_USER_COLUMNS, order.key.alias("sort_key")).where(where).sql()
+    inner = User.select(*_USER_COLUMNS, order.key.alias("sort_key"))
+    if order.joined is not None:
+        inner = inner.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
+    inner_sql, inner_params = inner.where(where).sql()
     sql = f"SELECT * FROM ({inner_sql}) AS t"  # noqa: S608 (peewee-built SQL, parameters bound)
     params = list(inner_params)
     if edge is not None:
