@@ -462,3 +462,20 @@ def test_cursor_paging(client, auth, five):
     forged = client.get(f"{USERS}?cursor=abc&count=3&sortBy=userName", headers=auth)
     assert forged.status_code == 400
     assert forged.json["scimType"] == "invalidCursor"
+
+
+def test_a_page_costs_the_same_statements_whatever_its_size(client, auth, app, tenant):
+    """The users of a page are rendered with facts read for the whole page (caller.load_facts_of):
+    a 20-user page runs as many statements as a 2-user page."""
+    from tests.support.statements import count_statements
+
+    for index in range(20):
+        make_user(app, tenant, f"user{index:02d}")
+    counts = []
+    for size in (2, 20):
+        client.get(f"{USERS}?count={size}", headers=auth)  # warm the worker's caches
+        with count_statements(app) as seen:
+            response = client.get(f"{USERS}?count={size}", headers=auth)
+        assert response.status_code == 200 and len(response.json["Resources"]) == size
+        counts.append(len(seen))
+    assert counts[0] == counts[1], counts
