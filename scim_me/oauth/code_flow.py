@@ -20,6 +20,7 @@ from flask import g
 
 from scim_me.auth.keys import signing_key
 from scim_me.auth.tokens import issuer_for
+from scim_me.core.accounts import is_disabled
 from scim_me.oauth.claims import user_claims
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.storage.codes import CodeRecord
@@ -98,7 +99,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         """Nothing to do: the code was spent when it was redeemed."""
 
     def authenticate_user(self, authorization_code: CodeRecord) -> StoredUser | None:
-        return get_user(authorization_code.tenant_id, authorization_code.user_id)
+        user = get_user(authorization_code.tenant_id, authorization_code.user_id)
+        # A code issued just before an administrator disabled the account buys no token.
+        return None if user is None or is_disabled(user.profile) else user
 
 
 def tenant_signing_key() -> tuple[str, str, Any]:

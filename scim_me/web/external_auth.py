@@ -9,6 +9,7 @@ import time
 from scim_me.auth.external import KeysUnavailable
 from scim_me.auth.external import verify_external_token
 from scim_me.auth.tokens import AccessClaims
+from scim_me.core.accounts import is_disabled
 from scim_me.errors import UnavailableError
 from scim_me.storage.external_issuers import ExternalIssuerRecord
 from scim_me.storage.external_issuers import find_user_by_email
@@ -51,6 +52,8 @@ def authenticate_external(tenant: TenantRecord, token: str, config: ExternalIssu
     user = _local_user(tenant, config, claims)
     if user is None:
         raise unauthorized("The token's user does not exist.")
+    if is_disabled(user.profile):
+        raise unauthorized("The account is disabled.")
     return Principal(
         tenant,
         user.id,
