@@ -206,15 +206,29 @@ def _plans(app: Any, tenant_id: int, registry: Any, filters: dict[str, str]) -> 
 
 
 def _group_plan(app: Any, tenant_id: int, user_id: str) -> list[str]:
-    """The membership lookup behind ``members.value eq`` (the join table's user_id index)."""
+    """EXPLAIN of the page statement of ``GET /scim2/Groups?filter=members.value eq "{id}"``
+    (storage/group_query.py over the membership table's user_id index)."""
     from scim_me.storage.db import is_sqlite
+    from scim_me.storage.group_query import search_groups
 
     db = app.extensions["scim_me"].db
-    p = db.param
-    sql = f"SELECT group_id FROM scim_group_members WHERE tenant_id = {p} AND user_id = {p}"
+    seen: list[tuple[str, Any]] = []
+    real = db.execute_sql
+
+    def capture(sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        seen.append((sql, params))
+        return real(sql, params, *args, **kwargs)
+
+    db.execute_sql = capture
+    try:
+        with db.connection_context():
+            search_groups(tenant_id, app.extensions["scim_me"].group_registry, filter=f'members.value eq "{user_id}"')
+    finally:
+        del db.execute_sql
+    sql, params = seen[-1]
     prefix = "EXPLAIN QUERY PLAN " if is_sqlite(db) else "EXPLAIN "
     with db.connection_context():
-        rows = db.execute_sql(prefix + sql, (tenant_id, user_id)).fetchall()
+        rows = db.execute_sql(prefix + sql, params).fetchall()
     return [row[-1] if is_sqlite(db) else row[0] for row in rows]
 
 
@@ -320,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 "emails.value eq": f'emails.value eq "{user_name}@example.com"',
             },
         )
-        plans["members.value eq (membership lookup)"] = _group_plan(app, tenant.id, member)
+        plans["members.value eq (Groups)"] = _group_plan(app, tenant.id, member)
         backend = "SQLite" if url.startswith("sqlite") else "PostgreSQL"
         db.close_all()
 

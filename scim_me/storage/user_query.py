@@ -429,10 +429,14 @@ def _order(tenant_id: int, registry: SchemaRegistry, sort_by: str | None, sort_o
     # One pass over the attribute's rows (its index range), grouped, joined to the users: a
     # correlated subquery per user costs an index probe for every user of the tenant instead.
     value = UserValue.alias("s")
+    # On SQLite grouped by ``+user_id`` (the same groups): by the bare column SQLite walks the
+    # user_id index over every value of every attribute to meet the groups in order, rather than
+    # read this attribute's range of the (tenant_id, attr, sub, head) index and sort it.
+    groups = peewee.NodeList((peewee.SQL("+"), value.user), glue="") if is_sqlite(current_database()) else value.user
     values = (
         value.select(value.user.alias("sort_user"), peewee.fn.MIN(_sort_column(value, target)).alias("sort_value"))
         .where((value.tenant_id == tenant_id) & (value.attr == target.key) & (value.sub == target.sub))
-        .group_by(value.user)
+        .group_by(groups)
         .alias("sorted_values")
     )
     return _Order(values.c.sort_value, descending, nullable=True, joined=values)
@@ -449,23 +453,32 @@ def _sort_column(value: Any, target: Target) -> Any:
     return value.exact if target.case_exact else value.folded
 
 
+_PAGE_COLUMNS = (
+    "u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.updated_at, "
+    "u.password_hash, u.password_changed_at, t.sort_key"
+)
+
+
 def _page_rows(
     where: Any, order: _Order, *, backwards: bool, edge: list[Any] | None, limit: int, offset: int = 0
 ) -> list[tuple[Any, ...]]:
-    """The filtered users as ``t`` with their sort key, past ``edge``, in order, one page."""
+    """One page of the filtered users (``t``: id and sort key), past ``edge``, in order; the
+    users' rows are read for that page only, so a sort over many users moves ids, not profiles."""
     db = current_database()
-    inner = User.select(*_USER_COLUMNS, order.key.alias("sort_key"))
+    keys = User.select(User.id, order.key.alias("sort_key"))
     if order.joined is not None:
-        inner = inner.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
-    inner_sql, inner_params = inner.where(where).sql()
-    sql = f"SELECT * FROM ({inner_sql}) AS t"  # noqa: S608 (peewee-built SQL, parameters bound)
-    params = list(inner_params)
+        keys = keys.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
+    keys_sql, keys_params = keys.where(where).sql()
+    page = f"SELECT t.id, t.sort_key FROM ({keys_sql}) AS t"  # noqa: S608 (peewee-built SQL, parameters bound)
+    params = list(keys_params)
     if edge is not None:
         condition, values = order.beyond(edge, backwards)
-        sql += f" WHERE {condition}"
+        page += f" WHERE {condition}"
         params += values
-    sql += f" ORDER BY {order.order_by(backwards)} LIMIT ? OFFSET ?"
+    ordering = order.order_by(backwards)
+    page += f" ORDER BY {ordering} LIMIT ? OFFSET ?"
     params += [limit, offset]
+    sql = f"SELECT {_PAGE_COLUMNS} FROM ({page}) AS t JOIN users AS u ON u.id = t.id ORDER BY {ordering}"  # noqa: S608
     return list(db.execute_sql(sql.replace("?", db.param), params).fetchall())
 
 
