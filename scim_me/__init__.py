@@ -41,7 +41,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.core.schemas import load_group_registry
     from scim_me.core.schemas import load_registry
     from scim_me.notify import notices
-    from scim_me.notify.mail import build_mailer
+    from scim_me.notify.outbox import build_outbox_mailer
     from scim_me.oauth.server import build_authorization_server
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
@@ -95,7 +95,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         registry=registry,
         admin_registry=load_registry(settings.schema_source(), admin=True),
         group_registry=load_group_registry(settings.schema_source()),
-        mailer=build_mailer(settings),
+        mailer=build_outbox_mailer(settings, db),
         custom_schemas=custom,
     )
     app.extensions["scim_me"] = app_state

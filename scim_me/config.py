@@ -176,6 +176,10 @@ class Settings:
     mail_outbox_dir: str = str(INSTANCE_DIR / "outbox")
     # Delivery attempts per mail before it is given up.
     mail_retries: int = 3
+    # Pause after the first failed attempt, seconds; it doubles with each further one.
+    mail_backoff_seconds: int = 1
+    # How often each worker's sender looks for mail queued by other processes or due for a retry, seconds.
+    mail_poll_seconds: int = 5
     # SMTP relay host.
     smtp_host: str = "127.0.0.1"
     # SMTP relay port.
@@ -303,6 +307,8 @@ class Settings:
     def validate(self) -> None:
         if self.log_format not in ("text", "json"):
             raise ConfigError("log_format must be 'text' or 'json'")
+        if self.mail_backoff_seconds < 0 or self.mail_poll_seconds < 1:
+            raise ConfigError("mail_backoff_seconds must be >= 0 and mail_poll_seconds >= 1")
         if self.maintenance_interval_seconds < 0:
             raise ConfigError("maintenance_interval_seconds must be >= 0 (0: no periodic pruning)")
         self.trusted_proxy_networks()

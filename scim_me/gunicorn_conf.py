@@ -1,7 +1,8 @@
 """gunicorn hooks for scim-me: ``gunicorn -c python:scim_me.gunicorn_conf 'scim_me:create_app()'``
 (``make run`` and ``make serve`` use it).
 
-Every worker, once its app is loaded, prunes expired rows every ``maintenance_interval_seconds``
+Every worker, once its app is loaded, starts its mail sender (notify/outbox.py: mail queued
+before a restart leaves at once) and prunes expired rows every ``maintenance_interval_seconds``
 (storage/maintenance.py; 0 turns it off).
 
 With ``PROMETHEUS_MULTIPROC_DIR`` set, the workers share their metrics through files in that
@@ -36,7 +37,11 @@ def child_exit(_server: Any, worker: Any) -> None:
 def post_worker_init(worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     state = getattr(app, "extensions", {}).get("scim_me")
-    if state is None or state.settings.maintenance_interval_seconds <= 0:
+    if state is None:
+        return
+    # Mail queued before a restart (or by another instance) leaves without waiting for a request.
+    state.mailer.start()
+    if state.settings.maintenance_interval_seconds <= 0:
         return
     from scim_me.storage.maintenance import PeriodicPrune
 

@@ -12,9 +12,9 @@ of the worker, so a slow or unreachable relay never delays or fails the user's r
   the outbox directory is created owner-only.
 
 Messages are plain text built with the standard library (``email.message.EmailMessage`` with the
-SMTP policy: a CR or LF in a header value is refused, so no header injection). Queued mail is
-in memory only: a worker killed before delivery loses it. Verification codes stay valid in the
-database, so the user can ask for them again (``/me/resend-code``).
+SMTP policy: a CR or LF in a header value is refused, so no header injection). The server's
+mail goes through the durable outbox (notify/outbox.py, a table): this module's in-memory queue
+(``Mailer.send_later``) serves tools and tests that build a ``Mailer`` themselves.
 """
 
 from __future__ import annotations
@@ -211,6 +211,16 @@ class Mailer:
                     return False
                 self._idle.wait(left)
         return True
+
+    def attempt(self, mail: Mail) -> tuple[bool, bool, str]:
+        """One try: ``(sent, permanent failure, error)``; the error names the failure, never the body."""
+        try:
+            self.transport.send(build_message(mail, self.sender))
+        except PermanentMailError as exc:
+            return False, True, str(exc)
+        except (OSError, smtplib.SMTPException) as exc:  # timeouts are OSErrors
+            return False, False, type(exc).__name__
+        return True, False, ""
 
     def deliver(self, mail: Mail) -> bool:
         """Send now, with retries; True when the transport accepted the message."""

@@ -21,7 +21,6 @@ from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
 from scim_me.notify.notices import tenant_url
 from scim_me.storage import email_changes
-from scim_me.storage.db import after_commit
 from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
 from scim_me.storage.tenants import TenantRecord
@@ -100,7 +99,7 @@ def store_email_change(tenant: TenantRecord, user: StoredUser, change: Requested
     mail = verification_mail(tenant, user, change.address, code, expires)
     mailer = current_mailer()
     if mailer is not None:
-        after_commit(lambda: mailer.send_later(mail))
+        mailer.send_later(mail)  # the outbox row commits (or rolls back) with the change
 
 
 def verification_mail(tenant: TenantRecord, user: StoredUser, address: str, code: str, expires: datetime) -> Mail:

@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -142,17 +143,25 @@ def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
 
 
+# Threads holding the writer flock. Reentrant per thread: a write from an after-commit callback
+# (e.g. queueing a mail in the outbox) runs while the committing transaction's flock is still held,
+# and a second flock on another descriptor would wait for it forever.
+_holding = threading.local()
+
+
 @contextmanager
 def _writer_queue(db: peewee.Database) -> Iterator[None]:
     path = db.database
-    if not path or path == ":memory:" or db.in_transaction():
+    if not path or path == ":memory:" or db.in_transaction() or getattr(_holding, "path", None) == path:
         yield
         return
     fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _holding.path = path
         yield
     finally:
+        _holding.path = None
         os.close(fd)  # closing the descriptor releases the lock
 
 

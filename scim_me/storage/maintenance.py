@@ -1,6 +1,7 @@
 """Pruning what no check needs any more: idle throttle rows, used or expired authorization codes
-and MFA challenges, stale e-mail changes and recovery flows, expired access and refresh token
-records, finished grants, ended sessions. ``scim-me maintenance prune`` runs it, and every
+and MFA challenges, sent mail (a day after sending; failed mail after a week), stale e-mail
+changes and recovery flows, expired access and refresh token records, finished grants, ended
+sessions. ``scim-me maintenance prune`` runs it, and every
 gunicorn worker runs it every ``maintenance_interval_seconds`` (scim_me/gunicorn_conf.py).
 
 Each rule deletes only rows whose absence means the same as their presence, a ``GRACE`` after
@@ -39,6 +40,7 @@ from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import EmailChange
+from scim_me.storage.models import MailOutbox
 from scim_me.storage.models import MfaChallenge
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthCode
@@ -50,6 +52,8 @@ from scim_me.storage.users import now as utc_now
 
 log = logging.getLogger("scim_me.maintenance")
 GRACE = timedelta(days=1)
+# Mail given up on stays a week for the operator to look into (its body is sealed).
+FAILED_MAIL_KEPT = timedelta(days=7)
 BATCH = 500
 # pg_try_advisory_lock key: "scim" "prun" as two 32-bit words; any constant shared by all instances.
 ADVISORY_KEY = 0x7363696D7072756E
@@ -91,6 +95,14 @@ def _rules(now: datetime, leeway: timedelta, absolute: timedelta) -> list[tuple[
                     | (OAuthGrant.created_at < cutoff - absolute)
                     | OAuthGrant.session_id.in_(ended_sessions)
                 ),
+            ),
+        ),
+        (
+            "mail",
+            lambda: _delete(
+                MailOutbox,
+                ((MailOutbox.state == "sent") & (MailOutbox.sent_at < cutoff))
+                | (MailOutbox.state.in_(("failed", "unknown")) & (MailOutbox.created_at < cutoff - FAILED_MAIL_KEPT)),
             ),
         ),
         (

@@ -390,6 +390,30 @@ class GroupMember(BaseModel):
         indexes = ((("group", "user"), True),)
 
 
+class MailOutbox(BaseModel):
+    """A mail to send (storage/outbox.py): ``pending`` until a sender claims it (``sending``, the
+    attempt recorded first), then ``sent``, back to ``pending`` with a later ``next_attempt_at``
+    after a transient failure, ``failed``, or ``unknown`` when its sender died mid-attempt. The
+    body is sealed with the master key (it holds codes and links)."""
+
+    id = peewee.BigAutoField()
+    kind = peewee.CharField(max_length=64)
+    recipient = peewee.CharField(max_length=320)
+    subject = peewee.TextField()
+    body = peewee.TextField()
+    state = peewee.CharField(max_length=16, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    created_at = peewee.DateTimeField()
+    next_attempt_at = peewee.DateTimeField()
+    claimed_at = peewee.DateTimeField(null=True)
+    sent_at = peewee.DateTimeField(null=True)
+    last_error = peewee.CharField(max_length=255, default="")
+
+    class Meta:
+        table_name = "mail_outbox"
+        indexes = ((("state", "next_attempt_at"), False),)
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

@@ -22,7 +22,7 @@ from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.errors import ApiError
 from scim_me.errors import NotFoundError
-from scim_me.notify.mail import Mailer
+from scim_me.notify.outbox import OutboxMailer
 from scim_me.storage.clients import tenant_origins
 from scim_me.storage.db import Database
 from scim_me.storage.tenants import TenantRecord
@@ -60,7 +60,7 @@ class AppState:
     settings: Settings
     db: Database
     registry: SchemaRegistry
-    mailer: Mailer
+    mailer: OutboxMailer
     # The User schemas as administrators write them (/scim2/Users): without the self-service
     # overrides (core/schemas.load_registry(admin=True)).
     admin_registry: SchemaRegistry

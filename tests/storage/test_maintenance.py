@@ -37,6 +37,7 @@ NOTHING = {
     "access_tokens": 0,
     "refresh_tokens": 0,
     "grants": 0,
+    "mail": 0,
     "sessions": 0,
 }
 

@@ -33,6 +33,7 @@ TABLES = {
     "external_issuers",
     "email_changes",
     "login_throttles",
+    "mail_outbox",
     "mfa_backup_codes",
     "mfa_challenges",
     "oauth_access_tokens",
@@ -79,7 +80,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 15
+            assert LATEST == ALL_STEPS[-1] == 16
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

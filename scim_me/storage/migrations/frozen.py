@@ -47,6 +47,7 @@ CREATED: dict[int, tuple[str, ...]] = {
     12: ("RecoveryFlow",),
     13: ("UserValue",),
     14: ("Group", "GroupMember"),
+    16: ("MailOutbox",),
 }
 
 
@@ -696,3 +697,28 @@ class FrozenSchema:
                 indexes = ((("group", "user"), True),)
 
         return GroupMember
+
+    # 16: the durable mail outbox
+
+    @cached_property
+    def MailOutbox(self) -> Any:
+        class MailOutbox(peewee.Model):
+            id = peewee.BigAutoField()
+            kind = peewee.CharField(max_length=64)
+            recipient = peewee.CharField(max_length=320)
+            subject = peewee.TextField()
+            body = peewee.TextField()
+            state = peewee.CharField(max_length=16, default="pending")
+            attempts = peewee.IntegerField(default=0)
+            created_at = peewee.DateTimeField()
+            next_attempt_at = peewee.DateTimeField()
+            claimed_at = peewee.DateTimeField(null=True)
+            sent_at = peewee.DateTimeField(null=True)
+            last_error = peewee.CharField(max_length=255, default="")
+
+            class Meta:
+                database = self._db
+                table_name = "mail_outbox"
+                indexes = ((("state", "next_attempt_at"), False),)
+
+        return MailOutbox

@@ -22,6 +22,7 @@ from scim_me.storage.migrations.steps import v12_recovery_flows
 from scim_me.storage.migrations.steps import v13_user_search_values
 from scim_me.storage.migrations.steps import v14_groups
 from scim_me.storage.migrations.steps import v15_user_search_changes
+from scim_me.storage.migrations.steps import v16_mail_outbox
 
 Step = Callable[[peewee.Database], None]
 
@@ -43,5 +44,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v13_user_search_values,
         v14_groups,
         v15_user_search_changes,
+        v16_mail_outbox,
     )
 ]
