@@ -132,25 +132,36 @@ class OutboxMailer:
                 try:
                     while self.send_one(db):
                         pass
-                except Exception:  # a broken database or bug must not kill the sender
-                    log.exception("mail sender failed; retrying")
+                    due = None
                     if not persistent:
-                        time.sleep(self.backoff or 0.1)
+                        with db.connection_context():
+                            due = outbox.next_due(db)
+                except Exception:  # a broken database or a bug must not kill a polling sender
+                    log.exception("mail sender failed")
+                    if not persistent:
+                        with self._lock:
+                            self._thread = None  # the next kick starts a new one
+                        return
+                    due = None
                 if persistent:
                     self._wake.wait(self.poll_seconds)
                     continue
-                with db.connection_context():
-                    due = outbox.next_due(db)
                 if due is not None:  # a retry's pause: wait for it rather than strand the mail
                     self._wake.wait(min(self.poll_seconds, max(0.0, (due - now()).total_seconds())))
                     continue
                 with self._lock:  # on demand: stop unless kicked meanwhile (decided under the lock)
                     if not self._wake.is_set():
-                        self._thread = None
+                        self._thread = None  # a kick from now on starts a new sender
                         return
         finally:
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
             if db is not self.db:
-                db.close_all()
+                try:
+                    db.close_all()
+                except Exception:  # closing connections of a database already gone
+                    log.debug("closing the mail sender's connections failed", exc_info=True)
 
     def send_one(self, db: Any) -> bool:
         """Claim and attempt one due mail; False when none was due."""
