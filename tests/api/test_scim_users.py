@@ -479,3 +479,42 @@ def test_a_page_costs_the_same_statements_whatever_its_size(client, auth, app, t
         assert response.status_code == 200 and len(response.json["Resources"]) == size
         counts.append(len(seen))
     assert counts[0] == counts[1], counts
+
+
+def test_patch_remove_by_complex_filter_rfc_7644_3_5_2_2(client, auth, app, tenant):
+    """RFC 7644 §3.5.2.2 example: remove emails[type eq "work" and value ew "example.com"]."""
+    lee = make_user(
+        app,
+        tenant,
+        "lee",
+        emails=[{"type": "work", "value": "lee@example.com"}, {"type": "home", "value": "lee@home.example"}],
+    )
+    body = patch_body({"op": "remove", "path": 'emails[type eq "work" and value ew "example.com"]'})
+    response = client.patch(f"{USERS}/{lee.id}", json=body, headers=auth)
+    assert response.status_code == 200, response.json
+    assert response.json["emails"] == [{"type": "home", "value": "lee@home.example"}]
+
+
+def test_patch_replace_through_a_filter_rfc_7644_3_5_2_3(client, auth, app, tenant):
+    """RFC 7644 §3.5.2.3 example: replace addresses[type eq "work"] with a new value."""
+    lee = make_user(app, tenant, "lee", addresses=[{"type": "work", "streetAddress": "1 Old Rd"}])
+    body = patch_body(
+        {
+            "op": "replace",
+            "path": 'addresses[type eq "work"]',
+            "value": {"type": "work", "streetAddress": "911 Universal City Plaza", "locality": "Hollywood"},
+        }
+    )
+    response = client.patch(f"{USERS}/{lee.id}", json=body, headers=auth)
+    assert response.status_code == 200, response.json
+    (address,) = response.json["addresses"]
+    assert (address["streetAddress"], address["locality"]) == ("911 Universal City Plaza", "Hollywood")
+
+
+def test_a_user_cannot_make_themselves_an_admin_through_me(client, app, tenant):
+    make_user(app, tenant, "lee", PASSWORD)
+    grab = patch_body({"op": "add", "path": "roles", "value": [{"value": "admin"}]})
+    response = client.patch(ME, json=grab, headers=basic("lee", PASSWORD))
+    assert response.status_code == 400
+    assert response.json["scimType"] == "mutability"
+    assert client.get(USERS, headers=basic("lee", PASSWORD)).status_code == 403
