@@ -762,6 +762,32 @@ def client_delete(tenant_name: str | None, client_id: str) -> None:
     click.echo("deleted")
 
 
+@client.command("rotate-secret")
+@_tenant_option
+@click.option("--client-id", required=True)
+@click.option(
+    "--keep-tokens", is_flag=True, help="leave the tokens already issued to the client valid (default: revoke them)"
+)
+def client_rotate_secret(tenant_name: str | None, client_id: str, keep_tokens: bool) -> None:
+    """Give a confidential client a new secret (printed once); the old one stops working."""
+    from scim_me.storage.clients import ClientError
+    from scim_me.storage.clients import rotate_client_secret
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        try:
+            secret = rotate_client_secret(record.id, client_id, revoke_grants=not keep_tokens)
+        except ClientError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if secret is None:
+            raise click.ClickException(f"no client {client_id!r} in tenant {record.name}")
+    click.echo(f"client_secret: {secret}")
+    click.echo(
+        "(shown once; the previous secret no longer works" + ("" if keep_tokens else ", its tokens are revoked") + ")"
+    )
+
+
 @main.command("token")
 @_tenant_option
 @click.option("--user", "username", help="the user the token is for (omit for an application token)")

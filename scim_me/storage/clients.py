@@ -154,6 +154,27 @@ def delete_client(tenant_id: int, client_id: str) -> bool:
         return bool(query.execute() == 1)
 
 
+def rotate_client_secret(tenant_id: int, client_id: str, *, revoke_grants: bool = True) -> str | None:
+    """A new secret for a confidential client (the old one stops working at once; only the digest
+    is stored); with ``revoke_grants`` every grant issued to the client ends too, as a leaked
+    secret may have minted tokens. None when there is no such client."""
+    from scim_me.storage.models import OAuthGrant
+
+    row = OAuthClient.get_or_none((OAuthClient.client_id == client_id) & (OAuthClient.tenant == tenant_id))
+    if row is None:
+        return None
+    if row.is_public:
+        raise ClientError("a public client has no secret to rotate")
+    secret = secrets.token_urlsafe(32)
+    with write_transaction():
+        OAuthClient.update(secret_hash=_digest(secret)).where(OAuthClient.id == row.id).execute()
+        if revoke_grants:
+            OAuthGrant.update(revoked_at=datetime.now(UTC).replace(tzinfo=None)).where(
+                (OAuthGrant.client == row.id) & OAuthGrant.revoked_at.is_null()
+            ).execute()
+    return secret
+
+
 def verify_client_secret(client: ClientRecord, secret: str) -> bool:
     """Constant-time comparison of a presented secret with the stored digest."""
     if client.secret_hash is None or not secret:

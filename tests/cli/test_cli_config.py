@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.support import PASSWORD
 from tests.cli.support import Cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,3 +86,28 @@ def test_config_set_gives_the_cli_the_served_base_url(ready: Cli) -> None:
 def test_maintenance_prune_reports_what_it_deleted(ready: Cli) -> None:
     out = ready.ok("maintenance", "prune")
     assert out.startswith("throttle ") and "codes 0" in out and "sessions 0" in out, out
+
+
+def test_client_rotate_secret_replaces_the_secret_and_revokes_its_tokens(ready: Cli, app_on) -> None:
+    out = ready.ok("client", "create", "--tenant", "acme", "--name", "Postman", "--grant", "password")
+    client_id, old = out.splitlines()[0].split()[1], out.splitlines()[1].split()[1]
+    client = app_on.test_client()
+
+    def password_grant(secret: str):
+        return client.post(
+            "/t/acme/oauth2/token",
+            data={"grant_type": "password", "username": "kim", "password": PASSWORD, "scope": "internal_login"},
+            auth=(client_id, secret),
+        )
+
+    issued = password_grant(old)
+    assert issued.status_code == 200, issued.json
+    rotated = ready.ok("client", "rotate-secret", "--tenant", "acme", "--client-id", client_id).splitlines()
+    assert rotated[0].startswith("client_secret: ") and "revoked" in rotated[1]
+    new = rotated[0].split()[1]
+    assert new != old and len(new) >= 40
+    assert password_grant(old).status_code == 401
+    assert password_grant(new).status_code == 200
+    me = client.get("/t/acme/scim2/Me", headers={"Authorization": f"Bearer {issued.json['access_token']}"})
+    assert me.status_code == 401  # the token the old secret obtained was revoked with it
+    assert "no client" in ready.fails("client", "rotate-secret", "--tenant", "acme", "--client-id", "nope")
