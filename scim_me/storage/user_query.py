@@ -88,19 +88,6 @@ class Page(Generic[T]):
         return len(self.resources)
 
 
-_USER_COLUMNS = (
-    User.id,
-    User.tenant,
-    User.user_name,
-    User.profile,
-    User.version,
-    User.created_at,
-    User.updated_at,
-    User.password_hash,
-    User.password_changed_at,
-)
-
-
 def search_users(
     tenant_id: int,
     registry: SchemaRegistry,
@@ -138,11 +125,19 @@ def search_users(
         where = where & _condition(node, tenant_id, _Aliases())
     order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
-    total = User.select(peewee.fn.COUNT(peewee.SQL("*"))).where(where).scalar() or 0
     if cursor is None:
+        total = _count(where)
         return _index_page(where, order, total, max(start_index, 1), count)
+    if not cursor_key:
+        raise InvalidCursorError("Cursor paging is not configured.")
     digest = query_digest(filter, sort_by.lower() if sort_by else None, "d" if order.descending else "a")
-    return _cursor_page(where, order, total, count, cursor, cursor_key, digest)
+    direction, edge = decode_cursor(cursor_key, digest, cursor) if cursor else ("next", None)
+    return _cursor_page(where, order, _count(where), count, direction, edge, cursor_key, digest)
+
+
+def _count(where: Any) -> int:
+    """``totalResults``: every match, whatever the page (RFC 7644 §3.4.2.4)."""
+    return int(User.select(peewee.fn.COUNT(peewee.SQL("*"))).where(where).scalar() or 0)
 
 
 # Filters -----------------------------------------------------------------------------------
@@ -494,15 +489,16 @@ def _index_page(where: Any, order: _Order, total: int, start_index: int, count: 
 
 
 def _cursor_page(
-    where: Any, order: _Order, total: int, count: int, cursor: str, key: bytes, digest: str
+    where: Any,
+    order: _Order,
+    total: int,
+    count: int,
+    direction: str,
+    edge: list[Any] | None,
+    key: bytes,
+    digest: str,
 ) -> Page[StoredUser]:
-    if not key:
-        raise InvalidCursorError("Cursor paging is not configured.")
-    backwards = False
-    edge: list[Any] | None = None
-    if cursor:
-        direction, edge = decode_cursor(key, digest, cursor)
-        backwards = direction == "previous"
+    backwards = direction == "previous"
     if count == 0:
         return Page(total_results=total, resources=[], start_index=None)
     rows = _page_rows(where, order, backwards=backwards, edge=edge, limit=count + 1)

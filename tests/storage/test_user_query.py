@@ -156,3 +156,21 @@ def test_altered_or_foreign_cursors_are_invalid_cursor(people: int) -> None:
         search_users(people, REGISTRY, count=1, cursor=token, cursor_key=b"another key", sort_by="userName")
     with pytest.raises(InvalidCursorError):
         search_users(people, REGISTRY, count=1, cursor=token, cursor_key=KEY, sort_by="title")
+
+
+def test_bad_cursors_and_filters_are_refused_before_any_sql(people: int, db: Any) -> None:
+    ran: list[str] = []
+    real = db.execute_sql
+    db.execute_sql = lambda sql, *args, **kwargs: ran.append(sql) or real(sql, *args, **kwargs)
+    try:
+        with pytest.raises(InvalidCursorError):
+            search_users(people, REGISTRY, count=1, cursor="forged.cursor", cursor_key=KEY)
+        with pytest.raises(InvalidCursorError):
+            search_users(people, REGISTRY, count=1, cursor="", cursor_key=b"")
+        with pytest.raises(InvalidFilterError):
+            search_users(people, REGISTRY, filter="userName eq")
+        with pytest.raises(InvalidValueError):
+            search_users(people, REGISTRY, sort_by="emails.value")
+    finally:
+        del db.execute_sql
+    assert ran == []
