@@ -61,6 +61,8 @@ from scim_me.storage.grants import revoke_access_token
 from scim_me.storage.grants import revoke_grant
 from scim_me.storage.grants import use_refresh_token
 from scim_me.storage.sessions import SessionLimits
+from scim_me.storage.sessions import end_session
+from scim_me.storage.sessions import expired_session_of_token
 from scim_me.storage.sessions import use_session
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
@@ -307,6 +309,12 @@ class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):  # type: ignore[misc
         except TokenError:
             return None
         revoked = bool(claims.token_id and is_access_token_revoked(claims.token_id))
+        if not revoked and claims.token_id and claims.claims.get("sub_type", "user") == "user":
+            # A token whose sign-in session expired is over, as the bearer lookup says at /Me.
+            expired = expired_session_of_token(claims.token_id, SessionLimits.of(tenant.settings))
+            if expired is not None:
+                end_session(expired)
+                revoked = True
         return IntrospectedToken(claims, revoked, current)
 
     def check_permission(self, token: IntrospectedToken, client: Client, request: Any) -> bool:

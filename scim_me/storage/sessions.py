@@ -219,6 +219,16 @@ def session_of_token(jti: str | None) -> str | None:
     return grant.session_id if grant else None
 
 
+def expired_session_of_token(jti: str, limits: SessionLimits) -> str | None:
+    """The sign-in session an access token was issued under when it has ended or expired by
+    ``limits`` (introspection's view of what the bearer lookup compares in SQL); else None."""
+    session_id = session_of_token(jti)
+    row = UserSession.get_or_none(UserSession.id == session_id) if session_id else None
+    if row is None:
+        return None
+    return row.id if row.ended_at is not None or limits.expired(row, now()) else None
+
+
 def end_other_sessions(
     tenant_id: int, user_id: str, *, keep_grant_id: str | None = None, keep_session_id: str | None = None
 ) -> int:

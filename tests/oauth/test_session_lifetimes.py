@@ -159,6 +159,68 @@ def test_a_token_without_a_session_is_governed_by_its_expiry_alone(app, start):
         assert app.test_client().get(ME, headers=bearer(token)).status_code == 200
 
 
+def test_introspection_reports_a_token_of_an_expired_session_inactive(app, start):
+    """RFC 7662 §2.2: a token that can no longer be used is ``{"active": false}``; its session
+    outlived the idle lifetime, so the token is over although its exp has not passed."""
+    tenant, _spa = _tenant(app, session_idle_minutes=10)
+    from scim_me.storage.clients import create_client
+
+    with app.extensions["scim_me"].db.connection_context():
+        web, secret = create_client(
+            tenant.id,
+            "Web app",
+            public=False,
+            first_party=True,
+            redirect_uris=[REDIRECT],
+            allowed_origins=[],
+            grant_types=["authorization_code"],
+        )
+    with time_machine.travel(start, tick=False) as clock:
+        token = _code_flow_token(app, web, secret)
+
+        def introspect():
+            return app.test_client().post(
+                "/t/acme/oauth2/introspect", data={"token": token}, auth=(web.client_id, secret)
+            )
+
+        assert introspect().json["active"] is True
+        clock.shift(timedelta(minutes=11))
+        assert introspect().json == {"active": False}
+        assert app.test_client().get(ME, headers=bearer(token)).status_code == 401
+
+
+def _code_flow_token(app, web, secret):
+    import base64
+    import hashlib
+    import re
+    import secrets
+
+    browser = app.test_client()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code",
+        "client_id": web.client_id,
+        "redirect_uri": REDIRECT,
+        "scope": "openid internal_login",
+        "state": "st",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    url = f"{AUTHORIZE}?{urlencode(params)}"
+    page = browser.get(url)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert csrf
+    form = {"csrf_token": csrf.group(1), "action": "login", "username": "kim", "password": PASSWORD}
+    page = browser.post(url, data=form)
+    assert page.status_code == 302, page.get_data(as_text=True)
+    code = parse_qs(urlsplit(page.headers["Location"]).query)["code"][0]
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier}
+    tokens = browser.post(TOKEN, data=data, auth=(web.client_id, secret))
+    assert tokens.status_code == 200, tokens.json
+    return tokens.json["access_token"]
+
+
 def refreshed_as(signed, refreshed):
     return type(signed)(signed.browser, refreshed.json["access_token"], refreshed.json["refresh_token"], signed.client)
 
