@@ -18,6 +18,7 @@ from scim_me.errors import OAUTH
 from scim_me.oauth.claims import user_claims
 from scim_me.oauth.requests import basic_credentials_malformed
 from scim_me.oauth.requests import malformed_parameters
+from scim_me.oauth.requests import repeated_description
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
@@ -55,7 +56,7 @@ def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
         elif problem is not None:
             error = InvalidRequestError(problem)
         elif name is not None:
-            error = InvalidRequestError(f"The parameter '{name}' is repeated.")
+            error = InvalidRequestError(repeated_description(name))
         else:
             return view()
         response: Response = oauth_server().handle_error_response(None, error)

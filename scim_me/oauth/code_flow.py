@@ -22,6 +22,7 @@ from scim_me.auth.keys import signing_key
 from scim_me.auth.tokens import issuer_for
 from scim_me.core.accounts import is_disabled
 from scim_me.oauth.claims import user_claims
+from scim_me.oauth.requests import repeated_description
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.storage.codes import CodeRecord
 from scim_me.storage.codes import code_expiry
@@ -61,7 +62,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         only five). The error has no redirect URI on purpose: which of two values would we trust?"""
         name = repeated_parameter(request.args, request.form)
         if name is not None:
-            raise InvalidRequestError(f"The parameter '{name}' is repeated.", state=request.args.get("state"))
+            raise InvalidRequestError(repeated_description(name), state=request.args.get("state"))
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         tenant = current_tenant()

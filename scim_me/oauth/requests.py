@@ -29,6 +29,20 @@ from urllib.parse import unquote
 
 from werkzeug.datastructures import MultiDict
 
+# RFC 6749 §5.2: error_description is NQSCHAR only (printable ASCII without '"' and '\\');
+# authlib refuses to build an error whose description has anything else (a ValueError, so a 500).
+_NQSCHAR = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+
+
+def describable(text: str) -> bool:
+    """Whether ``text`` may be quoted in an ``error_description``."""
+    return len(text) <= 64 and _NQSCHAR.fullmatch(text) is not None
+
+
+def repeated_description(name: str) -> str:
+    """The error_description for a repeated parameter, naming it when it can be named."""
+    return f"The parameter '{name}' is repeated." if describable(name) else "A parameter is repeated."
+
 
 def repeated_parameter(*sources: MultiDict[str, str]) -> str | None:
     """The name of the first parameter sent more than once in any of ``sources``."""

@@ -392,3 +392,13 @@ def test_a_refresh_returns_a_new_id_token(client, kim, spa):
     assert claims["sub"] == kim.id
     assert claims["aud"] == [spa.client_id]
     assert claims["iss"] == "http://localhost/t/acme/oauth2/token"
+
+
+def test_a_repeated_parameter_that_cannot_be_quoted_is_refused_on_a_page(client, spa):
+    _verifier, challenge = pkce()
+    query = urlencode([*_params(spa.client_id, challenge).items(), ("p\u0096", "1"), ("p\u0096", "2")])
+    response = client.get(f"{AUTHORIZE}?{query}")
+    assert response.status_code in (302, 400)
+    assert "A parameter is repeated" in (
+        response.headers.get("Location", "") + response.get_data(as_text=True)
+    ).replace("+", " ")

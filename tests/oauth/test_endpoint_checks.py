@@ -45,3 +45,13 @@ def test_parameters_given_once_reach_authlib(client, path):
     # authlib's own answer (no client authenticated, no credentials), not the repeat check's.
     assert response.status_code in (400, 401)
     assert "repeated" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", list(ENDPOINTS))
+@pytest.mark.parametrize("name", ["p\u0096", 'say"hi', "a\\b", "x" * 65])
+def test_a_repeated_parameter_whose_name_cannot_be_quoted_is_still_invalid_request(client, path, name):
+    """RFC 6749 §5.2: error_description is NQSCHAR only; naming such a parameter made authlib
+    refuse to build the error (a 500, found by schemathesis)."""
+    response = client.post(f"/t/acme{path}", data=urlencode([(name, "1"), (name, "2")]), content_type=FORM)
+    assert response.status_code == 400
+    assert response.json == {"error": "invalid_request", "error_description": "A parameter is repeated."}
