@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.notify import notices
     from scim_me.notify.outbox import build_outbox_mailer
     from scim_me.oauth.server import build_authorization_server
+    from scim_me.openapi import web as openapi_web
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
     from scim_me.storage.migrations import LATEST
@@ -60,8 +61,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     observe.configure_logging(settings)
 
     # Templates are package data, read through importlib (jinja2's PackageLoader), not a folder
-    # next to the source: the same in a checkout, an editable install and a wheel.
-    app = Flask(__name__, template_folder=None)
+    # next to the source: the same in a checkout, an editable install and a wheel. No static
+    # folder: every route is an API operation (the Swagger UI assets are one, api/docs).
+    app = Flask(__name__, template_folder=None, static_folder=None)
     register_converters(app)  # before any route: no path parameter reaches a view unchecked
     app.jinja_loader = PackageLoader("scim_me", "templates")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -139,6 +141,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(recovery.bp)
     app.register_blueprint(recovery_pages.bp)
     app.register_blueprint(operator.bp)
+    app.register_blueprint(openapi_web.bp)
     register_error_handlers(app)
     observe.install(app, settings)
     app.wsgi_app = TenantPrefixMiddleware(app.wsgi_app, settings.default_tenant)  # type: ignore[method-assign]

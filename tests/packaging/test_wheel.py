@@ -89,6 +89,7 @@ def test_the_wheel_ships_schemas_and_templates_and_serves_me(tmp_path):
         "scim_me/bundled_schemas/custom/README.md",
         "scim_me/templates/signin.html",
         "scim_me/storage/migrations/steps/__init__.py",
+        "scim_me/openapi/assets/docs.js",  # the API reference page's start-up script
     } <= names
     venv = fresh_venv(tmp_path, wheel)
     python, scim_me = venv / "bin" / "python", venv / "bin" / "scim-me"
