@@ -38,6 +38,13 @@ def get_jwks() -> Response:
     return json_response(jwks(tenant.id), headers={"Cache-Control": "public, max-age=300"})
 
 
+def _shown_type(mimetype: str) -> str:
+    """The request's media type as an error may repeat it (RFC 6749 section 5.2's characters)."""
+    if mimetype and all(c.isalnum() or c in "/+.-" for c in mimetype) and mimetype.isascii():
+        return mimetype
+    return "another media type"
+
+
 def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
     """What the endpoints authlib answers check first: the tenant exists, HTTP Basic client
     credentials decode (else ``invalid_client`` 401 with ``WWW-Authenticate: Basic``, RFC 6749
@@ -51,7 +58,15 @@ def _checked(view: Callable[[], Response]) -> Callable[[], Response]:
         form_body = request.get_data(cache=True) if request.mimetype == "application/x-www-form-urlencoded" else b""
         problem = malformed_parameters(request.query_string, form_body)
         name = repeated_parameter(request.args, request.form) if problem is None else None
-        if basic_credentials_malformed(request.headers.get("Authorization")):
+        if request.content_length and request.mimetype != "application/x-www-form-urlencoded":
+            # A JSON body is the usual mistake: authlib would read no parameters from it and answer
+            # "unsupported_grant_type" or "invalid_client", which hides the real cause.
+            error = InvalidRequestError(
+                # (ASCII only: RFC 6749 section 5.2 limits error_description to it.)
+                "The body must be application/x-www-form-urlencoded parameters (RFC 6749 section 4.1.3), "
+                f"not {_shown_type(request.mimetype)}."
+            )
+        elif basic_credentials_malformed(request.headers.get("Authorization")):
             error = InvalidClientError("The HTTP Basic client credentials do not decode.", status_code=401)
         elif problem is not None:
             error = InvalidRequestError(problem)

@@ -307,3 +307,16 @@ def test_userinfo_needs_openid_and_a_user(client, kim, postman):
     app_token = client.post(TOKEN, data={"grant_type": "client_credentials", "scope": "openid"}, headers=auth).json
     assert client.get(USERINFO, headers=bearer(app_token["access_token"])).status_code in (400, 403)
     assert client.get(USERINFO).status_code == 401
+
+
+def test_a_json_body_is_refused_saying_it_must_be_form_encoded(client, kim, postman):
+    """RFC 6749 §4.1.3: token requests are application/x-www-form-urlencoded. A JSON body used to
+    answer a misleading unsupported_grant_type; now the error names the real cause."""
+    _, auth = postman
+    data = {"grant_type": "password", "username": "kim", "password": PASSWORD, "scope": "internal_login"}
+    response = client.post(TOKEN, json=data, headers=auth)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+    assert "must be application/x-www-form-urlencoded" in response.json["error_description"]
+    assert "not application/json" in response.json["error_description"]
+    assert _password_grant(client, auth).status_code == 200  # the same request, form-encoded
