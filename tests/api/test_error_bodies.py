@@ -59,8 +59,8 @@ def token(app):
     "path",
     [
         "/scim2/Nope",
-        "/t/acme/scim2/Groups",
-        "/t/acme/scim2/Users",
+        "/t/acme/scim2/Devices",
+        "/t/acme/scim2/Users/Groups/x",
         "/t/acme/scim2/Me/extra",
         "/t/acme/scim2/Me/",
         "/scim2",
