@@ -170,17 +170,18 @@ def write_user(
             password_hash = hashed[password]
         if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
             return user, facts
-        with write_transaction():
-            limit = settings().max_profile_bytes
-            updated = (
-                update_user(user, new_profile, max_bytes=limit)
-                if password_hash is _NO_PASSWORD
-                else update_user(user, new_profile, password_hash=password_hash, max_bytes=limit)
-            )
-            if updated is not None and email_change is not None:
-                store_email_change(tenant, updated, email_change)
-            if updated is not None and writer.admin:
-                _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
+        limit = settings().max_profile_bytes
+        extra: dict[str, Any] = {} if password_hash is _NO_PASSWORD else {"password_hash": password_hash}
+        if email_change is None and not writer.admin:
+            # The one statement is a transaction of its own (storage/db.py execute_write).
+            updated = update_user(user, new_profile, max_bytes=limit, **extra)
+        else:
+            with write_transaction():
+                updated = update_user(user, new_profile, max_bytes=limit, **extra)
+                if updated is not None and email_change is not None:
+                    store_email_change(tenant, updated, email_change)
+                if updated is not None and writer.admin:
+                    _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
         if updated is not None:
             if password_hash is not _NO_PASSWORD:
                 if not writer.admin:

@@ -1,7 +1,6 @@
 """Database connection: SQLite (embedded default) or PostgreSQL, chosen by ``database_url``.
 
-SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged revocation or password change
-survives power loss), foreign keys on and a busy timeout; write transactions start with
+SQLite runs in WAL mode with foreign keys on and a busy timeout; write transactions start with
 ``BEGIN IMMEDIATE`` so two workers never deadlock upgrading a read lock.
 
 SQLite writers on one host also queue on an ``flock`` beside the database file before they
@@ -9,6 +8,39 @@ begin. SQLite's own busy handler polls with sleeps of up to 100 ms, so under con
 sleeps long after the lock is free; a blocking ``flock`` wakes the next writer the moment the
 previous one commits. The busy timeout still bounds waits on writers that do not take the flock
 (another tool holding the database), which answer 503.
+
+Durability: the ``sqlite_synchronous`` setting.
+
+- ``full`` (the default): a write is on disk before its request is answered (an acknowledged
+  revocation or password change survives power loss), by a group commit. The connection runs
+  ``PRAGMA synchronous=NORMAL``, so COMMIT appends the transaction's frames to the ``-wal`` file
+  without an fsync and releases the write lock at once; then, before the request is answered,
+  this process calls ``fdatasync`` on the ``-wal`` file (:class:`WalSync`): at the end of every
+  outermost :func:`write_transaction`, and when a request's connection goes back to the pool
+  after any other write (a single autocommit statement), which Flask does before the response
+  leaves (the WSGI server sends nothing until the application returns its body).
+- ``normal``: no fsync before answering. A crash of the process never loses a commit, a power
+  loss or kernel crash may lose the last acknowledged writes; the database is never corrupted.
+
+Why the group commit is as durable as ``synchronous=FULL`` for every acknowledged request:
+FULL fsyncs the WAL inside COMMIT, while the write lock is held, so every other writer of every
+worker waits for the disk too (and SQLite's busy handler sleeps milliseconds on top). Here the
+fsync runs after the lock is released, so writers overlap their syncs, and one fsync flushes the
+frames of every transaction committed before it. WAL frames are only appended (or, after a
+checkpoint, rewritten from the start), so when ``fdatasync`` returns, all frames up to ours are
+on disk, with the header and the size that make them valid for recovery. A crash before the
+fsync returns loses at most transactions whose clients never got an answer. Checkpoints stay
+safe, as SQLite documents for NORMAL in WAL mode: it syncs the WAL before copying frames into
+the database and the database after; a WAL removed (last connection closed) or restarted after
+a checkpoint held frames that the synced database file now has. A newly created ``-wal`` file
+also needs its directory entry on disk (FULL syncs the directory on its first sync of a new
+WAL): :class:`WalSync` fsyncs the directory once per new file.
+
+The one difference from FULL: another connection may read a committed transaction during the
+moments before its fsync returns. Should power fail then, that transaction is lost although a
+reader saw it; the writer's client was never told it succeeded and retries, as after any failed
+request. A write that builds on what it read lands later in the same WAL, so its own fsync
+makes both durable. PostgreSQL commits durably itself (``synchronous_commit``): nothing to do.
 """
 
 from __future__ import annotations
@@ -38,12 +70,92 @@ Database = peewee.Database
 log = logging.getLogger("scim_me.storage")
 
 
+class WalSync:
+    """``fdatasync`` of one database's ``-wal`` file, for the connections of one process.
+
+    The file is opened once (read-only: fsync needs no write access) and kept open; before each
+    sync its inode is compared with the path's, since the last connection to close removes the
+    WAL and the next write creates a new one. A new file gets its directory fsynced once. No
+    locks are involved: SQLite locks the database and ``-shm`` files, never the ``-wal``, so
+    opening and closing our own descriptor of it cannot drop a lock SQLite holds.
+    """
+
+    def __init__(self, database_path: str) -> None:
+        self.path = database_path + "-wal"
+        self.directory = os.path.dirname(os.path.abspath(database_path))
+        self._fd = -1
+        self._identity: tuple[int, int, int] | None = None  # (pid, st_dev, st_ino) of _fd
+        self._lock = threading.Lock()
+
+    def sync(self) -> None:
+        """Make every frame written to the WAL so far durable. Raises OSError if the disk fails."""
+        with self._lock:
+            try:
+                seen = os.stat(self.path)
+            except FileNotFoundError:
+                # Removed by the last connection's close, after a checkpoint that synced the
+                # database file: every committed frame is in it.
+                return
+            if self._identity != (os.getpid(), seen.st_dev, seen.st_ino):
+                self._reopen()
+                if self._fd < 0:
+                    return
+            os.fdatasync(self._fd)
+
+    def _reopen(self) -> None:
+        if self._fd >= 0 and self._identity is not None and self._identity[0] == os.getpid():
+            os.close(self._fd)  # an inherited descriptor is the parent's to close
+        self._fd, self._identity = -1, None
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # removed meanwhile: see sync()
+        opened = os.fstat(fd)
+        # The WAL may be new: its directory entry must be durable before its frames are useful.
+        directory = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        self._fd, self._identity = fd, (os.getpid(), opened.st_dev, opened.st_ino)
+
+
+class _Connection(sqlite3.Connection):
+    """A SQLite connection that remembers how many row changes its WAL sync already covers."""
+
+    synced_changes = 0
+
+
 class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
     """Opening a connection applies ``journal_mode=wal``, which needs a moment of exclusive
     access; two processes opening a fresh database at once can see "database is locked" there,
-    before the busy timeout applies. Retry within the busy timeout instead of failing."""
+    before the busy timeout applies. Retry within the busy timeout instead of failing.
+
+    With ``wal_sync`` set (``sqlite_synchronous = "full"``), writes are made durable by
+    :meth:`sync_wal` before their request is answered (see the module docstring)."""
 
     _file_path: str | None = None
+    wal_sync: WalSync | None = None
+
+    def sync_wal(self, *, force: bool = False) -> None:
+        """fdatasync the WAL if this thread's connection changed rows since its last sync (or,
+        with ``force``, whatever it did: a write transaction may have run DDL only)."""
+        if self.wal_sync is None:
+            return
+        conn = self._state.conn
+        if conn is None:
+            return
+        changes = conn.total_changes
+        if force or changes != conn.synced_changes:
+            self.wal_sync.sync()
+            conn.synced_changes = changes
+
+    def close(self) -> bool:
+        # A request's autocommit writes (outside write_transaction) are synced here, when its
+        # connection goes back to the pool, before the response leaves.
+        if self.wal_sync is not None and not self._state.closed and not self.in_transaction():
+            self.sync_wal()
+        return bool(super().close())
 
     def _connect(self) -> Any:
         if self._file_path is not None:
@@ -97,7 +209,8 @@ def make_private_directory(path: Path) -> None:
 
 
 def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full") -> peewee.Database:
-    """Create (but do not connect) the database named by ``url``."""
+    """Create (but do not connect) the database named by ``url``. ``synchronous``: ``full``
+    (acknowledged writes are on disk) or ``normal`` (no fsync before answering), see above."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
@@ -105,6 +218,9 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             path = parsed.netloc + path
         if path.startswith("//"):
             path = path[1:]
+        in_memory = not path or path == ":memory:" or path.startswith("file:")
+        # The group commit needs the WAL's path; a URI-named database keeps SQLite's own FULL.
+        group_commit = synchronous == "full" and not in_memory
         db: peewee.Database = _SqliteDatabase(
             path or ":memory:",
             max_connections=8,
@@ -112,16 +228,19 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             timeout=busy_timeout_ms / 1000,
             pragmas={
                 "journal_mode": "wal",
-                # FULL: an acknowledged write survives power loss, at one fsync per commit.
-                "synchronous": 2 if synchronous == "full" else 1,
+                # NORMAL: COMMIT does not fsync; with "full" the group commit does, before the
+                # answer and outside the write lock (WalSync). FULL only where that cannot run.
+                "synchronous": 2 if synchronous == "full" and not group_commit else 1,
                 "foreign_keys": 1,
                 "busy_timeout": busy_timeout_ms,
             },
             check_same_thread=False,
+            factory=_Connection,
         )
         db._busy_seconds = busy_timeout_ms / 1000  # type: ignore[attr-defined]
-        in_memory = not path or path == ":memory:" or path.startswith("file:")
         db._file_path = None if in_memory else path  # type: ignore[attr-defined]
+        if group_commit:
+            db.wal_sync = WalSync(path)  # type: ignore[attr-defined]
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         options: dict[str, Any] = dict(parse_qsl(parsed.query))
@@ -148,6 +267,21 @@ def is_sqlite(db: peewee.Database) -> bool:
 # and a second flock on another descriptor would wait for it forever.
 _holding = threading.local()
 
+# Each thread keeps its descriptor of a database's writer lock file open: flock locks belong to
+# an open file description, so threads of one process exclude each other through their own.
+_writer_fds = threading.local()
+
+
+def _writer_fd(path: str) -> int:
+    fds: dict[tuple[int, str], int] | None = getattr(_writer_fds, "fds", None)
+    if fds is None:
+        fds = _writer_fds.fds = {}
+    key = (os.getpid(), path)  # a forked child opens its own (it shares the parent's lock otherwise)
+    fd = fds.get(key)
+    if fd is None:
+        fd = fds[key] = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    return fd
+
 
 @contextmanager
 def _writer_queue(db: peewee.Database) -> Iterator[None]:
@@ -155,14 +289,14 @@ def _writer_queue(db: peewee.Database) -> Iterator[None]:
     if not path or path == ":memory:" or db.in_transaction() or getattr(_holding, "path", None) == path:
         yield
         return
-    fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _writer_fd(path)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         _holding.path = path
         yield
     finally:
         _holding.path = None
-        os.close(fd)  # closing the descriptor releases the lock
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def current_database() -> Any:
@@ -174,13 +308,17 @@ def current_database() -> Any:
 @contextmanager
 def write_transaction(db: peewee.Database | peewee.DatabaseProxy | None = None) -> Iterator[None]:
     """A transaction that takes the write lock up front on SQLite; on the app's database unless
-    another one is named (migrations, tools)."""
+    another one is named (migrations, tools). With the group commit, the outermost one returns
+    once its commit is on disk, after releasing the locks (module docstring)."""
     if db is None:
         db = database_proxy
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
     if is_sqlite(target):
+        outermost = not target.in_transaction()
         with _writer_queue(target), target.atomic("IMMEDIATE"):
             yield
+        if outermost and isinstance(target, _SqliteDatabase):
+            target.sync_wal(force=True)
     else:
         with target.atomic():
             yield

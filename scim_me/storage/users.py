@@ -192,8 +192,13 @@ def update_user(
     # Hand-written like get_user: this compare-and-set runs on every write.
     sql = f"UPDATE users SET {', '.join(columns)} WHERE id = ? AND tenant_id = ? AND version = ?"  # noqa: S608 (fixed column names)
     params += [current.id, current.tenant_id, current.version]
-    with write_transaction(db):
+    if db.in_transaction():
+        # Part of the caller's transaction (with what else it writes): one statement needs no
+        # savepoint of its own (two more round trips).
         changed = db.execute_sql(sql.replace("?", db.param), params).rowcount
+    else:
+        with write_transaction(db):
+            changed = db.execute_sql(sql.replace("?", db.param), params).rowcount
     if changed != 1:
         return None
     return StoredUser(

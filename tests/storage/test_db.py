@@ -1,5 +1,7 @@
 """The SQLite connection the app serves requests with carries the durability pragmas
-(security.md T-CRASH-5): WAL, synchronous=FULL, foreign keys, busy timeout >= 5 s."""
+(security.md T-CRASH-5): WAL, foreign keys, busy timeout >= 5 s, and synchronous=NORMAL with
+the group commit that syncs each write before its answer (the documented value of
+``sqlite_synchronous = "full"``, storage/db.py; tests/storage/test_group_commit.py)."""
 
 from __future__ import annotations
 
@@ -24,12 +26,13 @@ def test_app_connection_has_the_sqlite_pragmas(tmp_path: Path) -> None:
         # The connection the request hooks opened for this request, through the storage proxy.
         return jsonify({name: database_proxy.execute_sql(f"PRAGMA {name}").fetchone()[0] for name in PRAGMAS})
 
+    assert app.extensions["scim_me"].db.wal_sync is not None
     try:
         client = app.test_client()
         for _ in range(3):  # a pooled connection handed out again keeps them
             values = client.get("/__test__/pragmas").json
             assert values["journal_mode"] == "wal"
-            assert values["synchronous"] == 2
+            assert values["synchronous"] == 1  # COMMIT does not sync: the group commit does
             assert values["foreign_keys"] == 1
             assert values["busy_timeout"] >= 5000
     finally:
@@ -61,6 +64,13 @@ def test_synchronous_normal_is_an_explicit_opt_in(tmp_path: Path) -> None:
     relaxed: Any = open_database(f"sqlite:///{tmp_path / 'n.db'}", synchronous="normal")
     with relaxed.connection_context():
         assert relaxed.execute_sql("PRAGMA synchronous").fetchone()[0] == 1
+    assert relaxed.wal_sync is None  # nothing syncs before an answer
     relaxed.close_all()
+    # Where the WAL cannot be found (an in-memory database), "full" stays SQLite's own FULL.
+    memory: Any = open_database("sqlite://")
+    with memory.connection_context():
+        assert memory.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+    assert memory.wal_sync is None
+    memory.close_all()
     with pytest.raises(ConfigError, match="sqlite_synchronous"):
         Settings.load({"sqlite_synchronous": "off"}, environ={})
