@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask import Request
 from flask import Response
 from flask import request
 from jinja2 import PackageLoader
@@ -67,6 +68,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_converters(app)  # before any route: no path parameter reaches a view unchecked
     app.jinja_loader = PackageLoader("scim_me", "templates")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+
+    class _Request(Request):
+        # The same limit as MAX_CONTENT_LENGTH, without Flask looking it up in the app's config
+        # through two context proxies each time a body is read.
+        _max_content_length = settings.max_body_bytes
+
+    app.request_class = _Request
     # Signs the sign-in pages' CSRF cookie; derived from the master key, so workers agree.
     app.secret_key = hmac.new(settings.master_key(), b"scim-me flask session", hashlib.sha256).digest()
     app.config["SESSION_COOKIE_NAME"] = "scim_me_csrf"
@@ -117,8 +125,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
+        # One pass over the headers: werkzeug looks up a missing header by raising an exception.
+        present = {name.lower() for name, _value in response.headers}
+        if "x-content-type-options" not in present:
+            response.headers.add("X-Content-Type-Options", "nosniff")
+        if "cache-control" not in present:
+            response.headers.add("Cache-Control", "no-store")
         return response
 
     app_state.oauth = build_authorization_server(app)

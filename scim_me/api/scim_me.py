@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Blueprint
 from flask import Response
-from flask import g
 from flask import request
 
 from scim_me.core.patch import apply_patch
@@ -31,6 +30,8 @@ from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import create_user
 from scim_me.storage.users import get_user
+from scim_me.web.context import app_globals
+from scim_me.web.context import current_request
 from scim_me.web.context import current_tenant
 from scim_me.web.context import registry
 from scim_me.web.context import require_tenant
@@ -73,7 +74,8 @@ def _me(scopes: tuple[str, ...] = (LOGIN_SCOPE,)) -> tuple[TenantRecord, StoredU
 def get_me() -> Response:
     tenant, user, facts = _me()
     check_accept()
-    if request.if_none_match and request.if_none_match.contains_weak(str(user.version)):
+    req = current_request()
+    if "HTTP_IF_NONE_MATCH" in req.environ and req.if_none_match.contains_weak(str(user.version)):
         response = Response(status=304)
         response.headers["ETag"] = entity_tag(user.version)
         return response
@@ -82,8 +84,8 @@ def get_me() -> Response:
 
 def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any) -> Response:
     """The caller's own change, through the write path /Users shares (services/user_write.py)."""
-    writer = Writer(tenant, g.get("principal"))
-    updated, facts = write_user(writer, user, facts, mutate, if_match=request.headers.get("If-Match"))
+    writer = Writer(tenant, app_globals().get("principal"))
+    updated, facts = write_user(writer, user, facts, mutate, if_match=current_request().environ.get("HTTP_IF_MATCH"))
     return respond(updated, tenant, facts)
 
 
@@ -94,7 +96,8 @@ def patch_me() -> Response:
     body = parse_body()
     operations = load_patch_request(body)
     reg = registry()
-    limits = {"max_operations": settings().max_operations, "max_values": settings().max_values_per_attribute}
+    config = settings()
+    limits = {"max_operations": config.max_operations, "max_values": config.max_values_per_attribute}
     return _write(tenant, user, facts, lambda profile: apply_patch(profile, operations, reg, **limits))
 
 

@@ -30,7 +30,23 @@ from scim_me.storage.users import now
 SERVICE_WORDS = ("scim-me", "scimme")
 
 
+# policy_for runs for every /Me body (the password expiry attributes): the policy of a tenant's
+# settings object, kept while that object (cached per worker) and the server settings are the same.
+_POLICIES: dict[int, tuple[TenantSettings, Settings, PasswordPolicy]] = {}
+
+
 def policy_for(tenant_settings: TenantSettings, settings: Settings) -> PasswordPolicy:
+    cached = _POLICIES.get(id(tenant_settings))
+    if cached is not None and cached[0] is tenant_settings and cached[1] is settings:
+        return cached[2]
+    policy = _policy(tenant_settings, settings)
+    if len(_POLICIES) >= 256:
+        _POLICIES.clear()
+    _POLICIES[id(tenant_settings)] = (tenant_settings, settings, policy)  # holding it keeps the id unique
+    return policy
+
+
+def _policy(tenant_settings: TenantSettings, settings: Settings) -> PasswordPolicy:
     ts = tenant_settings
     min_length = ts.password_min_length or settings.password_min_length
     max_length = max(ts.password_max_length or settings.password_max_length, min_length)

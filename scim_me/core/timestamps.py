@@ -8,6 +8,9 @@ from datetime import datetime
 
 
 def iso(value: datetime) -> str:
+    if value.tzinfo is None and value.year >= 1000:
+        # The same text, without strftime's format parsing (every /Me body has two of these).
+        return value.isoformat(timespec="milliseconds") + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask import request
 
 from scim_me.core.projection import parse_attribute_list
 from scim_me.core.projection import project
@@ -17,6 +16,7 @@ from scim_me.storage.caller import load_facts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.web.context import base_url
+from scim_me.web.context import current_request
 from scim_me.web.context import registry
 from scim_me.web.context import state
 from scim_me.web.handlers import SCIM_JSON
@@ -94,8 +94,12 @@ def render_user(
 
 def user_response(user: StoredUser, tenant: TenantRecord, facts: UserFacts | None, status: int = 200) -> Response:
     """A response carrying one user, with ``Location`` and ``ETag``."""
-    selected = request.args.get("attributes")
-    left_out = request.args.get("excludedAttributes")
+    req = current_request()
+    if req.environ.get("QUERY_STRING"):
+        selected = req.args.get("attributes")
+        left_out = req.args.get("excludedAttributes")
+    else:
+        selected = left_out = None  # the usual request: no query string to parse
     # The body is a function of the user's version (profile, timestamps), the facts read with it
     # (features' state, the lock as of now), the tenant (dialect, policy), the URL and the
     # selectors: rendered once per worker for all of them, as the features' attribute providers
@@ -107,8 +111,5 @@ def user_response(user: StoredUser, tenant: TenantRecord, facts: UserFacts | Non
         text = json_text(render_user(user, tenant, facts, selected=selected, left_out=left_out))
         if facts is not None:
             cache.put(key, text)
-    response = Response(text, status=status, mimetype=SCIM_JSON)
-    response.headers["Location"] = user_location(user.id)
-    response.headers["ETag"] = entity_tag(user.version)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    headers = [("Location", user_location(user.id)), ("ETag", entity_tag(user.version)), ("Cache-Control", "no-store")]
+    return Response(text, status=status, headers=headers, content_type=SCIM_JSON)

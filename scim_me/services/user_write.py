@@ -21,6 +21,7 @@ from werkzeug.http import parse_etags
 
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
+from scim_me.config import Settings
 from scim_me.core.accounts import is_disabled
 from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
@@ -113,9 +114,9 @@ def hash_new_password(writer: Writer, password: object, profile: dict[str, Any],
     )
 
 
-def check_bounds(profile: dict[str, Any]) -> None:
+def check_bounds(profile: dict[str, Any], config: Settings | None = None) -> None:
     # The stored size is checked by storage, on the JSON text it writes (max_bytes).
-    check_value_counts(profile, max_values=settings().max_values_per_attribute)
+    check_value_counts(profile, max_values=(config or settings()).max_values_per_attribute)
 
 
 def changed_attributes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -144,10 +145,11 @@ def write_user(
     Returns the stored result and the facts still valid for it (None when they must be read)."""
     tenant = writer.tenant
     hashed: dict[str, str] = {}
-    for _attempt in range(settings().patch_retries):
+    config = settings()
+    for _attempt in range(config.patch_retries):
         conditional = check_if_match(user.version, if_match)
         new_profile = mutate(user.profile)
-        check_bounds(new_profile)
+        check_bounds(new_profile, config)
         if (
             not writer.admin
             and writer.principal is not None
@@ -170,7 +172,7 @@ def write_user(
             password_hash = hashed[password]
         if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
             return user, facts
-        limit = settings().max_profile_bytes
+        limit = config.max_profile_bytes
         extra: dict[str, Any] = {} if password_hash is _NO_PASSWORD else {"password_hash": password_hash}
         if email_change is None and not writer.admin:
             # The one statement is a transaction of its own (storage/db.py execute_write).

@@ -268,18 +268,23 @@ def is_sqlite(db: peewee.Database) -> bool:
 _holding = threading.local()
 
 # Each thread keeps its descriptor of a database's writer lock file open: flock locks belong to
-# an open file description, so threads of one process exclude each other through their own.
-_writer_fds = threading.local()
+# an open file description, so threads of one process exclude each other through their own, and
+# a forked child must open its own (it would share its parent's lock otherwise).
+_writer_fds: dict[tuple[int, str], int] = {}
+
+
+def _forget_writer_fds() -> None:
+    _writer_fds.clear()  # the child's copies of the parent's descriptors stay open, unused
+
+
+os.register_at_fork(after_in_child=_forget_writer_fds)
 
 
 def _writer_fd(path: str) -> int:
-    fds: dict[tuple[int, str], int] | None = getattr(_writer_fds, "fds", None)
-    if fds is None:
-        fds = _writer_fds.fds = {}
-    key = (os.getpid(), path)  # a forked child opens its own (it shares the parent's lock otherwise)
-    fd = fds.get(key)
+    key = (threading.get_ident(), path)
+    fd = _writer_fds.get(key)
     if fd is None:
-        fd = fds[key] = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _writer_fds[key] = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     return fd
 
 
@@ -322,6 +327,27 @@ def write_transaction(db: peewee.Database | peewee.DatabaseProxy | None = None) 
     else:
         with target.atomic():
             yield
+
+
+def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabaseProxy | None = None) -> Any:
+    """Run one write statement as a transaction of its own and return its cursor; inside an open
+    transaction it is simply part of it.
+
+    A single statement is atomic by itself, so it needs no BEGIN and COMMIT (two round trips on
+    PostgreSQL, two statements on SQLite). On SQLite it queues behind the writer lock as
+    :func:`write_transaction` does, and it cannot deadlock on a read-to-write upgrade: a
+    statement that writes takes the write lock as it starts, as ``BEGIN IMMEDIATE`` does. With
+    the group commit it returns once the write is on disk."""
+    if db is None:
+        db = database_proxy
+    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    if target.in_transaction() or not is_sqlite(target):
+        return target.execute_sql(sql, params)
+    with _writer_queue(target):
+        cursor = target.execute_sql(sql, params)
+    if isinstance(target, _SqliteDatabase):
+        target.sync_wal(force=True)
+    return cursor
 
 
 def is_busy(exc: BaseException) -> bool:

@@ -11,9 +11,14 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from flask import current_app
-from flask import g
-from flask import request
+from flask import Request
+from flask.ctx import _AppCtxGlobals
+
+# Flask's own context variables, behind its ``current_app`` / ``request`` proxies. Each proxy
+# access costs about ten times a context-variable read and a /Me request makes dozens, so the
+# accessors below read them directly (the proxies stay for everything off the hot path).
+from flask.globals import _cv_app
+from flask.globals import _cv_request
 
 from scim_me.auth.external import JwksCache
 from scim_me.auth.tokens import VerifiedTokens
@@ -115,7 +120,17 @@ class AppState:
 
 
 def state() -> AppState:
-    return current_app.extensions["scim_me"]  # type: ignore[no-any-return]
+    return _cv_app.get().app.extensions["scim_me"]  # type: ignore[no-any-return]
+
+
+def app_globals() -> _AppCtxGlobals:
+    """``flask.g`` itself (this request's app context's namespace)."""
+    return _cv_app.get().g
+
+
+def current_request() -> Request:
+    """The request object itself, for functions that read several of its attributes."""
+    return _cv_request.get().request
 
 
 def oauth_server() -> AuthorizationServer:
@@ -130,13 +145,14 @@ def settings() -> Settings:
 
 
 def tenant_name() -> str:
-    return str(request.environ.get(TENANT_KEY) or settings().default_tenant)
+    return str(current_request().environ.get(TENANT_KEY) or settings().default_tenant)
 
 
 def current_tenant() -> TenantRecord | None:
-    if "tenant" not in g:
-        g.tenant = state().tenant(tenant_name())
-    return g.tenant  # type: ignore[no-any-return]
+    found = app_globals()
+    if "tenant" not in found:
+        found.tenant = state().tenant(tenant_name())
+    return found.tenant  # type: ignore[no-any-return]
 
 
 def require_tenant(wso2_code: str | None = None) -> TenantRecord:
@@ -165,9 +181,10 @@ def group_registry() -> SchemaRegistry:
 
 def base_url() -> str:
     """The externally visible URL of this tenant's root (``.../t/{tenant}`` or bare)."""
-    if "base_url" not in g:
-        g.base_url = _host_url() + request.script_root
-    return str(g.base_url)
+    found = app_globals()
+    if "base_url" not in found:
+        found.base_url = _host_url() + current_request().script_root
+    return str(found.base_url)
 
 
 # ``request.host_url`` decodes the URL as an IRI on every request (a tenth of a GET /Me); it is a
@@ -177,10 +194,11 @@ _HOST_URLS_LIMIT = 256  # the Host header is the client's: bounded, whatever it 
 
 
 def _host_url() -> str:
-    key = (request.scheme, request.host)
+    req = current_request()
+    key = (req.scheme, req.host)
     found = _HOST_URLS.get(key)
     if found is None:
-        found = request.host_url.rstrip("/")
+        found = req.host_url.rstrip("/")
         if len(_HOST_URLS) >= _HOST_URLS_LIMIT:
             _HOST_URLS.clear()
         _HOST_URLS[key] = found

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask import Flask
 from flask import Request
+from flask import Response
 from flask import request
 from flask.sessions import SecureCookieSession
 from flask.sessions import SecureCookieSessionInterface
+from flask.sessions import SessionMixin
 
 
 class LazyCookieSessionInterface(SecureCookieSessionInterface):
@@ -21,6 +23,15 @@ class LazyCookieSessionInterface(SecureCookieSessionInterface):
         return bool(super().get_cookie_secure(app)) or request.is_secure
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        # A session nobody touched, with nothing in it, has nothing to save (Flask would work out
+        # the cookie's attributes first, then return): every API request.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)

@@ -18,6 +18,7 @@ from flask import request
 
 from scim_me.storage.clients import ClientError
 from scim_me.storage.clients import normalize_origin
+from scim_me.web.context import current_request
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
 from scim_me.web.context import state
@@ -41,9 +42,11 @@ def _allowed(origin: str) -> bool:
 
 
 def _preflight() -> Response | None:
+    if current_request().method != "OPTIONS":
+        return None
     origin = request.headers.get("Origin")
     method = request.headers.get("Access-Control-Request-Method")
-    if request.method != "OPTIONS" or not origin or not method or request.path in NO_CORS:
+    if not origin or not method or request.path in NO_CORS:
         return None
     if not _allowed(origin):
         return Response("CORS origin denied", status=403, mimetype="text/plain", headers={"Vary": "Origin"})
@@ -62,7 +65,7 @@ def _preflight() -> Response | None:
 
 
 def _decorate(response: Response) -> Response:
-    origin = request.headers.get("Origin")
+    origin = current_request().environ.get("HTTP_ORIGIN")
     if not origin or request.path in NO_CORS:
         return response
     response.vary.add("Origin")

@@ -12,7 +12,6 @@ import base64
 import binascii
 import time
 
-from flask import g
 from flask import request
 
 from scim_me.auth.credentials import must_change_password
@@ -22,6 +21,7 @@ from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import TokenError
+from scim_me.auth.tokens import check_claim_times
 from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.accounts import ADMIN_SCOPES
@@ -36,6 +36,8 @@ from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import end_session
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import find_user
+from scim_me.web.context import app_globals
+from scim_me.web.context import current_request
 from scim_me.web.context import settings
 from scim_me.web.context import state
 from scim_me.web.external_auth import authenticate_external
@@ -47,10 +49,11 @@ from scim_me.web.principal import unauthorized
 
 def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Principal:
     """Return the caller of this request or raise 401."""
-    cached = g.get("principal")
+    found = app_globals()
+    cached = found.get("principal")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    header = request.headers.get("Authorization", "")
+    header = current_request().environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower()
     credentials = credentials.strip()
@@ -62,7 +65,7 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
         principal = _basic(tenant, credentials)
     else:
         raise unauthorized()
-    g.principal = principal
+    found.principal = principal
     return principal
 
 
@@ -72,7 +75,8 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
     cache = state().verified_tokens
     # Routing only: the unverified ``iss`` picks the verifier, which then checks everything. A
     # token this worker already verified as this tenant's own needs no routing (nor the parse).
-    if cache.get((tenant.id, issuer, s.resource_audience, token)) is None:
+    verified = cache.get((tenant.id, issuer, s.resource_audience, token))
+    if verified is None:
         claimed = unverified_issuer(token)
         if claimed is not None and claimed != issuer:
             external = find_issuer(tenant.id, claimed)
@@ -81,14 +85,18 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
     if not tenant.settings.accept_local_tokens:
         raise unauthorized("This tenant accepts tokens of its external issuers only.")
     try:
-        claims = verify_access_token(
-            token,
-            tenant_id=tenant.id,
-            issuer=issuer,
-            audience=s.resource_audience,
-            leeway=s.token_leeway,
-            cache=cache,
-        )
+        if verified is not None:
+            check_claim_times(verified.claims, int(time.time()), s.token_leeway)  # as verify_access_token does
+            claims = verified
+        else:
+            claims = verify_access_token(
+                token,
+                tenant_id=tenant.id,
+                issuer=issuer,
+                audience=s.resource_audience,
+                leeway=s.token_leeway,
+                cache=cache,
+            )
     except TokenError as exc:
         raise unauthorized(str(exc)) from exc
     # Revocation is checked on every request, never cached: it reaches every worker at once.

@@ -17,12 +17,11 @@ import math
 import re
 from typing import Any
 
-from flask import request
-
 from scim_me.errors import InvalidSyntaxError
 from scim_me.errors import NotAcceptableError
 from scim_me.errors import PayloadTooLargeError
 from scim_me.errors import UnsupportedMediaTypeError
+from scim_me.web.context import current_request
 from scim_me.web.context import settings
 
 _ACCEPTABLE = {"*/*", "application/*", "application/json", "application/scim+json"}
@@ -31,7 +30,7 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def check_accept() -> None:
-    header = request.headers.get("Accept", "").strip()
+    header = current_request().environ.get("HTTP_ACCEPT", "").strip()
     if not header:
         return
     for part in header.split(","):
@@ -42,7 +41,7 @@ def check_accept() -> None:
 
 
 def check_content_type() -> None:
-    raw = request.headers.get("Content-Type", "")
+    raw = current_request().environ.get("CONTENT_TYPE", "")
     media, _, params = raw.partition(";")
     if media.strip().lower() not in _BODY_TYPES:
         shown = raw or "(missing)"
@@ -111,11 +110,13 @@ def parse_body(*, check_type: bool = True) -> Any:
     off only for the MFA API, which has always read its bodies whatever their Content-Type."""
     if check_type:
         check_content_type()
-    limit = settings().max_body_bytes
-    length = request.content_length
+    config = settings()
+    limit = config.max_body_bytes
+    req = current_request()
+    length = req.content_length
     if length is not None and length > limit:
         raise PayloadTooLargeError()
-    raw = request.get_data(cache=True)
+    raw = req.get_data(cache=True)
     if len(raw) > limit:
         raise PayloadTooLargeError()
     if not raw.strip():
@@ -132,8 +133,12 @@ def parse_body(*, check_type: bool = True) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidSyntaxError(f"The request body is not valid JSON: {_short(exc)}") from exc
     # Raw UTF-8 cannot encode a surrogate and JSON allows no raw NUL, so only a \u escape can
-    # smuggle either in.
-    _walk(value, settings().max_json_depth, strings="\\u" in text)
+    # smuggle either in; and each level of nesting needs a bracket of its own, so a body with few
+    # brackets and no escape needs no walk at all.
+    escapes = "\\u" in text
+    depth = config.max_json_depth
+    if escapes or text.count("{") + text.count("[") > depth:
+        _walk(value, depth, strings=escapes)
     return value
 
 
