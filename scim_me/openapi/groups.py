@@ -96,8 +96,10 @@ def schemas() -> dict[str, Any]:
                         "type": "object",
                         "required": ["status"],
                         "properties": {
-                            "method": _STRING,
-                            "bulkId": _STRING,
+                            # Echoed as the request gave them: an operation without a valid method
+                            # or bulkId is answered with its error and the value it had (or null).
+                            "method": {"type": ["string", "null"]},
+                            "bulkId": {},
                             "location": _STRING,
                             "version": _STRING,
                             "status": {"type": "string", "description": "the HTTP status, as a string"},
