@@ -176,6 +176,37 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
 _SIDE_FILES = ("", "-wal", "-shm", "-journal")
 
 
+class _PostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
+    """peewee's pool checks every connection it hands out with a ``SELECT 1`` round trip, which
+    doubled the round trips of GET /scim2/Me. A connection that went back to the pool less than
+    ``ping_after`` seconds ago, open and with no transaction, is handed out as it is. One idle
+    longer is pinged as before (a server restart or an idle timeout shows there); one broken
+    meanwhile fails its request, which answers 503 (``is_busy``), and is dropped on its return."""
+
+    ping_after = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._returned: dict[int, float] = {}
+
+    def _is_closed(self, conn: Any) -> bool:
+        returned = self._returned.pop(id(conn), None)
+        if (
+            returned is not None
+            and time.monotonic() - returned < self.ping_after
+            and not conn.closed
+            and self._adapter.txn_status(conn) == self._adapter.txn_idle
+        ):
+            return False
+        return bool(super()._is_closed(conn))
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        self._returned.pop(id(conn), None)
+        super()._close(conn, close_conn)
+        if not close_conn and not conn.closed:
+            self._returned[id(conn)] = time.monotonic()
+
+
 def make_owner_only(path: str) -> None:
     """Create the database file 0600 before SQLite opens it (SQLite would use 0644 under the
     usual umask), and take group and other access away from an existing one and its side files:
@@ -244,7 +275,7 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         options: dict[str, Any] = dict(parse_qsl(parsed.query))
-        pg: peewee.Database = PooledPostgresqlDatabase(
+        pg: peewee.Database = _PostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
             host=parsed.hostname or None,
             port=parsed.port or None,
