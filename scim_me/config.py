@@ -160,8 +160,9 @@ class Settings:
     # -- Database
     # SQLite busy timeout, milliseconds; a still-locked database answers 503 + `Retry-After`.
     db_busy_timeout_ms: int = 10000
-    # `full`: every acknowledged write survives power loss (one fsync per commit); `normal`: survives a
-    # crash of the process, not of the machine.
+    # `full`: every acknowledged write survives power loss (the WAL is fdatasync'ed before the
+    # answer, after the write lock is released: a group commit, storage/db.py); `normal`: no fsync
+    # before answering, survives a crash of the process, not of the machine.
     sqlite_synchronous: str = "full"
     # Compare-and-set retries for writes without `If-Match`.
     patch_retries: int = 20
