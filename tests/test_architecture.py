@@ -9,6 +9,7 @@ Blueprints (``scim_me/api``) import plumbing and services, never each other.
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,22 @@ def module_name(path: Path, package: Path = PACKAGE) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def parse_source(path: Path) -> ast.Module:
+    """``ast.parse`` on a thread of its own. CPython 3.11.7's AST builder checks the thread's
+    recursion depth before and after building ("AST constructor recursion depth mismatch", a
+    bug fixed in later 3.11 releases): in an xdist worker that earlier ran a deep-nesting test
+    (RecursionError caught), it raises SystemError. A fresh thread starts at depth zero."""
+    result: list[ast.Module] = []
+    worker = threading.Thread(
+        target=lambda: result.append(ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+    )
+    worker.start()
+    worker.join()
+    if not result:
+        raise AssertionError(f"{path} did not parse")
+    return result[0]
+
+
 def imported_modules(path: Path, package_dir: Path = PACKAGE) -> set[str]:
     """Every module a file imports, at any depth (inside functions and TYPE_CHECKING blocks too);
     relative imports are resolved against the file's package."""
@@ -66,7 +83,7 @@ def imported_modules(path: Path, package_dir: Path = PACKAGE) -> set[str]:
     package = module_name(path, package_dir).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in ast.walk(parse_source(path)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

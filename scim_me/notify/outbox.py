@@ -68,6 +68,7 @@ class OutboxMailer:
         self._thread: threading.Thread | None = None
         self._persistent = False
         self._pid = 0
+        self._stopped = False
 
     # -- queueing --------------------------------------------------------------------------------
 
@@ -116,7 +117,21 @@ class OutboxMailer:
             self._persistent = True
             self._ensure(persistent=True)
 
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop this process's sender for good (the app is closing) and wait for it; mail still
+        queued stays in the table for the next sender. True when no sender runs any more."""
+        with self._lock:
+            self._stopped = True
+            self._wake.set()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     def _ensure(self, *, persistent: bool) -> None:
+        if self._stopped:
+            return
         alive = self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
         if alive:
             return
@@ -127,10 +142,10 @@ class OutboxMailer:
     def _run(self, persistent: bool) -> None:
         db = self.open_db()
         try:
-            while True:
+            while not self._stopped:
                 self._wake.clear()
                 try:
-                    while self.send_one(db):
+                    while not self._stopped and self.send_one(db):
                         pass
                     due = None
                     if not persistent:

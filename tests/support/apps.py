@@ -7,6 +7,11 @@ from typing import Any
 
 from scim_me.config import new_master_key
 
+# The apps built on each database URL: their background mail senders are stopped before the
+# database goes (tests/fixtures/database.py), so no sender of an earlier test logs errors
+# against a dropped schema into a later test's log capture.
+_BUILT: dict[str, list[Any]] = {}
+
 # Cheap argon2 for tests; one dedicated test checks production parameters.
 FAST_HASH = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
 
@@ -34,4 +39,12 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
         **FAST_HASH,
     }
     settings.update(overrides)
-    return create_app(settings)
+    app = create_app(settings)
+    _BUILT.setdefault(database_url, []).append(app)
+    return app
+
+
+def close_apps(database_url: str) -> None:
+    """Stop the mail senders of the apps built on ``database_url`` (it is about to be dropped)."""
+    for app in _BUILT.pop(database_url, []):
+        app.extensions["scim_me"].mailer.stop()
