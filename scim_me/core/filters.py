@@ -1,7 +1,7 @@
 """Value-selection filters inside PATCH paths (RFC 7644 §3.4.2.2, §3.5.2).
 
 Parsing uses scim2-filter-parser's grammar. Two gaps in it are closed here: its lexer reads only
-single-digit numbers and strings without escapes (so :class:`_Lexer` lexes JSON numbers and
+single-digit numbers and strings without escapes (so :class:`FilterLexer` lexes JSON numbers and
 strings, and keeps ``true``/``false``/``null`` typed), and its parser gives ``and`` and ``or`` the
 same precedence, so ungrouped chains are re-associated with ``and`` binding tighter, as §3.4.2.2
 requires. Evaluation is ours and honours each sub-attribute's ``caseExact``.
@@ -19,6 +19,7 @@ from datetime import UTC
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from typing import TypeVar
 
 from scim2_filter_parser import ast as fast
 from scim2_filter_parser.lexer import SCIMLexer
@@ -37,7 +38,7 @@ MAX_FILTER_TERMS = 32
 COMPARE_OPS = ("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le")
 
 
-class _Lexer(SCIMLexer):  # type: ignore[misc]
+class FilterLexer(SCIMLexer):  # type: ignore[misc]
     tokens = SCIMLexer.tokens
 
     @_(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")  # type: ignore[name-defined, untyped-decorator]  # noqa: F821
@@ -110,7 +111,7 @@ def parse_filter(text: str) -> Node:
         return simple
     _check_complexity(text)
     try:
-        tree = SCIMParser().parse(_Lexer().tokenize(text))
+        tree = SCIMParser().parse(FilterLexer().tokenize(text))
         if tree is None:
             raise InvalidFilterError(f"Invalid filter: {text}")
         return _convert(tree)
@@ -177,7 +178,7 @@ def _convert(node: Any) -> Node:
         operands: list[Node] = []
         operators: list[str] = []
         _flatten(inner, operands, operators)
-        result = _associate(operands, operators)
+        result = associate(operands, operators, And, Or)
     elif isinstance(inner, fast.AttrExpr):
         result = _leaf(inner)
     else:
@@ -205,20 +206,24 @@ def _flatten(expr: Any, operands: list[Node], operators: list[str]) -> None:
             operands.append(_convert(side))
 
 
-def _associate(operands: list[Node], operators: list[str]) -> Node:
-    """Rebuild a chain with ``and`` binding tighter than ``or`` (RFC 7644 §3.4.2.2)."""
-    disjuncts: list[Node] = []
+T = TypeVar("T")
+
+
+def associate(operands: list[T], operators: list[str], conjoin: Callable[[T, T], T], disjoin: Callable[[T, T], T]) -> T:
+    """Rebuild a chain with ``and`` binding tighter than ``or`` (RFC 7644 §3.4.2.2); the PATCH
+    filters here and the search filters (core/query_filters.py) build their own nodes."""
+    disjuncts: list[T] = []
     current = operands[0]
     for op, operand in zip(operators, operands[1:], strict=True):
         if op == "and":
-            current = And(current, operand)
+            current = conjoin(current, operand)
         else:
             disjuncts.append(current)
             current = operand
     disjuncts.append(current)
     result = disjuncts[0]
     for item in disjuncts[1:]:
-        result = Or(result, item)
+        result = disjoin(result, item)
     return result
 
 

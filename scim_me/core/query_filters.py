@@ -42,7 +42,8 @@ from typing import Any
 from scim2_filter_parser import ast as fast
 from scim2_filter_parser.parser import SCIMParser
 
-from scim_me.core.filters import _Lexer
+from scim_me.core.filters import FilterLexer
+from scim_me.core.filters import associate
 from scim_me.core.schemas import Attribute
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.search_values import as_number
@@ -161,7 +162,7 @@ def _check_shape(text: str) -> None:
 @lru_cache(maxsize=256)
 def _parse_tree(text: str) -> Any:
     try:
-        tree = SCIMParser().parse(_Lexer().tokenize(text))
+        tree = SCIMParser().parse(FilterLexer().tokenize(text))
     except RecursionError as exc:
         raise InvalidFilterError("The filter is nested too deeply.") from exc
     except Exception as exc:  # third-party parser on untrusted input: any failure is a bad filter
@@ -203,7 +204,7 @@ class _Binder:
             operands: list[Node] = []
             operators: list[str] = []
             self._flatten(inner, operands, operators, within)
-            result = _associate(operands, operators)
+            result = associate(operands, operators, And, Or)
         elif isinstance(inner, fast.AttrExpr):
             result = self._leaf(inner, within)
         else:
@@ -356,23 +357,6 @@ def _check_compare(node: Compare) -> Compare:
     if target.record is not None and target.record not in RECORD_DATES and not isinstance(value, str):
         raise InvalidFilterError(f"{target.key} is a string.")
     return node
-
-
-def _associate(operands: list[Node], operators: list[str]) -> Node:
-    """Rebuild a chain with ``and`` binding tighter than ``or`` (RFC 7644 §3.4.2.2)."""
-    disjuncts: list[Node] = []
-    current = operands[0]
-    for op, operand in zip(operators, operands[1:], strict=True):
-        if op == "and":
-            current = And(current, operand)
-        else:
-            disjuncts.append(current)
-            current = operand
-    disjuncts.append(current)
-    result = disjuncts[0]
-    for item in disjuncts[1:]:
-        result = Or(result, item)
-    return result
 
 
 # Reference evaluation ---------------------------------------------------------------------
