@@ -86,6 +86,7 @@ bench: install
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/filters.py
 	$(BIN)/python bench/readme_table.py --write
 	$(BIN)/python bench/patch_engine.py
 

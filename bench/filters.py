@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS_JSON = ROOT / "bench" / "filters-results.json"
 sys.path[:0] = [str(ROOT)]
 
 DEPARTMENTS = [f"Dept {index:02d}" for index in range(50)]
@@ -232,13 +233,23 @@ def _group_plan(app: Any, tenant_id: int, user_id: str) -> list[str]:
     return [row[-1] if is_sqlite(db) else row[0] for row in rows]
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--database-url")
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--json", type=Path, help="where to write the results (default bench/filters-results.json)")
     parser.add_argument("--smoke", action="store_true", help="400 users, 10 groups, 3 rounds: does it still run?")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -349,12 +360,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {row['name']} | {row['median_ms']:.2f} ms | {row['p90_ms']:.2f} ms | {row['x_get_me']:.2f} |")
     for label, lines in plans.items():
         print(f"\n## plan: {label}\n```\n" + "\n".join(lines) + "\n```")
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"users": args.users, "groups": args.groups, "backend": backend, "results": results, "plans": plans}
-            )
-        )
+    doc = {
+        "meta": {
+            "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            "machine": f"{os.cpu_count()} CPU(s), {_cpu_model()}",
+            "load_average_after": [round(x, 2) for x in load],
+            "backend": backend,
+            "users": args.users,
+            "groups": args.groups,
+            "rounds": args.rounds,
+            "seeded_s": round(seeded, 1),
+            "smoke": args.smoke,
+            "command": "bench/filters.py",
+        },
+        "results": results,
+        "plans": plans,
+    }
+    # A full run is the record the README renders (bench/readme_table.py); a smoke run never is.
+    output = args.json or (None if args.smoke else RESULTS_JSON)
+    if output is not None:
+        output.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {output}")
     return 0
 
 

@@ -25,6 +25,16 @@ def test_readme_table_is_the_rendering_of_results_json() -> None:
     assert table.readme_block((ROOT / "README.md").read_text(encoding="utf-8")) == table.render(doc)
 
 
+def test_readme_filter_table_is_the_rendering_of_filters_results_json() -> None:
+    table = _readme_table()
+    doc = json.loads((ROOT / "bench" / "filters-results.json").read_text(encoding="utf-8"))
+    assert doc["meta"]["smoke"] is False and doc["meta"]["users"] >= 100_000
+    rendered = table.readme_block(
+        (ROOT / "README.md").read_text(encoding="utf-8"), table.FILTERS_BEGIN, table.FILTERS_END
+    )
+    assert rendered == table.render_filters(doc)
+
+
 def test_results_json_comes_from_a_full_run() -> None:
     """A smoke run (1 s, no warm-up) proves nothing about speed; it must not become the record."""
     doc = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
