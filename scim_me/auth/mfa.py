@@ -165,7 +165,15 @@ def validate_enrolment_or_code(
         if not store.promote_pending(tenant_id, user_id, secrets_.pending, step):
             return _failed(tenant_id, user_id, ctx, "replayed", attempt)
         details = {"channel": ctx.channel}
-        record_event(tenant_id, user_id, "mfa.totp.enrolled", ip=ctx.ip, user_agent=ctx.user_agent, details=details)
+        record_event(
+            tenant_id,
+            user_id,
+            "mfa.totp.enrolled",
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            client_id=ctx.client_id,
+            details=details,
+        )
         return Verdict(True, "ok", "totp")
     return _check_active(settings, tenant_id, user_id, secrets_.active, code, ctx, now, attempt)
 
@@ -201,7 +209,9 @@ def _check_active(
 
 def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
     if store.clear_totp(tenant_id, user_id):
-        record_event(tenant_id, user_id, "mfa.totp.disabled", ip=ctx.ip, user_agent=ctx.user_agent)
+        record_event(
+            tenant_id, user_id, "mfa.totp.disabled", ip=ctx.ip, user_agent=ctx.user_agent, client_id=ctx.client_id
+        )
 
 
 # -- backup codes ---------------------------------------------------------------------------------
@@ -216,6 +226,7 @@ def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ct
         "mfa.backup_codes.generated",
         ip=ctx.ip,
         user_agent=ctx.user_agent,
+        client_id=ctx.client_id,
         details={"count": len(codes)},
     )
     return codes
@@ -223,7 +234,14 @@ def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ct
 
 def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
     if store.delete_backup_codes(tenant_id, user_id):
-        record_event(tenant_id, user_id, "mfa.backup_codes.removed", ip=ctx.ip, user_agent=ctx.user_agent)
+        record_event(
+            tenant_id,
+            user_id,
+            "mfa.backup_codes.removed",
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            client_id=ctx.client_id,
+        )
 
 
 def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:

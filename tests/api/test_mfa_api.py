@@ -475,3 +475,20 @@ def test_basic_on_me_is_refused_for_users_with_mfa(app: Any, client: Any, databa
         assert allowing.test_client().get("/t/acme/scim2/Me", headers=creds).status_code == 200
     finally:
         allowing.extensions["scim_me"].db.close_all()
+
+
+def test_factor_changes_name_the_bearer_tokens_client(app: Any, client: Any) -> None:
+    """Enrolment, removal and backup-code events carry the token's client, as sign-in events do."""
+    tenant, user, _auth = _setup(app)
+    auth = bearer(make_token(app, tenant, user, client_id="my-account"))
+    at = _start()
+    with time_machine.travel(at, tick=False):
+        _enrol(client, auth, at)
+        assert client.delete(f"{ME}/totp", headers=auth).status_code == 200
+        assert client.post(f"{ME}/backup-codes", headers=auth).status_code == 200
+        assert client.delete(f"{ME}/backup-codes", headers=auth).status_code == 200
+        listed = client.get(f"{ME}/security-events?limit=10", headers=auth)
+    assert listed.status_code == 200, listed.json
+    shown = {e["kind"]: e["clientId"] for e in listed.json["events"]}
+    factor_kinds = ("mfa.totp.enrolled", "mfa.totp.disabled", "mfa.backup_codes.generated", "mfa.backup_codes.removed")
+    assert {kind: shown.get(kind) for kind in factor_kinds} == dict.fromkeys(factor_kinds, "my-account")
