@@ -23,7 +23,9 @@ Selector = tuple[str, str | None]  # (qualified attribute name lower-case, sub-a
 
 
 def parse_attribute_list(raw: str | None, registry: SchemaRegistry) -> set[Selector]:
-    """Parse a comma-separated ``attributes`` parameter; unknown names are ignored (RFC 7644 §3.9)."""
+    """Parse a comma-separated ``attributes`` / ``excludedAttributes`` parameter; unknown names are
+    ignored (RFC 7644 §3.9). A schema URN may be followed by ``:`` (RFC 7644 §3.10) or by ``.``
+    (``urn:scim:wso2:schema.isReadOnlyUser``: WSO2 My Account's form, which WSO2 accepts)."""
     selectors: set[Selector] = set()
     if not raw:
         return selectors
@@ -31,7 +33,7 @@ def parse_attribute_list(raw: str | None, registry: SchemaRegistry) -> set[Selec
         name = part.strip()
         if not name:
             continue
-        schema, rest = registry.split_urn(name)
+        schema, rest = registry.split_urn(name, dotted=True)
         if schema is not None and not rest:
             selectors.add((schema.id.lower(), None))
             continue

@@ -144,16 +144,19 @@ class SchemaRegistry:
         """Find a top-level attribute of the core User or the common schema."""
         return self.core.attribute(name) or self.common.attribute(name)
 
-    def split_urn(self, path: str) -> tuple[Schema | None, str]:
+    def split_urn(self, path: str, *, dotted: bool = False) -> tuple[Schema | None, str]:
         """Split ``urn:...:attr.sub`` into the longest matching schema and the rest.
 
-        Returns ``(None, path)`` when the path carries no known schema URN.
+        ``dotted`` also accepts a dot after the URN (``urn:scim:wso2:schema.isReadOnlyUser``), the
+        form WSO2 My Account sends in ``attributes``. Returns ``(None, path)`` when the path
+        carries no known schema URN.
         """
         lowered = path.lower()
+        separators = (":", ".") if dotted else (":",)
         best: Schema | None = None
         for candidate in (self.core, self.common, *self.extensions):
             urn = candidate.id.lower()
-            matched = lowered == urn or lowered.startswith(urn + ":")
+            matched = lowered == urn or any(lowered.startswith(urn + sep) for sep in separators)
             if matched and (best is None or len(candidate.id) > len(best.id)):
                 best = candidate
         if best is None:

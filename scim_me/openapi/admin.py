@@ -8,6 +8,7 @@ from typing import Any
 
 from scim_me.openapi.scim import SCIM_MEDIA
 from scim_me.openapi.scim import TAG
+from scim_me.openapi.spec import ATTRIBUTE_NAMES
 from scim_me.openapi.spec import SCIM_JSON
 from scim_me.openapi.spec import Operation
 from scim_me.openapi.spec import body
@@ -49,8 +50,8 @@ _USER_HEADERS = {"ETag": {"schema": {"type": "string"}}, "Location": {"schema": 
 _USER = ok(ref("UserResponse"), "The User", SCIM_JSON, _USER_HEADERS)
 _ID = path_param("user_id", "The user's id")
 _SELECT = [
-    query("attributes", "Comma-separated attributes to return"),
-    query("excludedAttributes", "Comma-separated attributes to leave out"),
+    query("attributes", "Comma-separated attributes to return" + ATTRIBUTE_NAMES),
+    query("excludedAttributes", "Comma-separated attributes to leave out" + ATTRIBUTE_NAMES),
 ]
 _IF_MATCH = header("If-Match", 'Only if the user is at this version (W/"n"); 412 otherwise')
 _LIST = ok(ref("ListResponse"), "A page of users", SCIM_JSON)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from scim_me.openapi.scim import SCIM_MEDIA
+from scim_me.openapi.spec import ATTRIBUTE_NAMES
 from scim_me.openapi.spec import SCIM_JSON
 from scim_me.openapi.spec import Operation
 from scim_me.openapi.spec import body
@@ -117,7 +118,10 @@ _GROUP = ok(ref("GroupResponse"), "The Group", SCIM_JSON, _GROUP_HEADERS)
 _ID = path_param("group_id", "The group's id")
 _IF_MATCH = header("If-Match", "Only if the group is at this version; 412 otherwise")
 _LIST = ok(ref("ListResponse"), "A page of groups", SCIM_JSON)
-_SELECT = [query("attributes", "Attributes to return"), query("excludedAttributes", "Attributes to leave out")]
+_SELECT = [
+    query("attributes", "Attributes to return" + ATTRIBUTE_NAMES),
+    query("excludedAttributes", "Attributes to leave out" + ATTRIBUTE_NAMES),
+]
 _WRITE_ERRORS = (400, 401, 403, 406, 409, 412, 413, 415, 429)
 
 OPERATIONS = [

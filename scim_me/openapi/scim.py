@@ -11,6 +11,7 @@ from typing import Any
 from scim_me.core.schemas import Attribute
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.openapi.spec import ANY_CREDENTIAL
+from scim_me.openapi.spec import ATTRIBUTE_NAMES
 from scim_me.openapi.spec import NONE
 from scim_me.openapi.spec import SCIM_JSON
 from scim_me.openapi.spec import Operation
@@ -203,8 +204,8 @@ _USER_HEADERS = {
     "Location": {"schema": {"type": "string"}},
 }
 _SELECT = [
-    query("attributes", "Comma-separated attributes to return (RFC 7644 §3.9)"),
-    query("excludedAttributes", "Comma-separated attributes to leave out"),
+    query("attributes", "Comma-separated attributes to return (RFC 7644 §3.9)" + ATTRIBUTE_NAMES),
+    query("excludedAttributes", "Comma-separated attributes to leave out" + ATTRIBUTE_NAMES),
 ]
 _IF_MATCH = header("If-Match", 'Only if the user is at this version (W/"n"); 412 otherwise')
 _USER_200 = ok(ref("UserResponse"), "The caller's User", SCIM_JSON, _USER_HEADERS)

@@ -114,6 +114,13 @@ def path_param(name: str, description: str, schema: Mapping[str, Any] | None = N
     }
 
 
+# How ``attributes`` / ``excludedAttributes`` name an attribute (core/projection.py).
+ATTRIBUTE_NAMES = (
+    "; an extension attribute as `urn:...:Schema:attr` (RFC 7644 §3.10) or `urn:...:Schema.attr` "
+    "(WSO2 My Account's form, e.g. `urn:scim:wso2:schema.isReadOnlyUser`); unknown names are ignored"
+)
+
+
 def query(name: str, description: str, schema: Mapping[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     return {
         "name": name,

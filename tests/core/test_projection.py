@@ -208,3 +208,12 @@ def test_upper_enums_uses_java_enum_names(registry):
     assert created["type"] == "DATE_TIME"
     password = upper_enums(registry.core.attribute("password").to_dict())
     assert (password["mutability"], password["returned"]) == ("WRITE_ONLY", "NEVER")
+
+
+def test_a_urn_followed_by_a_dot_names_its_attribute(registry):
+    """WSO2 My Account: ``urn:scim:wso2:schema.isReadOnlyUser`` means ``urn:scim:wso2:schema:isReadOnlyUser``."""
+    for sep in (":", "."):
+        assert parse_attribute_list(f"{WSO2_URN}{sep}country", registry) == {(f"{WSO2_URN}:country".lower(), None)}
+        assert parse_attribute_list(f"{ENTERPRISE_URN}{sep}manager.displayName", registry) == {
+            (f"{ENTERPRISE_URN}:manager".lower(), "displayname")
+        }
