@@ -14,10 +14,13 @@ import peewee
 
 from scim_me.core.email_change import WSO2_URN
 from scim_me.core.email_change import primary_address
+from scim_me.core.search_values import INDEXED_PREFIX
+from scim_me.core.search_values import fold
 from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import ExternalIssuer
 from scim_me.storage.models import User
+from scim_me.storage.models import UserValue
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
@@ -180,10 +183,17 @@ def find_user_by_email(tenant_id: int, email: str) -> StoredUser | None:
     wanted = email.strip().lower()
     if not wanted or len(wanted) > 320 or "\x00" in wanted or "@" not in wanted:
         return None
-    # The profile is JSON text: a substring match narrows the candidates, the parsed check decides.
-    rows = User.select(User.id, User.profile).where(
-        (User.tenant == tenant_id) & (peewee.fn.LOWER(User.profile).contains(wanted))
+    # user_values narrows the candidates through its (tenant_id, attr, sub, head) index (one probe,
+    # not a scan of every profile of the tenant); the parsed profile decides.
+    folded = fold(wanted)
+    holders = UserValue.select(UserValue.user).where(
+        (UserValue.tenant_id == tenant_id)
+        & (UserValue.attr == "emails")
+        & (UserValue.sub == "value")
+        & (UserValue.head == folded[:INDEXED_PREFIX])
+        & (UserValue.folded == folded)
     )
+    rows = User.select(User.id, User.profile).where((User.tenant == tenant_id) & User.id.in_(holders))
     matches = [row.id for row in rows if _verified_email(row.profile) == wanted]
     if len(matches) != 1:
         return None
