@@ -11,30 +11,23 @@ runs (``make test`` does this).
 
 from __future__ import annotations
 
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from timing import print_timings
+from timing import temporary_app
+
 ME = "/t/acme/scim2/Me"
 WRONG = "wrong-pass-1"
 
 
 def main(samples: int, *, smoke: bool = False) -> None:
-    sys.path[:0] = [str(ROOT)]
     from scim_me.storage.throttle import unlock
     from tests.factories import basic
     from tests.factories import make_tenant
     from tests.factories import make_user
-    from tests.support.apps import build_app
 
-    tmp = Path(tempfile.mkdtemp())
-    app = build_app(
-        f"sqlite:///{tmp / 't.db'}",
-        tmp,
+    app = temporary_app(
         argon2_memory_kib=1024 if smoke else 65536,
         argon2_time_cost=1 if smoke else 3,
         argon2_parallelism=1 if smoke else 4,
@@ -66,10 +59,7 @@ def main(samples: int, *, smoke: bool = False) -> None:
         client.get(ME, headers=basic("kim", WRONG))
     for _ in range(samples):
         assert timed("locked", "kim").headers.get("Auth-Failure-Reason") == "account locked"
-    for kind, values in timings.items():
-        ordered = sorted(values)
-        median = statistics.median(ordered) * 1000
-        print(f"{kind:15} median {median:7.1f} ms   p90 {ordered[int(len(ordered) * 0.9)] * 1000:7.1f} ms")
+    print_timings(timings, decimals=1)
 
 
 if __name__ == "__main__":

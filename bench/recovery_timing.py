@@ -12,28 +12,21 @@ mail leaves after the commit from the mail thread, outside the answer's time. Pr
 
 from __future__ import annotations
 
-import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from timing import print_timings
+from timing import temporary_app
+
 BASE = "/t/acme/api/users/v2/recovery/password"
 CLAIM = "http://wso2.org/claims/username"
 
 
 def main(samples: int, *, smoke: bool = False) -> None:
-    sys.path[:0] = [str(ROOT)]
     from tests.factories import make_tenant
     from tests.factories import make_user
-    from tests.support.apps import build_app
 
-    tmp = Path(tempfile.mkdtemp())
-    app = build_app(
-        f"sqlite:///{tmp / 't.db'}",
-        tmp,
+    app = temporary_app(
         recovery_sends_per_window=1_000_000,
         recovery_ip_sends_per_window=1_000_000,
         recovery_ip_inits_per_window=1_000_000,
@@ -64,10 +57,7 @@ def main(samples: int, *, smoke: bool = False) -> None:
             sent = timed(f"{kind} recover", f"{BASE}/recover", {"recoveryCode": code, "channelId": "1"})
             assert sent.status_code == 202, sent.get_data(as_text=True)
     app.extensions["scim_me"].mailer.wait_idle(30)
-    for label, values in timings.items():
-        ordered = sorted(values)
-        median = statistics.median(ordered) * 1000
-        print(f"{label:22} median {median:7.2f} ms   p90 {ordered[int(len(ordered) * 0.9)] * 1000:7.2f} ms")
+    print_timings(timings, decimals=2)
 
 
 if __name__ == "__main__":
