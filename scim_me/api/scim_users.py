@@ -28,7 +28,6 @@ from scim_me.services.user_write import create_admin_user
 from scim_me.services.user_write import delete_admin_user
 from scim_me.services.user_write import patch_admin_user
 from scim_me.services.user_write import replace_admin_user
-from scim_me.storage.caller import load_facts_of
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.user_query import search_users
 from scim_me.storage.users import StoredUser
@@ -143,9 +142,8 @@ def _list(principal: Principal, query: Query) -> Response:
         cursor_key=cursor_key(),
         max_page_size=settings().max_page_size,
     )
-    facts = load_facts_of(page.resources)  # two statements for the page, not two per user
     resources = [
-        render_user(user, principal.tenant, facts[user.id], selected=query.attributes, left_out=query.excluded)
+        render_user(user, principal.tenant, page.facts[user.id], selected=query.attributes, left_out=query.excluded)
         for user in page.resources
     ]
     return json_body(

@@ -7,6 +7,7 @@ loaded (storage/caller.py), without a query.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,3 +57,11 @@ def admin_scopes_for(profile: Mapping[str, Any], admin_role: str, scope: str | N
     if not scope or holds_role(profile, admin_role):
         return scope
     return " ".join(s for s in scope.split() if s not in ADMIN_SCOPES)
+
+
+def lock_key(tenant_id: int, name_key: str) -> str:
+    """The key of an account's failed-password counter (storage/throttle.py): a digest of the
+    tenant and the folded userName (``user_name_key``), so an unknown name locks alike. The list
+    statement of /scim2/Users computes the same in SQL (storage/caller.py ``lock_key_sql``)."""
+    raw = f"account\0{tenant_id}\0{name_key}"
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()

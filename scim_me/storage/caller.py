@@ -234,39 +234,42 @@ def load_facts(user: StoredUser) -> UserFacts:
     return _facts(row[0], row[1], row[2], lock, row[3])
 
 
-_MANY_FACTS_SQL = """
-SELECT u.id, m.user_id, m.totp_secret,
-       EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
-       {groups}
-FROM users u
-LEFT JOIN user_mfa m ON m.user_id = u.id AND m.tenant_id = u.tenant_id
-WHERE u.tenant_id = ? AND u.id IN ({ids})
-"""
+# The facts of the users ``u`` of a /scim2/Users page as columns of the page statement
+# (storage/user_query.py), so a page of any size costs one statement: MFA, backup codes, groups,
+# and the account lock, joined by its key (core/accounts.lock_key) computed in SQL: PostgreSQL's
+# sha256(), SQLite's function registered by storage/db.py.
+_LOCK_KEY = {
+    "sqlite": "scim_lock_key(u.tenant_id, u.user_name_key)",
+    "postgresql": (
+        "encode(sha256(convert_to('account', 'UTF8') || '\\x00'::bytea || convert_to(u.tenant_id::text, 'UTF8')"
+        " || '\\x00'::bytea || convert_to(u.user_name_key, 'UTF8')), 'hex')"
+    ),
+}
+_PAGE_FACT_COLUMNS = (
+    "fm.user_id, fm.totp_secret, "
+    "EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id), "
+    "{groups}, fl.key, fl.failures, fl.locked_until, fl.hard_locked"
+)
+PAGE_FACT_COUNT = 8
 
 
-def load_facts_of(users: list[StoredUser]) -> dict[str, UserFacts]:
-    """The facts of a page of users (a /scim2/Users list) in two statements, not two per user:
-    MFA and groups in one, the account locks in another."""
-    if not users:
-        return {}
-    db = current_database()
-    tenant_id = users[0].tenant_id
-    template = _MANY_FACTS_SQL.replace("{ids}", ", ".join(["?"] * len(users)))
-    sql = _sql(template, is_sqlite(db)).replace("?", db.param)
-    rows = {row[0]: row for row in db.execute_sql(sql, (tenant_id, *(u.id for u in users))).fetchall()}
-    keys = {user.id: account_key(tenant_id, user.user_name) for user in users}
-    throttles = {row.key: row for row in LoginThrottle.select().where(LoginThrottle.key.in_(list(set(keys.values()))))}
-    stamp = now()
-    facts: dict[str, UserFacts] = {}
-    for user in users:
-        throttle = throttles.get(keys[user.id])
-        lock = (
-            lock_state_of(throttle.failures, throttle.locked_until, bool(throttle.hard_locked), stamp)
-            if throttle is not None
-            else LockState(False, False, None, 0)
-        )
-        row = rows.get(user.id)
-        facts[user.id] = (
-            _facts(row[1], row[2], row[3], lock, row[4]) if row is not None else UserFacts(False, False, False, lock)
-        )
-    return facts
+def page_fact_sql(sqlite: bool) -> tuple[str, str]:
+    """The columns (``PAGE_FACT_COUNT`` of them) and the joins that add each page user's facts
+    to a statement over ``users AS u``; ``facts_from_columns`` reads them."""
+    dialect = "sqlite" if sqlite else "postgresql"
+    joins = (
+        "LEFT JOIN user_mfa fm ON fm.user_id = u.id AND fm.tenant_id = u.tenant_id "
+        f"LEFT JOIN login_throttles fl ON fl.key = {_LOCK_KEY[dialect]}"
+    )
+    return _PAGE_FACT_COLUMNS.replace("{groups}", _GROUPS[dialect]), joins
+
+
+def facts_from_columns(columns: tuple[Any, ...], stamp: datetime) -> UserFacts:
+    """A user's facts from the ``page_fact_sql`` columns of its row, the lock as of ``stamp``."""
+    mfa_row, totp_secret, backup_codes, groups, lock_row, failures, locked_until, hard = columns
+    lock = (
+        lock_state_of(failures, _datetime(LoginThrottle.locked_until, locked_until), bool(hard), stamp)
+        if lock_row is not None
+        else LockState(False, False, None, 0)
+    )
+    return _facts(mfa_row, totp_secret, backup_codes, lock, groups)

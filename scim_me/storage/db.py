@@ -64,6 +64,8 @@ import peewee
 from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.pool import PooledSqliteDatabase
 
+from scim_me.core.accounts import lock_key
+
 database_proxy = peewee.DatabaseProxy()
 # For the layers above, which name the type without importing peewee.
 Database = peewee.Database
@@ -268,6 +270,9 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             check_same_thread=False,
             factory=_Connection,
         )
+        # The account lock key (core/accounts.lock_key), which PostgreSQL computes with its own
+        # sha256(): the /scim2/Users list statement joins each user's lock by it.
+        db.register_function(lock_key, "scim_lock_key", 2, deterministic=True)  # type: ignore[attr-defined]
         db._busy_seconds = busy_timeout_ms / 1000  # type: ignore[attr-defined]
         db._file_path = None if in_memory else path  # type: ignore[attr-defined]
         if group_commit:

@@ -23,6 +23,7 @@ from datetime import timedelta
 
 import peewee
 
+from scim_me.core.accounts import lock_key
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import write_transaction
@@ -77,8 +78,7 @@ class LockState:
 
 
 def account_key(tenant_id: int, user_name: str) -> str:
-    raw = f"account\0{tenant_id}\0{user_name_key(user_name)}"
-    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+    return lock_key(tenant_id, user_name_key(user_name))
 
 
 def ip_key(ip: str) -> str:

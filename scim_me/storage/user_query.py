@@ -55,11 +55,15 @@ from scim_me.core.search_values import fold
 from scim_me.core.search_values import instant_text
 from scim_me.core.search_values import parse_instant
 from scim_me.errors import InvalidCursorError
+from scim_me.storage.caller import UserFacts
+from scim_me.storage.caller import facts_from_columns
+from scim_me.storage.caller import page_fact_sql
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.models import User
 from scim_me.storage.models import UserValue
 from scim_me.storage.users import StoredUser
+from scim_me.storage.users import now
 from scim_me.storage.users import user_from_row
 
 T = TypeVar("T")
@@ -82,6 +86,9 @@ class Page(Generic[T]):
     start_index: int | None = 1
     next_cursor: str | None = None
     previous_cursor: str | None = None
+    # What features keep beside each user's profile (MFA, groups, the account lock), by user
+    # id: read by the page statement itself (storage/caller.py ``page_fact_sql``).
+    facts: dict[str, UserFacts] = field(default_factory=dict)
 
     @property
     def items_per_page(self) -> int:
@@ -126,13 +133,12 @@ def search_users(
     order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
     if cursor is None:
-        total = _count(where)
-        return _index_page(where, order, total, max(start_index, 1), count)
+        return _index_page(where, order, max(start_index, 1), count)
     if not cursor_key:
         raise InvalidCursorError("Cursor paging is not configured.")
     digest = query_digest(filter, sort_by.lower() if sort_by else None, "d" if order.descending else "a")
     direction, edge = decode_cursor(cursor_key, digest, cursor) if cursor else ("next", None)
-    return _cursor_page(where, order, _count(where), count, direction, edge, cursor_key, digest)
+    return _cursor_page(where, order, count, direction, edge, cursor_key, digest)
 
 
 def _count(where: Any) -> int:
@@ -401,8 +407,8 @@ class _Order:
         return value
 
     def edge(self, row: tuple[Any, ...]) -> list[Any]:
-        """The cursor state of a fetched row: its sort value (the last column) and id."""
-        value = row[-1]
+        """The cursor state of a fetched row: its sort value and id."""
+        value = row[_SORT_KEY]
         if self.dates and value is not None:
             value = User.created_at.python_value(value).isoformat()  # type: ignore[no-untyped-call]
         return [value, row[0]]
@@ -452,6 +458,7 @@ _PAGE_COLUMNS = (
     "u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.updated_at, "
     "u.password_hash, u.password_changed_at, t.sort_key"
 )
+_SORT_KEY = 9  # the column of t.sort_key in a page row; the facts follow it
 
 
 def _page_rows(
@@ -473,25 +480,35 @@ def _page_rows(
     ordering = order.order_by(backwards)
     page += f" ORDER BY {ordering} LIMIT ? OFFSET ?"
     params += [limit, offset]
-    sql = f"SELECT {_PAGE_COLUMNS} FROM ({page}) AS t JOIN users AS u ON u.id = t.id ORDER BY {ordering}"  # noqa: S608
+    # The page's users with their facts (storage/caller.py): one statement for the whole page.
+    fact_columns, fact_joins = page_fact_sql(is_sqlite(db))
+    sql = (
+        f"SELECT {_PAGE_COLUMNS}, {fact_columns} FROM ({page}) AS t JOIN users AS u ON u.id = t.id "  # noqa: S608
+        f"{fact_joins} ORDER BY {ordering}"
+    )
     return list(db.execute_sql(sql.replace("?", db.param), params).fetchall())
 
 
-def _users(rows: list[tuple[Any, ...]]) -> list[StoredUser]:
-    return [user_from_row(tuple(row[:9])) for row in rows]
+def _page(rows: list[tuple[Any, ...]], total: int, start_index: int | None, **cursors: str | None) -> Page[StoredUser]:
+    stamp = now()
+    users = [user_from_row(row) for row in rows]
+    facts = {row[0]: facts_from_columns(tuple(row[_SORT_KEY + 1 :]), stamp) for row in rows}
+    return Page(total_results=total, resources=users, start_index=start_index, facts=facts, **cursors)
 
 
-def _index_page(where: Any, order: _Order, total: int, start_index: int, count: int) -> Page[StoredUser]:
-    if count == 0 or start_index > total:
-        return Page(total_results=total, resources=[], start_index=start_index)
+def _index_page(where: Any, order: _Order, start_index: int, count: int) -> Page[StoredUser]:
+    if count == 0:
+        return Page(total_results=_count(where), resources=[], start_index=start_index)
     rows = _page_rows(where, order, backwards=False, edge=None, limit=count, offset=start_index - 1)
-    return Page(total_results=total, resources=_users(rows), start_index=start_index)
+    # A short page that is not past the end holds the last match: the total needs no COUNT(*)
+    # (an equality lookup is one statement). A full page, or none past the start, counts.
+    short = 0 < len(rows) < count or (start_index == 1 and not rows)
+    return _page(rows, start_index - 1 + len(rows) if short else _count(where), start_index)
 
 
 def _cursor_page(
     where: Any,
     order: _Order,
-    total: int,
     count: int,
     direction: str,
     edge: list[Any] | None,
@@ -500,9 +517,11 @@ def _cursor_page(
 ) -> Page[StoredUser]:
     backwards = direction == "previous"
     if count == 0:
-        return Page(total_results=total, resources=[], start_index=None)
+        return Page(total_results=_count(where), resources=[], start_index=None)
     rows = _page_rows(where, order, backwards=backwards, edge=edge, limit=count + 1)
     more = len(rows) > count
+    # The first page with nothing after it holds every match: no COUNT(*) needed.
+    total = len(rows) if edge is None and not more else _count(where)
     rows = rows[:count]
     if backwards:
         rows.reverse()
@@ -514,10 +533,4 @@ def _cursor_page(
             next_cursor = encode_cursor(key, digest, "next", order.edge(rows[-1]))
         if more if backwards else edge is not None:
             previous_cursor = encode_cursor(key, digest, "previous", order.edge(rows[0]))
-    return Page(
-        total_results=total,
-        resources=_users(rows),
-        start_index=None,
-        next_cursor=next_cursor,
-        previous_cursor=previous_cursor,
-    )
+    return _page(rows, total, None, next_cursor=next_cursor, previous_cursor=previous_cursor)

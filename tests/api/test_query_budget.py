@@ -21,6 +21,7 @@ import pytest
 
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
+from tests.factories import basic
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_user
@@ -34,6 +35,8 @@ from tests.support.privacy import sign_in
 from tests.support.statements import count_statements
 
 ME = "/t/acme/scim2/Me"
+USERS = "/t/acme/scim2/Users"
+SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 API = "/t/acme/api/users/v1/me"
 SCIM_JSON = "application/scim+json"
 
@@ -49,6 +52,11 @@ PATCH_ME_BUDGET = 2  # the caller statement, and the compare-and-set UPDATE
 # is needed for the grant's security properties; the signing key is not cached across requests
 # so a key rotation applies at once on every worker.
 REFRESH_BUDGET = 8
+# The admin list endpoints, for a client_credentials token: the token's revocation (1) and the
+# page, which reads each user's facts (groups, MFA, lock) with it (1); a full page also counts
+# the matches for totalResults (1). A short page (an equality lookup) is its own total.
+LIST_LOOKUP_BUDGET = 2
+LIST_PAGE_BUDGET = 3
 
 
 @dataclass
@@ -140,3 +148,59 @@ def test_refresh_grant_statements(busy: Busy) -> None:
 
     seen = _statements(busy, refresh)
     assert len(seen) <= REFRESH_BUDGET, "\n".join(seen)
+
+
+@dataclass
+class Directory:
+    app: Any
+    client: Any
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def directory(app: Any, client: Any) -> Directory:
+    """30 users, the first 10 in a group, one of them with TOTP, one locked out."""
+    from tests.support.admin import client_headers
+
+    tenant = make_tenant(app, "acme")
+    users = [make_user(app, tenant, f"user{index:02d}", "correct-horse-9") for index in range(30)]
+    headers = client_headers(app, tenant)
+    group = client.post(
+        "/t/acme/scim2/Groups",
+        json={"displayName": "Ops", "members": [{"value": user.id} for user in users[:10]]},
+        headers=headers,
+    )
+    assert group.status_code == 201, group.json
+    for _ in range(5):
+        assert client.get(ME, headers=basic("user03", "wrong-password-1")).status_code == 401
+    return Directory(app, client, headers)
+
+
+def _counted(directory: Directory, send: Any) -> list[str]:
+    send()
+    with count_statements(directory.app) as seen:
+        response = send()
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['filter=userName eq "user03"', 'filter=emails.value eq "nobody@example.com"', 'filter=userName sw "user0"'],
+)
+def test_a_user_lookup_runs_two_statements(directory: Directory, query: str) -> None:
+    seen = _counted(directory, lambda: directory.client.get(f"{USERS}?{query}", headers=directory.headers))
+    assert len(seen) <= LIST_LOOKUP_BUDGET, "\n".join(seen)
+
+
+def test_a_search_request_runs_two_statements(directory: Directory) -> None:
+    body = {"schemas": [SEARCH_URN], "filter": 'userName eq "user03"', "attributes": ["userName", "groups"]}
+    headers = {**directory.headers, "Content-Type": SCIM_JSON}
+    seen = _counted(directory, lambda: directory.client.post(f"{USERS}/.search", json=body, headers=headers))
+    assert len(seen) <= LIST_LOOKUP_BUDGET, "\n".join(seen)
+
+
+@pytest.mark.parametrize("query", ["count=10", "count=10&cursor=", "count=10&sortBy=userName&startIndex=11"])
+def test_a_full_page_of_users_runs_three_statements(directory: Directory, query: str) -> None:
+    seen = _counted(directory, lambda: directory.client.get(f"{USERS}?{query}", headers=directory.headers))
+    assert len(seen) <= LIST_PAGE_BUDGET, "\n".join(seen)

@@ -465,8 +465,8 @@ def test_cursor_paging(client, auth, five):
 
 
 def test_a_page_costs_the_same_statements_whatever_its_size(client, auth, app, tenant):
-    """The users of a page are rendered with facts read for the whole page (caller.load_facts_of):
-    a 20-user page runs as many statements as a 2-user page."""
+    """The users of a page are rendered with facts the page statement reads with them
+    (caller.page_fact_sql): a 20-user page runs as many statements as a 2-user page."""
     from tests.support.statements import count_statements
 
     for index in range(20):
