@@ -72,3 +72,10 @@ def user_claims(user_id: str, profile: Mapping[str, Any], scopes: set[str]) -> d
         if address:
             claims["address"] = address
     return claims
+
+
+def id_token_claims(user_id: str, user_name: str, profile: Mapping[str, Any], scopes: set[str]) -> dict[str, Any]:
+    """An ID token's user claims: those of ``scopes`` plus ``username``, which WSO2 / Asgardeo ID
+    tokens carry and the Asgardeo SDKs read as the signed-in user's username
+    (``getBasicUserInfo().username``, auth-react's ``state.username``) whatever the scopes."""
+    return {**user_claims(user_id, profile, scopes), "username": user_name}

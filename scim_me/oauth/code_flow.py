@@ -21,7 +21,7 @@ from flask import g
 from scim_me.auth.keys import signing_key
 from scim_me.auth.tokens import issuer_for
 from scim_me.core.accounts import is_disabled
-from scim_me.oauth.claims import user_claims
+from scim_me.oauth.claims import id_token_claims
 from scim_me.oauth.requests import repeated_description
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.storage.codes import CodeRecord
@@ -145,7 +145,7 @@ class _TenantSigned:
         }
 
     def generate_user_info(self, user: StoredUser, scope: str) -> dict[str, Any]:
-        return user_claims(user.id, user.profile, set(scope.split()))
+        return id_token_claims(user.id, user.user_name, user.profile, set(scope.split()))
 
 
 class OpenIDTokens(_TenantSigned, OpenIDCode):  # type: ignore[misc]
@@ -155,19 +155,20 @@ class OpenIDTokens(_TenantSigned, OpenIDCode):  # type: ignore[misc]
         return False  # codes are single use, so a nonce cannot be replayed through them
 
 
-class RefreshedIDTokens(_TenantSigned, OpenIDToken):  # type: ignore[misc]
-    """A fresh ID token on every refresh with the ``openid`` scope, as WSO2 answers: the
-    Asgardeo SDK validates an ID token in every token response and signs out without one.
+class IssuedIDTokens(_TenantSigned, OpenIDToken):  # type: ignore[misc]
+    """An ID token on every password or refresh grant with the ``openid`` scope, as WSO2 issues
+    one on every grant that asks for ``openid``: the Asgardeo SDK validates an ID token in every
+    token response and signs out without one.
 
-    OIDC Core §12.2: its ``auth_time`` is the original authentication's, not the refresh's
-    (authlib would put the current time), and ``amr`` says how that was."""
+    ``auth_time`` and ``amr`` are the authentication the token stands for (OIDC Core §12.2: a
+    refresh keeps the original sign-in's; authlib would put the current time), as the access
+    token's own claims say (set by the token generator in ``g.token_authentication``)."""
 
     def get_client_claims(self, client: Any) -> dict[str, Any]:
         claims = super().get_client_claims(client)
-        grant = g.get("oauth_grant")
-        if grant is not None and grant.auth_time is not None:
-            claims["auth_time"] = grant.auth_time
-            claims["amr"] = (grant.amr or "pwd").split()
+        authentication = g.get("token_authentication")
+        if authentication is not None:
+            claims["auth_time"], claims["amr"] = authentication
         return claims
 
 

@@ -1,10 +1,11 @@
 """The token endpoint, built on authlib's server components.
 
 One :class:`AuthorizationServer` per app (authlib registers grants on the instance, so a
-module-level server would pile up grants across ``create_app`` calls). Grants so far: password
-(per-client switch, for Postman and tests), client_credentials (confidential clients) and
-refresh_token (rotation on every use; a reused refresh token revokes the whole grant). Access
-tokens are the JWTs the SCIM API verifies; every one is recorded by ``jti`` under its grant.
+module-level server would pile up grants across ``create_app`` calls). Grants:
+authorization_code, password (per-client switch, for Postman and tests), client_credentials
+(confidential clients) and refresh_token (rotation on every use; a reused refresh token revokes
+the whole grant). Access tokens are the JWTs the SCIM API verifies; every one is recorded by
+``jti`` under its grant. Every user grant asking for ``openid`` also gets an ID token.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from scim_me.auth.tokens import verify_access_token
 from scim_me.core.accounts import admin_scopes_for
 from scim_me.core.accounts import is_disabled
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
+from scim_me.oauth.code_flow import IssuedIDTokens
 from scim_me.oauth.code_flow import OpenIDTokens
-from scim_me.oauth.code_flow import RefreshedIDTokens
 from scim_me.oauth.code_flow import S256Only
 from scim_me.oauth.code_flow import TenantIssuerParameter
 from scim_me.oauth.code_flow import tenant_signing_key
@@ -386,7 +387,8 @@ def _generate(
         extra["username"] = user.user_name
         # RFC 9068 §2.2.1: when the user authenticated, so a resource server can ask for a more
         # recent sign-in (RFC 9470 step-up). A refreshed token keeps the original sign-in.
-        extra["auth_time"], extra["amr"] = _authentication(grant, code)
+        g.token_authentication = _authentication(grant, code)  # the ID token says the same
+        extra["auth_time"], extra["amr"] = g.token_authentication
     access_token = mint_access_token(
         tenant_id=tenant.id,
         issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
@@ -434,9 +436,9 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_token_generator("default", _generate)
     server.register_grant(AuthorizationCodeGrant, [S256Only(required=True), OpenIDTokens(require_nonce=False)])
-    server.register_grant(PasswordGrant)
+    server.register_grant(PasswordGrant, [IssuedIDTokens()])
     server.register_grant(ClientCredentialsGrant)
-    server.register_grant(RefreshTokenGrant, [RefreshedIDTokens()])
+    server.register_grant(RefreshTokenGrant, [IssuedIDTokens()])
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_extension(TenantIssuerParameter())  # RFC 9207

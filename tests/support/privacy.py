@@ -67,6 +67,7 @@ class SignedIn:
     access_token: str
     refresh_token: str
     client: ClientRecord
+    id_token: str | None = None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -117,7 +118,8 @@ def sign_in(
         },
     )
     assert tokens.status_code == 200, tokens.get_data(as_text=True)
-    return SignedIn(browser, tokens.json["access_token"], tokens.json["refresh_token"], client)
+    body = tokens.json
+    return SignedIn(browser, body["access_token"], body["refresh_token"], client, body.get("id_token"))
 
 
 def consent_page_shown(app: Any, tenant: TenantRecord, client: ClientRecord, signed_in: SignedIn) -> bool:
