@@ -48,8 +48,8 @@ def service_provider_config() -> Response:
         "changePassword": {"supported": True},
         "sort": {"supported": True},
         "etag": {"supported": True},
-        # RFC 9865 §4: index paging on /Users and /Groups, cursor paging on /Users; cursors are keyset state
-        # signed by the server (docs/scim-filters.md) and do not expire, so no cursorTimeout.
+        # RFC 9865 §4: index and cursor paging on /Users and /Groups; cursors are keyset state signed
+        # by the server (docs/scim-filters.md) and do not expire, so no cursorTimeout.
         "pagination": {
             "cursor": True,
             "index": True,

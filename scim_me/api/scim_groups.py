@@ -11,7 +11,6 @@ from flask import Blueprint
 from flask import Response
 from flask import request
 
-from scim_me.errors import InvalidValueError
 from scim_me.services.group_write import create_admin_group
 from scim_me.services.group_write import delete_admin_group
 from scim_me.services.group_write import find_group
@@ -30,6 +29,7 @@ from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_admin
 from scim_me.web.handlers import json_body
 from scim_me.web.listing import Query
+from scim_me.web.listing import cursor_key
 from scim_me.web.listing import list_body
 from scim_me.web.listing import query_from_args
 from scim_me.web.listing import query_from_search
@@ -101,8 +101,6 @@ def delete(group_id: str) -> Response:
 
 
 def _list(principal: Principal, query: Query) -> Response:
-    if query.cursor is not None:
-        raise InvalidValueError("Cursor paging (RFC 9865) is offered on /scim2/Users; page groups by startIndex.")
     page = search_groups(
         principal.tenant.id,
         group_registry(),
@@ -111,14 +109,17 @@ def _list(principal: Principal, query: Query) -> Response:
         limit=query.count,
         sort_by=query.sort_by,
         descending=query.descending,
+        cursor=query.cursor,
+        cursor_key=cursor_key(),
     )
     shown = wants_members(query.attributes, query.excluded)
-    members = members_of_groups([g.id for g in page.groups]) if shown else {}
+    members = members_of_groups([g.id for g in page.groups]) if shown and page.groups else {}
     resources = [
         represent_group(group, members.get(group.id), selected=query.attributes, left_out=query.excluded)
         for group in page.groups
     ]
-    return json_body(list_body(page.total, query, resources))
+    body = list_body(page.total, query, resources, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor)
+    return json_body(body)
 
 
 @bp.get("/scim2/Groups")

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import peewee
 
+from scim_me.core.paging import decode_cursor
+from scim_me.core.paging import encode_cursor
+from scim_me.core.paging import query_digest
 from scim_me.core.query_filters import CREATED
 from scim_me.core.query_filters import ID
 from scim_me.core.query_filters import LAST_MODIFIED
@@ -31,6 +35,7 @@ from scim_me.core.query_filters import Within
 from scim_me.core.query_filters import parse_search_filter
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.search_values import parse_instant
+from scim_me.errors import InvalidCursorError
 from scim_me.errors import InvalidFilterError
 from scim_me.errors import InvalidValueError
 from scim_me.storage.db import current_database
@@ -58,6 +63,8 @@ _SORTS: dict[str, Any] = {
 class GroupPage:
     total: int
     groups: list[StoredGroup]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
 
 
 def _string(column: Any, op: str, value: Any, attr: str) -> Any:
@@ -126,11 +133,27 @@ def _member_test(member: Any, node: Node) -> Any:
 
 
 def _members(node: Node) -> Any:
-    """EXISTS a membership row of the group satisfying ``node`` (the membership table's indexes)."""
+    """Groups with a membership row satisfying ``node`` (the membership table's indexes).
+
+    A test that names members (``members.value eq "{id}"``, ``members.display eq``) starts from
+    the members: ``id IN (SELECT group_id ... WHERE user_id = ?)`` reads the user_id index once,
+    on SQLite as on PostgreSQL; other tests (``pr``, ``ne``) probe each group's members
+    (``EXISTS`` on the (group_id, user_id) index)."""
     member = GroupMember.alias()
+    if _names_members(node):
+        return Group.id.in_(member.select(member.group).where(_member_test(member, node)))
     return peewee.fn.EXISTS(
         member.select(peewee.SQL("1")).where((member.group == Group.id) & _member_test(member, node))
     )
+
+
+def _names_members(node: Node) -> bool:
+    """Whether every membership row ``node`` accepts has a given user (value or display eq)."""
+    if isinstance(node, And):
+        return _names_members(node.left) or _names_members(node.right)
+    if isinstance(node, Or):
+        return _names_members(node.left) and _names_members(node.right)
+    return isinstance(node, Compare) and node.op == "eq" and node.target.sub in ("value", "display")
 
 
 def _leaf(node: Compare | Present) -> Any:
@@ -169,6 +192,74 @@ def _condition(node: Node) -> Any:
     return _leaf(node)
 
 
+@dataclass(frozen=True)
+class _Order:
+    """A sort of groups: a column, its direction, whether it can be NULL (externalId: no value
+    sorts last ascending, first descending, RFC 7644 §3.4.2.3, on both databases) and whether it
+    is unique (id: no tie-break)."""
+
+    column: Any
+    descending: bool
+    nullable: bool = False
+
+    @property
+    def unique(self) -> bool:
+        return self.column is Group.id
+
+    def order_by(self, backwards: bool) -> list[Any]:
+        down = self.descending != backwards
+        terms: list[Any] = []
+        if self.nullable:
+            missing = peewee.Case(None, [(self.column.is_null(), 1)], 0)
+            terms.append(missing.desc() if down else missing.asc())
+        terms.append(self.column.desc() if down else self.column.asc())
+        if not self.unique:
+            terms.append(Group.id.desc() if down else Group.id.asc())
+        return terms
+
+    def beyond(self, edge: list[Any], backwards: bool) -> Any:
+        """Groups strictly past ``edge`` (a cursor's sort value and id) in the traversal order."""
+        if len(edge) != 2 or not isinstance(edge[1], str) or isinstance(edge[0], (dict, list, bool)):
+            raise InvalidCursorError("The cursor is not valid.")
+        value, group_id = edge
+        if value is None and not self.nullable:
+            raise InvalidCursorError("The cursor is not valid.")
+        if value is not None and self.column.name in ("created_at", "updated_at"):
+            if not isinstance(value, str):
+                raise InvalidCursorError("The cursor is not valid.")
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError as exc:
+                raise InvalidCursorError("The cursor is not valid.") from exc
+        down = self.descending != backwards
+
+        def past(column: Any, bound: Any) -> Any:
+            return column < bound if down else column > bound
+
+        if self.unique:
+            return past(self.column, value)
+        if value is None:
+            # Valueless groups come last ascending (first descending), ordered by id.
+            after = self.column.is_null() & past(Group.id, group_id)
+            return (after | self.column.is_null(False)) if down else after
+        ordered = past(self.column, value) | ((self.column == value) & past(Group.id, group_id))
+        if not self.nullable:
+            return ordered
+        return (self.column.is_null(False) & ordered) if down else (self.column.is_null() | ordered)
+
+    def edge(self, group: StoredGroup) -> list[Any]:
+        # By column name: peewee columns compare (==) into SQL expressions, not booleans.
+        name = self.column.name
+        value: Any
+        if name == "display_key":
+            value = display_key(group.display_name)
+        elif name in ("created_at", "updated_at"):
+            value = getattr(group, name).isoformat()
+        else:  # id, external_id
+            value = getattr(group, name)
+        return [value, group.id]
+
+
 def search_groups(
     tenant_id: int,
     registry: SchemaRegistry,
@@ -178,19 +269,52 @@ def search_groups(
     limit: int = 100,
     sort_by: str | None = None,
     descending: bool = False,
+    cursor: str | None = None,
+    cursor_key: bytes = b"",
 ) -> GroupPage:
-    """``limit`` groups after ``offset`` matching ``filter``, and how many match in all."""
+    """``limit`` groups matching ``filter`` and how many match in all: after ``offset`` (index
+    paging), or, with ``cursor`` (``""`` for the first page, else a ``next_cursor`` /
+    ``previous_cursor`` of the same filter and sort), by keyset as /Users (RFC 9865)."""
     where = Group.tenant == tenant_id
     if filter is not None:
         where = where & _condition(parse_search_filter(filter, registry))
     column = _SORTS.get((sort_by or "meta.created").lower())
     if column is None:
         raise InvalidValueError(f"Groups cannot be sorted by {sort_by}; sort by {', '.join(sorted(_SORTS))}.")
-    total = Group.select().where(where).count()
+    order = _Order(column, descending, nullable=column.name == "external_id")
+    if cursor is None:
+        if limit <= 0:
+            return GroupPage(_count(where), [])
+        groups = _rows(where, order.order_by(False), limit, offset)
+        # A short page not past the end holds the last match: its own total, no COUNT(*).
+        short = 0 < len(groups) < limit or (offset == 0 and not groups)
+        return GroupPage(offset + len(groups) if short else _count(where), groups)
+    if not cursor_key:
+        raise InvalidCursorError("Cursor paging is not configured.")
+    digest = query_digest("Groups", filter, sort_by.lower() if sort_by else None, "d" if descending else "a")
+    direction, edge = decode_cursor(cursor_key, digest, cursor) if cursor else ("next", None)
     if limit <= 0:
-        return GroupPage(total, [])
-    order = [column.desc() if descending else column.asc()]
-    if column is not Group.id:
-        order.append(Group.id.desc() if descending else Group.id.asc())
-    rows = Group.select().where(where).order_by(*order).offset(offset).limit(limit)
-    return GroupPage(total, [stored_group(row) for row in rows])
+        return GroupPage(_count(where), [])
+    backwards = direction == "previous"
+    condition = where if edge is None else where & order.beyond(edge, backwards)
+    groups = _rows(condition, order.order_by(backwards), limit + 1, 0)
+    more = len(groups) > limit
+    total = len(groups) if edge is None and not more else _count(where)
+    groups = groups[:limit]
+    if backwards:
+        groups.reverse()
+    next_cursor = previous_cursor = None
+    if groups:
+        if more or backwards:
+            next_cursor = encode_cursor(cursor_key, digest, "next", order.edge(groups[-1]))
+        if more if backwards else edge is not None:
+            previous_cursor = encode_cursor(cursor_key, digest, "previous", order.edge(groups[0]))
+    return GroupPage(total, groups, next_cursor, previous_cursor)
+
+
+def _count(where: Any) -> int:
+    return int(Group.select(peewee.fn.COUNT(peewee.SQL("*"))).where(where).scalar() or 0)
+
+
+def _rows(where: Any, order: list[Any], limit: int, offset: int) -> list[StoredGroup]:
+    return [stored_group(row) for row in Group.select().where(where).order_by(*order).offset(offset).limit(limit)]

@@ -57,6 +57,9 @@ REFRESH_BUDGET = 8
 # the matches for totalResults (1). A short page (an equality lookup) is its own total.
 LIST_LOOKUP_BUDGET = 2
 LIST_PAGE_BUDGET = 3
+# /scim2/Groups?filter=members.value eq: the token's revocation, the page (a short one: no
+# COUNT(*)) and the page's members (none when members are excluded).
+GROUP_LOOKUP_BUDGET = 3
 
 
 @dataclass
@@ -155,6 +158,7 @@ class Directory:
     app: Any
     client: Any
     headers: dict[str, str]
+    member_id: str
 
 
 @pytest.fixture
@@ -173,7 +177,7 @@ def directory(app: Any, client: Any) -> Directory:
     assert group.status_code == 201, group.json
     for _ in range(5):
         assert client.get(ME, headers=basic("user03", "wrong-password-1")).status_code == 401
-    return Directory(app, client, headers)
+    return Directory(app, client, headers, users[3].id)
 
 
 def _counted(directory: Directory, send: Any) -> list[str]:
@@ -204,3 +208,10 @@ def test_a_search_request_runs_two_statements(directory: Directory) -> None:
 def test_a_full_page_of_users_runs_three_statements(directory: Directory, query: str) -> None:
     seen = _counted(directory, lambda: directory.client.get(f"{USERS}?{query}", headers=directory.headers))
     assert len(seen) <= LIST_PAGE_BUDGET, "\n".join(seen)
+
+
+@pytest.mark.parametrize(("excluded", "budget"), [("", GROUP_LOOKUP_BUDGET), ("members", GROUP_LOOKUP_BUDGET - 1)])
+def test_a_membership_lookup_of_groups(directory: Directory, excluded: str, budget: int) -> None:
+    url = f'/t/acme/scim2/Groups?filter=members.value eq "{directory.member_id}"&excludedAttributes={excluded}'
+    seen = _counted(directory, lambda: directory.client.get(url, headers=directory.headers))
+    assert len(seen) <= budget, "\n".join(seen)
