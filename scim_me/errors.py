@@ -160,6 +160,12 @@ class UnresolvedBulkIdError(ConflictError):
     scim_type = "invalidValue"
 
 
+class CircularBulkIdError(UnresolvedBulkIdError):
+    # RFC 7644 §3.7.1: operations whose bulkIds reference each other (or an operation its own):
+    # "MAY stop after a failed attempt and instead return HTTP status code 409 (Conflict)".
+    pass
+
+
 class TooManyRequestsError(ScimError):
     status = 429
     default_detail = "Too many failed attempts; retry after the time given in Retry-After."

@@ -8,6 +8,11 @@
   members created earlier in the same request). Operations whose references are not created yet
   wait for them (so order in the request does not matter); a reference nothing in the request
   creates, or one whose POST failed, is 409 ``invalidValue`` for that operation.
+- Circular references (§3.7.1: operations whose POSTs name each other's bulkIds, or a POST its
+  own): each operation of the cycle, and each waiting on it, is 409 ``invalidValue`` saying so,
+  as §3.7.1 allows ("MAY stop after a failed attempt and instead return HTTP status code 409").
+  Nothing of the cycle is written. Users and groups cannot resolve one by a deferred PATCH here:
+  a group's members are users (no nested groups), a user's ``groups`` is read-only.
 - ``failOnErrors`` (§3.7.3): after that many errors, the rest is not run (and not reported).
 - Limits (§3.7.4): ``maxOperations`` and ``maxPayloadSize``, advertised in
   /ServiceProviderConfig; over either is 413 (``tooMany`` for the operation count).
@@ -27,6 +32,7 @@ from flask import Response
 from flask import request
 
 from scim_me.core.accounts import BULK_SCOPE
+from scim_me.errors import CircularBulkIdError
 from scim_me.errors import ForbiddenError
 from scim_me.errors import InvalidSyntaxError
 from scim_me.errors import InvalidValueError
@@ -226,15 +232,37 @@ def bulk() -> Response:
             results[index] = outcome
             errors += int(outcome["status"]) >= 400
         if waiting and len(waiting) == len(pending):
+            # Nothing ran: what waits names bulkIds that nothing creates, or that only waiting
+            # POSTs create (a cycle, or a chain into one).
+            circular = _cyclic(operations, waiting)
             for index in waiting:
                 if stopped():
                     break
-                results[index] = _operation(principal, writer, operations[index], created, failed_ids, final=True)
+                results[index] = _operation(
+                    principal, writer, operations[index], created, failed_ids, final=True, circular=circular
+                )
                 errors += 1
             waiting = []
         pending = waiting
     body = {"schemas": [BULK_RESPONSE_URN], "Operations": [r for r in results if r is not None]}
     return json_body(body)
+
+
+def _cyclic(operations: list[Any], waiting: list[int]) -> set[str]:
+    """The bulkIds of waiting POSTs that are part of a reference cycle or wait on one: what is
+    left after repeatedly setting aside the POSTs none of whose references is left."""
+    references: dict[str, set[str]] = {}
+    for index in waiting:
+        operation = operations[index]
+        bulk_id = _field(operation, "bulkid") if isinstance(operation, Mapping) else None
+        if isinstance(bulk_id, str):
+            references[bulk_id] = _references(_field(operation, "data"))
+    left = set(references)
+    while True:
+        free = {bulk_id for bulk_id in left if not references[bulk_id] & left}
+        if not free:
+            return left
+        left -= free
 
 
 def _operation(
@@ -245,6 +273,7 @@ def _operation(
     failed_ids: set[str],
     *,
     final: bool,
+    circular: set[str] | None = None,
 ) -> dict[str, Any] | None:
     """Run one operation: its BulkResponse entry, or None while it waits for a bulkId."""
     if not isinstance(operation, Mapping):
@@ -266,6 +295,12 @@ def _operation(
         missing = needed - set(created)
         if missing:
             broken = missing & failed_ids
+            waits = sorted(missing & (circular or set()))
+            if final and waits:
+                raise CircularBulkIdError(
+                    f"The bulkId {waits[0]} takes part in a circular reference (RFC 7644 §3.7.1): create one of "
+                    "the resources without the reference, then add it with a PATCH."
+                )
             if broken or final:
                 reason = "failed" if broken else "is not created by any operation of this request"
                 raise UnresolvedBulkIdError(f"The bulkId {sorted(missing)[0]} {reason}.")

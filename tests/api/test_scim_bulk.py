@@ -194,3 +194,101 @@ def test_bulk_changes_are_recorded_with_the_bulk_channel(client, auth, app, tena
     (event,) = events_of(app, tenant, user_id)
     assert event.kind == "account.created"
     assert event.details["by"] == {"channel": "scim_bulk", "clientId": "provisioner"}
+
+
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+def _circular(bulk_id: str) -> dict:
+    return scim_error(
+        409,
+        f"The bulkId {bulk_id} takes part in a circular reference (RFC 7644 §3.7.1): create one of the "
+        "resources without the reference, then add it with a PATCH.",
+        "invalidValue",
+    )
+
+
+def test_circular_references_are_409_and_write_nothing(client, auth):
+    """RFC 7644 §3.7.1: "The service provider MUST try to resolve circular cross-references
+    between resources in a single bulk job but MAY stop after a failed attempt and instead
+    return HTTP status code 409 (Conflict)." Two new users each other's manager, a group naming
+    itself, and an operation waiting on the cycle: each is 409; what does not wait runs."""
+    body = bulk(
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "a",
+            "data": {"userName": "ann", ENTERPRISE: {"manager": {"value": "bulkId:b"}}},
+        },
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "b",
+            "data": {"userName": "bob", ENTERPRISE: {"manager": {"value": "bulkId:a"}}},
+        },
+        {
+            "method": "POST",
+            "path": "/Groups",
+            "bulkId": "g",
+            "data": {"displayName": "g", "members": [{"value": "bulkId:g"}]},
+        },
+        {
+            "method": "POST",
+            "path": "/Groups",
+            "bulkId": "h",
+            "data": {"displayName": "h", "members": [{"value": "bulkId:a"}]},
+        },
+        {"method": "POST", "path": "/Users", "bulkId": "c", "data": {"userName": "cy"}},
+        # Waiting on a reference nothing creates is not circular.
+        {
+            "method": "POST",
+            "path": "/Groups",
+            "bulkId": "k",
+            "data": {"displayName": "k", "members": [{"value": "bulkId:m"}]},
+        },
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "m",
+            "data": {"userName": "max", ENTERPRISE: {"manager": {"value": "bulkId:nobody"}}},
+        },
+    )
+    response = client.post(BULK, json=body, headers=auth)
+    assert response.status_code == 200, response.json
+    ops = {op["bulkId"]: op for op in response.json["Operations"]}
+    assert ops["c"]["status"] == "201"
+    assert ops["m"]["response"]["detail"] == "The bulkId nobody is not created by any operation of this request."
+    assert ops["k"]["status"] == "409" and "circular" not in ops["k"]["response"]["detail"]
+    assert ops["a"] == {"method": "POST", "bulkId": "a", "status": "409", "response": _circular("b")}
+    assert ops["b"] == {"method": "POST", "bulkId": "b", "status": "409", "response": _circular("a")}
+    assert ops["g"] == {"method": "POST", "bulkId": "g", "status": "409", "response": _circular("g")}
+    assert ops["h"] == {"method": "POST", "bulkId": "h", "status": "409", "response": _circular("a")}
+    users = client.get("/t/acme/scim2/Users", headers=auth).json
+    assert [user["userName"] for user in users["Resources"]] == ["cy"]
+    assert client.get("/t/acme/scim2/Groups", headers=auth).json["totalResults"] == 0
+
+
+def test_a_cycle_broken_by_a_later_patch_runs(client, auth):
+    """What the 409 advises: create one without the reference, add it with a PATCH."""
+    body = bulk(
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "ann"}},
+        {
+            "method": "POST",
+            "path": "/Users",
+            "bulkId": "b",
+            "data": {"userName": "bob", ENTERPRISE: {"manager": {"value": "bulkId:a"}}},
+        },
+        {
+            "method": "PATCH",
+            "path": "/Users/bulkId:a",
+            "data": {
+                "schemas": [PATCH_URN],
+                "Operations": [{"op": "add", "path": f"{ENTERPRISE}:manager.value", "value": "bulkId:b"}],
+            },
+        },
+    )
+    response = client.post(BULK, json=body, headers=auth)
+    assert [op["status"] for op in response.json["Operations"]] == ["201", "201", "200"], response.json
+    users = {u["userName"]: u for u in client.get("/t/acme/scim2/Users", headers=auth).json["Resources"]}
+    assert users["ann"][ENTERPRISE]["manager"]["value"] == users["bob"]["id"]
+    assert users["bob"][ENTERPRISE]["manager"]["value"] == users["ann"]["id"]
