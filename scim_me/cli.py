@@ -197,6 +197,7 @@ def db_upgrade() -> None:
 def _ensure_tenant(name: str, dialect: str, key: bytes, **settings: Any) -> Any:
     from scim_me.auth.keys import create_signing_key
     from scim_me.storage.db import database_proxy
+    from scim_me.storage.tenants import TenantError
     from scim_me.storage.tenants import TenantSettings
     from scim_me.storage.tenants import create_tenant
     from scim_me.storage.tenants import find_tenant
@@ -204,9 +205,16 @@ def _ensure_tenant(name: str, dialect: str, key: bytes, **settings: Any) -> Any:
     existing = find_tenant(name)
     if existing is not None:
         return existing
-    with database_proxy.atomic():
-        tenant = create_tenant(name, dialect, TenantSettings(**settings))
-        create_signing_key(tenant.id, key)
+    try:
+        with database_proxy.atomic():
+            tenant = create_tenant(name, dialect, TenantSettings(**settings))
+            create_signing_key(tenant.id, key)
+    except TenantError:
+        # Another process created it in the meantime (instances running `db upgrade` at once).
+        raced = find_tenant(name)
+        if raced is None:
+            raise
+        return raced
     return tenant
 
 

@@ -9,5 +9,6 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.mail",
     "tests.fixtures.live_server",
+    "tests.fixtures.cluster",
     "tests.fixtures.workers",
 ]
