@@ -12,7 +12,10 @@ PYTEST_ARGS ?=
 # Tokens name their issuer by the base URL: `make run` and `make serve` write it into the instance
 # config (instance/scim-me.toml), so a later `scim-me token` matches the port being served.
 
-.PHONY: install lock run serve test test-fast e2e lint fmt typecheck bench check clean postman newman config-docs
+# The demo's Postman environment (URL, user, clients and their secrets), written by `make run`.
+DEMO_ENV := instance/demo.postman_environment.json
+
+.PHONY: install lock run serve test test-fast e2e lint fmt typecheck bench check clean postman newman config-docs reset-demo
 
 install: $(VENV)/.installed
 
@@ -38,7 +41,7 @@ run: install
 	$(BIN)/scim-me config set base_url http://$(HOST):$(PORT)
 	$(BIN)/scim-me keys init
 	$(BIN)/scim-me db upgrade
-	$(BIN)/scim-me demo seed --tenant $(DEMO_TENANT) --username $(DEMO_USER)
+	$(BIN)/scim-me demo seed --tenant $(DEMO_TENANT) --username $(DEMO_USER) --postman-environment $(DEMO_ENV)
 	@TOKEN=$$($(BIN)/scim-me token --tenant $(DEMO_TENANT) --user $(DEMO_USER)) && \
 	  echo && echo "scim-me is starting on http://$(HOST):$(PORT). Read the demo user's profile with:" && echo && \
 	  echo "  curl -s http://$(HOST):$(PORT)/t/$(DEMO_TENANT)/scim2/Me -H 'Authorization: Bearer '$$TOKEN" && echo
@@ -100,14 +103,21 @@ config-docs: install
 postman:
 	$(PYTHON) postman/assemble.py
 
-# Runs the Postman collection against a server started with `make run` (another terminal), with
-# the demo-postman client it printed:  make newman CLIENT_ID=... CLIENT_SECRET=...
+# Runs the Postman collection against the server `make run` serves (in another terminal), with the
+# environment its demo seed wrote (instance/demo.postman_environment.json: URL, user, clients).
 newman:
+	@test -f $(DEMO_ENV) || { echo "$(DEMO_ENV) is missing: start the demo with make run first" >&2; exit 1; }
 	test -x tests/clients/node_modules/.bin/newman || npm ci --prefix tests/clients --no-audit --no-fund
-	tests/clients/node_modules/.bin/newman run postman/scim-me.postman_collection.json \
-	  -e postman/scim-me.postman_environment.json --env-var base_url=http://$(HOST):$(PORT) \
-	  --env-var tenant_path=/t/$(DEMO_TENANT) --env-var username=$(DEMO_USER) \
-	  --env-var client_id=$(CLIENT_ID) --env-var client_secret=$(CLIENT_SECRET)
+	tests/clients/node_modules/.bin/newman run postman/scim-me.postman_collection.json -e $(DEMO_ENV)
+
+# Deletes the demo's data (the SQLite database, its mail outbox and the Postman environment) so the
+# next `make run` seeds a fresh demo; the config and the master key stay. Stop `make run` first.
+reset-demo:
+	@if $(PYTHON) -c "import urllib.request; urllib.request.urlopen('http://$(HOST):$(PORT)/health', timeout=2)" \
+	  2>/dev/null; then echo "a server answers on $(HOST):$(PORT): stop make run (Ctrl-C) first" >&2; exit 1; fi
+	rm -rf instance/scim-me.db instance/scim-me.db-wal instance/scim-me.db-shm instance/scim-me.db-writer.lock \
+	  instance/outbox $(DEMO_ENV)
+	@echo "demo data removed; make run seeds a fresh demo"
 
 check: lint test
 

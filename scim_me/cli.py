@@ -847,11 +847,29 @@ def demo() -> None:
 @click.option("--password", default="demo-password-2026", show_default=True)
 @click.option("--spa-origin", default="http://localhost:5173", show_default=True, help="the demo SPA's origin")
 @click.option("--admin-password", default="tour-guide-keys-2026", show_default=True, help="the demo admin's")
-def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str, admin_password: str) -> None:
+@click.option(
+    "--postman-environment",
+    "environment_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write a Postman environment for the demo (client secrets included, owner-only); a "
+    "client whose secret is neither new nor in this file gets a new one",
+)
+def demo_seed(
+    tenant_name: str,
+    username: str,
+    password: str,
+    spa_origin: str,
+    admin_password: str,
+    environment_path: Path | None,
+) -> None:
     """Create the demo tenant and user if missing (idempotent)."""
+    from scim_me.postman_environment import read_client_secrets
+    from scim_me.postman_environment import write_environment
     from scim_me.storage.users import create_user
     from scim_me.storage.users import find_user
 
+    secrets = _DemoSecrets(environment_path, read_client_secrets(environment_path) if environment_path else {})
     settings = _settings()
     key = _master_key(settings)
     with _database(settings):
@@ -867,14 +885,63 @@ def demo_seed(tenant_name: str, username: str, password: str, spa_origin: str, a
                 "urn:scim:wso2:schema": {"country": "Sri Lanka"},
             }
             create_user(record.id, profile, _hash(settings, record, password, profile))
-        clients = _ensure_demo_clients(record.id, spa_origin)
-        clients += _ensure_demo_admin(settings, record, admin_password)
+        clients = _ensure_demo_clients(record.id, spa_origin, secrets)
+        clients += _ensure_demo_admin(settings, record, admin_password, secrets)
     click.echo(f"demo tenant {tenant_name}, user {username} / {password}")
     for line in clients:
         click.echo(line)
+    if environment_path is not None:
+        prefix = "" if record.name == settings.default_tenant else f"/t/{record.name}"
+        write_environment(
+            environment_path,
+            {
+                "base_url": settings.base_url.rstrip("/"),
+                "tenant_path": prefix,
+                "username": username,
+                "password": password,
+                "scope": "openid internal_login",
+                "admin_username": "admin",
+                "admin_password": admin_password,
+                **secrets.variables,
+            },
+        )
+        click.echo(f"Postman environment: {environment_path}")
 
 
-def _ensure_demo_admin(settings: Any, record: Any, password: str) -> list[str]:
+class _DemoSecrets:
+    """The demo clients' secrets for the Postman environment: new ones as they are created, known
+    ones from the previous environment file, and (only when writing one) a new secret for a client
+    whose secret was shown once and is known nowhere any more."""
+
+    def __init__(self, path: Path | None, known: dict[str, str]) -> None:
+        self.path = path
+        self.known = known
+        self.variables: dict[str, str] = {}
+
+    def line(self, tenant_id: int, client: Any, created: str | None, variable: str, labels: tuple[str, str]) -> str:
+        """The seed's line for a confidential demo client (``labels``: with a secret shown, and
+        without); remembers its id and secret for the environment."""
+        from scim_me.postman_environment import CLIENT_PAIRS
+        from scim_me.storage.clients import rotate_client_secret
+
+        shown, quiet = labels
+        secret = created
+        if created is not None:
+            text = f"{shown}: {client.client_id}  secret (shown once): {created}"
+        elif self.path is None:
+            return f"{quiet}: {client.client_id}  (secret was shown when it was created)"
+        elif client.client_id in self.known:
+            secret = self.known[client.client_id]
+            text = f"{quiet}: {client.client_id}  (secret in {self.path})"
+        else:
+            secret = rotate_client_secret(tenant_id, client.client_id)
+            text = f"{shown}: {client.client_id}  new secret (shown once): {secret}"
+        self.variables[variable] = client.client_id
+        self.variables[CLIENT_PAIRS[variable]] = secret or ""
+        return text
+
+
+def _ensure_demo_admin(settings: Any, record: Any, password: str, secrets: _DemoSecrets) -> list[str]:
     """The demo tenant's administrator (the tenant's admin role: HTTP Basic on /scim2/Users,
     /Groups, /Bulk, as WSO2 admins use it in Postman) and a ``demo-admin`` client_credentials
     client with the admin scopes; with how to call /scim2/Users with each."""
@@ -897,6 +964,7 @@ def _ensure_demo_admin(settings: Any, record: Any, password: str) -> list[str]:
     existing = {c.name: c for c in list_clients(record.id)}
     client = existing.get("demo-admin")
     scopes = " ".join(sorted(ADMIN_SCOPES))
+    secret = None
     if client is None:
         client, secret = create_client(
             record.id,
@@ -908,10 +976,8 @@ def _ensure_demo_admin(settings: Any, record: Any, password: str) -> list[str]:
             grant_types=["client_credentials"],
             scope=scopes,
         )
-        label = "demo-admin client (client_credentials, admin scopes)"
-        lines.append(f"{label}: {client.client_id}  secret (shown once): {secret}")
-    else:
-        lines.append(f"demo-admin client: {client.client_id}  (secret was shown when it was created)")
+    labels = ("demo-admin client (client_credentials, admin scopes)", "demo-admin client")
+    lines.append(secrets.line(record.id, client, secret, "admin_client_id", labels))
     lines += [
         "  token: curl -s -u '<client id>:<secret>' -d grant_type=client_credentials "
         f"-d 'scope={scopes}' {base}{prefix}/oauth2/token",
@@ -920,7 +986,7 @@ def _ensure_demo_admin(settings: Any, record: Any, password: str) -> list[str]:
     return lines
 
 
-def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
+def _ensure_demo_clients(tenant_id: int, spa_origin: str, secrets: _DemoSecrets) -> list[str]:
     """A public SPA client (code + PKCE) and a confidential Postman client (password grant)."""
     from scim_me.storage.clients import create_client
     from scim_me.storage.clients import list_clients
@@ -941,6 +1007,7 @@ def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
         )
     lines.append(f"demo SPA client (public, code + PKCE, redirect {spa.redirect_uris[0]}): {spa.client_id}")
     postman = existing.get("demo-postman")
+    secret = None
     if postman is None:
         postman, secret = create_client(
             tenant_id,
@@ -952,36 +1019,36 @@ def _ensure_demo_clients(tenant_id: int, spa_origin: str) -> list[str]:
             grant_types=["authorization_code", "refresh_token", "password"],
             scope="openid internal_login profile email",
         )
-        lines.append(f"demo Postman client: {postman.client_id}  secret (shown once): {secret}")
-    else:
-        lines.append(f"demo Postman client: {postman.client_id}  (secret was shown when it was created)")
-    lines.append(_ensure_consent_admin(tenant_id, existing))
-    lines.append(_ensure_recovery_app(tenant_id, existing))
+    labels = ("demo Postman client", "demo Postman client")
+    lines.append(secrets.line(tenant_id, postman, secret, "client_id", labels))
+    lines.append(_ensure_consent_admin(tenant_id, existing, secrets))
+    lines.append(_ensure_recovery_app(tenant_id, existing, secrets))
     return lines
 
 
-def _ensure_recovery_app(tenant_id: int, existing: dict[str, Any]) -> str:
+def _ensure_recovery_app(tenant_id: int, existing: dict[str, Any], secrets: _DemoSecrets) -> str:
     """A confidential machine client (client_credentials) with ``internal_user_recovery_create``:
     what an app that builds its own "forgot password" pages calls the recovery API with."""
     from scim_me.storage.clients import create_client
 
     app = existing.get("demo-recovery-app")
-    if app is not None:
-        return f"demo recovery client: {app.client_id}  (secret was shown when it was created)"
-    app, secret = create_client(
-        tenant_id,
-        "demo-recovery-app",
-        public=False,
-        first_party=True,
-        redirect_uris=[],
-        allowed_origins=[],
-        grant_types=["client_credentials"],
-        scope="internal_user_recovery_create",
-    )
-    return f"demo recovery client (client_credentials): {app.client_id}  secret (shown once): {secret}"
+    secret = None
+    if app is None:
+        app, secret = create_client(
+            tenant_id,
+            "demo-recovery-app",
+            public=False,
+            first_party=True,
+            redirect_uris=[],
+            allowed_origins=[],
+            grant_types=["client_credentials"],
+            scope="internal_user_recovery_create",
+        )
+    labels = ("demo recovery client (client_credentials)", "demo recovery client")
+    return secrets.line(tenant_id, app, secret, "recovery_client_id", labels)
 
 
-def _ensure_consent_admin(tenant_id: int, existing: dict[str, Any]) -> str:
+def _ensure_consent_admin(tenant_id: int, existing: dict[str, Any], secrets: _DemoSecrets) -> str:
     """A confidential machine client (client_credentials) with the consent-management admin
     scopes, so an administrator (or Postman) can create purposes and PII categories."""
     from scim_me.core.consent import ADD_SCOPE
@@ -990,19 +1057,20 @@ def _ensure_consent_admin(tenant_id: int, existing: dict[str, Any]) -> str:
     from scim_me.storage.clients import create_client
 
     admin = existing.get("demo-consent-admin")
-    if admin is not None:
-        return f"demo consent-admin client: {admin.client_id}  (secret was shown when it was created)"
-    admin, secret = create_client(
-        tenant_id,
-        "demo-consent-admin",
-        public=False,
-        first_party=True,
-        redirect_uris=[],
-        allowed_origins=[],
-        grant_types=["client_credentials"],
-        scope=f"{ADD_SCOPE} {DELETE_SCOPE} {VIEW_SCOPE}",
-    )
-    return f"demo consent-admin client (client_credentials): {admin.client_id}  secret (shown once): {secret}"
+    secret = None
+    if admin is None:
+        admin, secret = create_client(
+            tenant_id,
+            "demo-consent-admin",
+            public=False,
+            first_party=True,
+            redirect_uris=[],
+            allowed_origins=[],
+            grant_types=["client_credentials"],
+            scope=f"{ADD_SCOPE} {DELETE_SCOPE} {VIEW_SCOPE}",
+        )
+    labels = ("demo consent-admin client (client_credentials)", "demo consent-admin client")
+    return secrets.line(tenant_id, admin, secret, "consent_admin_client_id", labels)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,6 +20,7 @@ from tests.cli.support import Cli
 from tests.factories import basic
 from tests.factories import bearer
 from tests.support.apps import build_app
+from tests.support.live_server import REPO_ROOT
 
 
 def _tenant_rows(cli: Cli) -> dict[str, list[str]]:
@@ -338,3 +339,42 @@ def test_user_force_reset_without_an_address_warns(ready: Cli) -> None:
     assert "password changed" in ready.ok(
         "user", "set-password", "--tenant", "acme", "--username", "kim", "--password", "fresh-start-2027"
     )
+
+
+def _token_status(app: Any, values: dict[str, str], client: str) -> int:
+    """The token endpoint's answer to the environment's ``client`` (client_id variable prefix)."""
+    client_id, secret = values[f"{client}client_id"], values[f"{client}client_secret"]
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if client == "":
+        form = {**form, "grant_type": "password", "username": values["username"], "password": values["password"]}
+    return int(app.test_client().post(f"{values['tenant_path']}/oauth2/token", data=form).status_code)
+
+
+def test_demo_seed_writes_a_postman_environment_whose_secrets_work(ready: Cli, app_on: Any) -> None:
+    """What `make run` writes and `make newman` runs with (issue 13: `make newman` as documented
+    needed the consent-admin client nobody passed)."""
+    committed = json.loads((REPO_ROOT / "postman" / "scim-me.postman_environment.json").read_text(encoding="utf-8"))
+    path = ready.tmp_path / "demo.postman_environment.json"
+    first = ready.ok("demo", "seed", "--postman-environment", str(path))
+    assert first.count("secret (shown once)") == 4 and first.endswith(f"Postman environment: {path}\n")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert [v["key"] for v in document["values"]] == [v["key"] for v in committed["values"]]
+    assert [v["type"] for v in document["values"]] == [v["type"] for v in committed["values"]]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    values = {v["key"]: v["value"] for v in document["values"]}
+    assert values["tenant_path"] == "/t/demo" and values["username"] == "kim"
+    clients = ("", "consent_admin_", "recovery_", "admin_")
+    assert [_token_status(app_on, values, client) for client in clients] == [200] * 4
+
+    # Seeded again with the file: the secrets are read back, not rotated.
+    again = ready.ok("demo", "seed", "--postman-environment", str(path))
+    assert "shown once" not in again and again.count(f"(secret in {path})") == 4
+    assert json.loads(path.read_text(encoding="utf-8")) == document
+
+    # The file lost: the demo clients get new secrets (shown once), the old ones stop working.
+    other = ready.tmp_path / "elsewhere.json"
+    rotated = ready.ok("demo", "seed", "--postman-environment", str(other))
+    assert rotated.count("new secret (shown once)") == 4
+    fresh = {v["key"]: v["value"] for v in json.loads(other.read_text(encoding="utf-8"))["values"]}
+    assert [_token_status(app_on, fresh, client) for client in clients] == [200] * 4
+    assert [_token_status(app_on, values, client) for client in clients] == [401] * 4
