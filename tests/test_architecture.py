@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "config": 2,
     "crypto": 2,
     "tenancy": 2,
+    "postman_environment": 2,  # the demo seed's Postman environment file (standard library only)
     "storage": 3,
     "auth": 4,
     "notify": 4,
