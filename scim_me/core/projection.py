@@ -60,8 +60,14 @@ def project(
     each extension in registry order (its attributes in schema order), and ``meta`` last.
     Sub-attributes of complex values follow their schema order too.
     """
-    attributes = attributes or set()
-    excluded = excluded or set()
+    if not attributes and not excluded:
+        return _project_default(resource, registry)
+    return _project_selected(resource, registry, attributes or set(), excluded or set())
+
+
+def _project_selected(
+    resource: Mapping[str, Any], registry: SchemaRegistry, attributes: set[Selector], excluded: set[Selector]
+) -> dict[str, Any]:
     members = _by_lower_name(resource)
     out: dict[str, Any] = {}
     if "schemas" in members:
@@ -95,13 +101,106 @@ def project(
     return out
 
 
-def _by_lower_name(document: Mapping[str, Any]) -> dict[str, Any]:
-    """Index a JSON object by lower-cased member name (attribute names are case-insensitive)."""
-    found: dict[str, Any] = {}
-    for key, value in document.items():
-        if isinstance(key, str):
-            found.setdefault(key.lower(), value)
+# What a request without ``attributes`` / ``excludedAttributes`` shows, per registry: the
+# attributes in schema order with what ``returned`` lets through, decided once rather than for
+# every user of a list page. Entries: (lower-cased name, name, the shown sub-attributes of a
+# complex attribute as (lower-cased, name) pairs, or None to show the value as it is).
+_Plan = tuple[tuple[str, str, tuple[tuple[str, str], ...] | None], ...]
+_PLANS: dict[int, tuple[SchemaRegistry, _Plan, tuple[tuple[str, str, _Plan], ...]]] = {}
+
+
+def _plan_of(attributes: Mapping[str, Attribute], skip_meta: bool) -> _Plan:
+    entries = []
+    for key, attr in attributes.items():
+        if (skip_meta and key == "meta") or attr.returned in ("never", "request"):
+            continue
+        subs = None
+        if attr.is_complex and attr.returned != "always":
+            subs = tuple((lowered, sub.name) for lowered, sub in attr.sub_attributes.items() if sub.returned != "never")
+        entries.append((key, attr.name, subs))
+    return tuple(entries)
+
+
+def _default_plan(registry: SchemaRegistry) -> tuple[_Plan, tuple[tuple[str, str, _Plan], ...]]:
+    found = _PLANS.get(id(registry))
+    if found is not None and found[0] is registry:
+        return found[1], found[2]
+    core = _plan_of(registry.common.attributes, True) + _plan_of(registry.core.attributes, True)
+    extensions = tuple((ext.id.lower(), ext.id, _plan_of(ext.attributes, False)) for ext in registry.extensions)
+    if len(_PLANS) > 256:  # registries live as long as their tenant's settings: a bound, not an LRU
+        _PLANS.clear()
+    _PLANS[id(registry)] = (registry, core, extensions)  # the registry is held: its id stays its own
+    return core, extensions
+
+
+def _project_default(resource: Mapping[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
+    """``_project_selected`` without selectors (tests/core/test_projection.py compares them)."""
+    core, extensions = _default_plan(registry)
+    names = _spellings(resource)
+    out: dict[str, Any] = {}
+    if "schemas" in names:
+        out["schemas"] = resource[names["schemas"]]
+    _apply_plan(core, resource, names, out)
+    for lowered, urn, plan in extensions:
+        value = resource[names[lowered]] if lowered in names else None
+        if isinstance(value, Mapping):
+            inner: dict[str, Any] = {}
+            _apply_plan(plan, value, _spellings(value), inner)
+            if inner:
+                out[urn] = inner
+    if "meta" in names:
+        out["meta"] = resource[names["meta"]]
+    return out
+
+
+def _apply_plan(plan: _Plan, document: Mapping[str, Any], names: Mapping[str, str], out: dict[str, Any]) -> None:
+    for key, name, subs in plan:
+        if key not in names:
+            continue
+        value = document[names[key]]
+        if subs is None:
+            out[name] = value
+            continue
+        if isinstance(value, list):
+            shaped = [_pick(item, subs) for item in value]
+            shaped = [item for item in shaped if item not in ({}, None)]
+            if shaped:
+                out[name] = shaped
+        else:
+            one = _pick(value, subs)
+            if one:
+                out[name] = one
+
+
+def _pick(item: Any, subs: tuple[tuple[str, str], ...]) -> Any:
+    if not isinstance(item, Mapping):
+        return item
+    names = _spellings(item)
+    return {name: item[names[lowered]] for lowered, name in subs if lowered in names}
+
+
+# Member names as spelled (``emails`` values have the same few) → each lower-cased name's first
+# spelling. Bounded: the spellings come from stored profiles.
+_SPELLINGS: dict[tuple[Any, ...], dict[str, str]] = {}
+
+
+def _spellings(document: Mapping[str, Any]) -> dict[str, str]:
+    """The member name of ``document`` for each lower-cased name (the first of two spellings)."""
+    keys = tuple(document)
+    found = _SPELLINGS.get(keys)
+    if found is None:
+        found = {key.lower(): key for key in reversed(keys) if isinstance(key, str)}
+        if len(_SPELLINGS) >= 4096:
+            _SPELLINGS.clear()
+        _SPELLINGS[keys] = found
     return found
+
+
+def _by_lower_name(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Index a JSON object by lower-cased member name (attribute names are case-insensitive);
+    of two names that differ only in case, the first wins (read backwards, it is set last)."""
+    members = list(document.items())
+    return {key.lower(): value for key, value in reversed(members) if isinstance(key, str)}
 
 
 _SKIP = object()

@@ -154,13 +154,23 @@ def _tenant(tenant_id: int) -> Any:
 
 
 class _Aliases:
-    """Fresh table aliases for nested subqueries."""
+    """Fresh table aliases for nested subqueries: ``v1``, ``v2``, ... of ``user_values``.
+
+    The aliases are made once per process and reused: peewee builds a class for each field of
+    an alias the first time it is read, six per comparison, which cost more than the rest of
+    compiling a lookup. They hold no per-query state, so every query may use them."""
+
+    _made: dict[int, Any] = {}
 
     def __init__(self) -> None:
         self._numbers = itertools.count(1)
 
     def value(self) -> Any:
-        return UserValue.alias(f"v{next(self._numbers)}")
+        number = next(self._numbers)
+        alias = self._made.get(number)
+        if alias is None:
+            alias = self._made.setdefault(number, UserValue.alias(f"v{number}"))
+        return alias
 
 
 def _condition(node: Node, tenant_id: int, aliases: _Aliases) -> Any:
@@ -429,7 +439,7 @@ def _order(tenant_id: int, registry: SchemaRegistry, sort_by: str | None, sort_o
         return _Order(User.user_name_key, descending, unique=True)
     # One pass over the attribute's rows (its index range), grouped, joined to the users: a
     # correlated subquery per user costs an index probe for every user of the tenant instead.
-    value = UserValue.alias("s")
+    value = _SORT_VALUES
     # On SQLite grouped by ``+user_id`` (the same groups): by the bare column SQLite walks the
     # user_id index over every value of every attribute to meet the groups in order, rather than
     # read this attribute's range of the (tenant_id, attr, sub, head) index and sort it.
@@ -441,6 +451,9 @@ def _order(tenant_id: int, registry: SchemaRegistry, sort_by: str | None, sort_o
         .alias("sorted_values")
     )
     return _Order(values.c.sort_value, descending, nullable=True, joined=values)
+
+
+_SORT_VALUES = UserValue.alias("s")  # made once: see _Aliases
 
 
 def _sort_column(value: Any, target: Target) -> Any:

@@ -217,3 +217,33 @@ def test_a_urn_followed_by_a_dot_names_its_attribute(registry):
         assert parse_attribute_list(f"{ENTERPRISE_URN}{sep}manager.displayName", registry) == {
             (f"{ENTERPRISE_URN}:manager".lower(), "displayname")
         }
+
+
+def _odd_cases() -> list[dict[str, Any]]:
+    """Resources whose shapes the per-registry plan of a selector-less request must treat as
+    the rule-by-rule projection does: names in any case (the first of two spellings wins),
+    scalars where objects belong, empty values, unknown members."""
+    full = resource()
+    mixed = {key.upper() if key in ("nickName", "name") else key: value for key, value in full.items()}
+    return [
+        full,
+        mixed,
+        {**full, "nickname": "second spelling", "NICKNAME": "third"},
+        {**full, "name": "not an object", "emails": ["plain@example.com", {}, None, {"VALUE": "x@y"}]},
+        {**full, "name": {}, "emails": [], ENTERPRISE_URN: {"manager": {}, "unknown": 1}},
+        {**full, "addresses": [{"type": "work", "Street_unknown": "x"}], "x509Certificates": [{"value": "c"}]},
+        {"id": "u-2", "schemas": [USER_URN], WSO2_URN: "not an object", "active": False, "password": "p"},
+        {"id": "u-3"},
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_odd_cases())))
+def test_the_default_plan_shows_what_the_rules_show(registry, index):
+    from scim_me.core.projection import _project_selected
+
+    document = _odd_cases()[index]
+    expected = _project_selected(document, registry, set(), set())
+    got = project(document, registry)
+    assert got == expected
+    assert list(got) == list(expected)  # the same member order
+    assert project(document, registry) == expected  # the plan, cached, again
