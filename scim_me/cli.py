@@ -517,6 +517,11 @@ def _tenant_option(func: Any) -> Any:
 @click.option(
     "--role", "roles", multiple=True, help="a role (repeatable); the tenant's admin_role makes an administrator"
 )
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="provision the user read-only (WSO2 isReadOnlyUser): no profile or password change through any API",
+)
 def user_create(
     tenant_name: str | None,
     username: str,
@@ -526,6 +531,7 @@ def user_create(
     email: str | None,
     email_verified: bool,
     roles: tuple[str, ...],
+    read_only: bool,
 ) -> None:
     """Create a user."""
     from scim_me.errors import ScimError
@@ -543,6 +549,8 @@ def user_create(
             profile["urn:scim:wso2:schema"] = {"emailVerified": True}
     if roles:
         profile["roles"] = [{"value": role} for role in dict.fromkeys(roles)]
+    if read_only:
+        profile.setdefault("urn:scim:wso2:schema", {})["isReadOnlyUser"] = True
     with _database(settings):
         record = _tenant(tenant_name or settings.default_tenant)
         password_hash = _hash(settings, record, password, profile)

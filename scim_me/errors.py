@@ -69,6 +69,14 @@ class MutabilityError(ScimError):
     scim_type = "mutability"
 
 
+class ReadOnlyUserError(MutabilityError):
+    """A write to a read-only user (core/accounts.is_read_only_user). WSO2 fails such a write in
+    its user store (user-core 30002, "Invalid operation. User store is read only"); scim-me
+    answers it as the 400 it is, never a 500."""
+
+    default_detail = "Invalid operation. User store is read only: this user's profile and password cannot be changed."
+
+
 class TooManyError(ScimError):
     scim_type = "tooMany"
 
@@ -299,6 +307,7 @@ TOTP = Wso2Family("TOTP")  # /api/users/v1/me/totp
 BCA = Wso2Family("BCA")  # /api/users/v1/me/backup-codes
 MFA = Wso2Family("MFA")  # /api/users/v1/me/mfa/authenticators
 PWD = Wso2Family("PWD")  # /api/users/v1/me/change-password
+UE = Wso2Family("UE")  # WSO2's bean validation of a REST API body (a member missing or of the wrong type)
 CM = Wso2Family("CM", "_")  # /api/identity/consent-mgt/v1.0
 SEC = Wso2Family("SEC")  # /api/users/v1/me/security, security-events
 EVU = Wso2Family("EVU")  # /api/users/v1/me/email-change and the e-mail verification extras

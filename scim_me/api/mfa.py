@@ -50,7 +50,9 @@ from scim_me.web.bodies import read_body
 from scim_me.web.bodies import read_json
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
+from scim_me.web.guards import BASIC_NOT_SUPPORTED
 from scim_me.web.guards import authenticate
+from scim_me.web.guards import sends_basic
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
 from scim_me.web.rest import json_response
@@ -106,15 +108,8 @@ _MFA_BODY = _body_dialect(MFA, {"enabledAuthenticators": ("10002", "Bad Request"
 def _caller(family: Wso2Family, *, allow_basic: bool = False) -> tuple[TenantRecord, StoredUser, Principal]:
     """The signed-in user, or WSO2's errors: 401 ``-10001``, Basic 403 ``-10005``, scope 403."""
     tenant = current_tenant()
-    scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
-    if scheme == "basic" and not allow_basic:
-        # Refused before the password is checked: this API is no password oracle.
-        raise family.error(
-            "10005",
-            "This operation is not supported with basic authentication; use an OAuth2 bearer token.",
-            status=403,
-            message="Forbidden",
-        )
+    if not allow_basic and sends_basic():
+        raise family.error("10005", BASIC_NOT_SUPPORTED, status=403, message="Forbidden")
     try:
         principal = authenticate(tenant)
     except ScimError as exc:
@@ -182,7 +177,7 @@ def get_totp() -> Response:
 def post_totp() -> Response:
     # WSO2 lets HTTP Basic through for VALIDATE only, so for Basic the action is read first; a
     # bearer caller is authenticated before the body is looked at.
-    basic = request.headers.get("Authorization", "").partition(" ")[0].lower() == "basic"
+    basic = sends_basic()
     validating = False
     if basic:
         raw = read_json(_TOTP_BODY, optional=True)

@@ -17,6 +17,7 @@ from scim_me.errors import ForbiddenError
 from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
+from scim_me.services.read_only import check_writable
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import user_response
 from scim_me.services.user_write import Writer
@@ -119,6 +120,7 @@ def register_me() -> Response:
         raise ForbiddenError("Self-registration is disabled for this tenant.")
     if mode == "scope":
         require_scope(authenticate(tenant, allow_basic=False), CREATE_SCOPE)
+    check_writable(tenant)  # a read-only user store takes no new user
     check_accept()
     body = parse_body()
     profile = new_resource(body, registry())
@@ -138,6 +140,7 @@ def delete_me() -> Response:
     tenant, user, _facts = _me((LOGIN_SCOPE, DELETE_SCOPE))
     if not tenant.settings.self_delete:
         raise ForbiddenError("Self-delete is not enabled for this tenant.")
+    check_writable(tenant, user)
     require_recent_sign_in(authenticate(tenant))  # RFC 9470 step-up: nothing is more final
     conditional = check_if_match(user.version, request.headers.get("If-Match"))
     if not remove_user(tenant, user.id, version=user.version if conditional else None):

@@ -40,6 +40,16 @@ def is_disabled(profile: Mapping[str, Any]) -> bool:
     return isinstance(wso2, Mapping) and wso2.get("accountDisabled") is True
 
 
+def is_read_only_user(store_read_only: bool, profile: Mapping[str, Any]) -> bool:
+    """WSO2's ``isReadOnlyUser``: the tenant's user store is read-only (a tenant setting), or the
+    user was provisioned read-only (``isReadOnlyUser`` stored in the WSO2 extension, which only
+    the operator's ``scim-me user create --read-only`` writes: the attribute is readOnly)."""
+    if store_read_only:
+        return True
+    extension = profile.get(WSO2_URN)
+    return isinstance(extension, Mapping) and extension.get("isReadOnlyUser") in (True, "true")
+
+
 def holds_role(profile: Mapping[str, Any], role: str) -> bool:
     """Whether the profile's ``roles`` name ``role`` (by ``value`` or ``display``, any case)."""
     if not role:

@@ -18,6 +18,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import rfc7009
 from authlib.oauth2 import rfc7662
 from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -38,6 +39,7 @@ from scim_me.auth.tokens import unverified_claim
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.accounts import admin_scopes_for
 from scim_me.core.accounts import is_disabled
+from scim_me.oauth.client_auth import named_failure
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import IssuedIDTokens
 from scim_me.oauth.code_flow import OpenIDTokens
@@ -432,8 +434,19 @@ def _authentication(grant: GrantRecord, code: Any) -> tuple[int, list[str]]:
     return int(time.time()), ["pwd"]
 
 
+class TenantAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
+    """authlib's server; a failed client authentication names its possible causes
+    (oauth/client_auth.py) on the token, revocation and introspection endpoints alike."""
+
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as failure:
+            raise named_failure(request, failure) from failure
+
+
 def build_authorization_server(app: Flask) -> AuthorizationServer:
-    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server = TenantAuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_token_generator("default", _generate)
     server.register_grant(AuthorizationCodeGrant, [S256Only(required=True), OpenIDTokens(require_nonce=False)])
     server.register_grant(PasswordGrant, [IssuedIDTokens()])

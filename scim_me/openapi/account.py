@@ -145,7 +145,10 @@ OPERATIONS = [
     Operation(
         "POST",
         f"{ME}/change-password",
-        "Change the caller's password (PWD- errors); ends other sessions unless revokeOtherSessions is false",
+        "Change the caller's password; ends other sessions unless revokeOtherSessions is false. "
+        "400: PWD-10000 no body, UE-10000 a member missing or mistyped, PWD-10002 new equals current, "
+        "PWD-10001 wrong current password, PWD-10003 policy, PWD-10006 read-only user. "
+        "HTTP Basic: 401 saying a bearer token is needed",
         TAG_PASSWORD,
         _wso2(204, description="Changed"),
         "wso2",

@@ -149,7 +149,10 @@ OPERATIONS = [
     Operation(
         "POST",
         "/oauth2/token",
-        "Issue tokens: authorization_code (PKCE), refresh_token (rotating), password, client_credentials",
+        "Issue tokens: authorization_code (PKCE), refresh_token (rotating), password, client_credentials; "
+        "an id_token (with username) on every user grant asking for openid. A failed client authentication "
+        "is 401 invalid_client naming the possible causes (a wrong secret and an unknown client_id read alike); "
+        "a body that is not form-encoded is invalid_request saying so",
         TAG,
         {200: ok(ref("TokenResponse"), headers=_NO_STORE)},
         "oauth",

@@ -35,6 +35,7 @@ from scim_me.errors import PreconditionFailedError
 from scim_me.services.email_change import hold_email_change
 from scim_me.services.email_change import store_email_change
 from scim_me.services.password_state import after_password_change
+from scim_me.services.read_only import check_writable
 from scim_me.services.user_view import entity_tag
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
@@ -147,6 +148,7 @@ def write_user(
     hashed: dict[str, str] = {}
     config = settings()
     for _attempt in range(config.patch_retries):
+        check_writable(tenant, user)  # WSO2: a read-only user store refuses the write
         conditional = check_if_match(user.version, if_match)
         new_profile = mutate(user.profile)
         check_bounds(new_profile, config)
@@ -259,6 +261,7 @@ def admin_writer(principal: Principal, channel: str = "scim_users") -> Writer:
 def create_admin_user(writer: Writer, body: Any) -> StoredUser:
     """RFC 7644 §3.3: a new user from a User body; a password is optional (set later)."""
     tenant = writer.tenant
+    check_writable(tenant)
     profile = new_resource(body, admin_registry())
     check_bounds(profile)
     password = profile.pop("password", None)
@@ -300,6 +303,7 @@ def patch_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str 
 
 def delete_admin_user(tenant: TenantRecord, user: StoredUser, if_match: str | None) -> None:
     """RFC 7644 §3.6; 412 when If-Match names another version."""
+    check_writable(tenant, user)
     conditional = check_if_match(user.version, if_match)
     if not remove_user(tenant, user.id, version=user.version if conditional else None):
         raise PreconditionFailedError("The user changed while this request ran.")

@@ -97,6 +97,9 @@ class TenantSettings:
     # e-mail address and self-delete need a sign-in at most this many seconds old (the token's
     # auth_time). None: the dialect's default (STEP_UP_DEFAULTS); 0: no such check.
     max_auth_age: int | None = None
+    # WSO2's read-only user store (e.g. a read-only LDAP): every user reads ``isReadOnlyUser``
+    # true and no profile or password change is accepted (services/read_only.py).
+    read_only_user_store: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:

@@ -46,6 +46,17 @@ from scim_me.web.principal import Principal
 from scim_me.web.principal import auth_time_of
 from scim_me.web.principal import unauthorized
 
+# What an API that takes OAuth2 bearer tokens only tells an HTTP Basic caller (WSO2's TOTP and
+# backup-code APIs: "not supported with basic authentication").
+BASIC_NOT_SUPPORTED = "This operation is not supported with basic authentication; use an OAuth2 bearer token."
+
+
+def sends_basic() -> bool:
+    """Whether the request authenticates with HTTP Basic. An API that refuses Basic says so
+    before any password is checked, so it is no password oracle."""
+    header: str = current_request().environ.get("HTTP_AUTHORIZATION", "")
+    return header.partition(" ")[0].lower() == "basic"
+
 
 def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Principal:
     """Return the caller of this request or raise 401."""

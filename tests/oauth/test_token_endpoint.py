@@ -320,3 +320,50 @@ def test_a_json_body_is_refused_saying_it_must_be_form_encoded(client, kim, post
     assert "must be application/x-www-form-urlencoded" in response.json["error_description"]
     assert "not application/json" in response.json["error_description"]
     assert _password_grant(client, auth).status_code == 200  # the same request, form-encoded
+
+
+def _basic(client_id: str, secret: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_a_wrong_secret_says_so_and_an_unknown_client_looks_the_same(client, kim, postman):
+    """RFC 6749 §5.2 invalid_client, 401 with WWW-Authenticate: Basic. The description names the
+    cause; an unknown client_id gets the same answer, so the endpoint lists no client ids
+    (oauth/client_auth.py)."""
+    record, _ = postman
+    answers = []
+    for headers, form in (
+        (_basic(record.client_id, "not-the-secret"), {}),
+        (_basic("no-such-client", "not-the-secret"), {}),
+        ({}, {"client_id": record.client_id, "client_secret": "not-the-secret"}),
+        ({}, {"client_id": "no-such-client", "client_secret": "not-the-secret"}),
+    ):
+        response = _password_grant(client, headers, **form)
+        assert response.status_code == 401, response.json
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+        assert response.json == {
+            "error": "invalid_client",
+            "error_description": "Client authentication failed: the client_secret is wrong, "
+            "or no client has this client_id.",
+        }
+        answers.append((response.status_code, response.get_data(), response.headers["WWW-Authenticate"]))
+    assert len(set(answers)) == 1
+    # The same words at the revocation and introspection endpoints.
+    for path in (REVOKE, "/t/acme/oauth2/introspect"):
+        refused = client.post(path, data={"token": "x"}, headers=_basic(record.client_id, "not-the-secret"))
+        assert refused.status_code == 401 and "client_secret is wrong" in refused.json["error_description"]
+
+
+def test_without_a_secret_the_answer_names_both_causes(client, kim, postman):
+    record, _ = postman
+    for client_id in (record.client_id, "no-such-client"):  # a confidential client, an unknown id
+        response = _password_grant(client, {}, client_id=client_id)
+        assert response.status_code == 401
+        assert response.json["error"] == "invalid_client"
+        assert response.json["error_description"] == (
+            "Client authentication failed: no client has this client_id, or it is a confidential client "
+            "that must send its client_secret (HTTP Basic or client_secret_post)."
+        )
+    nothing = _password_grant(client, {})
+    assert nothing.status_code == 401
+    assert "send the client's credentials" in nothing.json["error_description"]
