@@ -504,6 +504,22 @@ def _tenant_option(func: Any) -> Any:
     return click.option("--tenant", "tenant_name", default=None, help="tenant name (default: the default tenant)")(func)
 
 
+@keys.command("rotate")
+@_tenant_option
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default=None, help="default: the current key's")
+def keys_rotate(tenant_name: str | None, alg: str | None) -> None:
+    """A new token signing key for the tenant. It signs from now on, on every instance; the old
+    keys stay published in the JWKS and keep verifying the tokens they signed until those expire."""
+    from scim_me.auth.keys import rotate_signing_key
+
+    settings = _settings()
+    key = _master_key(settings)
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        kid = rotate_signing_key(record.id, key, alg)
+    click.echo(f"tenant {record.name} signs with the new key {kid} from now on")
+
+
 @user.command("create")
 @_tenant_option
 @click.option("--username", required=True)

@@ -65,6 +65,22 @@ def create_signing_key(tenant_id: int, master_key: bytes, alg: str = "RS256") ->
     return kid
 
 
+def rotate_signing_key(tenant_id: int, master_key: bytes, alg: str | None = None) -> str:
+    """A new key that signs from now on (``alg``: default, the newest key's); the older keys stay
+    in the JWKS and keep verifying the tokens they signed. Every instance signs with the newest
+    key at its next token (it is read from the database), and one that meets the new ``kid``
+    re-reads the public keys once. Returns the new ``kid``."""
+    if alg is None:
+        newest = (
+            SigningKey.select(SigningKey.alg)
+            .where((SigningKey.tenant == tenant_id) & (SigningKey.active == True))  # noqa: E712
+            .order_by(SigningKey.created_at.desc())
+            .first()
+        )
+        alg = newest.alg if newest is not None else "RS256"
+    return create_signing_key(tenant_id, master_key, alg)
+
+
 def public_keys(tenant_id: int, *, refresh: bool = False) -> dict[str, Any]:
     """Return ``{kid: public JWK dict}`` for the tenant's keys (active or retired)."""
     with _lock:

@@ -378,3 +378,27 @@ def test_demo_seed_writes_a_postman_environment_whose_secrets_work(ready: Cli, a
     fresh = {v["key"]: v["value"] for v in json.loads(other.read_text(encoding="utf-8"))["values"]}
     assert [_token_status(app_on, fresh, client) for client in clients] == [200] * 4
     assert [_token_status(app_on, values, client) for client in clients] == [401] * 4
+
+
+def _kid(token: str) -> str:
+    header = token.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["kid"])
+
+
+def test_keys_rotate_signs_with_a_new_key_and_the_old_tokens_keep_working(ready: Cli, app_on: Any) -> None:
+    client = app_on.test_client()
+    before = ready.ok("token", "--tenant", "acme", "--user", "kim").strip()
+    assert client.get("/t/acme/scim2/Me", headers=bearer(before)).status_code == 200  # the app cached the keys
+    out = ready.ok("keys", "rotate", "--tenant", "acme")
+    kid = out.split()[-4]
+    assert out == f"tenant acme signs with the new key {kid} from now on\n" and kid != _kid(before)
+    after = ready.ok("token", "--tenant", "acme", "--user", "kim").strip()
+    assert _kid(after) == kid
+    # The running app meets the new kid, re-reads the keys once, and still accepts the old token.
+    assert client.get("/t/acme/scim2/Me", headers=bearer(after)).status_code == 200
+    assert client.get("/t/acme/scim2/Me", headers=bearer(before)).status_code == 200
+    published = {key["kid"]: key["alg"] for key in client.get("/t/acme/oauth2/jwks").json["keys"]}
+    assert published == {_kid(before): "RS256", kid: "RS256"}
+    assert "no tenant 'nope'" in ready.fails("keys", "rotate", "--tenant", "nope")
+    es256 = ready.ok("keys", "rotate", "--tenant", "acme", "--alg", "ES256").split()[-4]
+    assert _kid(ready.ok("token", "--tenant", "acme", "--user", "kim").strip()) == es256
