@@ -38,6 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import scim_users
     from scim_me.api import security
     from scim_me.api import signin
+    from scim_me.api import tenant_rules
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_group_registry
     from scim_me.core.schemas import load_registry
@@ -150,6 +151,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(export.bp)
+    app.register_blueprint(tenant_rules.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(recovery_pages.bp)
     app.register_blueprint(operator.bp)

@@ -320,3 +320,5 @@ OAUTH = Wso2Family("OAUTH")  # /oauth2/*
 UAR = Wso2Family("UAR")  # /api/users/v2/recovery: user account recovery (codes, channels)
 PWR = Wso2Family("PWR")  # /api/users/v2/recovery/password
 UNR = Wso2Family("UNR")  # /api/users/v2/recovery/username
+IDG = Wso2Family("IDG")  # /api/server/v1/identity-governance
+APP = Wso2Family("APP")  # /api/users/v1/me/applications
