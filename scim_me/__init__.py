@@ -26,6 +26,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import discovery
     from scim_me.api import email_verification
     from scim_me.api import export
+    from scim_me.api import me_applications
     from scim_me.api import me_sessions
     from scim_me.api import mfa
     from scim_me.api import oauth
@@ -150,6 +151,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(consent_mgt.bp)
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)
+    app.register_blueprint(me_applications.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(tenant_rules.bp)
     app.register_blueprint(recovery.bp)

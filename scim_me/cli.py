@@ -727,6 +727,10 @@ def client() -> None:
     help="grant type (repeatable; default authorization_code and refresh_token)",
 )
 @click.option("--scope", default="openid internal_login", show_default=True, help="scopes the client may ask for")
+@click.option(
+    "--discoverable", is_flag=True, help="list it in the users' app launcher (GET /api/users/v1/me/applications)"
+)
+@click.option("--access-url", default=None, help="where the app launcher sends users (needed with --discoverable)")
 def client_create(
     tenant_name: str | None,
     name: str,
@@ -736,6 +740,8 @@ def client_create(
     allowed_origins: tuple[str, ...],
     grants: tuple[str, ...],
     scope: str,
+    discoverable: bool,
+    access_url: str | None,
 ) -> None:
     """Register a client; prints its client_id (and, once, the secret of a confidential one)."""
     from scim_me.storage.clients import ClientError
@@ -754,12 +760,44 @@ def client_create(
                 grant_types=list(grants or ("authorization_code", "refresh_token")),
                 scope=scope,
                 first_party=first_party,
+                discoverable=discoverable,
+                access_url=access_url,
             )
         except ClientError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"client_id: {created.client_id}")
     if secret:
         click.echo(f"client_secret: {secret}  (shown once; store it now)")
+
+
+@client.command("update")
+@_tenant_option
+@click.option("--client-id", required=True)
+@click.option("--name", default=None, help="a new display name")
+@click.option(
+    "--discoverable/--not-discoverable",
+    default=None,
+    help="list it in the users' app launcher, or stop listing it",
+)
+@click.option("--access-url", default=None, help="where the app launcher sends users ('' clears it)")
+def client_update(
+    tenant_name: str | None, client_id: str, name: str | None, discoverable: bool | None, access_url: str | None
+) -> None:
+    """Change a client's name and how the app launcher lists it."""
+    from scim_me.storage.clients import ClientError
+    from scim_me.storage.clients import update_client
+
+    settings = _settings()
+    with _database(settings):
+        record = _tenant(tenant_name or settings.default_tenant)
+        try:
+            updated = update_client(record.id, client_id, name=name, discoverable=discoverable, access_url=access_url)
+        except ClientError as exc:
+            raise click.ClickException(str(exc)) from exc
+        if updated is None:
+            raise click.ClickException(f"no client {client_id!r} in tenant {record.name}")
+    listed = f"discoverable, {updated.access_url}" if updated.discoverable else "not discoverable"
+    click.echo(f"updated {updated.client_id} ({updated.name}): {listed}")
 
 
 @client.command("list")
@@ -776,6 +814,7 @@ def client_list(tenant_name: str | None) -> None:
             click.echo(
                 f"{item.client_id}\t{item.name}\t{kind}\t{' '.join(item.grant_types)}\t"
                 f"{' '.join(item.redirect_uris)}\t{' '.join(item.allowed_origins)}"
+                + (f"\tdiscoverable {item.access_url}" if item.discoverable else "")
             )
 
 
@@ -1011,9 +1050,11 @@ def _ensure_demo_admin(settings: Any, record: Any, password: str, secrets: _Demo
 
 
 def _ensure_demo_clients(tenant_id: int, spa_origin: str, secrets: _DemoSecrets) -> list[str]:
-    """A public SPA client (code + PKCE) and a confidential Postman client (password grant)."""
+    """A public SPA client (code + PKCE, listed in the app launcher) and a confidential Postman
+    client (password grant)."""
     from scim_me.storage.clients import create_client
     from scim_me.storage.clients import list_clients
+    from scim_me.storage.clients import update_client
 
     existing = {c.name: c for c in list_clients(tenant_id)}
     lines = []
@@ -1028,7 +1069,12 @@ def _ensure_demo_clients(tenant_id: int, spa_origin: str, secrets: _DemoSecrets)
             allowed_origins=[spa_origin],
             grant_types=["authorization_code", "refresh_token"],
             scope="openid internal_login profile email",
+            discoverable=True,
+            access_url=f"{spa_origin}/",
         )
+    elif not spa.discoverable:
+        # Seeded before clients could be discoverable: list it in the app launcher too.
+        spa = update_client(tenant_id, spa.client_id, discoverable=True, access_url=f"{spa_origin}/") or spa
     lines.append(f"demo SPA client (public, code + PKCE, redirect {spa.redirect_uris[0]}): {spa.client_id}")
     postman = existing.get("demo-postman")
     secret = None

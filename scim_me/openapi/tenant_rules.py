@@ -11,9 +11,13 @@ from scim_me.openapi.spec import USER
 from scim_me.openapi.spec import Operation
 from scim_me.openapi.spec import body
 from scim_me.openapi.spec import ok
+from scim_me.openapi.spec import path_param
+from scim_me.openapi.spec import query
 from scim_me.openapi.spec import ref
 
 TAG_RULES = "Tenant rules (validation rules, governance preferences)"
+TAG_APPS = "App launcher"
+APPLICATIONS = "/api/users/v1/me/applications"
 
 _STRING = {"type": "string"}
 
@@ -46,6 +50,32 @@ def schemas() -> dict[str, Any]:
                         "properties": [{"key": "min.length", "value": "8"}, {"key": "max.length", "value": "256"}],
                     }
                 ],
+            },
+        },
+        "Application": {
+            "type": "object",
+            "required": ["id", "name", "accessUrl"],
+            "properties": {
+                "id": {"type": "string", "description": "the client id"},
+                "name": _STRING,
+                "accessUrl": {"type": "string", "format": "uri"},
+            },
+        },
+        "ApplicationList": {
+            "type": "object",
+            "required": ["totalResults", "startIndex", "count", "applications", "links"],
+            "properties": {
+                "totalResults": {"type": "integer"},
+                "startIndex": {"type": "integer", "description": "offset + 1"},
+                "count": {"type": "integer"},
+                "applications": {"type": "array", "items": ref("Application")},
+                "links": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"href": _STRING, "rel": {"type": "string", "enum": ["next", "previous"]}},
+                    },
+                },
             },
         },
         "GovernancePreference": {
@@ -107,5 +137,34 @@ OPERATIONS = [
             "and scim-me's own scim-me.mfa. Without `properties`, every property of the connector. "
             "IDG-50011: unknown connector; IDG-50012: unknown property; IDG-60001: malformed body."
         ),
+    ),
+    Operation(
+        "GET",
+        APPLICATIONS,
+        "The app launcher: the tenant's discoverable applications with their access URLs",
+        TAG_APPS,
+        {200: ok(ref("ApplicationList"))},
+        "wso2",
+        (400, 401, 403, 429, 501),
+        security=USER,
+        parameters=[
+            query("limit", "page size (default and maximum: the server's page sizes)", {"type": "integer"}),
+            query("offset", "0-based index of the first application", {"type": "integer"}),
+            query("filter", "`name eq|sw|ew|co value` (APP-10002 / APP-10003 otherwise)"),
+            query("attributes", "Not supported (501 APP-15004)"),
+            query("sortBy", "Not supported (501 APP-15007)"),
+            query("sortOrder", "Not supported (501 APP-15007)"),
+        ],
+    ),
+    Operation(
+        "GET",
+        f"{APPLICATIONS}/{{application_id}}",
+        "One discoverable application (404 APP-10001 otherwise)",
+        TAG_APPS,
+        {200: ok(ref("Application"))},
+        "wso2",
+        (401, 403, 429),
+        security=USER,
+        parameters=[path_param("application_id", "The application's client id")],
     ),
 ]

@@ -20,6 +20,7 @@ from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthClient
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
+ACCESS_URL_LENGTH = 2048
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 
 
@@ -40,6 +41,9 @@ class ClientRecord:
     grant_types: tuple[str, ...]
     scope: str
     secret_hash: str | None
+    # Listed in the users' app launcher (GET /api/users/v1/me/applications) with its access URL.
+    discoverable: bool = False
+    access_url: str | None = None
 
 
 def _record(row: OAuthClient) -> ClientRecord:
@@ -55,6 +59,8 @@ def _record(row: OAuthClient) -> ClientRecord:
         grant_types=tuple(json.loads(row.grant_types)),
         scope=row.scope,
         secret_hash=row.secret_hash,
+        discoverable=row.discoverable,
+        access_url=row.access_url,
     )
 
 
@@ -70,6 +76,33 @@ def check_redirect_uri(uri: str) -> str:
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
         raise ClientError(f"redirect URI {uri!r} must use https (plain http only on loopback)")
     return uri
+
+
+def check_access_url(url: str) -> str:
+    """Where the app launcher sends a user: an absolute http(s) URL without credentials; plain
+    http only on loopback, as for redirect URIs. At most 2048 characters (the column)."""
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or not _valid_port(parts)
+        or len(url) > ACCESS_URL_LENGTH
+        or any(c.isspace() or ord(c) < 32 for c in url)
+    ):
+        raise ClientError(
+            f"access URL {url!r} must be an absolute http(s) URL of at most {ACCESS_URL_LENGTH} characters"
+        )
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ClientError(f"access URL {url!r} must use https (plain http only on loopback)")
+    return url
+
+
+def _discovery(discoverable: bool, access_url: str | None) -> str | None:
+    url = check_access_url(access_url) if access_url else None
+    if discoverable and url is None:
+        raise ClientError("a discoverable client needs an --access-url (where the app launcher sends users)")
+    return url
 
 
 def _valid_port(parts: SplitResult) -> bool:
@@ -102,6 +135,8 @@ def create_client(
     grant_types: list[str],
     scope: str = "openid internal_login",
     first_party: bool = False,
+    discoverable: bool = False,
+    access_url: str | None = None,
 ) -> tuple[ClientRecord, str | None]:
     """Register a client; return it and, for a confidential client, its secret (shown once)."""
     if not name.strip():
@@ -115,6 +150,7 @@ def create_client(
         raise ClientError("authorization_code needs at least one --redirect-uri")
     uris = [check_redirect_uri(uri) for uri in redirect_uris]
     origins = sorted({normalize_origin(origin) for origin in allowed_origins})
+    url = _discovery(discoverable, access_url)
     secret = None if public else secrets.token_urlsafe(32)
     try:
         with write_transaction():
@@ -130,6 +166,8 @@ def create_client(
                 grant_types=json.dumps(sorted(set(grant_types))),
                 scope=" ".join(scope.split()),
                 created_at=datetime.now(UTC).replace(tzinfo=None),
+                discoverable=discoverable,
+                access_url=url,
             )
     except peewee.IntegrityError as exc:  # pragma: no cover - a 144-bit id collision
         raise ClientError("could not register the client; retry") from exc
@@ -145,6 +183,43 @@ def find_client(tenant_id: int, client_id: str) -> ClientRecord | None:
 
 def list_clients(tenant_id: int) -> list[ClientRecord]:
     query = OAuthClient.select().where(OAuthClient.tenant == tenant_id).order_by(OAuthClient.name, OAuthClient.id)
+    return [_record(row) for row in query]
+
+
+def update_client(
+    tenant_id: int,
+    client_id: str,
+    *,
+    name: str | None = None,
+    discoverable: bool | None = None,
+    access_url: str | None = None,
+) -> ClientRecord | None:
+    """Change what the app launcher shows of a client: its name, whether it is listed, its access
+    URL (``""`` clears it). None when there is no such client."""
+    row = OAuthClient.get_or_none((OAuthClient.client_id == client_id) & (OAuthClient.tenant == tenant_id))
+    if row is None:
+        return None
+    changes: dict[str, object] = {}
+    if name is not None:
+        if not name.strip():
+            raise ClientError("a client needs a name")
+        changes["name"] = name.strip()
+    listed = row.discoverable if discoverable is None else discoverable
+    url = row.access_url if access_url is None else (access_url or None)
+    changes["access_url"] = _discovery(listed, url)
+    changes["discoverable"] = listed
+    with write_transaction():
+        OAuthClient.update(**changes).where(OAuthClient.id == row.id).execute()
+    return find_client(tenant_id, client_id)
+
+
+def list_discoverable_clients(tenant_id: int) -> list[ClientRecord]:
+    """The clients the tenant's app launcher lists, by name."""
+    query = (
+        OAuthClient.select()
+        .where((OAuthClient.tenant == tenant_id) & (OAuthClient.discoverable == True))  # noqa: E712 (SQL)
+        .order_by(OAuthClient.name, OAuthClient.id)
+    )
     return [_record(row) for row in query]
 
 

@@ -104,6 +104,9 @@ class OAuthClient(BaseModel):
     grant_types = peewee.TextField(default="[]")
     scope = peewee.TextField(default="")
     created_at = peewee.DateTimeField()
+    # Listed in the users' app launcher (GET /api/users/v1/me/applications), opening access_url.
+    discoverable = peewee.BooleanField(default=False)
+    access_url = peewee.CharField(max_length=2048, null=True)
 
     class Meta:
         table_name = "oauth_clients"

@@ -234,6 +234,33 @@ def test_client_create_refuses_unsafe_definitions(ready: Cli, args: tuple[str, .
     assert message in ready.fails("client", "create", "--tenant", "acme", "--name", "x", *args)
 
 
+def test_client_discoverable_in_the_app_launcher_with_create_and_update(ready: Cli) -> None:
+    out = ready.ok(
+        "client", "create", "--tenant", "acme", "--name", "Wiki", "--public",
+        "--redirect-uri", "https://wiki.example/cb", "--discoverable", "--access-url", "https://wiki.example/",
+    )  # fmt: skip
+    client_id = out.split()[1]
+    row = ready.ok("client", "list", "--tenant", "acme").strip().split("\t")
+    assert row[0] == client_id and row[-1] == "discoverable https://wiki.example/"
+    assert "needs an --access-url" in ready.fails(
+        "client", "create", "--tenant", "acme", "--name", "x", "--grant", "password", "--discoverable"
+    )
+    hidden = ready.ok(
+        "client", "update", "--tenant", "acme", "--client-id", client_id, "--not-discoverable", "--name", "Team wiki"
+    )
+    assert hidden.strip() == f"updated {client_id} (Team wiki): not discoverable"
+    assert "discoverable" not in ready.ok("client", "list", "--tenant", "acme")
+    moved = ready.ok(
+        "client", "update", "--tenant", "acme", "--client-id", client_id,
+        "--discoverable", "--access-url", "https://wiki.example/home",
+    )  # fmt: skip
+    assert moved.strip() == f"updated {client_id} (Team wiki): discoverable, https://wiki.example/home"
+    assert "https" in ready.fails(
+        "client", "update", "--tenant", "acme", "--client-id", client_id, "--access-url", "http://wiki.example/"
+    )
+    assert "no client" in ready.fails("client", "update", "--tenant", "acme", "--client-id", "nope", "--name", "x")
+
+
 def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None:
     first = ready.ok("demo", "seed").splitlines()
     second = ready.ok("demo", "seed").splitlines()
@@ -254,6 +281,8 @@ def test_demo_seed_is_idempotent_and_prints_the_demo_clients(ready: Cli) -> None
     rows = ready.ok("client", "list", "--tenant", "demo").splitlines()
     names = sorted(row.split("\t")[1] for row in rows)
     assert names == ["demo-admin", "demo-consent-admin", "demo-postman", "demo-recovery-app", "demo-spa"]
+    listed = [row.split("\t") for row in rows if "\tdiscoverable " in row]
+    assert [(row[1], row[-1]) for row in listed] == [("demo-spa", "discoverable http://localhost:5173/")]
 
 
 def test_tenant_update_sets_password_policy_settings(ready: Cli) -> None:

@@ -80,7 +80,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 16
+            assert LATEST == ALL_STEPS[-1] == 17
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

@@ -143,6 +143,9 @@ class FrozenSchema:
             grant_types = peewee.TextField(default="[]")
             scope = peewee.TextField(default="")
             created_at = peewee.DateTimeField()
+            if self.version >= 17:
+                discoverable = peewee.BooleanField(default=False)
+                access_url = peewee.CharField(max_length=2048, null=True)
 
             class Meta:
                 database = self._db

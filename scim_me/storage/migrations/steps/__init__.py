@@ -23,6 +23,7 @@ from scim_me.storage.migrations.steps import v13_user_search_values
 from scim_me.storage.migrations.steps import v14_groups
 from scim_me.storage.migrations.steps import v15_user_search_changes
 from scim_me.storage.migrations.steps import v16_mail_outbox
+from scim_me.storage.migrations.steps import v17_discoverable_clients
 
 Step = Callable[[peewee.Database], None]
 
@@ -45,5 +46,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v14_groups,
         v15_user_search_changes,
         v16_mail_outbox,
+        v17_discoverable_clients,
     )
 ]
