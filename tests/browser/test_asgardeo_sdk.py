@@ -67,6 +67,8 @@ def _sign_in_and_edit_me(
     assert me["status"] == 200, me
     assert me["data"]["userName"] == case.username, me
     assert result["idToken"]["sub"] == me["data"]["id"], (result["idToken"], me["data"])
+    # getBasicUserInfo().username is the ID token's `username` claim (auth-react's state.username).
+    assert result["user"]["username"] == case.username, result["user"]
     assert result["patch"]["status"] in (200, 204), result["patch"]
     me2 = result["me2"]
     assert me2["status"] == 200, me2
