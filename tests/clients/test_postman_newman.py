@@ -3,8 +3,9 @@ newman (tests/clients/package-lock.json) against the live server (gunicorn, 2 wo
 passes every assertion: once on a tenant's ``/t/{tenant}`` paths, once on the default tenant's
 bare paths. Nothing is installed at test time: `.ci/run` does ``npm ci --prefix tests/clients``.
 
-The tenant run uses exactly what ``make run`` seeds (``scim-me demo seed``: user, password and the
-confidential ``demo-postman`` client, which authenticates with ``client_secret_post``); the bare run
+The tenant run is ``make newman``: the environment ``scim-me demo seed --postman-environment``
+wrote (user, password, the confidential ``demo-postman`` client, which authenticates with
+``client_secret_post``, and the admin, consent-admin and recovery clients), nothing added; the bare run
 uses a public client with the password grant (``client_id`` alone, an empty ``client_secret``), so
 the collection is known to work with both kinds of client.
 
@@ -84,9 +85,11 @@ class Target:
     admin_client_secret: str
 
 
-def _seeded_demo_tenant(live: LiveServer) -> Target:
+def _seeded_demo_tenant(live: LiveServer, environment: Path) -> Target:
     tenant = f"postman-{secrets.token_hex(3)}"
-    out = live.cli("demo", "seed", "--tenant", tenant, "--username", "kim").stdout
+    out = live.cli(
+        "demo", "seed", "--tenant", tenant, "--username", "kim", "--postman-environment", str(environment)
+    ).stdout
     match = _DEMO_CLIENT.search(out)
     assert match, f"scim-me demo seed printed no Postman client id and secret: {out!r}"
     admin = _CONSENT_ADMIN.search(out)
@@ -159,8 +162,8 @@ def _failures(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _run_newman(newman: list[str], live: LiveServer, target: Target, report_path: Path) -> dict[str, Any]:
-    env_vars = {
+def _env_vars(live: LiveServer, target: Target) -> dict[str, str]:
+    return {
         "base_url": live.base_url,
         "tenant_path": target.tenant_path,
         "client_id": target.client_id,
@@ -176,7 +179,10 @@ def _run_newman(newman: list[str], live: LiveServer, target: Target, report_path
         "admin_client_id": target.admin_client_id,
         "admin_client_secret": target.admin_client_secret,
     }
-    command = [*newman, "run", str(COLLECTION), "--environment", str(ENVIRONMENT)]
+
+
+def _run_newman(newman: list[str], environment: Path, env_vars: dict[str, str], report_path: Path) -> dict[str, Any]:
+    command = [*newman, "run", str(COLLECTION), "--environment", str(environment)]
     for key, value in env_vars.items():
         command += ["--env-var", f"{key}={value}"]
     command += ["--reporters", "cli,json", "--reporter-json-export", str(report_path)]
@@ -227,6 +233,15 @@ def _check_complete(report: dict[str, Any]) -> None:
 def test_postman_collection_passes_under_newman(
     kind: str, newman: list[str], live_server: LiveServer, tmp_path: Path
 ) -> None:
-    target = _seeded_demo_tenant(live_server) if kind == "tenant" else _default_tenant_public_client(live_server)
-    report = _run_newman(newman, live_server, target, tmp_path / "newman-report.json")
+    if kind == "tenant":
+        # As `make newman` runs it: the environment the demo seed wrote, nothing added.
+        environment = tmp_path / "demo.postman_environment.json"
+        target = _seeded_demo_tenant(live_server, environment)
+        written = {v["key"]: v["value"] for v in json.loads(environment.read_text(encoding="utf-8"))["values"]}
+        printed = _env_vars(live_server, target)  # what the seed printed, for the other run's way
+        assert {key: written[key] for key in printed} == printed
+        report = _run_newman(newman, environment, {}, tmp_path / "newman-report.json")
+    else:
+        target = _default_tenant_public_client(live_server)
+        report = _run_newman(newman, ENVIRONMENT, _env_vars(live_server, target), tmp_path / "newman-report.json")
     _check_complete(report)
