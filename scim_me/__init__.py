@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings → database → schemas → blueprints → error handlers."""
     from scim_me.api import account
+    from scim_me.api import alerts
     from scim_me.api import authorized_apps
     from scim_me.api import consent_mgt
     from scim_me.api import discovery
@@ -47,6 +48,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.notify.outbox import build_outbox_mailer
     from scim_me.oauth.server import build_authorization_server
     from scim_me.openapi import web as openapi_web
+    from scim_me.services import alerts as alert_rules
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
     from scim_me.storage.migrations import LATEST
@@ -112,6 +114,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.extensions["scim_me"] = app_state
     notices.register()
+    alert_rules.register(alert_rules.AlertPolicy.of(settings))
 
     @app.before_request
     def _connect() -> None:
@@ -152,6 +155,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(me_applications.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(tenant_rules.bp)
     app.register_blueprint(recovery.bp)

@@ -96,8 +96,10 @@ def main() -> None:
     """Operate a scim-me server: database, tenants, users, tokens."""
     # Security notices (e.g. a password the operator resets) are mailed from the CLI too.
     from scim_me.notify import notices
+    from scim_me.services import alerts
 
     notices.register()
+    alerts.register()  # an operator's password reset or MFA reset raises the user's alert too
 
 
 @main.group()

@@ -199,8 +199,17 @@ class Settings:
     email_change_code_lifetime: int = 86400
     # Verification mails one user may trigger per hour.
     email_change_mails_per_hour: int = 5
-    # How far back the security overview counts alerts, days.
+    # How far back the security overview counts alert-kind events (`alerts.recent`), days.
     security_alert_window_days: int = 30
+    # Failed password checks of one account in a row (the lockout counter: a successful check starts it
+    # afresh) whose last raises one `failed_signins` alert (docs/security-alerts.md); 0: no such alert.
+    alert_failed_signins: int = 3
+    # Raise a `new_network` alert for a sign-in from an address outside every network (IPv4 /24, IPv6 /48)
+    # of the account's earlier sign-ins. Off by default: mobile and home addresses change often, and an
+    # alert nobody needs teaches users to ignore alerts.
+    alert_new_network: bool = False
+    # How long the "this wasn't me" link of a new-device notice works, hours.
+    alert_not_me_link_hours: int = 168
 
     # -- Account recovery
     # Lifetime of the recoveryCode/resendCode and the mailed code, seconds (services/recovery.py,
@@ -310,6 +319,10 @@ class Settings:
             raise ConfigError("log_format must be 'text' or 'json'")
         if self.mail_backoff_seconds < 0 or self.mail_poll_seconds < 1:
             raise ConfigError("mail_backoff_seconds must be >= 0 and mail_poll_seconds >= 1")
+        if self.alert_failed_signins < 0:
+            raise ConfigError("alert_failed_signins must be >= 0")
+        if self.alert_not_me_link_hours < 1:
+            raise ConfigError("alert_not_me_link_hours must be >= 1")
         if self.maintenance_interval_seconds < 0:
             raise ConfigError("maintenance_interval_seconds must be >= 0 (0: no periodic pruning)")
         self.trusted_proxy_networks()

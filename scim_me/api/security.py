@@ -29,6 +29,7 @@ from flask import request
 from scim_me.core.timestamps import iso_or_none
 from scim_me.errors import SEC
 from scim_me.notify.notices import primary_email
+from scim_me.storage.alerts import count_alerts
 from scim_me.storage.email_changes import find_for_user
 from scim_me.storage.events import KINDS
 from scim_me.storage.events import EventRecord
@@ -111,7 +112,13 @@ def _alerts_section(tenant_id: int, user_id: str) -> Any:
     days = settings().security_alert_window_days
     since = now() - timedelta(days=days)
     recent = count_events(tenant_id, user_id, kinds=ALERT_KINDS, since=since)
-    return {"recent": recent, "windowDays": days, "since": iso_or_none(since)}
+    # ``unacknowledged``: the alerts of /api/users/v1/me/alerts the user has not acknowledged.
+    return {
+        "unacknowledged": count_alerts(tenant_id, user_id, unacknowledged_only=True),
+        "recent": recent,
+        "windowDays": days,
+        "since": iso_or_none(since),
+    }
 
 
 def _email_section(tenant_id: int, user_id: str) -> Any:

@@ -101,7 +101,14 @@ def verify_login(
     if user is None or not ok:
         if user is not None:
             record_event(
-                tenant_id, user.id, "signin.failure", ip=ip, user_agent=user_agent, client_id=client_id, details=details
+                tenant_id,
+                user.id,
+                "signin.failure",
+                ip=ip,
+                user_agent=user_agent,
+                client_id=client_id,
+                # failures in a row, this one included: the failed_signins alert (services/alerts.py)
+                details={**details, "failures": reservation.failures},
             )
             if reservation.locks:
                 record_event(

@@ -14,6 +14,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.openapi import account
 from scim_me.openapi import admin
+from scim_me.openapi import alerts
 from scim_me.openapi import consent
 from scim_me.openapi import groups
 from scim_me.openapi import oauth
@@ -47,7 +48,7 @@ Every endpoint also answers `OPTIONS` (CORS preflight, WSO2 semantics).
 
 
 def families() -> Iterator[Operation]:
-    for module in (scim, admin, groups, oauth, account, tenant_rules, recovery, consent, operator, pages):
+    for module in (scim, admin, groups, oauth, account, alerts, tenant_rules, recovery, consent, operator, pages):
         yield from module.OPERATIONS
 
 
@@ -76,6 +77,7 @@ def build_document(registry: SchemaRegistry, *, servers: list[dict[str, Any]], b
         **scim.schemas(registry),
         **oauth.schemas(),
         **account.schemas(),
+        **alerts.schemas(),
         **consent.schemas(),
         **admin.schemas(),
         **groups.schemas(),

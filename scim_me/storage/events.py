@@ -7,7 +7,9 @@ the ones in use so the API can document them (docs/security-events.md). Details 
 
 Listeners (``subscribe``) react to events, e.g. the notification mails: they run only after the
 transaction that recorded the event commits, so a rolled-back change never mails anyone, and a
-failing listener never fails the write (it is logged).
+failing listener never fails the write (it is logged). A listener subscribed ``in_transaction``
+(security alerts, revoking trusted devices) runs inside the recording transaction instead: what
+it writes commits or rolls back with the event, and its failure fails the change.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ KINDS: frozenset[str] = frozenset(
         "signin.success",
         "signin.failure",
         "signin.locked",
+        "signin.new_device",
+        "signin.new_network",
         "account.locked",
         "account.unlocked",
         "account.created",
@@ -52,6 +56,8 @@ KINDS: frozenset[str] = frozenset(
         "consent.revoked",
         "app.revoked",
         "session.ended",
+        "device.trusted",
+        "device.revoked",
         "data.exported",
         "email.change_requested",
         "email.changed",
@@ -75,18 +81,21 @@ class EventRecord:
 Listener = Callable[[int, EventRecord], None]
 # name -> (kinds, listener); keyed by name so building the app again (tests) replaces, not doubles.
 _LISTENERS: dict[str, tuple[frozenset[str], Listener]] = {}
+_IN_TRANSACTION: dict[str, tuple[frozenset[str], Listener]] = {}
 
 
-def subscribe(name: str, kinds: frozenset[str] | set[str], listener: Listener) -> None:
-    """Call ``listener(tenant_id, event)`` after the commit of every recorded event of ``kinds``."""
+def subscribe(name: str, kinds: frozenset[str] | set[str], listener: Listener, *, in_transaction: bool = False) -> None:
+    """Call ``listener(tenant_id, event)`` after the commit of every recorded event of ``kinds``;
+    ``in_transaction``: inside the transaction that records it, right after the row."""
     unknown = set(kinds) - KINDS
     if unknown:
         raise ValueError(f"unknown security event kinds {sorted(unknown)}")
-    _LISTENERS[name] = (frozenset(kinds), listener)
+    (_IN_TRANSACTION if in_transaction else _LISTENERS)[name] = (frozenset(kinds), listener)
 
 
 def unsubscribe(name: str) -> None:
     _LISTENERS.pop(name, None)
+    _IN_TRANSACTION.pop(name, None)
 
 
 def _record(row: SecurityEvent) -> EventRecord:
@@ -112,8 +121,8 @@ def record_event(
     client_id: str | None = None,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> None:
-    """Append one event. Unknown kinds are a programming error, refused loudly."""
+) -> EventRecord:
+    """Append one event and return it. Unknown kinds are a programming error, refused loudly."""
     if kind not in KINDS:
         raise ValueError(f"unknown security event kind {kind!r}")
     with write_transaction():
@@ -128,9 +137,13 @@ def record_event(
             details=json.dumps(details or {}, sort_keys=True),
         )
         event = _record(row)
+        for kinds, listener in list(_IN_TRANSACTION.values()):
+            if kind in kinds:
+                listener(tenant_id, event)
         for kinds, listener in list(_LISTENERS.values()):
             if kind in kinds:
                 after_commit(lambda listener=listener: listener(tenant_id, event))  # type: ignore[misc]
+    return event
 
 
 def _filtered(

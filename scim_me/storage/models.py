@@ -160,6 +160,8 @@ class UserSession(BaseModel):
     last_access = peewee.DateTimeField()
     ended_at = peewee.DateTimeField(null=True)
     amr = peewee.CharField(max_length=64, default="pwd")  # RFC 8176 methods, space-separated
+    # The trusted device (storage/devices.py) this browser held: revoking it ends the session too.
+    device_id = peewee.CharField(max_length=36, null=True)
 
     class Meta:
         table_name = "user_sessions"
@@ -415,6 +417,52 @@ class MailOutbox(BaseModel):
     class Meta:
         table_name = "mail_outbox"
         indexes = ((("state", "next_attempt_at"), False),)
+
+
+class TrustedDevice(BaseModel):
+    """A browser the user chose to trust at the second-factor step (auth/devices.py): its cookie
+    holds an opaque token whose digest is ``token_hash``; until ``expires_at`` a sign-in from it
+    skips the second factor. Revoking deletes the row, so the next sign-in asks again."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    name = peewee.CharField(max_length=255)
+    user_agent = peewee.CharField(max_length=512, default="")
+    created_at = peewee.DateTimeField()
+    last_used_at = peewee.DateTimeField()
+    last_ip = peewee.CharField(max_length=64, default="")
+    expires_at = peewee.DateTimeField()
+
+    class Meta:
+        table_name = "trusted_devices"
+        indexes = ((("user", "expires_at"), False),)
+
+
+class SecurityAlert(BaseModel):
+    """A security event the user should look at (services/alerts.py), until acknowledged and
+    after: acknowledging sets ``acknowledged_at``, the row stays as history. ``dedupe_key`` is
+    unique, so one occurrence (one event, one burst of failures) raises one alert. A new-device
+    alert's "this wasn't me" link holds a code whose digest is ``action_hash``."""
+
+    id = peewee.CharField(max_length=36, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    type = peewee.CharField(max_length=32)
+    dedupe_key = peewee.CharField(max_length=128, unique=True)
+    event_id = peewee.BigIntegerField(null=True)
+    raised_at = peewee.DateTimeField()
+    acknowledged_at = peewee.DateTimeField(null=True)
+    ip = peewee.CharField(max_length=64, default="")
+    user_agent = peewee.CharField(max_length=512, default="")
+    details = peewee.TextField(default="{}")
+    action_hash = peewee.CharField(max_length=64, null=True, unique=True)
+    action_expires_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "security_alerts"
+        indexes = ((("user", "raised_at"), False),)
 
 
 class SchemaMigration(BaseModel):

@@ -52,6 +52,7 @@ SCOPES = (
 PATH_VARIABLES = {
     "<user_id>": "00000000-0000-0000-0000-000000000000",
     "<group_id>": "00000000-0000-0000-0000-0000000000ff",
+    "<alert_id>": "00000000-0000-0000-0000-0000000000aa",
 }
 DEPTH = 100_000
 HOSTILE: dict[str, bytes] = {
@@ -85,6 +86,7 @@ FAMILY_CODES = {
     "/api/identity/consent-mgt/v1.0": ("CM_",),
     "/api/identity/user/v1.0": ("UMG-", "18001"),
     "/api/users/v2/recovery": ("UAR-", "PWR-", "UNR-"),
+    "/api/users/v1/me/alerts": ("ALR-",),
 }
 
 

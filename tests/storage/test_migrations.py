@@ -30,8 +30,8 @@ TABLES = {
     "consent_receipt_purposes",
     "consent_receipt_services",
     "consent_receipts",
-    "external_issuers",
     "email_changes",
+    "external_issuers",
     "login_throttles",
     "mail_outbox",
     "mfa_backup_codes",
@@ -47,9 +47,11 @@ TABLES = {
     "schema_migrations",
     "scim_group_members",
     "scim_groups",
+    "security_alerts",
     "security_events",
     "signing_keys",
     "tenants",
+    "trusted_devices",
     "user_mfa",
     "user_sessions",
     "user_values",
@@ -80,7 +82,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 17
+            assert LATEST == ALL_STEPS[-1] == 18
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

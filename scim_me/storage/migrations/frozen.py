@@ -48,6 +48,7 @@ CREATED: dict[int, tuple[str, ...]] = {
     13: ("UserValue",),
     14: ("Group", "GroupMember"),
     16: ("MailOutbox",),
+    18: ("TrustedDevice", "SecurityAlert"),
 }
 
 
@@ -218,6 +219,8 @@ class FrozenSchema:
             ended_at = peewee.DateTimeField(null=True)
             if self.version >= 6:
                 amr = peewee.CharField(max_length=64, default="pwd")
+            if self.version >= 18:
+                device_id = peewee.CharField(max_length=36, null=True)
 
             class Meta:
                 database = self._db
@@ -725,3 +728,50 @@ class FrozenSchema:
                 indexes = ((("state", "next_attempt_at"), False),)
 
         return MailOutbox
+
+    # 18: trusted devices and security alerts
+
+    @cached_property
+    def TrustedDevice(self) -> Any:
+        class TrustedDevice(peewee.Model):
+            id = peewee.CharField(max_length=36, primary_key=True)
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            token_hash = peewee.CharField(max_length=64, unique=True)
+            name = peewee.CharField(max_length=255)
+            user_agent = peewee.CharField(max_length=512, default="")
+            created_at = peewee.DateTimeField()
+            last_used_at = peewee.DateTimeField()
+            last_ip = peewee.CharField(max_length=64, default="")
+            expires_at = peewee.DateTimeField()
+
+            class Meta:
+                database = self._db
+                table_name = "trusted_devices"
+                indexes = ((("user", "expires_at"), False),)
+
+        return TrustedDevice
+
+    @cached_property
+    def SecurityAlert(self) -> Any:
+        class SecurityAlert(peewee.Model):
+            id = peewee.CharField(max_length=36, primary_key=True)
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            type = peewee.CharField(max_length=32)
+            dedupe_key = peewee.CharField(max_length=128, unique=True)
+            event_id = peewee.BigIntegerField(null=True)
+            raised_at = peewee.DateTimeField()
+            acknowledged_at = peewee.DateTimeField(null=True)
+            ip = peewee.CharField(max_length=64, default="")
+            user_agent = peewee.CharField(max_length=512, default="")
+            details = peewee.TextField(default="{}")
+            action_hash = peewee.CharField(max_length=64, null=True, unique=True)
+            action_expires_at = peewee.DateTimeField(null=True)
+
+            class Meta:
+                database = self._db
+                table_name = "security_alerts"
+                indexes = ((("user", "raised_at"), False),)
+
+        return SecurityAlert

@@ -24,6 +24,7 @@ from scim_me.storage.migrations.steps import v14_groups
 from scim_me.storage.migrations.steps import v15_user_search_changes
 from scim_me.storage.migrations.steps import v16_mail_outbox
 from scim_me.storage.migrations.steps import v17_discoverable_clients
+from scim_me.storage.migrations.steps import v18_devices_and_alerts
 
 Step = Callable[[peewee.Database], None]
 
@@ -47,5 +48,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v15_user_search_changes,
         v16_mail_outbox,
         v17_discoverable_clients,
+        v18_devices_and_alerts,
     )
 ]
