@@ -24,6 +24,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import alerts
     from scim_me.api import authorized_apps
     from scim_me.api import consent_mgt
+    from scim_me.api import devices
     from scim_me.api import discovery
     from scim_me.api import email_verification
     from scim_me.api import export
@@ -49,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.oauth.server import build_authorization_server
     from scim_me.openapi import web as openapi_web
     from scim_me.services import alerts as alert_rules
+    from scim_me.services import devices as device_rules
     from scim_me.storage.db import database_proxy
     from scim_me.storage.db import open_database
     from scim_me.storage.migrations import LATEST
@@ -115,6 +117,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["scim_me"] = app_state
     notices.register()
     alert_rules.register(alert_rules.AlertPolicy.of(settings))
+    device_rules.register()
 
     @app.before_request
     def _connect() -> None:
@@ -156,6 +159,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(me_sessions.bp)
     app.register_blueprint(me_applications.bp)
     app.register_blueprint(alerts.bp)
+    app.register_blueprint(devices.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(tenant_rules.bp)
     app.register_blueprint(recovery.bp)

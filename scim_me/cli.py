@@ -97,9 +97,11 @@ def main() -> None:
     # Security notices (e.g. a password the operator resets) are mailed from the CLI too.
     from scim_me.notify import notices
     from scim_me.services import alerts
+    from scim_me.services import devices
 
     notices.register()
     alerts.register()  # an operator's password reset or MFA reset raises the user's alert too
+    devices.register()  # ... and revokes the user's trusted devices
 
 
 @main.group()

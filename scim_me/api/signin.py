@@ -24,6 +24,7 @@ from flask import redirect
 from flask import request
 from flask import session as browser
 
+from scim_me.api import devices
 from scim_me.auth import mfa
 from scim_me.auth.credentials import must_change_password
 from scim_me.auth.login import LoginThrottled
@@ -157,6 +158,8 @@ def authorize() -> Response:
     action = request.full_path if request.query_string else request.path
     action = request.script_root + action
     new_cookie: str | None = None
+    device = None  # the user's trusted device this browser holds (the second factor was skipped)
+    trusted: devices.Trusted | None = None  # a device trusted at this sign-in's second factor
     if request.method == "POST":
         if not _check_csrf():
             return _message("Session expired", "The form expired. Go back and try again.", 400)
@@ -201,7 +204,9 @@ def authorize() -> Response:
                     ),
                 )
             if mfa.required(tenant.id, candidate.id):
-                return _mfa_challenge(tenant, candidate, client, action)
+                device = devices.trusted_device(tenant, candidate)
+                if device is None:
+                    return _mfa_challenge(tenant, candidate, client, action)
             if why == "expired":
                 return _expired_page(tenant, candidate, client, action, "pwd")
             if session is not None:
@@ -218,6 +223,7 @@ def authorize() -> Response:
                 return answered
             if must_change_password(settings(), tenant, answered) == "expired":
                 return _expired_page(tenant, answered, client, action, "pwd otp")
+            trusted = devices.trust_if_asked(tenant, answered)
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(
@@ -244,6 +250,8 @@ def authorize() -> Response:
                 response = server.create_authorization_response(grant=grant, grant_user=None)
                 return response
             grant_consent(tenant.id, user.id, client.id, grant.request.payload.scope or "")
+    if new_cookie is not None and session is not None and user is not None:
+        devices.after_sign_in(tenant, user, session, client.client_id, device, trusted)
     if session is None or user is None:
         if "none" in prompts:
             return _prompt_error(grant, LoginRequiredError())
@@ -273,6 +281,7 @@ def authorize() -> Response:
             samesite="Lax",
             path="/",
         )
+    devices.set_device_cookie(response, tenant, trusted)
     return response
 
 
@@ -295,6 +304,7 @@ def _mfa_page(client_name: str, user_name: str, action: str, status: int = 200, 
         action=action,
         csrf_token=_csrf_token(),
         digits=settings().totp_digits,
+        trust_days=devices.trust_days(),
         error=error,
     )
 

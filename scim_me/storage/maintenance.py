@@ -1,5 +1,5 @@
 """Pruning what no check needs any more: idle throttle rows, used or expired authorization codes
-and MFA challenges, sent mail (a day after sending; failed mail after a week), stale e-mail
+and MFA challenges, expired trusted devices, sent mail (a day after sending; failed mail after a week), stale e-mail
 changes and recovery flows, expired access and refresh token records, finished grants, ended
 sessions. ``scim-me maintenance prune`` runs it, and every
 gunicorn worker runs it every ``maintenance_interval_seconds`` (scim_me/gunicorn_conf.py).
@@ -47,6 +47,7 @@ from scim_me.storage.models import OAuthCode
 from scim_me.storage.models import OAuthGrant
 from scim_me.storage.models import OAuthRefreshToken
 from scim_me.storage.models import RecoveryFlow
+from scim_me.storage.models import TrustedDevice
 from scim_me.storage.models import UserSession
 from scim_me.storage.users import now as utc_now
 
@@ -83,6 +84,9 @@ def _rules(now: datetime, leeway: timedelta, absolute: timedelta) -> list[tuple[
         ("mfa_challenges", lambda: _delete(MfaChallenge, MfaChallenge.expires_at < cutoff)),
         ("email_changes", lambda: _delete(EmailChange, EmailChange.expires_at < cutoff)),
         ("recovery_flows", lambda: _delete(RecoveryFlow, RecoveryFlow.expires_at < cutoff)),
+        # An expired device skips nothing (storage/devices.py compares expires_at); its row only
+        # keeps the user's device list honest until then.
+        ("trusted_devices", lambda: _delete(TrustedDevice, TrustedDevice.expires_at < cutoff)),
         ("access_tokens", lambda: _delete(OAuthAccessToken, OAuthAccessToken.expires_at < cutoff - leeway)),
         ("refresh_tokens", lambda: _delete(OAuthRefreshToken, OAuthRefreshToken.expires_at < cutoff)),
         (

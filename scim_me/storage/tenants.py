@@ -100,6 +100,11 @@ class TenantSettings:
     # WSO2's read-only user store (e.g. a read-only LDAP): every user reads ``isReadOnlyUser``
     # true and no profile or password change is accepted (services/read_only.py).
     read_only_user_store: bool = False
+    # Trusted devices (docs/trusted-devices.md): at the second-factor step a user may tick "trust
+    # this device", and sign-ins from that browser skip the second factor for this many days
+    # (fixed from the moment it was trusted, at most 365). 0, the default, turns the feature off:
+    # skipping a factor is a choice the tenant's operator makes, not one a user makes for them.
+    trusted_device_days: int = 0
 
     @classmethod
     def from_json(cls, text: str) -> TenantSettings:
@@ -182,6 +187,9 @@ def validate_settings(settings: TenantSettings) -> None:
     age = settings.max_auth_age
     if age is not None and (not isinstance(age, int) or isinstance(age, bool) or age < 0):
         raise TenantError("max_auth_age must be an integer >= 0 (seconds; 0 turns step-up off)")
+    days = settings.trusted_device_days
+    if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
+        raise TenantError("trusted_device_days must be an integer from 0 (off) to 365")
     if settings.password_max_length > 1024:
         raise TenantError("password_max_length must be at most 1024")
     if settings.password_max_length and settings.password_min_length > settings.password_max_length:

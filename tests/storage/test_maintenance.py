@@ -11,6 +11,7 @@ from typing import Any
 from scim_me.storage.caller import load_caller
 from scim_me.storage.clients import create_client
 from scim_me.storage.db import write_transaction
+from scim_me.storage.devices import add_device
 from scim_me.storage.grants import create_grant
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.grants import record_tokens
@@ -21,6 +22,7 @@ from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthCode
 from scim_me.storage.models import OAuthGrant
 from scim_me.storage.models import OAuthRefreshToken
+from scim_me.storage.models import TrustedDevice
 from scim_me.storage.models import UserSession
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import start_session
@@ -34,6 +36,7 @@ NOTHING = {
     "mfa_challenges": 0,
     "email_changes": 0,
     "recovery_flows": 0,
+    "trusted_devices": 0,
     "access_tokens": 0,
     "refresh_tokens": 0,
     "grants": 0,
@@ -76,6 +79,8 @@ def test_prune_deletes_only_what_stopped_mattering(db: Any) -> None:
     record_tokens(of_session.id, "jti-session", start + timedelta(hours=1), None, None)
     end_session(session.id)
     add_code(tenant.id, client.id, kim.id, "code-used", timedelta(minutes=5))
+    expiring, _token = add_device(tenant.id, kim.id, "Firefox on Ubuntu", "ua", "127.0.0.1", timedelta(hours=1))
+    lasting, _token = add_device(tenant.id, kim.id, "Safari on iOS", "ua", "127.0.0.1", timedelta(days=30))
     with write_transaction():
         LoginThrottle.create(key="ip-idle", kind="ip", failures=1, window_start=start, updated_at=start)
 
@@ -92,7 +97,9 @@ def test_prune_deletes_only_what_stopped_mattering(db: Any) -> None:
         "refresh_tokens": 1,
         "grants": 2,  # the revoked one and the ended session's; not the live or the long-lived one
         "sessions": 1,
+        "trusted_devices": 1,  # expired a grace ago; the one trusted for 30 days stays
     }
+    assert [d.id for d in TrustedDevice.select()] == [lasting.id] and expiring.id != lasting.id
     assert {g.id for g in OAuthGrant.select()} == {live.id, long_lived.id}
     assert [t.jti for t in OAuthAccessToken.select()] == ["jti-long"]
     assert is_access_token_revoked("jti-long")
