@@ -1,7 +1,6 @@
-"""Trusted devices: ``/api/users/v1/me/devices`` (list, revoke one, revoke all), the sign-in page's
-hooks (skip the second factor on a trusted device, trust this device, judge a new device), and the
-"this wasn't me" page a new-device notice links to. The rules live in services/devices.py;
-docs/trusted-devices.md describes the behaviour.
+"""Trusted devices: ``/api/users/v1/me/devices`` (list, revoke one, revoke all) and the "this
+wasn't me" page a new-device notice links to. The rules live in services/devices.py, the sign-in
+page's hooks in services/device_signin.py; docs/trusted-devices.md describes the behaviour.
 
 The API answers in WSO2's REST dialect (``DEV-`` codes, scim-me's own: WSO2 has no such API);
 another user's device id, like an unknown one, is 404 ``DEV-60404``.
@@ -9,12 +8,10 @@ another user's device id, like an unknown one, is 404 ``DEV-60404``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint
 from flask import Response
-from flask import current_app
 from flask import request
 
 from scim_me.core.timestamps import iso_or_none
@@ -24,12 +21,8 @@ from scim_me.storage import alerts as alert_store
 from scim_me.storage import devices as store
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
-from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_other_sessions
-from scim_me.storage.tenants import TenantRecord
-from scim_me.storage.users import StoredUser
 from scim_me.web.context import current_tenant
-from scim_me.web.context import settings
 from scim_me.web.pages import check_csrf
 from scim_me.web.pages import csrf_token
 from scim_me.web.pages import message
@@ -45,87 +38,12 @@ bp = Blueprint("devices", __name__)
 PATH = "/api/users/v1/me/devices"
 
 
-def _secret_key() -> bytes:
-    key = current_app.secret_key
-    return key if isinstance(key, bytes) else str(key).encode()
-
-
 def _ip() -> str:
     return request.remote_addr or ""
 
 
 def _user_agent() -> str:
     return request.headers.get("User-Agent", "")
-
-
-# -- the sign-in page's hooks --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trusted:
-    """A device trusted in this sign-in: its id and the cookie to set."""
-
-    device_id: str
-    cookie: str
-    max_age: int
-
-
-def trusted_device(tenant: TenantRecord, user: StoredUser) -> store.DeviceRecord | None:
-    """The user's trusted device this browser holds: the second factor is skipped; None: ask."""
-    cookie = request.cookies.get(rules.cookie_name(tenant.id), "")
-    return rules.recognise(tenant, user.id, _secret_key(), cookie, _ip()) if cookie else None
-
-
-def trust_if_asked(tenant: TenantRecord, user: StoredUser) -> Trusted | None:
-    """After a passed second factor: trust this browser when the user ticked the box and the tenant allows it."""
-    if request.form.get("trust_device") != "yes":
-        return None
-    made = rules.trust(tenant, user.id, _secret_key(), _user_agent(), _ip())
-    if made is None:
-        return None
-    device_id, cookie, max_age = made
-    return Trusted(device_id, cookie, max_age)
-
-
-def after_sign_in(
-    tenant: TenantRecord,
-    user: StoredUser,
-    session: SessionRecord,
-    client_id: str,
-    device: store.DeviceRecord | None,
-    trusted: Trusted | None,
-) -> None:
-    """A sign-in completed on the page: judge whether it is a new device (alert and notice) and
-    tie the session to the browser's trusted device, if any."""
-    cookie = request.cookies.get(rules.cookie_name(tenant.id), "")
-    known = device is not None or (bool(cookie) and rules.holds_device(tenant, user.id, _secret_key(), cookie))
-    rules.assess_sign_in(
-        settings(), tenant, user.id, user_agent=_user_agent(), ip=_ip(), client_id=client_id, known_device=known
-    )
-    device_id = trusted.device_id if trusted is not None else device.id if device is not None else None
-    if device_id is not None:
-        store.attach_to_session(session.id, device_id)
-
-
-def set_device_cookie(response: Response, tenant: TenantRecord, trusted: Trusted | None) -> None:
-    if trusted is None:
-        return
-    # SameSite=Strict: the sign-in form posts from this origin, so the cookie is sent there and
-    # nowhere else. Secure whenever the request came over HTTPS (web/proxies.py).
-    response.set_cookie(
-        rules.cookie_name(tenant.id),
-        trusted.cookie,
-        max_age=trusted.max_age,
-        httponly=True,
-        secure=request.is_secure,
-        samesite="Strict",
-        path="/",
-    )
-
-
-def trust_days() -> int:
-    tenant = current_tenant()
-    return rules.lifetime_days(tenant) if tenant is not None else 0
 
 
 # -- the API -------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from flask import redirect
 from flask import request
 from flask import session as browser
 
-from scim_me.api import devices
 from scim_me.auth import mfa
 from scim_me.auth.credentials import must_change_password
 from scim_me.auth.login import LoginThrottled
@@ -39,6 +38,7 @@ from scim_me.oauth.requests import malformed_parameters
 from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
 from scim_me.oauth.requests import sign_in_too_old
+from scim_me.services import device_signin as devices
 from scim_me.services import recovery
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent

@@ -260,7 +260,7 @@ def test_a_device_cookie_of_another_user_or_a_forged_one_skips_nothing(app, tena
     assert _is_mfa_page(asked)
 
 
-@pytest.mark.parametrize("how", ["password change", "mfa disabled", "revoke all"])
+@pytest.mark.parametrize("how", ["password change", "password in /Me", "mfa disabled", "revoke all"])
 def test_a_password_change_mfa_off_or_revoke_all_revoke_every_device(app, tenant, kim, spa, how: str) -> None:
     secret = _enrol(app, tenant, kim)
     browser, _first = _trust(app, tenant, spa, secret)
@@ -275,6 +275,12 @@ def test_a_password_change_mfa_off_or_revoke_all_revoke_every_device(app, tenant
             headers=auth,
         )
         assert changed.status_code in (200, 204), changed.get_data(as_text=True)
+    elif how == "password in /Me":
+        patch = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"password": "another-horse-77"}}],
+        }
+        assert client.patch("/t/acme/scim2/Me", json=patch, headers=auth).status_code == 200
     elif how == "mfa disabled":
         assert client.delete(f"{API}/totp", headers=auth).status_code in (200, 204)
     else:
@@ -282,7 +288,7 @@ def test_a_password_change_mfa_off_or_revoke_all_revoke_every_device(app, tenant
     assert client.get(DEVICES, headers=bearer(make_token(app, tenant, kim))).json["totalResults"] == 0
     if how != "mfa disabled":
         browser.forget_session(tenant)
-        _url, asked = browser.password("another-horse-77" if how == "password change" else PASSWORD)
+        _url, asked = browser.password("another-horse-77" if how.startswith("password") else PASSWORD)
         assert _is_mfa_page(asked)
 
 

@@ -53,7 +53,10 @@ def test_password_grant_records_failure_then_success(app, client, tenant, kim, p
     assert _grant(client, auth, PASSWORD).status_code == 200
     events = _events(app, tenant, kim)
     assert [e.kind for e in events] == ["signin.success", "signin.failure"]
-    assert all(e.details == {"channel": "password_grant"} for e in events)
+    assert [e.details for e in events] == [
+        {"channel": "password_grant"},
+        {"channel": "password_grant", "failures": 1},  # failures in a row: the failed_signins alert
+    ]
     assert events[0].client_id == record.client_id
     assert events[0].user_agent == "pytest-agent"
 
