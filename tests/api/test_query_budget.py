@@ -126,6 +126,15 @@ def test_get_me_runs_one_statement(busy: Busy) -> None:
     assert body[WSO2_URN]["totpEnabled"] == "true" and body[WSO2_URN]["backupCodeEnabled"] == "true"
 
 
+def test_my_accounts_read_only_probe_runs_one_statement(busy: Busy) -> None:
+    """WSO2 My Account's ``attributes=urn:scim:wso2:schema.isReadOnlyUser``: the flag comes from
+    the tenant settings and the user row the caller statement loaded (services/read_only.py)."""
+    probe = f"{ME}?attributes={WSO2_URN}.isReadOnlyUser"
+    seen = _statements(busy, lambda: busy.client.get(probe, headers=busy.headers))
+    assert len(seen) <= GET_ME_BUDGET, "\n".join(seen)
+    assert busy.client.get(probe, headers=busy.headers).json[WSO2_URN] == {"isReadOnlyUser": "false"}
+
+
 def test_one_operation_patch_runs_two_statements(busy: Busy) -> None:
     counter = iter(range(1000))
 
