@@ -62,6 +62,7 @@ from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.models import User
 from scim_me.storage.models import UserValue
+from scim_me.storage.prepared import execute as execute_statement
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import now
 from scim_me.storage.users import user_from_row
@@ -499,7 +500,9 @@ def _page_rows(
         f"SELECT {_PAGE_COLUMNS}, {fact_columns} FROM ({page}) AS t JOIN users AS u ON u.id = t.id "  # noqa: S608
         f"{fact_joins} ORDER BY {ordering}"
     )
-    return list(db.execute_sql(sql.replace("?", db.param), params).fetchall())
+    # Prepared on PostgreSQL once the text (the filter's shape) recurs: planning it costs more
+    # than running it (storage/prepared.py).
+    return list(execute_statement(sql.replace("?", db.param), params).fetchall())
 
 
 def _page(rows: list[tuple[Any, ...]], total: int, start_index: int | None, **cursors: str | None) -> Page[StoredUser]:
