@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from scim_me.core import otp
 from scim_me.storage.migrations.steps import MIGRATIONS
@@ -53,6 +54,8 @@ LOAD_THREADS = 8
 LOAD_BEFORE_KILL_S = 1.5
 LOAD_AFTER_KILL_S = 2.5
 MAX_WRITES_PER_USER = 90  # max_values_per_attribute is 100
+CLIENT_ADDRESS = "127.0.0.51"
+FORGED = "203.0.113.7"
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,18 @@ def test_a_removed_app_authorization_is_refused_by_every_instance(cluster: Clust
     assert _accepted_everywhere(_on_every_instance(cluster, postman))
 
 
+class _FromAddress(HTTPAdapter):
+    """Connect from a chosen loopback address."""
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["source_address"] = (self._address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
 def _events(cluster: Cluster, user: str, kind: str) -> int:
     rows = _db(
         cluster,
@@ -225,15 +240,19 @@ def _events(cluster: Cluster, user: str, kind: str) -> int:
     return int(rows[0][0])
 
 
-def test_fifty_parallel_wrong_passwords_over_the_instances_run_at_most_five_hashes(cluster: Cluster) -> None:
+def test_fifty_parallel_wrong_passwords_over_the_instances_run_at_most_five_hashes(
+    cluster: Cluster, demo: Demo
+) -> None:
     """Hashes are counted as in tests/e2e/test_account_security.py: one ``signin.failure`` security
     event per password hash that did not match, written by whichever instance ran it."""
     user = _new_user(cluster, "guessed")
     agent = f"guess-{secrets.token_hex(4)}"
 
     def guess(n: int) -> int:
-        headers = {**basic(user, f"wrong-guess-{n:02d}"), "User-Agent": f"{agent}-{n}"}
+        # From 127.0.0.51, with a forged X-Forwarded-For that HAProxy appends the real address to.
+        headers = {**basic(user, f"wrong-guess-{n:02d}"), "User-Agent": f"{agent}-{n}", "X-Forwarded-For": FORGED}
         with session() as http:
+            http.mount("http://", _FromAddress(CLIENT_ADDRESS))
             return http.get(cluster.lb.me_url(TENANT), headers=headers, timeout=HTTP_TIMEOUT_S).status_code
 
     with ThreadPoolExecutor(max_workers=50) as pool:
@@ -243,6 +262,14 @@ def test_fifty_parallel_wrong_passwords_over_the_instances_run_at_most_five_hash
     hashed = _events(cluster, user, "signin.failure")
     assert hashed <= 5, f"{hashed} password hashes ran for 50 parallel guesses"
     assert hashed == 5 and _events(cluster, user, "account.locked") == 1  # the limit was reached: locked
+    # The instances saw the client's address (trusted_proxies = HAProxy's), not the proxy's or the forged one.
+    addresses = _db(
+        cluster,
+        "SELECT DISTINCT e.ip FROM security_events e JOIN users u ON u.id = e.user_id"
+        " WHERE u.user_name = %s AND e.kind = 'signin.failure'",
+        user,
+    )
+    assert addresses == [(CLIENT_ADDRESS,)]
     with session() as http:
         right = http.get(cluster.lb.me_url(TENANT), headers=basic(user, PASSWORD), timeout=HTTP_TIMEOUT_S)
     assert right.status_code == 401 and right.headers["Auth-Failure-Reason"] == "account locked"
