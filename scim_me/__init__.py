@@ -23,6 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import account
     from scim_me.api import alerts
     from scim_me.api import authorized_apps
+    from scim_me.api import checksession
     from scim_me.api import consent_mgt
     from scim_me.api import devices
     from scim_me.api import discovery
@@ -149,6 +150,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(scim_bulk.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(signin.bp)
+    app.register_blueprint(checksession.bp)
     app.register_blueprint(discovery.bp)
     app.register_blueprint(security.bp)
     app.register_blueprint(email_verification.bp)

@@ -30,6 +30,11 @@ from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
 from scim_me.auth.tokens import issuer_for
+from scim_me.core.session_state import new_browser_state
+from scim_me.oauth.browser_state import change_browser_state
+from scim_me.oauth.browser_state import read_browser_state
+from scim_me.oauth.browser_state import set_browser_state
+from scim_me.oauth.browser_state import use_browser_state
 from scim_me.oauth.code_flow import TenantIssuerParameter
 from scim_me.oauth.logout import LogoutHint
 from scim_me.oauth.logout import verify_id_token_hint
@@ -257,6 +262,7 @@ def authorize() -> Response:
             return _prompt_error(grant, LoginRequiredError())
         return _page("signin.html", client_name=client.name, action=action, csrf_token=_csrf_token())
     scope = grant.request.payload.scope or ""
+    browser_state, send_browser_state = _browser_state(tenant, signed_in_now=new_cookie is not None)
     if not client.first_party and not has_consent(tenant.id, user.id, client.id, scope):
         if "none" in prompts:
             return _prompt_error(grant, ConsentRequiredError())
@@ -271,6 +277,7 @@ def authorize() -> Response:
     else:
         g.signin_session = session
         browser.pop(FRESH_LOGIN_KEY, None)
+        use_browser_state(browser_state)  # session_state in the response (OIDC Session Management)
         response = server.create_authorization_response(grant=grant, grant_user=user)
     if new_cookie is not None:
         response.set_cookie(
@@ -282,7 +289,19 @@ def authorize() -> Response:
             path="/",
         )
     devices.set_device_cookie(response, tenant, trusted)
+    if send_browser_state:
+        set_browser_state(response, tenant, browser_state)
     return response
+
+
+def _browser_state(tenant: TenantRecord, *, signed_in_now: bool) -> tuple[str, bool]:
+    """The OP browser state for a signed-in browser, and whether it must be sent: a new one
+    at every sign-in (so apps of the previous sign-in see a change), and for a session that
+    began before the browser had one."""
+    current = read_browser_state(tenant)
+    if signed_in_now or current is None:
+        return new_browser_state(), True
+    return current, False
 
 
 # -- second factor (issue 4) -----------------------------------------------------------------------
@@ -459,6 +478,7 @@ def logout() -> Any:
             return _message("Session expired", "The form expired. Go back and try again.", 400)
     if session is not None:
         end_session(session.id)
+    state_changed = session is not None or read_browser_state(tenant) is not None
     target = request.values.get("post_logout_redirect_uri")
     client = find_client(tenant.id, named_client or _hinted_client(tenant)) if target else None
     if target and client is not None and target in client.redirect_uris:
@@ -468,6 +488,8 @@ def logout() -> Any:
     else:
         response = _message("Signed out", "You have been signed out.", 200)
     response.delete_cookie(_cookie_name(tenant), path="/", secure=request.is_secure, httponly=True, samesite="Lax")
+    if state_changed:
+        change_browser_state(response, tenant)  # the apps' check-session frames see "changed"
     return response
 
 
@@ -510,6 +532,7 @@ def _discovery() -> Response:
         "revocation_endpoint": f"{base}/oauth2/revoke",
         "introspection_endpoint": f"{base}/oauth2/introspect",
         "end_session_endpoint": f"{base}/oidc/logout",
+        "check_session_iframe": f"{base}/oidc/checksession",  # OIDC Session Management 1.0 §3.3
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "password", "client_credentials"],

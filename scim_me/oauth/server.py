@@ -39,6 +39,7 @@ from scim_me.auth.tokens import unverified_claim
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.accounts import admin_scopes_for
 from scim_me.core.accounts import is_disabled
+from scim_me.oauth.browser_state import SessionStateParameter
 from scim_me.oauth.client_auth import named_failure
 from scim_me.oauth.code_flow import AuthorizationCodeGrant
 from scim_me.oauth.code_flow import IssuedIDTokens
@@ -455,4 +456,5 @@ def build_authorization_server(app: Flask) -> AuthorizationServer:
     server.register_endpoint(RevocationEndpoint)
     server.register_endpoint(IntrospectionEndpoint)
     server.register_extension(TenantIssuerParameter())  # RFC 9207
+    server.register_extension(SessionStateParameter())  # OIDC Session Management 1.0
     return server

@@ -1,5 +1,5 @@
 """OAuth 2.0 / OpenID Connect on WSO2's paths: token, revocation (RFC 7009), introspection
-(RFC 7662), userinfo, JWKS, discovery, and the browser endpoints (authorize, logout)."""
+(RFC 7662), userinfo, JWKS, discovery, and the browser endpoints (authorize, logout, check session)."""
 
 from __future__ import annotations
 
@@ -123,6 +123,7 @@ def schemas() -> dict[str, Any]:
                 "revocation_endpoint": _STRING,
                 "introspection_endpoint": _STRING,
                 "end_session_endpoint": _STRING,
+                "check_session_iframe": _STRING,
                 "code_challenge_methods_supported": {"type": "array", "items": _STRING},
             },
         },
@@ -248,7 +249,10 @@ OPERATIONS = [
         "/oauth2/authorize",
         "Authorization code + PKCE: the sign-in page, the consent page, or a redirect with the code",
         TAG_BROWSER,
-        {200: html("Sign-in, consent or second-factor page"), 302: redirect("Back to the client with code or error")},
+        {
+            200: html("Sign-in, consent or second-factor page"),
+            302: redirect("Back to the client with code (and session_state) or error"),
+        },
         "html",
         (400, 401, 403, 429),
         security=NONE,
@@ -259,7 +263,7 @@ OPERATIONS = [
         "/oauth2/authorize",
         "The sign-in, second-factor and consent forms (CSRF-protected)",
         TAG_BROWSER,
-        {200: html("The next page"), 302: redirect("Back to the client with code or error")},
+        {200: html("The next page"), 302: redirect("Back to the client with code (and session_state) or error")},
         "html",
         (400, 401, 403, 429),
         security=NONE,
@@ -321,6 +325,21 @@ OPERATIONS = [
             required=False,
         ),
         operation_id="postOidcLogoutForm",
+    ),
+    Operation(
+        "GET",
+        "/oidc/checksession",
+        "OIDC Session Management 1.0 OP iframe: answers the client's origins' postMessage"
+        ' "client_id session_state" with changed / unchanged / error; frameable by those origins only',
+        TAG_BROWSER,
+        {200: html("The check-session page (a script, no content)")},
+        "html",
+        (400,),
+        security=NONE,
+        parameters=[
+            query("client_id", "The app's client (its redirect URIs' and allowed origins may frame the page)"),
+            query("redirect_uri", "Sent by the Asgardeo SDKs; not used (redirect URIs match exactly)"),
+        ],
     ),
 ]
 

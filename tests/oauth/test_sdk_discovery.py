@@ -23,10 +23,10 @@ from tests.factories import make_tenant
 from tests.support.ci import missing
 
 # @asgardeo/auth-js src/constants/oidc-endpoints.ts, SERVICE_RESOURCES (snake-cased as the SDK
-# stores them); check_session_iframe is left out: the SDK uses it only with
-# enableOIDCSessionManagement (off by default), and this server does not implement it.
+# stores them); the SDK frames check_session_iframe only with enableOIDCSessionManagement.
 SDK_PATHS = {
     "authorization_endpoint": "/oauth2/authorize",
+    "check_session_iframe": "/oidc/checksession",
     "end_session_endpoint": "/oidc/logout",
     "issuer": "/oauth2/token",
     "jwks_uri": "/oauth2/jwks",
@@ -85,7 +85,6 @@ def test_discovery_names_the_endpoints_the_sdk_derives_from_base_url(client, bas
     assert {"openid", "internal_login"} <= set(doc["scopes_supported"])
     assert "RS256" in doc["id_token_signing_alg_values_supported"]
     assert doc["subject_types_supported"] == ["public"]
-    assert "check_session_iframe" not in doc  # not implemented, so not announced
 
 
 def test_every_announced_endpoint_is_served(client, base):
@@ -109,4 +108,6 @@ def test_every_announced_endpoint_is_served(client, base):
         assert client.post(local[name], data={}).status_code in (400, 401), name
     assert client.get(local["userinfo_endpoint"]).status_code == 401
     assert client.get(local["end_session_endpoint"]).status_code == 200
+    # The check-session page without a client_id: an error page, not a 404.
+    assert client.get(local["check_session_iframe"]).status_code == 400
     assert client.get(local["introspection_endpoint"]).status_code == 405  # POST only
