@@ -49,6 +49,7 @@ function startRun(extraReport = {}) {
   const watchdogMs = cfg.watchdogMs || 90000;
   const report = { ok: false, step: "start", error: null, ...extraReport, result: {}, log: [], network: [] };
   let browser = null;
+  let context = null;
   let page = null;
   let finished = false;
 
@@ -81,7 +82,7 @@ function startRun(extraReport = {}) {
   // Launches Chromium, opens the page on cfg.base / cfg.clientId and waits for the SDK to be
   // initialized. Every response is logged to report.network; onResponse(response, entry) may
   // add fields to the entry.
-  async function openPage({ onResponse } = {}) {
+  async function launch() {
     step("launch chromium");
     browser = await chromium.launch({
       executablePath: cfg.chromium,
@@ -89,40 +90,67 @@ function startRun(extraReport = {}) {
       timeout: stepMs * 2,
       args: CHROMIUM_ARGS,
     });
-    const context = await browser.newContext();
+    context = await browser.newContext();
     context.setDefaultTimeout(stepMs);
     context.setDefaultNavigationTimeout(stepMs);
-    page = await context.newPage();
-    page.on("console", (m) => log(`console.${m.type()}: ${m.text()}`));
-    page.on("pageerror", (e) => log(`pageerror: ${e.message}`));
-    page.on("requestfailed", (r) => log(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
-    page.on("response", (r) => {
+    return context;
+  }
+
+  // Logs a tab's console, page errors, failed requests and responses (entries tagged with the
+  // tab's name when it has one); onResponse(response, entry) may add fields to an entry.
+  function watch(tab, { onResponse, name } = {}) {
+    const tag = name ? `[${name}] ` : "";
+    tab.on("console", (m) => log(`${tag}console.${m.type()}: ${m.text()}`));
+    tab.on("pageerror", (e) => log(`${tag}pageerror: ${e.message}`));
+    tab.on("requestfailed", (r) => log(`${tag}requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+    tab.on("response", (r) => {
       const entry = { method: r.request().method(), url: r.url(), status: r.status() };
+      if (name) entry.tab = name;
       const acao = r.headers()["access-control-allow-origin"];
       if (acao) entry.acao = acao;
       if (onResponse) onResponse(r, entry);
       report.network.push(entry);
     });
+    return tab;
+  }
 
-    step("load page");
-    await page.goto(`${cfg.pageUrl}#base=${encodeURIComponent(cfg.base)}&client=${encodeURIComponent(cfg.clientId)}`);
-    await page.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
-    const initError = await inPage("init error", () => window.harness.error);
+  // Loads page/index.html on cfg.base / cfg.clientId (plus any harness settings in `extra`,
+  // e.g. {sm: "1"}) in a tab and waits until the SDK is initialized.
+  async function loadHarness(tab, extra = {}) {
+    const fragment = new URLSearchParams({ base: cfg.base, client: cfg.clientId, ...extra });
+    await tab.goto(`${cfg.pageUrl}#${fragment}`);
+    await tab.waitForFunction(() => window.harness && (window.harness.ready || window.harness.error));
+    const initError = await withTimeout(tab.evaluate(() => window.harness.error), stepMs, "init error");
     if (initError) throw new Error(`SDK initialize failed: ${initError}`);
-    return page;
+    return tab;
+  }
+
+  // Launches Chromium, opens the page on cfg.base / cfg.clientId and waits for the SDK to be
+  // initialized. Every response is logged to report.network; onResponse(response, entry) may
+  // add fields to the entry.
+  async function openPage({ onResponse, harness } = {}) {
+    await launch();
+    page = watch(await context.newPage(), { onResponse });
+    step("load page");
+    return loadHarness(page, harness);
+  }
+
+  // Another tab of the same browser (same cookies, its own sessionStorage), logged under `name`.
+  async function newTab(name) {
+    return watch(await context.newPage(), { name });
   }
 
   // Runs an async function in the page with a bound (page.evaluate itself has no timeout).
-  async function inPage(what, fn, arg) {
-    return withTimeout(page.evaluate(fn, arg), stepMs, what);
+  async function inPage(what, fn, arg, tab = page) {
+    return withTimeout(tab.evaluate(fn, arg), stepMs, what);
   }
 
   // Waits until the SDK has exchanged the code (PKCE) and validated the id_token.
-  async function awaitSignedIn() {
-    await page.waitForFunction(() => window.harness && (window.harness.signedIn || window.harness.error), null, {
+  async function awaitSignedIn(tab = page) {
+    await tab.waitForFunction(() => window.harness && (window.harness.signedIn || window.harness.error), null, {
       timeout: stepMs * 2,
     });
-    const signInError = await inPage("sign-in error", () => window.harness.error);
+    const signInError = await inPage("sign-in error", () => window.harness.error, undefined, tab);
     if (signInError) throw new Error(`SDK sign-in failed: ${signInError}`);
   }
 
@@ -152,14 +180,21 @@ function startRun(extraReport = {}) {
     report,
     log,
     step,
+    launch,
+    watch,
+    loadHarness,
     openPage,
+    newTab,
     inPage,
     awaitSignedIn,
     main,
     get page() {
       return page;
     },
+    get context() {
+      return context;
+    },
   };
 }
 
-module.exports = { startRun, withTimeout, firstOf };
+module.exports = { startRun, withTimeout, firstOf, CHROMIUM_ARGS };

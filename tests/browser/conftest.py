@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from tests.browser.support import PageHandler
 from tests.browser.support import PageServer
 from tests.browser.support import SignInCase
 from tests.browser.support import Tools
+from tests.browser.support import build_react_app
 from tests.browser.support import find_tools
 from tests.support.ci import missing
 from tests.support.live_server import DEFAULT_PASSWORD
@@ -58,6 +60,12 @@ def browser_tools() -> Tools:
 
 
 @pytest.fixture(scope="session")
+def react_app(browser_tools: Tools) -> Path:
+    """The React acceptance app's bundle, built once per session (support.build_react_app)."""
+    return build_react_app()
+
+
+@pytest.fixture(scope="session")
 def page_server(browser_tools: Tools) -> Iterator[PageServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), PageHandler)
     httpd.daemon_threads = True
@@ -73,9 +81,20 @@ def page_server(browser_tools: Tools) -> Iterator[PageServer]:
         thread.join(timeout=10)
 
 
-def _create_client(live: LiveServer, tenant: str | None, name: str, page: PageServer, *, first_party: bool) -> str:
-    args = ["client", "create", "--name", name, "--public", "--redirect-uri", page.url]
-    args += ["--allowed-origin", page.origin, "--grant", "authorization_code", "--grant", "refresh_token"]
+def _create_client(
+    live: LiveServer,
+    tenant: str | None,
+    name: str,
+    page: PageServer,
+    *,
+    first_party: bool,
+    redirect_uri: str | None = None,
+    origins: tuple[str, ...] = (),
+) -> str:
+    args = ["client", "create", "--name", name, "--public", "--redirect-uri", redirect_uri or page.url]
+    for origin in origins or (page.origin,):
+        args += ["--allowed-origin", origin]
+    args += ["--grant", "authorization_code", "--grant", "refresh_token"]
     if first_party:
         args.append("--first-party")
     if tenant:
@@ -130,6 +149,53 @@ def browser_server(
         _create_user(live, "acme", "lee"),
         _create_client(live, "acme", "Third-party SPA", page_server, first_party=False),
         first_party=False,
+    )
+
+    # OIDC Session Management: the app on the issuer's site (see PageServer.same_site_origin).
+    server.cases["session"] = SignInCase(
+        "acme",
+        _create_user(live, "acme", "ada"),
+        _create_client(
+            live,
+            "acme",
+            "Same-site SPA",
+            page_server,
+            first_party=True,
+            redirect_uri=page_server.same_site_url,
+            origins=(page_server.same_site_origin,),
+        ),
+        first_party=True,
+    )
+    # The check-session page itself: a same-site app origin and a cross-site one.
+    server.cases["checksession"] = SignInCase(
+        "acme",
+        _create_user(live, "acme", "cho"),
+        _create_client(
+            live,
+            "acme",
+            "Check-session probe",
+            page_server,
+            first_party=True,
+            redirect_uri=f"{page_server.same_site_origin}/probe.html",
+            origins=(page_server.same_site_origin, page_server.origin),
+        ),
+        first_party=True,
+    )
+
+    # Issue 14 acceptance 2: the React app (react-app/), on the issuer's site too.
+    server.cases["react"] = SignInCase(
+        "acme",
+        _create_user(live, "acme", "rex"),
+        _create_client(
+            live,
+            "acme",
+            "React app",
+            page_server,
+            first_party=True,
+            redirect_uri=f"{page_server.same_site_origin}/react/index.html",
+            origins=(page_server.same_site_origin,),
+        ),
+        first_party=True,
     )
 
     ready = live.url("/scim2/ServiceProviderConfig")

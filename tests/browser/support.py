@@ -24,7 +24,16 @@ DRIVER = HERE / "drive.js"
 NODE_MODULES = HERE / "node_modules"
 SDK_DIST = NODE_MODULES / "@asgardeo" / "auth-spa" / "dist"
 SDK_BUNDLE = "asgardeo-spa.production.min.js"
-PINNED = {"@asgardeo/auth-spa": "3.5.2", "playwright-core": "1.65.1"}
+REACT_APP = HERE / "react-app"
+REACT_BUILD = REACT_APP / "build"  # git-ignored: build_react_app() writes it
+PINNED = {
+    "@asgardeo/auth-spa": "3.5.2",
+    "@asgardeo/auth-react": "5.6.2",
+    "react": "19.3.1",
+    "react-dom": "19.3.1",
+    "esbuild": "0.28.2",
+    "playwright-core": "1.65.1",
+}
 DEFAULT_TENANT = "carbon.super"
 MIN_NODE = 20
 
@@ -66,15 +75,36 @@ def find_tools() -> tuple[Tools | None, list[str]]:
     return Tools(node=node, chromium=chromium), []
 
 
+def build_react_app() -> Path:
+    """Bundle react-app/src/main.jsx with the pinned esbuild (production React, minified) into
+    react-app/build/app.js; fail the test with esbuild's output if it does not build."""
+    out = REACT_BUILD / "app.js"
+    # .bin/esbuild: the native binary, or the package's node launcher where install scripts did not run.
+    args = [str(NODE_MODULES / ".bin" / "esbuild"), str(REACT_APP / "src" / "main.jsx")]
+    args += ["--bundle", "--jsx=automatic", "--minify"]
+    args += ['--define:process.env.NODE_ENV="production"', f"--outfile={out}", "--log-level=warning"]
+    done = subprocess.run(args, cwd=HERE, capture_output=True, text=True, timeout=120, check=False)
+    if done.returncode != 0 or not out.is_file():
+        pytest.fail(f"esbuild could not bundle the React app ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return out
+
+
 class PageHandler(SimpleHTTPRequestHandler):
-    """Serves page/index.html at / and /index.html, the SDK bundle at /sdk/; 404 for the rest."""
+    """Serves page/index.html at / and /index.html, page/probe.html, the SDK bundle at /sdk/, the React app at
+    /react/index.html and /react/app.js (once built); 404 for the rest."""
 
     def translate_path(self, path: str) -> str:
         clean = path.split("?", 1)[0].split("#", 1)[0]
         if clean in ("/", "/index.html"):
             return str(PAGE_DIR / "index.html")
+        if clean == "/probe.html":
+            return str(PAGE_DIR / "probe.html")
         if clean == f"/sdk/{SDK_BUNDLE}":
             return str(SDK_DIST / SDK_BUNDLE)
+        if clean == "/react/index.html":
+            return str(REACT_APP / "index.html")
+        if clean == "/react/app.js":
+            return str(REACT_BUILD / "app.js")
         return str(PAGE_DIR / "__not_found__")
 
     def do_GET(self) -> None:
@@ -101,6 +131,17 @@ class PageServer:
     def url(self) -> str:
         """The page, which is also the clients' exact redirect URI (origin + path)."""
         return f"{self.origin}/index.html"
+
+    @property
+    def same_site_origin(self) -> str:
+        """The same server as ``http://127.0.0.1:PORT``: the issuer's site (ports do not make
+        sites), so the issuer's cookies reach frames the page makes, as for an app on a
+        sibling host of the issuer (OIDC Session Management's check-session and prompt=none)."""
+        return self.origin.replace("//localhost:", "//127.0.0.1:", 1)
+
+    @property
+    def same_site_url(self) -> str:
+        return f"{self.same_site_origin}/index.html"
 
 
 @dataclass(frozen=True)
