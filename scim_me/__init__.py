@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import security
     from scim_me.api import signin
     from scim_me.api import tenant_rules
+    from scim_me.api import webauthn
     from scim_me.core.schemas import load_custom_schema
     from scim_me.core.schemas import load_group_registry
     from scim_me.core.schemas import load_registry
@@ -156,6 +157,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(email_verification.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
+    app.register_blueprint(webauthn.bp)
     app.register_blueprint(consent_mgt.bp)
     app.register_blueprint(authorized_apps.bp)
     app.register_blueprint(me_sessions.bp)

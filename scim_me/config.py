@@ -263,6 +263,16 @@ class Settings:
     # cannot read or change such an account).
     mfa_allow_basic: bool = False
 
+    # -- Passkeys
+    # WebAuthn relying-party id: a domain that every origin passkeys are used from ends with (the
+    # sign-in page's and the apps' registering them); empty: the host of `base_url`. Browsers refuse
+    # IP addresses, so serve passkeys from a name (`localhost` in development).
+    passkey_rp_id: str = ""
+    # Relying-party name shown by authenticators; empty: the tenant's name.
+    passkey_rp_name: str = ""
+    # How long a registration or sign-in ceremony (its challenge) stays usable, seconds.
+    passkey_timeout_seconds: int = 300
+
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from defaults, the config file, the environment and ``overrides``.
@@ -343,6 +353,8 @@ class Settings:
         if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:
             # 4 base32 characters are 20 bits, ASVS 6.5.4's floor for lookup secrets.
             raise ConfigError("backup_code_count must be 1..100 and backup_code_length 4..64")
+        if not 30 <= self.passkey_timeout_seconds <= 3600:
+            raise ConfigError("passkey_timeout_seconds must be 30..3600")
         if self.mfa_hard_lock_failures <= self.mfa_max_failures:
             raise ConfigError("mfa_hard_lock_failures must be greater than mfa_max_failures")
         if self.mfa_max_failures < 1 or self.mfa_lock_seconds < 1 or self.mfa_lock_max_seconds < self.mfa_lock_seconds:

@@ -324,3 +324,4 @@ PWR = Wso2Family("PWR")  # /api/users/v2/recovery/password
 UNR = Wso2Family("UNR")  # /api/users/v2/recovery/username
 IDG = Wso2Family("IDG")  # /api/server/v1/identity-governance
 APP = Wso2Family("APP")  # /api/users/v1/me/applications
+FIDO = Wso2Family("FIDO")  # /api/users/v2/me/webauthn (WSO2's FIDO2 API; docs/passkeys.md lists the numbers)

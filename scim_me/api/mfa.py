@@ -27,6 +27,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from scim_me.auth import mfa
+from scim_me.auth import passkeys
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import BCA
@@ -295,8 +296,9 @@ def delete_backup_codes() -> Response:
 # -- enabled authenticators -----------------------------------------------------------------------
 
 
-def _active_authenticators(state: store.MfaState) -> str:
+def _active_authenticators(state: store.MfaState, tenant_id: int, user_id: str) -> str:
     names = (["TOTP"] if state.totp_active else []) + (["BackupCode"] if state.backup_codes_enabled else [])
+    names += ["Passkey"] if passkeys.has_passkeys(tenant_id, user_id) else []
     return ",".join(names)
 
 
@@ -307,7 +309,9 @@ def get_authenticators() -> Response:
     tenant, user, _principal = _caller(MFA)
     state = store.get_state(tenant.id, user.id)
     value = state.enabled_authenticators
-    return json_response({"enabledAuthenticators": value if value is not None else _active_authenticators(state)})
+    return json_response(
+        {"enabledAuthenticators": value if value is not None else _active_authenticators(state, tenant.id, user.id)}
+    )
 
 
 @bp.post(f"{ME}/mfa/authenticators")
@@ -323,14 +327,15 @@ def post_authenticators() -> Response:
     normalized = ",".join(dict.fromkeys(names))
     state = store.get_state(tenant.id, user.id)
     current = state.enabled_authenticators
-    before = set((current if current is not None else _active_authenticators(state)).split(",")) - {""}
-    after = set(names) if names else set(_active_authenticators(state).split(",")) - {""}
+    active = _active_authenticators(state, tenant.id, user.id)
+    before = set((current if current is not None else active).split(",")) - {""}
+    after = set(names) if names else set(active.split(",")) - {""}
     if before - after:
         _step_up(MFA, principal)  # an authenticator leaves the list: turning a factor off
     # An empty list clears the choice: GET reports the authenticators set up again.
     store.set_enabled_authenticators(tenant.id, user.id, normalized or None)
     if not normalized:
-        normalized = _active_authenticators(state)  # the choice is not what is set up: still current
+        normalized = active  # the choice is not what is set up: still current
     return json_response({"enabledAuthenticators": normalized})
 
 
@@ -346,7 +351,7 @@ def _summary(tenant_id: int, user_id: str) -> dict[str, Any]:
         "totpEnrolmentPending": state.totp_pending,
         "backupCodeEnabled": state.backup_codes_enabled,
         "remainingBackupCodesCount": state.backup_codes_remaining,
-        "enabledAuthenticators": state.enabled_authenticators or _active_authenticators(state),
+        "enabledAuthenticators": state.enabled_authenticators or _active_authenticators(state, tenant_id, user_id),
         "failedAttempts": state.failures,
         "lockedUntil": state.locked_until.isoformat() + "Z" if state.locked_until else None,
     }

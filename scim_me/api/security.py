@@ -66,6 +66,8 @@ ALERT_KINDS = frozenset(
         "mfa.totp.disabled",
         "mfa.totp.failure",
         "mfa.backup_codes.removed",
+        "mfa.passkey.removed",
+        "mfa.passkey.failure",
         "mfa.locked",
         "email.change_requested",
         "email.changed",

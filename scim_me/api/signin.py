@@ -44,6 +44,7 @@ from scim_me.oauth.requests import request_fingerprint
 from scim_me.oauth.requests import requested_prompts
 from scim_me.oauth.requests import sign_in_too_old
 from scim_me.services import device_signin as devices
+from scim_me.services import passkey_signin
 from scim_me.services import recovery
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
@@ -77,6 +78,8 @@ bp = Blueprint("signin", __name__)
 def _page(template: str, status: int = 200, **context: Any) -> Response:
     if template == "signin.html":
         context.setdefault("notice", browser.pop("signin_notice", None))  # after a password reset
+    if template in ("signin.html", "mfa.html"):
+        context.update(passkey_signin.page_extras())  # the passkey script's nonce and CSP
     return page(template, status, recovery_links=_recovery_links(), **context)
 
 
@@ -237,6 +240,25 @@ def authorize() -> Response:
             user = answered
             browser["csrf"] = secrets.token_urlsafe(32)
             browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
+        elif step in passkey_signin.STEPS:
+            outcome = passkey_signin.handle(step, tenant, client, browser.get(_MFA_KEY))
+            if isinstance(outcome, Response):
+                return outcome  # the options for navigator.credentials.get
+            if outcome.user is None:
+                return _passkey_problem(tenant, client, action, outcome)
+            passed = outcome.user
+            if outcome.amr.startswith("pwd"):
+                browser.pop(_MFA_KEY, None)
+                if must_change_password(settings(), tenant, passed) == "expired":
+                    return _expired_page(tenant, passed, client, action, outcome.amr)
+            if session is not None:
+                end_session(session.id)
+            session, new_cookie = start_session(
+                tenant.id, passed.id, request.headers.get("User-Agent", ""), _client_ip(), amr=outcome.amr
+            )
+            user = passed
+            browser["csrf"] = secrets.token_urlsafe(32)
+            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "expired":
             changed = _expired_answer(tenant, client, action)
             if isinstance(changed, Response):
@@ -314,7 +336,14 @@ MFA_CHALLENGE_ATTEMPTS = 5
 _MFA_KEY = "mfa_challenge"
 
 
-def _mfa_page(client_name: str, user_name: str, action: str, status: int = 200, error: str | None = None) -> Response:
+def _mfa_page(
+    client_name: str,
+    user_name: str,
+    action: str,
+    status: int = 200,
+    error: str | None = None,
+    offers: dict[str, bool] | None = None,
+) -> Response:
     return _page(
         "mfa.html",
         status,
@@ -325,6 +354,23 @@ def _mfa_page(client_name: str, user_name: str, action: str, status: int = 200, 
         digits=settings().totp_digits,
         trust_days=devices.trust_days(),
         error=error,
+        **(offers or {"offer_code": True, "offer_passkey": False}),
+    )
+
+
+def _passkey_problem(tenant: TenantRecord, client: Any, action: str, outcome: passkey_signin.Outcome) -> Response:
+    """A passkey that did not sign anybody in: the MFA page again (its challenge kept) or the
+    sign-in page."""
+    if outcome.page == "mfa":
+        challenge = find_challenge(tenant.id, digest(str(browser.get(_MFA_KEY, ""))))
+        user = get_user(tenant.id, challenge.user_id) if challenge is not None else None
+        if user is not None:
+            offers = passkey_signin.factors(tenant.id, user.id)
+            return _mfa_page(client.name, user.user_name, action, 401, outcome.problem, offers)
+    if outcome.page in ("mfa", "restart"):
+        return _restart(client, action, outcome.problem)
+    return _page(
+        "signin.html", 401, client_name=client.name, action=action, csrf_token=_csrf_token(), error=outcome.problem
     )
 
 
@@ -333,7 +379,7 @@ def _mfa_challenge(tenant: TenantRecord, user: StoredUser, client: Any, action: 
     create_challenge(tenant.id, user.id, client.client_id, digest(secret), settings().mfa_signin_seconds)
     browser[_MFA_KEY] = secret
     browser["csrf"] = secrets.token_urlsafe(32)  # the password step is done: a new CSRF token
-    return _mfa_page(client.name, user.user_name, action)
+    return _mfa_page(client.name, user.user_name, action, offers=passkey_signin.factors(tenant.id, user.id))
 
 
 def _restart(client: Any, action: str, message: str) -> Response:
@@ -371,17 +417,18 @@ def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | 
             action,
             429,
             f"Too many wrong codes. Try again in {verdict.retry_after} seconds.",
+            passkey_signin.factors(tenant.id, user.id),
         )
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
     if verdict.reason == "hard_locked":
         message = "Too many wrong codes. Your administrator must unlock your account."
-        return _mfa_page(client.name, user.user_name, action, 429, message)
+        return _mfa_page(client.name, user.user_name, action, 429, message, passkey_signin.factors(tenant.id, user.id))
     if verdict.reason == "not_enrolled":  # MFA was turned off meanwhile: start again
         complete_challenge(id_hash)
         return _restart(client, action, "Your sign-in expired. Sign in again.")
     error = "That backup code was already used." if verdict.reason == "spent" else "That code is not valid."
-    return _mfa_page(client.name, user.user_name, action, 401, error)
+    return _mfa_page(client.name, user.user_name, action, 401, error, passkey_signin.factors(tenant.id, user.id))
 
 
 # -- expired password (issue 18) -------------------------------------------------------------------

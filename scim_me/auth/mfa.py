@@ -22,6 +22,7 @@ from scim_me.crypto import SealError
 from scim_me.crypto import seal
 from scim_me.crypto import unseal
 from scim_me.storage import mfa as store
+from scim_me.storage import passkeys as passkey_store
 from scim_me.storage.events import record_event
 
 log = logging.getLogger("scim_me.mfa")
@@ -261,10 +262,11 @@ def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:
 
 
 def required(tenant_id: int, user_id: str) -> bool:
-    """Whether signing in needs a second factor: an active (validated) TOTP. A pending secret
-    never gates sign-in; backup codes stand in for the TOTP, they are not a factor of their own
-    (a user whose last backup code is spent must not be locked out, nor silently downgraded)."""
-    return store.get_state(tenant_id, user_id).totp_active
+    """Whether signing in needs a second factor: an active (validated) TOTP or a passkey. A
+    pending secret never gates sign-in; backup codes stand in for the TOTP, they are not a factor
+    of their own (a user whose last backup code is spent must not be locked out, nor silently
+    downgraded)."""
+    return store.get_state(tenant_id, user_id).totp_active or passkey_store.count_passkeys(tenant_id, user_id) > 0
 
 
 def verify_second_factor(

@@ -38,6 +38,10 @@ _SUBJECTS: dict[str, tuple[str, str]] = {
         "Your backup codes were removed",
         "The backup codes of your account {user} were removed.",
     ),
+    "mfa.passkey.removed": (
+        "A passkey was removed",
+        "A passkey (security key) was removed from your account {user}.",
+    ),
 }
 NOTICE_KINDS = frozenset(_SUBJECTS)
 

@@ -23,6 +23,7 @@ from scim_me.openapi import pages
 from scim_me.openapi import recovery
 from scim_me.openapi import scim
 from scim_me.openapi import tenant_rules
+from scim_me.openapi import webauthn
 from scim_me.openapi.spec import ERROR_SCHEMAS
 from scim_me.openapi.spec import Operation
 from scim_me.openapi.spec import error_responses
@@ -48,7 +49,20 @@ Every endpoint also answers `OPTIONS` (CORS preflight, WSO2 semantics).
 
 
 def families() -> Iterator[Operation]:
-    for module in (scim, admin, groups, oauth, account, alerts, tenant_rules, recovery, consent, operator, pages):
+    for module in (
+        scim,
+        admin,
+        groups,
+        oauth,
+        account,
+        webauthn,
+        alerts,
+        tenant_rules,
+        recovery,
+        consent,
+        operator,
+        pages,
+    ):
         yield from module.OPERATIONS
 
 
@@ -83,6 +97,7 @@ def build_document(registry: SchemaRegistry, *, servers: list[dict[str, Any]], b
         **groups.schemas(),
         **recovery.schemas(),
         **tenant_rules.schemas(),
+        **webauthn.schemas(),
     }.items():
         spec.components.schema(name, schema)
     for name, response in error_responses().items():

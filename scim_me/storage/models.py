@@ -465,6 +465,50 @@ class SecurityAlert(BaseModel):
         indexes = ((("user", "raised_at"), False),)
 
 
+class WebauthnCredential(BaseModel):
+    """A passkey (WebAuthn credential): the public key only (COSE), its signature counter and
+    what the user sees; ``credential_id`` (base64url) is unique within a tenant."""
+
+    id = peewee.BigAutoField()
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
+    credential_id = peewee.CharField(max_length=1400)
+    public_key = peewee.TextField()
+    sign_count = peewee.BigIntegerField(default=0)
+    display_name = peewee.CharField(max_length=255, default="")
+    discoverable = peewee.BooleanField(default=False)
+    user_verified = peewee.BooleanField(default=False)
+    backup_eligible = peewee.BooleanField(default=False)
+    aaguid = peewee.CharField(max_length=36, default="")
+    transports = peewee.CharField(max_length=255, default="")
+    created_at = peewee.DateTimeField()
+    last_used_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "passkey_credentials"
+        indexes = ((("tenant", "credential_id"), True),)
+
+
+class WebauthnChallenge(BaseModel):
+    """One registration or sign-in ceremony: single use, expiring, bound to its tenant (and user,
+    when one is known); ``id_hash`` is the digest of the request id the client holds."""
+
+    id_hash = peewee.CharField(max_length=64, primary_key=True)
+    tenant = peewee.ForeignKeyField(Tenant, on_delete="CASCADE", column_name="tenant_id")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE", column_name="user_id")
+    purpose = peewee.CharField(max_length=32)
+    challenge = peewee.CharField(max_length=128)
+    origin = peewee.CharField(max_length=512, default="")
+    client_id = peewee.CharField(max_length=64, default="")
+    created_at = peewee.DateTimeField()
+    expires_at = peewee.DateTimeField()
+    used_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "passkey_challenges"
+        indexes = ((("expires_at",), False),)
+
+
 class SchemaMigration(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=255)

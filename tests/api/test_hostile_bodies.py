@@ -54,6 +54,7 @@ PATH_VARIABLES = {
     "<user_id>": "00000000-0000-0000-0000-000000000000",
     "<group_id>": "00000000-0000-0000-0000-0000000000ff",
     "<alert_id>": "00000000-0000-0000-0000-0000000000aa",
+    "<credential_id>": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 }
 DEPTH = 100_000
 HOSTILE: dict[str, bytes] = {
@@ -88,6 +89,7 @@ FAMILY_CODES = {
     "/api/identity/user/v1.0": ("UMG-", "18001"),
     "/api/users/v2/recovery": ("UAR-", "PWR-", "UNR-"),
     "/api/users/v1/me/alerts": ("ALR-",),
+    "/api/users/v2/me/webauthn": ("FIDO-",),
 }
 
 

@@ -42,6 +42,8 @@ TABLES = {
     "oauth_consents",
     "oauth_grants",
     "oauth_refresh_tokens",
+    "passkey_challenges",
+    "passkey_credentials",
     "password_history",
     "recovery_flows",
     "schema_migrations",
@@ -82,7 +84,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 18
+            assert LATEST == ALL_STEPS[-1] == 19
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

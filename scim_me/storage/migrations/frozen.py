@@ -49,6 +49,7 @@ CREATED: dict[int, tuple[str, ...]] = {
     14: ("Group", "GroupMember"),
     16: ("MailOutbox",),
     18: ("TrustedDevice", "SecurityAlert"),
+    19: ("WebauthnCredential", "WebauthnChallenge"),
 }
 
 
@@ -775,3 +776,51 @@ class FrozenSchema:
                 indexes = ((("user", "raised_at"), False),)
 
         return SecurityAlert
+
+    # 19: passkeys (WebAuthn credentials and their single-use ceremonies)
+
+    @cached_property
+    def WebauthnCredential(self) -> Any:
+        class WebauthnCredential(peewee.Model):
+            id = peewee.BigAutoField()
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, on_delete="CASCADE", column_name="user_id")
+            credential_id = peewee.CharField(max_length=1400)
+            public_key = peewee.TextField()
+            sign_count = peewee.BigIntegerField(default=0)
+            display_name = peewee.CharField(max_length=255, default="")
+            discoverable = peewee.BooleanField(default=False)
+            user_verified = peewee.BooleanField(default=False)
+            backup_eligible = peewee.BooleanField(default=False)
+            aaguid = peewee.CharField(max_length=36, default="")
+            transports = peewee.CharField(max_length=255, default="")
+            created_at = peewee.DateTimeField()
+            last_used_at = peewee.DateTimeField(null=True)
+
+            class Meta:
+                database = self._db
+                table_name = "passkey_credentials"
+                indexes = ((("tenant", "credential_id"), True),)
+
+        return WebauthnCredential
+
+    @cached_property
+    def WebauthnChallenge(self) -> Any:
+        class WebauthnChallenge(peewee.Model):
+            id_hash = peewee.CharField(max_length=64, primary_key=True)
+            tenant = peewee.ForeignKeyField(self.Tenant, on_delete="CASCADE", column_name="tenant_id")
+            user = peewee.ForeignKeyField(self.User, null=True, on_delete="CASCADE", column_name="user_id")
+            purpose = peewee.CharField(max_length=32)
+            challenge = peewee.CharField(max_length=128)
+            origin = peewee.CharField(max_length=512, default="")
+            client_id = peewee.CharField(max_length=64, default="")
+            created_at = peewee.DateTimeField()
+            expires_at = peewee.DateTimeField()
+            used_at = peewee.DateTimeField(null=True)
+
+            class Meta:
+                database = self._db
+                table_name = "passkey_challenges"
+                indexes = ((("expires_at",), False),)
+
+        return WebauthnChallenge

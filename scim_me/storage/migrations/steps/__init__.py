@@ -25,6 +25,7 @@ from scim_me.storage.migrations.steps import v15_user_search_changes
 from scim_me.storage.migrations.steps import v16_mail_outbox
 from scim_me.storage.migrations.steps import v17_discoverable_clients
 from scim_me.storage.migrations.steps import v18_devices_and_alerts
+from scim_me.storage.migrations.steps import v19_passkeys
 
 Step = Callable[[peewee.Database], None]
 
@@ -49,5 +50,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v16_mail_outbox,
         v17_discoverable_clients,
         v18_devices_and_alerts,
+        v19_passkeys,
     )
 ]
