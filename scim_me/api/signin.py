@@ -247,10 +247,11 @@ def authorize() -> Response:
             if outcome.user is None:
                 return _passkey_problem(tenant, client, action, outcome)
             passed = outcome.user
-            if outcome.amr.startswith("pwd"):
+            if outcome.amr.startswith("pwd"):  # the second factor, after the password
                 browser.pop(_MFA_KEY, None)
                 if must_change_password(settings(), tenant, passed) == "expired":
                     return _expired_page(tenant, passed, client, action, outcome.amr)
+                trusted = devices.trust_if_asked(tenant, passed)
             if session is not None:
                 end_session(session.id)
             session, new_cookie = start_session(

@@ -47,8 +47,11 @@ MAX_DAYS = 365
 # How many earlier sign-ins the new-device and new-network checks compare with.
 HISTORY = 50
 NOT_ME_PATH = "/security/not-me"
-# Events after which no trusted device may skip the second factor any more.
-REVOKING_KINDS = frozenset({"password.changed", "password.reset", "password.reset_required", "mfa.totp.disabled"})
+# Events after which no trusted device may skip the second factor any more: a factor removed is
+# a factor the trust was granted on (a passkey removed, like TOTP turned off).
+REVOKING_KINDS = frozenset(
+    {"password.changed", "password.reset", "password.reset_required", "mfa.totp.disabled", "mfa.passkey.removed"}
+)
 
 
 # -- names and families ---------------------------------------------------------------------------

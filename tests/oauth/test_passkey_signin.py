@@ -14,6 +14,7 @@ import pytest
 
 from scim_me.storage.clients import create_client
 from scim_me.storage.events import list_events
+from scim_me.storage.tenants import update_tenant
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_token
@@ -80,7 +81,15 @@ def _options(client: Any, url: str, page: Any, kind: str = "passkey_options") ->
     return client.post(url, data={"csrf_token": _csrf(page.get_data(as_text=True)), "action": kind})
 
 
-def _passkey(client: Any, url: str, page: Any, device: SoftAuthenticator, kind: str = "passkey", **get: Any) -> Any:
+def _passkey(
+    client: Any,
+    url: str,
+    page: Any,
+    device: SoftAuthenticator,
+    kind: str = "passkey",
+    form_extra: dict[str, str] | None = None,
+    **get: Any,
+) -> Any:
     started = _options(client, url, page, f"{kind}_options")
     assert started.status_code == 200, started.get_data(as_text=True)
     assertion = device.get(started.json["publicKey"], ORIGIN, **get)
@@ -89,6 +98,7 @@ def _passkey(client: Any, url: str, page: Any, device: SoftAuthenticator, kind: 
         "action": kind,
         "request_id": started.json["requestId"],
         "credential": json.dumps(assertion),
+        **(form_extra or {}),
     }
     return client.post(url, data=form)
 
@@ -171,6 +181,37 @@ def test_a_passkey_is_the_second_factor_after_the_password(
     assert options["userVerification"] == "preferred"
     passed = _passkey(client, url, mfa_page, SoftAuthenticator(uv=False, credentials=device.credentials), "mfa_passkey")
     assert _id_token(app, client, spa, _code(passed), verifier)["amr"] == ["pwd", "hwk"]
+
+
+def test_a_passkey_second_factor_can_trust_the_device(app: Any, client: Any, tenant: Any, kim: Any, spa: Any) -> None:
+    """Issue 15: "trust this device" is offered at the second-factor step whichever factor answers
+    it; trusted after a passkey, the browser's next sign-in skips the second factor (amr pwd)."""
+    with app.app_context(), app.extensions["scim_me"].db.connection_context():
+        update_tenant("acme", trusted_device_days=30)
+    device = SoftAuthenticator()
+    _register(app, client, tenant, kim, device)
+    verifier, challenge = _pkce()
+    url = _url(spa.client_id, challenge)
+    mfa_page = _password(client, url)
+    html = mfa_page.get_data(as_text=True)
+    # Only a passkey is enrolled: the box stands alone and belongs to the passkey form.
+    assert 'name="trust_device"' in html and 'form="passkey-form"' in html and "30 days" in html
+    key = SoftAuthenticator(uv=False, credentials=device.credentials)
+    passed = _passkey(client, url, mfa_page, key, "mfa_passkey", form_extra={"trust_device": "yes"})
+    cookie = f"scim_me_device_{tenant.id}="
+    assert any(header.startswith(cookie) for header in passed.headers.getlist("Set-Cookie"))
+    assert _id_token(app, client, spa, _code(passed), verifier)["amr"] == ["pwd", "hwk"]
+    client.delete_cookie(f"scim_me_sid_{tenant.id}", path="/")  # the browser closed; the device cookie stays
+    verifier, challenge = _pkce()
+    skipped = _password(client, _url(spa.client_id, challenge))
+    assert _id_token(app, client, spa, _code(skipped), verifier)["amr"] == ["pwd"]
+    # Removing the passkey the trust was granted on revokes the device, as turning TOTP off does.
+    auth = bearer(make_token(app, tenant, kim))
+    devices = "/t/acme/api/users/v1/me/devices"
+    assert client.get(devices, headers=auth).json["totalResults"] == 1
+    (passkey,) = client.get(WEBAUTHN, headers=auth).json
+    assert client.delete(f"{WEBAUTHN}/{passkey['credential']['credentialId']}", headers=auth).status_code == 200
+    assert client.get(devices, headers=auth).json["devices"] == []
 
 
 def test_another_users_passkey_is_no_second_factor(app: Any, client: Any, tenant: Any, kim: Any, spa: Any) -> None:
