@@ -1,7 +1,7 @@
 """Pruning what no check needs any more: idle throttle rows, used or expired authorization codes
-and MFA challenges, expired trusted devices, sent mail (a day after sending; failed mail after a week), stale e-mail
-changes and recovery flows, expired access and refresh token records, finished grants, ended
-sessions. ``scim-me maintenance prune`` runs it, and every
+and MFA challenges, expired passkey ceremonies, expired trusted devices, sent mail (a day after
+sending; failed mail after a week), stale e-mail changes and recovery flows, expired access and
+refresh token records, finished grants, ended sessions. ``scim-me maintenance prune`` runs it, and every
 gunicorn worker runs it every ``maintenance_interval_seconds`` (scim_me/gunicorn_conf.py).
 
 Each rule deletes only rows whose absence means the same as their presence, a ``GRACE`` after
@@ -49,6 +49,7 @@ from scim_me.storage.models import OAuthRefreshToken
 from scim_me.storage.models import RecoveryFlow
 from scim_me.storage.models import TrustedDevice
 from scim_me.storage.models import UserSession
+from scim_me.storage.models import WebauthnChallenge
 from scim_me.storage.users import now as utc_now
 
 log = logging.getLogger("scim_me.maintenance")
@@ -82,6 +83,8 @@ def _rules(now: datetime, leeway: timedelta, absolute: timedelta) -> list[tuple[
         ("throttle", lambda: throttle.prune(now)),
         ("codes", lambda: _delete(OAuthCode, OAuthCode.expires_at < cutoff)),
         ("mfa_challenges", lambda: _delete(MfaChallenge, MfaChallenge.expires_at < cutoff)),
+        # A ceremony's request id is refused once expired, present or not (storage/passkeys.py).
+        ("passkey_challenges", lambda: _delete(WebauthnChallenge, WebauthnChallenge.expires_at < cutoff)),
         ("email_changes", lambda: _delete(EmailChange, EmailChange.expires_at < cutoff)),
         ("recovery_flows", lambda: _delete(RecoveryFlow, RecoveryFlow.expires_at < cutoff)),
         # An expired device skips nothing (storage/devices.py compares expires_at); its row only

@@ -24,6 +24,7 @@ from scim_me.storage.models import OAuthGrant
 from scim_me.storage.models import OAuthRefreshToken
 from scim_me.storage.models import TrustedDevice
 from scim_me.storage.models import UserSession
+from scim_me.storage.models import WebauthnChallenge
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import start_session
 from scim_me.storage.tenants import create_tenant
@@ -34,6 +35,7 @@ NOTHING = {
     "throttle": 0,
     "codes": 0,
     "mfa_challenges": 0,
+    "passkey_challenges": 0,
     "email_changes": 0,
     "recovery_flows": 0,
     "trusted_devices": 0,
@@ -83,6 +85,16 @@ def test_prune_deletes_only_what_stopped_mattering(db: Any) -> None:
     lasting, _token = add_device(tenant.id, kim.id, "Safari on iOS", "ua", "127.0.0.1", timedelta(days=30))
     with write_transaction():
         LoginThrottle.create(key="ip-idle", kind="ip", failures=1, window_start=start, updated_at=start)
+        for name, lifetime in (("ceremony-over", timedelta(minutes=5)), ("ceremony-later", timedelta(days=5))):
+            WebauthnChallenge.create(
+                id_hash=name,
+                tenant=tenant.id,
+                user=kim.id,
+                purpose="registration",
+                challenge="c",
+                created_at=start,
+                expires_at=start + lifetime,
+            )
 
     # Within the grace period nothing goes, and the revoked tokens read revoked.
     assert prune(now=start + timedelta(hours=3)) == NOTHING
@@ -98,7 +110,9 @@ def test_prune_deletes_only_what_stopped_mattering(db: Any) -> None:
         "grants": 2,  # the revoked one and the ended session's; not the live or the long-lived one
         "sessions": 1,
         "trusted_devices": 1,  # expired a grace ago; the one trusted for 30 days stays
+        "passkey_challenges": 1,  # the ceremony that expired; the one still running stays
     }
+    assert [c.id_hash for c in WebauthnChallenge.select()] == ["ceremony-later"]
     assert [d.id for d in TrustedDevice.select()] == [lasting.id] and expiring.id != lasting.id
     assert {g.id for g in OAuthGrant.select()} == {live.id, long_lived.id}
     assert [t.jti for t in OAuthAccessToken.select()] == ["jti-long"]
