@@ -34,14 +34,11 @@ from scim_me.errors import BCA
 from scim_me.errors import MFA
 from scim_me.errors import TOTP
 from scim_me.errors import ApiError
-from scim_me.errors import ScimError
-from scim_me.errors import StepUpRequiredError
 from scim_me.errors import Wso2Family
 from scim_me.storage import mfa as store
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
-from scim_me.storage.users import get_user
 from scim_me.web.bodies import Body
 from scim_me.web.bodies import StrictString
 from scim_me.web.bodies import Wso2Body
@@ -49,18 +46,15 @@ from scim_me.web.bodies import load
 from scim_me.web.bodies import messages
 from scim_me.web.bodies import read_body
 from scim_me.web.bodies import read_json
-from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
-from scim_me.web.guards import BASIC_NOT_SUPPORTED
-from scim_me.web.guards import authenticate
 from scim_me.web.guards import sends_basic
-from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
+from scim_me.web.rest import factor_caller
 from scim_me.web.rest import json_response
+from scim_me.web.rest import require_factor_step_up
 from scim_me.web.sections import register_export_section
 from scim_me.web.sections import register_overview_section
 from scim_me.web.sections import register_user_attributes
-from scim_me.web.step_up import require_recent_sign_in
 
 bp = Blueprint("mfa", __name__)
 
@@ -106,46 +100,6 @@ _BCA_BODY = _body_dialect(BCA)
 _MFA_BODY = _body_dialect(MFA, {"enabledAuthenticators": ("10002", "Bad Request")})
 
 
-def _caller(family: Wso2Family, *, allow_basic: bool = False) -> tuple[TenantRecord, StoredUser, Principal]:
-    """The signed-in user, or WSO2's errors: 401 ``-10001``, Basic 403 ``-10005``, scope 403."""
-    tenant = current_tenant()
-    if not allow_basic and sends_basic():
-        raise family.error("10005", BASIC_NOT_SUPPORTED, status=403, message="Forbidden")
-    try:
-        principal = authenticate(tenant)
-    except ScimError as exc:
-        raise family.error(
-            "10001", exc.detail, status=exc.status, message="Access denied.", headers=exc.headers
-        ) from exc
-    if LOGIN_SCOPE not in principal.scopes:
-        raise family.error(
-            "10001",
-            f"The access token does not have the '{LOGIN_SCOPE}' scope.",
-            status=403,
-            message="Access denied.",
-            headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{LOGIN_SCOPE}"'},
-        )
-    if principal.user_id is None:
-        raise family.error(
-            "10001", "This endpoint needs a token issued to a user.", status=403, message="Access denied."
-        )
-    user = principal.user or get_user(principal.tenant.id, principal.user_id)
-    if user is None:
-        raise family.error("10001", "The token's user does not exist.", status=401, message="Access denied.")
-    return principal.tenant, user, principal
-
-
-def _step_up(family: Wso2Family, principal: Principal) -> None:
-    """RFC 9470 step-up for turning a factor off: the challenge of :mod:`scim_me.web.step_up`
-    in this family's body, code ``-60001`` (scim-me's own; WSO2 has no such check)."""
-    try:
-        require_recent_sign_in(principal)
-    except StepUpRequiredError as exc:
-        raise family.error(
-            "60001", exc.detail, status=exc.status, message="Re-authentication required.", headers=exc.headers
-        ) from exc
-
-
 def _ctx(principal: Principal) -> mfa.Context:
     return mfa.Context(
         ip=request.remote_addr or "",
@@ -169,7 +123,7 @@ def _uri(tenant: TenantRecord, user: StoredUser, secret: str) -> str:
 
 @bp.get(f"{ME}/totp")
 def get_totp() -> Response:
-    tenant, user, _principal = _caller(TOTP)
+    tenant, user, _principal = factor_caller(TOTP)
     secret = mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)
     return json_response({"qrCodeUrl": otp.qr_code_url(_uri(tenant, user, secret))})
 
@@ -184,7 +138,7 @@ def post_totp() -> Response:
         raw = read_json(_TOTP_BODY, optional=True)
         load(Body(), raw, _TOTP_BODY)  # an object, or -10008 before anything else
         validating = isinstance(raw, dict) and raw.get("action") == "VALIDATE"
-    tenant, user, principal = _caller(TOTP, allow_basic=validating)
+    tenant, user, principal = factor_caller(TOTP, allow_basic=validating)
     body = read_body(TotpRequest(), _TOTP_BODY, optional=True)
     return _totp_action(tenant, user, principal, body, body["action"])
 
@@ -231,22 +185,22 @@ def _locked(family: Wso2Family, verdict: mfa.Verdict) -> ApiError:
 
 @bp.delete(f"{ME}/totp")
 def delete_totp() -> Response:
-    tenant, user, principal = _caller(TOTP)
-    _step_up(TOTP, principal)
+    tenant, user, principal = factor_caller(TOTP)
+    require_factor_step_up(TOTP, principal)
     mfa.disable_totp(tenant.id, user.id, _ctx(principal))
     return _empty()
 
 
 @bp.get(f"{ME}/totp/secret")
 def get_totp_secret() -> Response:
-    tenant, user, _principal = _caller(TOTP)
+    tenant, user, _principal = factor_caller(TOTP)
     return json_response({"secret": mfa.pending_secret(settings(), tenant.id, user.id, fresh=False)})
 
 
 @bp.get(f"{ME}/totp/qr-code")
 def get_totp_qr_code() -> Response:
     """The enrolment QR code as an image: SVG (default) or PNG, by ``?format=`` or ``Accept``."""
-    tenant, user, _principal = _caller(TOTP)
+    tenant, user, _principal = factor_caller(TOTP)
     wanted = request.args.get("format")
     if wanted is None:
         best = request.accept_mimetypes.best_match(["image/svg+xml", "image/png"])
@@ -272,23 +226,23 @@ def get_totp_qr_code() -> Response:
 
 @bp.get(f"{ME}/backup-codes")
 def get_backup_codes() -> Response:
-    tenant, user, _principal = _caller(BCA)
+    tenant, user, _principal = factor_caller(BCA)
     return json_response({"remainingBackupCodesCount": store.get_state(tenant.id, user.id).backup_codes_remaining})
 
 
 @bp.post(f"{ME}/backup-codes")
 def post_backup_codes() -> Response:
-    tenant, user, principal = _caller(BCA)
+    tenant, user, principal = factor_caller(BCA)
     read_body(Body(), _BCA_BODY, optional=True)  # no members, but a body must still be JSON
-    _step_up(BCA, principal)  # a new set ends the old codes, which may be the user's last way in
+    require_factor_step_up(BCA, principal)  # a new set ends the old codes, which may be the user's last way in
     codes = mfa.regenerate_backup_codes(settings(), tenant.id, user.id, _ctx(principal))
     return json_response({"backupCodes": codes})
 
 
 @bp.delete(f"{ME}/backup-codes")
 def delete_backup_codes() -> Response:
-    tenant, user, principal = _caller(BCA)
-    _step_up(BCA, principal)
+    tenant, user, principal = factor_caller(BCA)
+    require_factor_step_up(BCA, principal)
     mfa.remove_backup_codes(tenant.id, user.id, _ctx(principal))
     return _empty()
 
@@ -306,7 +260,7 @@ def _active_authenticators(state: store.MfaState, tenant_id: int, user_id: str) 
 def get_authenticators() -> Response:
     """The user's chosen list (WSO2's ``enabledAuthenticators`` claim), or, when none was chosen,
     the authenticators the user has set up."""
-    tenant, user, _principal = _caller(MFA)
+    tenant, user, _principal = factor_caller(MFA)
     state = store.get_state(tenant.id, user.id)
     value = state.enabled_authenticators
     return json_response(
@@ -316,7 +270,7 @@ def get_authenticators() -> Response:
 
 @bp.post(f"{ME}/mfa/authenticators")
 def post_authenticators() -> Response:
-    tenant, user, principal = _caller(MFA)
+    tenant, user, principal = factor_caller(MFA)
     value = read_body(AuthenticatorsRequest(), _MFA_BODY, optional=True)["enabledAuthenticators"]
     names = [name.strip() for name in value.split(",") if name.strip()]
     if len(names) > MAX_AUTHENTICATORS or not all(_AUTHENTICATOR.match(name) for name in names):
@@ -331,7 +285,7 @@ def post_authenticators() -> Response:
     before = set((current if current is not None else active).split(",")) - {""}
     after = set(names) if names else set(active.split(",")) - {""}
     if before - after:
-        _step_up(MFA, principal)  # an authenticator leaves the list: turning a factor off
+        require_factor_step_up(MFA, principal)  # an authenticator leaves the list: turning a factor off
     # An empty list clears the choice: GET reports the authenticators set up again.
     store.set_enabled_authenticators(tenant.id, user.id, normalized or None)
     if not normalized:

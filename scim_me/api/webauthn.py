@@ -32,71 +32,23 @@ from flask import request
 from scim_me.auth import passkeys
 from scim_me.errors import FIDO
 from scim_me.errors import ApiError
-from scim_me.errors import ScimError
-from scim_me.errors import StepUpRequiredError
 from scim_me.storage import passkeys as store
 from scim_me.storage.passkeys import PasskeyRecord
-from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
-from scim_me.storage.users import get_user
-from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
 from scim_me.web.context import state
-from scim_me.web.guards import authenticate
-from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
+from scim_me.web.rest import factor_caller
 from scim_me.web.rest import json_response
+from scim_me.web.rest import require_factor_step_up
 from scim_me.web.sections import register_export_section
 from scim_me.web.sections import register_overview_section
-from scim_me.web.step_up import require_recent_sign_in
 
 bp = Blueprint("webauthn", __name__)
 
 BASE = "/api/users/v2/me/webauthn"
 _CREDENTIAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,1400}$")
 _MAX_BODY = 64 * 1024  # an attestation with a certificate chain is a few kB
-
-
-def _caller() -> tuple[TenantRecord, StoredUser, Principal]:
-    """The signed-in user, or WSO2's errors: 401 ``FIDO-10001``, Basic 403 ``FIDO-10005`` (WSO2's
-    FIDO API refuses Basic; refused before the password is checked, so no password oracle),
-    a token without ``internal_login`` or without a user 403."""
-    tenant = current_tenant()
-    if request.headers.get("Authorization", "").partition(" ")[0].lower() == "basic":
-        raise FIDO.error(
-            "10005",
-            "This operation is not supported with basic authentication; use an OAuth2 bearer token.",
-            status=403,
-            message="Forbidden",
-        )
-    try:
-        principal = authenticate(tenant)
-    except ScimError as exc:
-        raise FIDO.error("10001", exc.detail, status=exc.status, message="Access denied.", headers=exc.headers) from exc
-    if LOGIN_SCOPE not in principal.scopes:
-        raise FIDO.error(
-            "10001",
-            f"The access token does not have the '{LOGIN_SCOPE}' scope.",
-            status=403,
-            message="Access denied.",
-            headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{LOGIN_SCOPE}"'},
-        )
-    if principal.user_id is None:
-        raise FIDO.error("10001", "This endpoint needs a token issued to a user.", status=403, message="Access denied.")
-    user = principal.user or get_user(principal.tenant.id, principal.user_id)
-    if user is None:
-        raise FIDO.error("10001", "The token's user does not exist.", status=401, message="Access denied.")
-    return principal.tenant, user, principal
-
-
-def _step_up(principal: Principal) -> None:
-    """RFC 9470 step-up for removing a passkey (a factor): ``FIDO-60001`` (scim-me's own)."""
-    try:
-        require_recent_sign_in(principal)
-    except StepUpRequiredError as exc:
-        raise FIDO.error(
-            "60001", exc.detail, status=exc.status, message="Re-authentication required.", headers=exc.headers
-        ) from exc
 
 
 def _ctx(principal: Principal) -> passkeys.Context:
@@ -182,7 +134,7 @@ def _app_id() -> str:
 
 
 def _start(discoverable: bool) -> Response:
-    tenant, user, _principal = _caller()
+    tenant, user, _principal = factor_caller(FIDO)
     s = settings()
     try:
         origin = passkeys.check_origin(s, state().tenant_origins(tenant), _app_id())
@@ -221,7 +173,7 @@ def start_usernameless_registration() -> Response:
 
 @bp.post(f"{BASE}/finish-registration")
 def finish_registration() -> Response:
-    tenant, user, principal = _caller()
+    tenant, user, principal = factor_caller(FIDO)
     try:
         document = json.loads(_raw_body() or b"null")
     except (ValueError, RecursionError):
@@ -249,7 +201,7 @@ def finish_registration() -> Response:
 
 @bp.get(BASE)
 def list_credentials() -> Response:
-    tenant, user, _principal = _caller()
+    tenant, user, _principal = factor_caller(FIDO)
     return json_response([describe(p, user) for p in store.list_passkeys(tenant.id, user.id)])
 
 
@@ -267,7 +219,7 @@ def _not_found(credential_id: str) -> ApiError:
 
 @bp.patch(f"{BASE}/<credential_id>")
 def rename_credential(credential_id: str) -> Response:
-    tenant, user, principal = _caller()
+    tenant, user, principal = factor_caller(FIDO)
     credential_id = _credential_id(credential_id)
     name = _new_name()
     passkey = passkeys.rename(tenant.id, user.id, credential_id, name, _ctx(principal))
@@ -308,9 +260,9 @@ def _new_name() -> str:
 
 @bp.delete(f"{BASE}/<credential_id>")
 def delete_credential(credential_id: str) -> Response:
-    tenant, user, principal = _caller()
+    tenant, user, principal = factor_caller(FIDO)
     credential_id = _credential_id(credential_id)
-    _step_up(principal)  # a passkey may be the user's second factor: removing it turns MFA down
+    require_factor_step_up(FIDO, principal)  # a passkey may be the user's second factor: removing it turns MFA down
     if not passkeys.remove(tenant.id, user.id, credential_id, _ctx(principal)):
         raise _not_found(credential_id)
     return Response(b"", status=200)

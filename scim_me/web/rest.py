@@ -13,12 +13,20 @@ from flask import Response
 from flask import request
 
 from scim_me.errors import ApiError
+from scim_me.errors import ScimError
+from scim_me.errors import StepUpRequiredError
 from scim_me.errors import Wso2Family
 from scim_me.storage.events import record_event
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
+from scim_me.web.guards import BASIC_NOT_SUPPORTED
 from scim_me.web.guards import authenticate
+from scim_me.web.guards import sends_basic
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
+from scim_me.web.step_up import require_recent_sign_in
 
 
 def caller() -> Principal:
@@ -107,3 +115,45 @@ def self_service_caller(family: Wso2Family) -> Principal:
             message="Forbidden",
         )
     return principal
+
+
+def factor_caller(family: Wso2Family, *, allow_basic: bool = False) -> tuple[TenantRecord, StoredUser, Principal]:
+    """The signed-in user of a factor API (TOTP, backup codes, MFA, FIDO), or the family's
+    errors: 401 ``-10001``, Basic 403 ``-10005`` (refused before any password is checked, so no
+    password oracle), a token without ``internal_login`` or without a user 403 ``-10001``."""
+    tenant = current_tenant()
+    if not allow_basic and sends_basic():
+        raise family.error("10005", BASIC_NOT_SUPPORTED, status=403, message="Forbidden")
+    try:
+        principal = authenticate(tenant)
+    except ScimError as exc:
+        raise family.error(
+            "10001", exc.detail, status=exc.status, message="Access denied.", headers=exc.headers
+        ) from exc
+    if LOGIN_SCOPE not in principal.scopes:
+        raise family.error(
+            "10001",
+            f"The access token does not have the '{LOGIN_SCOPE}' scope.",
+            status=403,
+            message="Access denied.",
+            headers={"WWW-Authenticate": f'Bearer realm="scim-me", error="insufficient_scope", scope="{LOGIN_SCOPE}"'},
+        )
+    if principal.user_id is None:
+        raise family.error(
+            "10001", "This endpoint needs a token issued to a user.", status=403, message="Access denied."
+        )
+    user = principal.user or get_user(principal.tenant.id, principal.user_id)
+    if user is None:
+        raise family.error("10001", "The token's user does not exist.", status=401, message="Access denied.")
+    return principal.tenant, user, principal
+
+
+def require_factor_step_up(family: Wso2Family, principal: Principal) -> None:
+    """RFC 9470 step-up for turning a factor off (scim_me.web.step_up), in this family's body:
+    code ``-60001`` (scim-me's own; WSO2 has no such check)."""
+    try:
+        require_recent_sign_in(principal)
+    except StepUpRequiredError as exc:
+        raise family.error(
+            "60001", exc.detail, status=exc.status, message="Re-authentication required.", headers=exc.headers
+        ) from exc
