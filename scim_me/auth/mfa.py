@@ -15,6 +15,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from scim_me.config import Settings
 from scim_me.core import otp
@@ -36,6 +37,15 @@ class Context:
     user_agent: str = ""
     client_id: str | None = None
     channel: str = "api"
+
+
+def record_factor_event(
+    tenant_id: int, user_id: str, kind: str, ctx: Context, details: dict[str, Any] | None = None
+) -> None:
+    """A security event of a factor (TOTP, backup codes, passkeys) with who answered (``ctx``)."""
+    record_event(
+        tenant_id, user_id, kind, ip=ctx.ip, user_agent=ctx.user_agent, client_id=ctx.client_id, details=details
+    )
 
 
 @dataclass(frozen=True)
@@ -123,24 +133,10 @@ def _locked(attempt: store.Attempt) -> Verdict:
 def _failed(
     tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: store.Attempt, kind: str = "mfa.totp.failure"
 ) -> Verdict:
-    record_event(
-        tenant_id,
-        user_id,
-        kind,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        client_id=ctx.client_id,
-        details={"channel": ctx.channel, "reason": reason},
-    )
+    record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, "reason": reason})
     if attempt.locked_now:
-        record_event(
-            tenant_id,
-            user_id,
-            "mfa.locked",
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            client_id=ctx.client_id,
-            details={"channel": ctx.channel, "failures": attempt.failures},
+        record_factor_event(
+            tenant_id, user_id, "mfa.locked", ctx, {"channel": ctx.channel, "failures": attempt.failures}
         )
     return Verdict(False, reason)
 
@@ -166,15 +162,7 @@ def validate_enrolment_or_code(
         if not store.promote_pending(tenant_id, user_id, secrets_.pending, step):
             return _failed(tenant_id, user_id, ctx, "replayed", attempt)
         details = {"channel": ctx.channel}
-        record_event(
-            tenant_id,
-            user_id,
-            "mfa.totp.enrolled",
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            client_id=ctx.client_id,
-            details=details,
-        )
+        record_factor_event(tenant_id, user_id, "mfa.totp.enrolled", ctx, details)
         return Verdict(True, "ok", "totp")
     return _check_active(settings, tenant_id, user_id, secrets_.active, code, ctx, now, attempt)
 
@@ -196,23 +184,13 @@ def _check_active(
         return _failed(tenant_id, user_id, ctx, "wrong", attempt)
     if not store.consume_step(tenant_id, user_id, active, step):
         return _failed(tenant_id, user_id, ctx, "replayed", attempt)
-    record_event(
-        tenant_id,
-        user_id,
-        "mfa.totp.validated",
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        client_id=ctx.client_id,
-        details={"channel": ctx.channel},
-    )
+    record_factor_event(tenant_id, user_id, "mfa.totp.validated", ctx, {"channel": ctx.channel})
     return Verdict(True, "ok", "totp")
 
 
 def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
     if store.clear_totp(tenant_id, user_id):
-        record_event(
-            tenant_id, user_id, "mfa.totp.disabled", ip=ctx.ip, user_agent=ctx.user_agent, client_id=ctx.client_id
-        )
+        record_factor_event(tenant_id, user_id, "mfa.totp.disabled", ctx)
 
 
 # -- backup codes ---------------------------------------------------------------------------------
@@ -221,28 +199,13 @@ def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
 def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ctx: Context) -> list[str]:
     codes = otp.new_backup_codes(settings.backup_code_count, settings.backup_code_length)
     store.replace_backup_codes(tenant_id, user_id, [backup_digest(settings, tenant_id, user_id, c) for c in codes])
-    record_event(
-        tenant_id,
-        user_id,
-        "mfa.backup_codes.generated",
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        client_id=ctx.client_id,
-        details={"count": len(codes)},
-    )
+    record_factor_event(tenant_id, user_id, "mfa.backup_codes.generated", ctx, {"count": len(codes)})
     return codes
 
 
 def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
     if store.delete_backup_codes(tenant_id, user_id):
-        record_event(
-            tenant_id,
-            user_id,
-            "mfa.backup_codes.removed",
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            client_id=ctx.client_id,
-        )
+        record_factor_event(tenant_id, user_id, "mfa.backup_codes.removed", ctx)
 
 
 def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:
@@ -294,14 +257,12 @@ def verify_second_factor(
         return _failed(tenant_id, user_id, ctx, "wrong", attempt)
     outcome = store.use_backup_code(tenant_id, user_id, backup_digest(settings, tenant_id, user_id, backup))
     if outcome == "used":
-        record_event(
+        record_factor_event(
             tenant_id,
             user_id,
             "mfa.backup_codes.used",
-            ip=ctx.ip,
-            user_agent=ctx.user_agent,
-            client_id=ctx.client_id,
-            details={"remaining": store.get_state(tenant_id, user_id).backup_codes_remaining},
+            ctx,
+            {"remaining": store.get_state(tenant_id, user_id).backup_codes_remaining},
         )
         return Verdict(True, "ok", "backup_code")
     return _failed(tenant_id, user_id, ctx, "spent" if outcome == "spent" else "wrong", attempt)

@@ -72,14 +72,8 @@ class PasskeyRefused(Exception):
         super().__init__(detail)
 
 
-@dataclass(frozen=True)
-class Context:
-    """Who is acting, for the security history."""
-
-    ip: str = ""
-    user_agent: str = ""
-    client_id: str | None = None
-    channel: str = "api"
+# Who is acting, for the security history: the same as for the other factors.
+Context = mfa.Context
 
 
 @dataclass(frozen=True)
@@ -395,12 +389,4 @@ def _failed(tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: mf
 
 
 def _event(tenant_id: int, user_id: str, kind: str, ctx: Context, **details: Any) -> None:
-    record_event(
-        tenant_id,
-        user_id,
-        kind,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        client_id=ctx.client_id,
-        details={"channel": ctx.channel, **details},
-    )
+    mfa.record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, **details})
