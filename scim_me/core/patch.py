@@ -25,7 +25,6 @@ values for the shapes clients and attackers send (see that module for what stays
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import MutableMapping
@@ -46,6 +45,7 @@ from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.values import coerce
 from scim_me.core.values import coerce_element
+from scim_me.core.values import copy_document
 from scim_me.core.values import fold
 from scim_me.core.values import is_unassigned
 from scim_me.core.values import same_value
@@ -83,7 +83,7 @@ def apply_patch(
         raise InvalidSyntaxError("'Operations' must contain at least one operation.")
     if len(operations) > max_operations:
         raise TooManyError(f"The request has {len(operations)} operations; at most {max_operations} are accepted.")
-    working: Resource = copy.deepcopy(dict(resource))
+    working: Resource = copy_document(dict(resource))
     workspace = Workspace(max_values, (registry.core.id, registry.common.id))
     for index, operation in enumerate(operations):
         _apply_operation(working, operation, index, registry, workspace)

@@ -15,6 +15,7 @@ that would outlive the browser."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -41,10 +42,17 @@ class SessionLimits:
 
     @classmethod
     def of(cls, settings: TenantSettings) -> SessionLimits:
-        return cls(timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours))
+        return _limits(settings.session_idle_minutes, settings.session_absolute_hours)
 
     def expired(self, row: UserSession, at: datetime) -> bool:
         return at - row.last_access > self.idle or at - row.login_time > self.absolute
+
+
+@functools.lru_cache(maxsize=64)
+def _limits(idle_minutes: int, absolute_hours: int) -> SessionLimits:
+    # Every authenticated request asks (web/guards.py): two timedeltas each time cost more than
+    # a cache lookup, and a tenant's lifetimes rarely change.
+    return SessionLimits(timedelta(minutes=idle_minutes), timedelta(hours=absolute_hours))
 
 
 @dataclass(frozen=True)
