@@ -21,8 +21,8 @@ from flask import request
 
 from scim_me.errors import NotFoundError
 from scim_me.services.user_view import entity_tag
-from scim_me.services.user_view import render_user
 from scim_me.services.user_view import user_response
+from scim_me.services.user_view import user_texts
 from scim_me.services.user_write import admin_writer
 from scim_me.services.user_write import create_admin_user
 from scim_me.services.user_write import delete_admin_user
@@ -38,10 +38,10 @@ from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_admin
 from scim_me.web.guards import require_scope
-from scim_me.web.handlers import json_body
+from scim_me.web.handlers import SCIM_JSON
 from scim_me.web.listing import Query
 from scim_me.web.listing import cursor_key
-from scim_me.web.listing import list_body
+from scim_me.web.listing import list_text
 from scim_me.web.listing import query_from_args
 from scim_me.web.listing import query_from_search
 from scim_me.web.negotiation import check_accept
@@ -142,19 +142,11 @@ def _list(principal: Principal, query: Query) -> Response:
         cursor_key=cursor_key(),
         max_page_size=settings().max_page_size,
     )
-    resources = [
-        render_user(user, principal.tenant, page.facts[user.id], selected=query.attributes, left_out=query.excluded)
-        for user in page.resources
-    ]
-    return json_body(
-        list_body(
-            page.total_results,
-            query,
-            resources,
-            next_cursor=page.next_cursor,
-            previous_cursor=page.previous_cursor,
-        )
+    texts = user_texts(page.resources, principal.tenant, page.facts, selected=query.attributes, left_out=query.excluded)
+    text = list_text(
+        page.total_results, query, texts, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor
     )
+    return Response(text, mimetype=SCIM_JSON)
 
 
 @bp.get("/scim2/Users")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Response
@@ -113,3 +117,49 @@ def user_response(user: StoredUser, tenant: TenantRecord, facts: UserFacts | Non
             cache.put(key, text)
     headers = [("Location", user_location(user.id)), ("ETag", entity_tag(user.version)), ("Cache-Control", "no-store")]
     return Response(text, status=status, headers=headers, content_type=SCIM_JSON)
+
+
+# The rendering contexts of list pages (tenant, base URL, selectors) → a number that stands for
+# the context in ``page_bodies`` keys, so a page hashes the tenant (its settings) once, not once
+# per user. Numbers are never reused: a context forgotten here (the bound) only costs a render.
+_CONTEXTS: dict[tuple[Any, ...], int] = {}
+_CONTEXT_NUMBERS = itertools.count(1)
+_CONTEXTS_LIMIT = 256
+_contexts_lock = threading.Lock()
+
+
+def _context_number(context: tuple[Any, ...]) -> int:
+    found = _CONTEXTS.get(context)
+    if found is None:
+        with _contexts_lock:
+            if len(_CONTEXTS) >= _CONTEXTS_LIMIT:
+                _CONTEXTS.clear()
+            found = _CONTEXTS.setdefault(context, next(_CONTEXT_NUMBERS))
+    return found
+
+
+def user_texts(
+    users: Sequence[StoredUser],
+    tenant: TenantRecord,
+    facts: Mapping[str, UserFacts],
+    *,
+    selected: str | None = None,
+    left_out: str | None = None,
+) -> list[str]:
+    """The JSON text of each user of a list page (``/scim2/Users``): what ``render_user``
+    gives, encoded. Each text is kept per worker under what it is a function of, as GET /Me's
+    body is (``user_response``): the user's version (profile, timestamps, password; group and
+    MFA changes bump it too), the facts read with it by the page statement (MFA, groups, the
+    lock as of now), the tenant (dialect, settings), the base URL and the selectors."""
+    number = _context_number((tenant, base_url(), selected, left_out))
+    cache = state().page_bodies
+    texts = []
+    for user in users:
+        user_facts = facts[user.id]
+        key = (number, user.id, user.version, user_facts)
+        text = cache.get(key)
+        if text is None:
+            text = json_text(render_user(user, tenant, user_facts, selected=selected, left_out=left_out))
+            cache.put(key, text)
+        texts.append(text)
+    return texts

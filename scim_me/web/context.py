@@ -80,6 +80,10 @@ class AppState:
     _origins: dict[int, tuple[float, frozenset[str]]] = field(default_factory=dict)
     jwks: JwksCache = field(default_factory=JwksCache)  # external issuers' keys
     user_bodies: RenderedBodies = field(default_factory=RenderedBodies)  # /scim2/Me, per user version
+    # The users of /scim2/Users pages, per user version (services/user_view.user_texts): apart
+    # from /Me's, so an administrator paging through a large tenant does not push out the bodies
+    # its users' own requests reuse. About 1 KB each.
+    page_bodies: RenderedBodies = field(default_factory=lambda: RenderedBodies(4096))
 
     def tenant_origins(self, tenant: TenantRecord) -> frozenset[str]:
         """The tenant's CORS origins (its clients' allowed origins), cached like tenants."""

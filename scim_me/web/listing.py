@@ -18,6 +18,7 @@ from flask import request
 from scim_me.errors import InvalidSyntaxError
 from scim_me.errors import InvalidValueError
 from scim_me.web.context import settings
+from scim_me.web.handlers import json_text
 
 LIST_URN = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -132,7 +133,7 @@ def query_from_search(body: Any) -> Query:
 def list_body(
     total: int,
     query: Query,
-    resources: list[dict[str, Any]],
+    resources: list[Any],
     *,
     next_cursor: str | None = None,
     previous_cursor: str | None = None,
@@ -151,6 +152,25 @@ def list_body(
     if query.count > 0:
         body["Resources"] = resources
     return body
+
+
+def list_text(
+    total: int,
+    query: Query,
+    texts: list[str],
+    *,
+    next_cursor: str | None = None,
+    previous_cursor: str | None = None,
+) -> str:
+    """``list_body`` as JSON text (``handlers.json_text``), from the resources' texts: each user
+    is encoded once (and kept: services/user_view.user_texts), not again inside the page.
+    ``Resources`` is the body's last member, spelled as ``json.dumps`` spells a list."""
+    body: dict[str, Any] = list_body(total, query, texts, next_cursor=next_cursor, previous_cursor=previous_cursor)
+    if "Resources" not in body:
+        return json_text(body)
+    body["Resources"] = []  # the texts go between these brackets, the body's last characters
+    head = json_text(body)
+    return f"{head[:-2]}{', '.join(texts)}]}}"
 
 
 def cursor_key() -> bytes:
