@@ -167,6 +167,9 @@ def _running(pid: int) -> bool:
     return False
 
 
+_HTTPLOG = re.compile(r' \d+/\d+/\d+/\d+/(?P<retries>\+?\d+) \d+/\d+ "(?P<method>[A-Z]+) ')
+
+
 @dataclass
 class Cluster:
     """The load balancer's URL (``lb``: a LiveServer whose CLI reaches the shared database), the
@@ -178,6 +181,17 @@ class Cluster:
     database_url: str
     haproxy_config: str
     upgrade_outputs: list[str] = field(default_factory=list)
+
+    def sent_again(self, method: str) -> int:
+        """How many ``method`` requests HAProxy logged as retried (httplog's retries field, after
+        actconn/feconn/beconn/srv_conn; ``+`` when redispatched to another server)."""
+        text = self.lb.log_path.read_text(encoding="utf-8", errors="replace")
+        found = 0
+        for line in text.splitlines():
+            match = _HTTPLOG.search(line)
+            if match and match["method"] == method and match["retries"].lstrip("+") not in ("", "0"):
+                found += 1
+        return found
 
     def answered_by(self, user_agent_prefix: str) -> dict[str, list[int]]:
         return {i.name: i.answered(user_agent_prefix) for i in self.instances if i.answered(user_agent_prefix)}
