@@ -42,6 +42,7 @@ from typing import Any
 from scim2_filter_parser import ast as fast
 from scim2_filter_parser.parser import SCIMParser
 
+from scim_me.core.filter_shapes import SlotLexer
 from scim_me.core.filters import FilterLexer
 from scim_me.core.filters import associate
 from scim_me.core.schemas import Attribute
@@ -161,8 +162,12 @@ def _check_shape(text: str) -> None:
 
 @lru_cache(maxsize=256)
 def _parse_tree(text: str) -> Any:
+    return _parse_with(FilterLexer(), text)
+
+
+def _parse_with(lexer: Any, text: str) -> Any:
     try:
-        tree = SCIMParser().parse(FilterLexer().tokenize(text))
+        tree = SCIMParser().parse(lexer.tokenize(text))
     except RecursionError as exc:
         raise InvalidFilterError("The filter is nested too deeply.") from exc
     except Exception as exc:  # third-party parser on untrusted input: any failure is a bad filter
@@ -172,18 +177,34 @@ def _parse_tree(text: str) -> Any:
     return tree
 
 
-def parse_search_filter(text: str, registry: SchemaRegistry) -> Node:
-    """Parse and bind a ``filter`` query parameter; ``invalidFilter`` for anything unsupported."""
+def check_filter_text(text: str) -> None:
+    """The bounds on a filter's text that its literals count towards (length, NUL): checked on
+    every filter, also one whose shape was compiled before (storage/filter_plans.py)."""
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilterError(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
     if not text.strip():
         raise InvalidFilterError("The filter is empty.")
     if "\x00" in text:
         raise InvalidFilterError("The filter contains a NUL character.")
+
+
+def parse_search_filter(text: str, registry: SchemaRegistry) -> Node:
+    """Parse and bind a ``filter`` query parameter; ``invalidFilter`` for anything unsupported."""
+    check_filter_text(text)
     _check_shape(text)
     binder = _Binder(registry)
     node = binder.convert(_parse_tree(text), None)
     return node
+
+
+def parse_slotted_filter(text: str, registry: SchemaRegistry) -> tuple[Node, list[tuple[int, int]]]:
+    """:func:`parse_search_filter` with each string literal a core/filter_shapes.Literal that
+    knows its slot, and where the lexer read each literal (not cached: a shape's first filter)."""
+    check_filter_text(text)
+    _check_shape(text)
+    lexer = SlotLexer()
+    node = _Binder(registry).convert(_parse_with(lexer, text), None)
+    return node, list(lexer.spans)
 
 
 class _Binder:

@@ -18,6 +18,8 @@ from typing import Any
 
 import peewee
 
+from scim_me.core.filter_shapes import derive
+from scim_me.core.filter_shapes import same
 from scim_me.core.paging import decode_cursor
 from scim_me.core.paging import encode_cursor
 from scim_me.core.paging import query_digest
@@ -32,12 +34,12 @@ from scim_me.core.query_filters import Not
 from scim_me.core.query_filters import Or
 from scim_me.core.query_filters import Present
 from scim_me.core.query_filters import Within
-from scim_me.core.query_filters import parse_search_filter
 from scim_me.core.schemas import SchemaRegistry
 from scim_me.core.search_values import parse_instant
 from scim_me.errors import InvalidCursorError
 from scim_me.errors import InvalidFilterError
 from scim_me.errors import InvalidValueError
+from scim_me.storage import filter_plans
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.groups import StoredGroup
@@ -119,11 +121,14 @@ def _member_test(member: Any, node: Node) -> Any:
     if isinstance(node, Present):
         return _TRUE
     if isinstance(node, Compare) and node.op in ("eq", "ne") and isinstance(node.value, str):
+        # Parameters derived from the literal: one compiled shape serves every member
+        # (storage/filter_plans.py).
         if node.target.sub == "value":
-            test = member.user == node.value
+            test = member.user == derive(node.value, same)
         elif node.target.sub == "display":
             person = User.alias()
-            test = member.user.in_(person.select(person.id).where(person.user_name_key == user_name_key(node.value)))
+            key = derive(node.value, user_name_key)
+            test = member.user.in_(person.select(person.id).where(person.user_name_key == key))
         elif node.target.sub == "type":
             test = _TRUE if node.value.lower() == "user" else _FALSE
         else:
@@ -162,6 +167,14 @@ def _leaf(node: Compare | Present) -> Any:
     value = node.value if isinstance(node, Compare) else None
     if target.key == "members":
         return _members(node)
+    if op in ("eq", "ne") and isinstance(value, str):
+        # The SQL text of these is the same for every literal (storage/filter_plans.py).
+        if target.record == ID:
+            return _string(Group.id, op, derive(value, same), "id")
+        if target.key == "displayname" and target.record is None:
+            return _string(Group.display_key, op, derive(value, display_key), "displayName")
+        if target.key == "externalid" and target.record is None:
+            return _string(Group.external_id, op, derive(value, same), "externalId")
     if target.record == ID:
         return _string(Group.id, op, value, "id")
     if target.record == CREATED:
@@ -277,7 +290,8 @@ def search_groups(
     ``previous_cursor`` of the same filter and sort), by keyset as /Users (RFC 9865)."""
     where = Group.tenant == tenant_id
     if filter is not None:
-        where = where & _condition(parse_search_filter(filter, registry))
+        # Compiled once per shape of filter (storage/filter_plans.py): lookups repeat one shape.
+        where = where & filter_plans.condition(filter, registry, None, Group, _condition)
     column = _SORTS.get((sort_by or "meta.created").lower())
     if column is None:
         raise InvalidValueError(f"Groups cannot be sorted by {sort_by}; sort by {', '.join(sorted(_SORTS))}.")

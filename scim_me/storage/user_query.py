@@ -27,6 +27,8 @@ from typing import TypeVar
 
 import peewee
 
+from scim_me.core.filter_shapes import derive
+from scim_me.core.filter_shapes import same
 from scim_me.core.paging import DEFAULT_PAGE_SIZE
 from scim_me.core.paging import MAX_PAGE_SIZE
 from scim_me.core.paging import decode_cursor
@@ -46,7 +48,6 @@ from scim_me.core.query_filters import Present
 from scim_me.core.query_filters import Target
 from scim_me.core.query_filters import Within
 from scim_me.core.query_filters import compare_value
-from scim_me.core.query_filters import parse_search_filter
 from scim_me.core.query_filters import parse_sort_target
 from scim_me.core.query_filters import record_date_bounds
 from scim_me.core.schemas import SchemaRegistry
@@ -55,6 +56,7 @@ from scim_me.core.search_values import fold
 from scim_me.core.search_values import instant_text
 from scim_me.core.search_values import parse_instant
 from scim_me.errors import InvalidCursorError
+from scim_me.storage import filter_plans
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.caller import facts_from_columns
 from scim_me.storage.caller import page_fact_sql
@@ -129,8 +131,10 @@ def search_users(
     """
     where = _tenant(tenant_id)
     if filter is not None:
-        node = parse_search_filter(filter, registry)
-        where = where & _condition(node, tenant_id, _Aliases())
+        # Compiled once per shape of filter (storage/filter_plans.py): lookups repeat one shape.
+        where = where & filter_plans.condition(
+            filter, registry, tenant_id, User, lambda node: _condition(node, tenant_id, _Aliases())
+        )
     order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
     if cursor is None:
@@ -257,6 +261,12 @@ def _test(row: Any, target: Target, op: str, value: Any) -> Any:
     if isinstance(value, (int, float)):
         return _compare(row.num, op, float(value))
     column = row.exact if target.case_exact else row.folded
+    if op == "eq" and target.type != "dateTime":
+        # The lookups (userName, emails.value, externalId eq): the SQL text is the same for every
+        # literal, its parameters derive from it (a compiled shape serves them all:
+        # storage/filter_plans.py). As _string_test's ``eq``.
+        literal = derive(value, same if target.case_exact else fold)
+        return (row.head == derive(value, _head)) & (column == literal)
     literal = value if target.case_exact else fold(value)
     strings = _string_test(column, op, literal, row.head, fold(value), target.case_exact)
     moment = parse_instant(value) if target.type == "dateTime" and op in ORDERING else None
@@ -265,6 +275,11 @@ def _test(row: Any, target: Target, op: str, value: Any) -> Any:
     return (row.instant.is_null(False) & _compare(row.instant, op, instant_text(moment))) | (
         row.instant.is_null() & strings
     )
+
+
+def _head(value: str) -> str:
+    """What ``head`` holds for a value: the indexed prefix of its folded form."""
+    return fold(value)[:INDEXED_PREFIX]
 
 
 def _string_test(column: Any, op: str, literal: str, head: Any, folded: str, case_exact: bool) -> Any:
@@ -340,7 +355,8 @@ def _record_condition(node: Compare | Present, target: Target) -> Any:
         return _TRUE if holds != (node.op == "ne") else _FALSE
     if target.record == ID:
         ids: Any = User.id if is_sqlite(current_database()) else User.id.collate('"C"')  # code point order
-        test = _string_test(ids, "eq" if node.op == "ne" else node.op, node.value, None, "", True)
+        op = "eq" if node.op == "ne" else node.op
+        test = _string_test(ids, op, derive(node.value, same) if op == "eq" else node.value, None, "", True)
         return ~test if node.op == "ne" else test
     column: Any = User.created_at if target.record == CREATED else User.updated_at
     how, bound = record_date_bounds("eq" if node.op == "ne" else node.op, node.value)
