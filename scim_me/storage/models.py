@@ -78,6 +78,18 @@ class UserValue(BaseModel):
         indexes = ((("tenant_id", "attr", "sub", "head"), False), (("user", "attr", "pos"), False))
 
 
+class TenantUserCount(BaseModel):
+    """How many users a tenant has: ``totalResults`` of a /scim2/Users page without a filter,
+    read instead of counting every user (storage/user_query.py). Kept by triggers on ``users``
+    (migration step 20): never written by the application."""
+
+    tenant = peewee.ForeignKeyField(Tenant, primary_key=True, on_delete="CASCADE", column_name="tenant_id")
+    users = peewee.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "tenant_user_counts"
+
+
 class SigningKey(BaseModel):
     kid = peewee.CharField(max_length=64, primary_key=True)
     tenant = peewee.ForeignKeyField(Tenant, backref="keys", on_delete="CASCADE", column_name="tenant_id")

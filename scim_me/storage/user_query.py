@@ -135,6 +135,8 @@ def search_users(
         where = where & filter_plans.condition(
             filter, registry, tenant_id, User, lambda node: _condition(node, tenant_id, _Aliases())
         )
+    else:
+        where = _Everyone(tenant_id, where)
     order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
     if cursor is None:
@@ -148,7 +150,33 @@ def search_users(
 
 def _count(where: Any) -> int:
     """``totalResults``: every match, whatever the page (RFC 7644 §3.4.2.4)."""
+    if isinstance(where, _Everyone):
+        return tenant_user_count(where.tenant_id)
     return int(User.select(peewee.fn.COUNT(peewee.SQL("*"))).where(where).scalar() or 0)
+
+
+class _Everyone(peewee.ColumnBase):
+    """The condition of a search without a filter: the tenant's users, whose number the
+    triggers of ``tenant_user_counts`` keep (migration step 20), so ``_count`` reads it instead
+    of counting them. Anywhere else it is the condition it wraps."""
+
+    def __init__(self, tenant_id: int, condition: Any) -> None:
+        super().__init__()
+        self.tenant_id = tenant_id
+        self.condition = condition
+
+    def __sql__(self, ctx: Any) -> Any:
+        return ctx.sql(self.condition)
+
+
+_TENANT_USER_COUNT_SQL = "SELECT users FROM tenant_user_counts WHERE tenant_id = ?"
+
+
+def tenant_user_count(tenant_id: int) -> int:
+    """The tenant's number of users, as COUNT(*) would give it (kept by triggers, step 20)."""
+    db = current_database()
+    row = db.execute_sql(_TENANT_USER_COUNT_SQL.replace("?", db.param), (tenant_id,)).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 # Filters -----------------------------------------------------------------------------------

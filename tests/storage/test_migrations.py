@@ -52,6 +52,7 @@ TABLES = {
     "security_alerts",
     "security_events",
     "signing_keys",
+    "tenant_user_counts",
     "tenants",
     "trusted_devices",
     "user_mfa",
@@ -84,7 +85,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 19
+            assert LATEST == ALL_STEPS[-1] == 20
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:

@@ -190,6 +190,11 @@ def _drift(db: Any) -> list[str]:
 def _drop_every_table(db: Any) -> None:
     # The tables are empty, so neither backend refuses a parent before its children (SQLite
     # checks references on rows only; PostgreSQL drops the constraints with CASCADE).
+    if is_sqlite(db):
+        # First the triggers: dropping a table deletes its rows, which compiles the DELETE
+        # triggers of the tables it cascades to (step 20's refers to a table dropped by then).
+        for (trigger,) in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute_sql(f'DROP TRIGGER "{trigger}"')
     for name in db.get_tables():
         db.execute_sql(f'DROP TABLE "{name}"' + ("" if is_sqlite(db) else " CASCADE"))
 

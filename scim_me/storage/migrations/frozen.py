@@ -50,6 +50,7 @@ CREATED: dict[int, tuple[str, ...]] = {
     16: ("MailOutbox",),
     18: ("TrustedDevice", "SecurityAlert"),
     19: ("WebauthnCredential", "WebauthnChallenge"),
+    20: ("TenantUserCount",),
 }
 
 
@@ -824,3 +825,17 @@ class FrozenSchema:
                 indexes = ((("expires_at",), False),)
 
         return WebauthnChallenge
+
+    # 20: each tenant's number of users, kept by triggers
+
+    @cached_property
+    def TenantUserCount(self) -> Any:
+        class TenantUserCount(peewee.Model):
+            tenant = peewee.ForeignKeyField(self.Tenant, primary_key=True, on_delete="CASCADE", column_name="tenant_id")
+            users = peewee.BigIntegerField(default=0)
+
+            class Meta:
+                database = self._db
+                table_name = "tenant_user_counts"
+
+        return TenantUserCount

@@ -26,6 +26,7 @@ from scim_me.storage.migrations.steps import v16_mail_outbox
 from scim_me.storage.migrations.steps import v17_discoverable_clients
 from scim_me.storage.migrations.steps import v18_devices_and_alerts
 from scim_me.storage.migrations.steps import v19_passkeys
+from scim_me.storage.migrations.steps import v20_tenant_user_counts
 
 Step = Callable[[peewee.Database], None]
 
@@ -51,5 +52,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v17_discoverable_clients,
         v18_devices_and_alerts,
         v19_passkeys,
+        v20_tenant_user_counts,
     )
 ]
