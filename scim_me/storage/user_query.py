@@ -66,8 +66,8 @@ from scim_me.storage.models import User
 from scim_me.storage.models import UserValue
 from scim_me.storage.prepared import execute as execute_statement
 from scim_me.storage.users import StoredUser
+from scim_me.storage.users import listed_user_from_row
 from scim_me.storage.users import now
-from scim_me.storage.users import user_from_row
 
 T = TypeVar("T")
 
@@ -551,7 +551,8 @@ def _page_rows(
 
 def _page(rows: list[tuple[Any, ...]], total: int, start_index: int | None, **cursors: str | None) -> Page[StoredUser]:
     stamp = now()
-    users = [user_from_row(row) for row in rows]
+    # Profiles decoded when read: a page whose users' texts are kept reads none (user_view.user_texts).
+    users = [listed_user_from_row(row) for row in rows]
     facts = {row[0]: facts_from_columns(tuple(row[_SORT_KEY + 1 :]), stamp) for row in rows}
     return Page(total_results=total, resources=users, start_index=start_index, facts=facts, **cursors)
 

@@ -7,6 +7,7 @@ retries or answers 412. Nothing here reads, modifies and saves a whole row.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import unicodedata
@@ -121,6 +122,53 @@ def user_from_row(row: tuple[Any, ...]) -> StoredUser:
         password_hash=row[7],
         password_changed_at=_timestamp(row[8]),
     )
+
+
+class _DecodedProfile:
+    """``profile`` of a :class:`ListedUser`: the stored JSON decoded on first read, then kept in
+    the instance (a non-data descriptor: the instance's own value wins once set)."""
+
+    def __get__(self, user: Any, owner: type | None = None) -> Any:
+        if user is None:
+            return self
+        profile = json.loads(user.__dict__["_profile_text"])
+        user.__dict__["profile"] = profile
+        return profile
+
+
+class ListedUser(StoredUser):
+    """A user of a list page whose profile is decoded only when read: a page whose users'
+    texts are kept (services/user_view.user_texts) needs their ids and versions only. Equal to,
+    and used as, the :class:`StoredUser` of the same row."""
+
+    profile = _DecodedProfile()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredUser):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
+
+    __hash__ = StoredUser.__hash__
+
+
+_FIELDS = tuple(field.name for field in dataclasses.fields(StoredUser))
+
+
+def listed_user_from_row(row: tuple[Any, ...]) -> StoredUser:
+    """``user_from_row`` with the profile decoded when first read (:class:`ListedUser`)."""
+    user = object.__new__(ListedUser)
+    user.__dict__.update(
+        id=row[0],
+        tenant_id=row[1],
+        user_name=row[2],
+        _profile_text=row[3],
+        version=row[4],
+        created_at=_timestamp(row[5]),
+        updated_at=_timestamp(row[6]),
+        password_hash=row[7],
+        password_changed_at=_timestamp(row[8]),
+    )
+    return user
 
 
 def _timestamp(value: Any) -> Any:

@@ -122,3 +122,26 @@ def test_user_name_is_unique_per_tenant_ignoring_case(db: Any, taken: str) -> No
     elsewhere = create_user(other.id, {"userName": taken}, None)
     assert find_user(other.id, "kim") == elsewhere
     assert get_user(acme.id, elsewhere.id) is None
+
+
+def test_a_listed_user_decodes_its_profile_when_read_and_is_the_stored_user() -> None:
+    """storage/user_query.py's pages hold ListedUser: the same user as user_from_row gives."""
+    import dataclasses
+    from datetime import datetime
+
+    from scim_me.storage.users import listed_user_from_row
+    from scim_me.storage.users import user_from_row
+
+    stamp = datetime(2026, 1, 1, 12, 0, 0, 5)
+    row = ("u1", 1, "kim", '{"userName": "kim", "emails": [{"value": "k@example.com"}]}', 3, stamp, stamp, "h", None)
+    listed, stored = listed_user_from_row(row), user_from_row(row)
+    assert "profile" not in vars(listed)  # nothing decoded yet
+    assert (listed.id, listed.version, listed.created_at) == ("u1", 3, stamp)
+    assert listed == stored and stored == listed and [listed] == [stored]
+    assert listed.profile == {"userName": "kim", "emails": [{"value": "k@example.com"}]}
+    assert listed.profile is listed.profile  # decoded once
+    assert listed != dataclasses.replace(stored, version=4)
+    assert dataclasses.replace(listed, version=4).profile == stored.profile
+    assert dataclasses.asdict(listed_user_from_row(row)) == dataclasses.asdict(stored)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        listed.profile = {}  # type: ignore[misc]
