@@ -140,12 +140,12 @@ def _project_default(resource: Mapping[str, Any], registry: SchemaRegistry) -> d
     out: dict[str, Any] = {}
     if "schemas" in names:
         out["schemas"] = resource[names["schemas"]]
-    _apply_plan(core, resource, names, out)
+    _apply_plan(core, resource, out)
     for lowered, urn, plan in extensions:
         value = resource[names[lowered]] if lowered in names else None
-        if isinstance(value, Mapping):
+        if type(value) is dict or isinstance(value, Mapping):
             inner: dict[str, Any] = {}
-            _apply_plan(plan, value, _spellings(value), inner)
+            _apply_plan(plan, value, inner)
             if inner:
                 out[urn] = inner
     if "meta" in names:
@@ -153,11 +153,28 @@ def _project_default(resource: Mapping[str, Any], registry: SchemaRegistry) -> d
     return out
 
 
-def _apply_plan(plan: _Plan, document: Mapping[str, Any], names: Mapping[str, str], out: dict[str, Any]) -> None:
-    for key, name, subs in plan:
-        if key not in names:
-            continue
-        value = document[names[key]]
+# What a plan takes from a document with given member names (a page's users share a few):
+# (plan, member names) → the plan's entries for the members present, as (member, name, subs).
+# Keyed by the plan's id; the plan is held in the value, so its id stays its own. Bounded.
+_Present = tuple[tuple[str, str, tuple[tuple[str, str], ...] | None], ...]
+_PRESENT: dict[tuple[int, tuple[Any, ...]], tuple[_Plan, _Present]] = {}
+
+
+def _present(plan: _Plan, document: Mapping[str, Any]) -> _Present:
+    keys = tuple(document)
+    found = _PRESENT.get((id(plan), keys))
+    if found is None:
+        names = _spellings(document)
+        found = (plan, tuple((names[key], name, subs) for key, name, subs in plan if key in names))
+        if len(_PRESENT) >= 4096:
+            _PRESENT.clear()
+        _PRESENT[(id(plan), keys)] = found
+    return found[1]
+
+
+def _apply_plan(plan: _Plan, document: Mapping[str, Any], out: dict[str, Any]) -> None:
+    for member, name, subs in _present(plan, document):
+        value = document[member]
         if subs is None:
             out[name] = value
             continue
@@ -172,11 +189,28 @@ def _apply_plan(plan: _Plan, document: Mapping[str, Any], names: Mapping[str, st
                 out[name] = one
 
 
+# What ``_pick`` takes from a complex value with given member names: (subs, member names) →
+# (subs, (member, name) pairs, whether that is the value itself: every member shown, under its
+# own name, in schema order). Keyed and bounded as _PRESENT.
+_PICKS: dict[tuple[int, tuple[Any, ...]], tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], bool]] = {}
+
+
 def _pick(item: Any, subs: tuple[tuple[str, str], ...]) -> Any:
-    if not isinstance(item, Mapping):
+    if type(item) is not dict and not isinstance(item, Mapping):  # the ABC check costs more
         return item
-    names = _spellings(item)
-    return {name: item[names[lowered]] for lowered, name in subs if lowered in names}
+    keys = tuple(item)
+    found = _PICKS.get((id(subs), keys))
+    if found is None:
+        names = _spellings(item)
+        pairs = tuple((names[lowered], name) for lowered, name in subs if lowered in names)
+        whole = tuple(member for member, _name in pairs) == keys and all(member == name for member, name in pairs)
+        found = (subs, pairs, whole)
+        if len(_PICKS) >= 4096:
+            _PICKS.clear()
+        _PICKS[(id(subs), keys)] = found
+    if found[2] and type(item) is dict:
+        return item  # what the comprehension below would copy, member for member
+    return {name: item[member] for member, name in found[1]}
 
 
 # Member names as spelled (``emails`` values have the same few) → each lower-cased name's first

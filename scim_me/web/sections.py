@@ -48,15 +48,22 @@ def overview_sections() -> dict[str, Section]:
     return dict(sorted(_OVERVIEW.items()))
 
 
+_PROVIDERS: list[UserAttributes] = []  # _ATTRIBUTES by name: they run for every user of a page
+
+
 def register_user_attributes(name: str, provider: UserAttributes) -> None:
     """Add computed read-only attributes to ``/scim2/Me`` (values a feature holds outside the profile)."""
     _ATTRIBUTES[name] = provider
+    _PROVIDERS[:] = [found for _name, found in sorted(_ATTRIBUTES.items())]
 
 
 def user_attributes(tenant: Any, user: StoredUser, facts: UserFacts) -> dict[str, dict[str, Any]]:
     """Every registered feature's computed attributes, merged per schema URN."""
     merged: dict[str, dict[str, Any]] = {}
-    for _name, provider in sorted(_ATTRIBUTES.items()):
+    for provider in _PROVIDERS:
         for urn, values in provider(tenant, user, facts).items():
-            merged.setdefault(urn, {}).update(values)
+            if urn in merged:
+                merged[urn].update(values)
+            else:
+                merged[urn] = dict(values)
     return merged

@@ -247,3 +247,24 @@ def test_the_default_plan_shows_what_the_rules_show(registry, index):
     assert got == expected
     assert list(got) == list(expected)  # the same member order
     assert project(document, registry) == expected  # the plan, cached, again
+
+
+def test_complex_values_come_out_as_the_rules_show_them_whether_copied_or_not(registry):
+    """``_pick`` hands a value in schema order with every member shown back as it is and copies
+    the others: the text is what the rules give, members in schema order at every level."""
+    import json
+    from types import MappingProxyType
+
+    from scim_me.core.projection import _project_selected
+
+    in_order = {"value": "a@example.com", "display": "A", "type": "work", "primary": True}
+    shuffled = {"primary": True, "type": "home", "value": "b@example.com"}
+    spelled = {"Value": "c@example.com", "TYPE": "other"}
+    unknown = {"value": "d@example.com", "unknown": 1}
+    for emails in ([in_order], [shuffled, in_order], [spelled, unknown], [MappingProxyType(in_order)]):
+        document = {"id": "u-1", "schemas": [USER_URN], "userName": "kim", "emails": emails}
+        got = project(document, registry)
+        expected = _project_selected(document, registry, set(), set())
+        assert json.dumps(got) == json.dumps(expected)
+        assert all(type(item) is dict for item in got["emails"])
+    assert project({"id": "u", "emails": [in_order]}, registry)["emails"] == [in_order]
