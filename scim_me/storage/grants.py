@@ -129,6 +129,14 @@ _REVOKED_SQL = (
 )
 
 
+# The same test as a condition, for a statement that carries it (a list page read for a
+# client_credentials caller: web/guards.py ``DeferredRevocation``): true for a revoked token.
+REVOKED_TOKEN_SQL = (
+    "EXISTS (SELECT 1 FROM oauth_access_tokens rt JOIN oauth_grants rg ON rg.id = rt.grant_id "
+    "WHERE rt.jti = ? AND (rt.revoked_at IS NOT NULL OR rg.revoked_at IS NOT NULL))"
+)
+
+
 def is_access_token_revoked(jti: str) -> bool:
     """True for a recorded token that was revoked, or whose grant was. Tokens minted outside
     the issuer (the development CLI) have no record and are governed by their expiry alone."""

@@ -42,6 +42,7 @@ from scim_me.errors import InvalidValueError
 from scim_me.storage import filter_plans
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
+from scim_me.storage.grants import REVOKED_TOKEN_SQL
 from scim_me.storage.groups import StoredGroup
 from scim_me.storage.groups import display_key
 from scim_me.storage.models import Group
@@ -67,6 +68,9 @@ class GroupPage:
     groups: list[StoredGroup]
     next_cursor: str | None = None
     previous_cursor: str | None = None
+    # Whether the token ``search_groups`` was asked about (``revocation``) is revoked, as the page
+    # statement read it; None when it read no row (or none was asked).
+    revoked: bool | None = None
 
 
 def _string(column: Any, op: str, value: Any, attr: str) -> Any:
@@ -284,14 +288,18 @@ def search_groups(
     descending: bool = False,
     cursor: str | None = None,
     cursor_key: bytes = b"",
+    revocation: str | None = None,
 ) -> GroupPage:
     """``limit`` groups matching ``filter`` and how many match in all: after ``offset`` (index
     paging), or, with ``cursor`` (``""`` for the first page, else a ``next_cursor`` /
     ``previous_cursor`` of the same filter and sort), by keyset as /Users (RFC 9865)."""
     where = Group.tenant == tenant_id
     if filter is not None:
-        # Compiled once per shape of filter (storage/filter_plans.py): lookups repeat one shape.
-        where = where & filter_plans.condition(filter, registry, None, Group, _condition)
+        # Compiled once per shape of filter, with the tenant's test (storage/filter_plans.py):
+        # lookups repeat one shape.
+        where = filter_plans.condition(
+            filter, registry, tenant_id, Group, lambda node: (Group.tenant == tenant_id) & _condition(node)
+        )
     column = _SORTS.get((sort_by or "meta.created").lower())
     if column is None:
         raise InvalidValueError(f"Groups cannot be sorted by {sort_by}; sort by {', '.join(sorted(_SORTS))}.")
@@ -299,10 +307,10 @@ def search_groups(
     if cursor is None:
         if limit <= 0:
             return GroupPage(_count(where), [])
-        groups = _rows(where, order.order_by(False), limit, offset)
+        groups, revoked = _rows(where, order.order_by(False), limit, offset, revocation)
         # A short page not past the end holds the last match: its own total, no COUNT(*).
         short = 0 < len(groups) < limit or (offset == 0 and not groups)
-        return GroupPage(offset + len(groups) if short else _count(where), groups)
+        return GroupPage(offset + len(groups) if short else _count(where), groups, revoked=revoked)
     if not cursor_key:
         raise InvalidCursorError("Cursor paging is not configured.")
     digest = query_digest("Groups", filter, sort_by.lower() if sort_by else None, "d" if descending else "a")
@@ -311,7 +319,7 @@ def search_groups(
         return GroupPage(_count(where), [])
     backwards = direction == "previous"
     condition = where if edge is None else where & order.beyond(edge, backwards)
-    groups = _rows(condition, order.order_by(backwards), limit + 1, 0)
+    groups, revoked = _rows(condition, order.order_by(backwards), limit + 1, 0, revocation)
     more = len(groups) > limit
     total = len(groups) if edge is None and not more else _count(where)
     groups = groups[:limit]
@@ -323,7 +331,7 @@ def search_groups(
             next_cursor = encode_cursor(cursor_key, digest, "next", order.edge(groups[-1]))
         if more if backwards else edge is not None:
             previous_cursor = encode_cursor(cursor_key, digest, "previous", order.edge(groups[0]))
-    return GroupPage(total, groups, next_cursor, previous_cursor)
+    return GroupPage(total, groups, next_cursor, previous_cursor, revoked)
 
 
 def _count(where: Any) -> int:
@@ -341,12 +349,22 @@ _COLUMNS = (
 )
 
 
-def _rows(where: Any, order: list[Any], limit: int, offset: int) -> list[StoredGroup]:
+def _rows(
+    where: Any, order: list[Any], limit: int, offset: int, revocation: str | None = None
+) -> tuple[list[StoredGroup], bool | None]:
     """A page of groups; on PostgreSQL prepared once its text (the filter's shape) recurs, as the
-    /Users page (storage/prepared.py): planning costs more than running a lookup."""
-    sql, params = Group.select(*_COLUMNS).where(where).order_by(*order).offset(offset).limit(limit).sql()
+    /Users page (storage/prepared.py): planning costs more than running a lookup. With
+    ``revocation`` (a token's jti) also whether that token is revoked, when a row came back."""
+    columns: list[Any] = list(_COLUMNS)
+    if revocation is not None:
+        db = current_database()
+        columns.append(peewee.SQL(REVOKED_TOKEN_SQL.replace("?", db.param), [revocation]))
+    query = Group.select(*columns).where(where).order_by(*order).offset(offset).limit(limit)
+    sql, params = query.sql()
     moment: Any = Group.created_at  # peewee's DateTimeField reads SQLite's text as a datetime
-    return [
+    rows = execute_statement(sql, params).fetchall()
+    groups = [
         StoredGroup(row[0], row[1], row[2], row[3], row[4], moment.python_value(row[5]), moment.python_value(row[6]))
-        for row in execute_statement(sql, params).fetchall()
+        for row in rows
     ]
+    return groups, (bool(rows[0][7]) if revocation is not None and rows else None)

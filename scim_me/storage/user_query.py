@@ -62,6 +62,7 @@ from scim_me.storage.caller import facts_from_columns
 from scim_me.storage.caller import page_fact_sql
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
+from scim_me.storage.grants import REVOKED_TOKEN_SQL
 from scim_me.storage.models import User
 from scim_me.storage.models import UserValue
 from scim_me.storage.prepared import execute as execute_statement
@@ -92,6 +93,9 @@ class Page(Generic[T]):
     # What features keep beside each user's profile (MFA, groups, the account lock), by user
     # id: read by the page statement itself (storage/caller.py ``page_fact_sql``).
     facts: dict[str, UserFacts] = field(default_factory=dict)
+    # Whether the access token ``search_users`` was asked about (``revocation``) is revoked, as
+    # the page statement read it; None when no page statement ran or none was asked.
+    revoked: bool | None = None
 
     @property
     def items_per_page(self) -> int:
@@ -110,6 +114,7 @@ def search_users(
     cursor: str | None = None,
     cursor_key: bytes = b"",
     max_page_size: int = MAX_PAGE_SIZE,
+    revocation: str | None = None,
 ) -> Page[StoredUser]:
     """One page of the tenant's users matching ``filter``.
 
@@ -126,26 +131,30 @@ def search_users(
       last ascending, first descending (§3.4.2.3); ties by id. Without ``sort_by``: creation
       order (then id), so index pages stay put while users are added.
 
+    - ``revocation``: an access token's ``jti``; the page statement also reads whether it is
+      revoked (storage/grants.py), into ``Page.revoked``: the caller's check costs no statement
+      of its own.
+
     Raises ``InvalidFilterError``, ``InvalidValueError`` (sortBy/sortOrder) or
     ``InvalidCursorError`` (400s) before touching the database.
     """
-    where = _tenant(tenant_id)
-    if filter is not None:
-        # Compiled once per shape of filter (storage/filter_plans.py): lookups repeat one shape.
-        where = where & filter_plans.condition(
-            filter, registry, tenant_id, User, lambda node: _condition(node, tenant_id, _Aliases())
-        )
+    if filter is None:
+        where = _Everyone(tenant_id, _tenant(tenant_id))
     else:
-        where = _Everyone(tenant_id, where)
+        # Compiled once per shape of filter, with the tenant's test (storage/filter_plans.py):
+        # lookups repeat one shape.
+        where = filter_plans.condition(
+            filter, registry, tenant_id, User, lambda node: _tenant(tenant_id) & _condition(node, tenant_id, _Aliases())
+        )
     order = _order(tenant_id, registry, sort_by, sort_order)
     count = min(max(count, 0), max_page_size)
     if cursor is None:
-        return _index_page(where, order, max(start_index, 1), count)
+        return _index_page(where, order, max(start_index, 1), count, revocation)
     if not cursor_key:
         raise InvalidCursorError("Cursor paging is not configured.")
     digest = query_digest(filter, sort_by.lower() if sort_by else None, "d" if order.descending else "a")
     direction, edge = decode_cursor(cursor_key, digest, cursor) if cursor else ("next", None)
-    return _cursor_page(where, order, count, direction, edge, cursor_key, digest)
+    return _cursor_page(where, order, count, direction, edge, cursor_key, digest, revocation)
 
 
 def _count(where: Any) -> int:
@@ -520,15 +529,21 @@ _SORT_KEY = 9  # the column of t.sort_key in a page row; the facts follow it
 
 
 def _page_rows(
-    where: Any, order: _Order, *, backwards: bool, edge: list[Any] | None, limit: int, offset: int = 0
-) -> list[tuple[Any, ...]]:
+    where: Any,
+    order: _Order,
+    *,
+    backwards: bool,
+    edge: list[Any] | None,
+    limit: int,
+    offset: int = 0,
+    revocation: str | None = None,
+) -> tuple[list[tuple[Any, ...]], bool | None]:
     """One page of the filtered users (``t``: id and sort key), past ``edge``, in order; the
-    users' rows are read for that page only, so a sort over many users moves ids, not profiles."""
+    users' rows are read for that page only, so a sort over many users moves ids, not profiles.
+    With ``revocation`` (a token's jti), also whether that token is revoked: a column of every
+    row (an uncorrelated subquery: evaluated once), so known only when the page has a row."""
     db = current_database()
-    keys = User.select(User.id, order.key.alias("sort_key"))
-    if order.joined is not None:
-        keys = keys.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
-    keys_sql, keys_params = keys.where(where).sql()
+    keys_sql, keys_params = _keys(db, where, order)
     page = f"SELECT t.id, t.sort_key FROM ({keys_sql}) AS t"  # noqa: S608 (peewee-built SQL, parameters bound)
     params = list(keys_params)
     if edge is not None:
@@ -540,31 +555,64 @@ def _page_rows(
     params += [limit, offset]
     # The page's users with their facts (storage/caller.py): one statement for the whole page.
     fact_columns, fact_joins = page_fact_sql(is_sqlite(db))
+    if revocation is not None:
+        fact_columns += f", {REVOKED_TOKEN_SQL}"
+        params.insert(0, revocation)
     sql = (
         f"SELECT {_PAGE_COLUMNS}, {fact_columns} FROM ({page}) AS t JOIN users AS u ON u.id = t.id "  # noqa: S608
         f"{fact_joins} ORDER BY {ordering}"
     )
     # Prepared on PostgreSQL once the text (the filter's shape) recurs: planning it costs more
     # than running it (storage/prepared.py).
-    return list(execute_statement(sql.replace("?", db.param), params).fetchall())
+    rows = list(execute_statement(sql.replace("?", db.param), params).fetchall())
+    if revocation is None or not rows:
+        return rows, None
+    return [row[:-1] for row in rows], bool(rows[0][-1])
 
 
-def _page(rows: list[tuple[Any, ...]], total: int, start_index: int | None, **cursors: str | None) -> Page[StoredUser]:
+_KEYS: dict[tuple[Any, str], str] = {}
+
+
+def _keys(db: Any, where: Any, order: _Order) -> tuple[str, list[Any]]:
+    """The ids and sort keys of the filtered users: a SELECT over ``users`` (``t1``). Without a
+    joined sort, its text is the SELECT of the sort column (made once per dialect) and the
+    condition's text (compiled once per filter shape, storage/filter_plans.py): peewee builds
+    neither per request."""
+    if order.joined is None and isinstance(where, peewee.SQL):
+        key = (type(db), order.key.name)
+        head = _KEYS.get(key)
+        if head is None:
+            head = _KEYS.setdefault(key, User.select(User.id, order.key.alias("sort_key")).sql()[0])
+        return f"{head} WHERE {where.sql}", list(where.params)
+    keys = User.select(User.id, order.key.alias("sort_key"))
+    if order.joined is not None:
+        keys = keys.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
+    sql, params = keys.where(where).sql()
+    return sql, list(params)
+
+
+def _page(
+    rows: list[tuple[Any, ...]], total: int, start_index: int | None, revoked: bool | None, **cursors: str | None
+) -> Page[StoredUser]:
     stamp = now()
     # Profiles decoded when read: a page whose users' texts are kept reads none (user_view.user_texts).
     users = [listed_user_from_row(row) for row in rows]
     facts = {row[0]: facts_from_columns(tuple(row[_SORT_KEY + 1 :]), stamp) for row in rows}
-    return Page(total_results=total, resources=users, start_index=start_index, facts=facts, **cursors)
+    return Page(total_results=total, resources=users, start_index=start_index, facts=facts, revoked=revoked, **cursors)
 
 
-def _index_page(where: Any, order: _Order, start_index: int, count: int) -> Page[StoredUser]:
+def _index_page(
+    where: Any, order: _Order, start_index: int, count: int, revocation: str | None = None
+) -> Page[StoredUser]:
     if count == 0:
         return Page(total_results=_count(where), resources=[], start_index=start_index)
-    rows = _page_rows(where, order, backwards=False, edge=None, limit=count, offset=start_index - 1)
+    rows, revoked = _page_rows(
+        where, order, backwards=False, edge=None, limit=count, offset=start_index - 1, revocation=revocation
+    )
     # A short page that is not past the end holds the last match: the total needs no COUNT(*)
     # (an equality lookup is one statement). A full page, or none past the start, counts.
     short = 0 < len(rows) < count or (start_index == 1 and not rows)
-    return _page(rows, start_index - 1 + len(rows) if short else _count(where), start_index)
+    return _page(rows, start_index - 1 + len(rows) if short else _count(where), start_index, revoked)
 
 
 def _cursor_page(
@@ -575,11 +623,12 @@ def _cursor_page(
     edge: list[Any] | None,
     key: bytes,
     digest: str,
+    revocation: str | None = None,
 ) -> Page[StoredUser]:
     backwards = direction == "previous"
     if count == 0:
         return Page(total_results=_count(where), resources=[], start_index=None)
-    rows = _page_rows(where, order, backwards=backwards, edge=edge, limit=count + 1)
+    rows, revoked = _page_rows(where, order, backwards=backwards, edge=edge, limit=count + 1, revocation=revocation)
     more = len(rows) > count
     # The first page with nothing after it holds every match: no COUNT(*) needed.
     total = len(rows) if edge is None and not more else _count(where)
@@ -594,4 +643,4 @@ def _cursor_page(
             next_cursor = encode_cursor(key, digest, "next", order.edge(rows[-1]))
         if more if backwards else edge is not None:
             previous_cursor = encode_cursor(key, digest, "previous", order.edge(rows[0]))
-    return _page(rows, total, None, next_cursor=next_cursor, previous_cursor=previous_cursor)
+    return _page(rows, total, None, revoked, next_cursor=next_cursor, previous_cursor=previous_cursor)

@@ -58,8 +58,13 @@ def sends_basic() -> bool:
     return header.partition(" ")[0].lower() == "basic"
 
 
-def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Principal:
-    """Return the caller of this request or raise 401."""
+def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True, defer_revocation: bool = False) -> Principal:
+    """Return the caller of this request or raise 401.
+
+    ``defer_revocation``: a client_credentials token's revocation is not checked here but by
+    the caller, through :class:`DeferredRevocation` (a list page reads it with the page: one
+    statement fewer). Such a principal is not kept for the request: any other authenticate()
+    checks the token in full."""
     found = app_globals()
     cached = found.get("principal")
     if cached is not None:
@@ -71,7 +76,9 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
     if tenant is None:
         raise unauthorized("Unknown tenant." if header else None)
     if scheme == "bearer" and credentials:
-        principal = _bearer(tenant, credentials)
+        principal = _bearer(tenant, credentials, defer_revocation)
+        if principal.revocation_pending:
+            return principal
     elif scheme == "basic" and credentials and allow_basic:
         principal = _basic(tenant, credentials)
     else:
@@ -80,7 +87,7 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True) -> Pr
     return principal
 
 
-def _bearer(tenant: TenantRecord, token: str) -> Principal:
+def _bearer(tenant: TenantRecord, token: str, defer_revocation: bool = False) -> Principal:
     s = settings()
     issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
     cache = state().verified_tokens
@@ -112,9 +119,18 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         raise unauthorized(str(exc)) from exc
     # Revocation is checked on every request, never cached: it reaches every worker at once.
     if claims.claims.get("sub_type", "user") != "user":
-        if claims.token_id and is_access_token_revoked(claims.token_id):
+        pending = defer_revocation and bool(claims.token_id)
+        if claims.token_id and not pending and is_access_token_revoked(claims.token_id):
             raise unauthorized("The access token has been revoked.")
-        return Principal(tenant, None, claims.client_id, claims.scopes, "bearer", token_id=claims.token_id)
+        return Principal(
+            tenant,
+            None,
+            claims.client_id,
+            claims.scopes,
+            "bearer",
+            token_id=claims.token_id,
+            revocation_pending=pending,
+        )
     # One statement: the token's revocation, its sign-in session's expiry, the user and what /Me
     # shows beside the profile.
     caller = load_caller(tenant.id, claims.subject, claims.token_id, SessionLimits.of(tenant.settings))
@@ -144,6 +160,42 @@ def _bearer(tenant: TenantRecord, token: str) -> Principal:
         facts=caller.facts,
         auth_time=auth_time_of(claims.claims),
     )
+
+
+class DeferredRevocation:
+    """The revocation check of a principal authenticated with ``defer_revocation``, done by the
+    statement the endpoint runs anyway when it can carry it (``jti``: pass it on, then
+    :meth:`settle` with what the statement read), else by its own statement.
+
+    As a context manager around the endpoint's work: an error raised there, before the check
+    was made (a 403 for a missing scope, a 400 for a bad filter), is preceded by the check, so a
+    revoked token is answered 401, as when the check ran first."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.jti = principal.token_id if principal.revocation_pending else None
+
+    def __enter__(self) -> DeferredRevocation:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if error is not None:
+            self.check()
+
+    def check(self) -> None:
+        """Check now, by a statement of its own (unless checked already)."""
+        jti, self.jti = self.jti, None
+        if jti is not None and is_access_token_revoked(jti):
+            raise unauthorized("The access token has been revoked.")
+
+    def settle(self, revoked: bool | None) -> None:
+        """What the endpoint's statement read (None: it could not tell, e.g. no row came back)."""
+        if revoked is None:
+            self.check()
+            return
+        if self.jti is not None:
+            self.jti = None
+            if revoked:
+                raise unauthorized("The access token has been revoked.")
 
 
 def _basic(tenant: TenantRecord, credentials: str) -> Principal:

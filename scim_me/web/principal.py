@@ -34,6 +34,9 @@ class Principal:
     # When the user last authenticated (epoch seconds): the token's ``auth_time`` claim (None
     # when it has none), or now for HTTP Basic, which proves the password on this very request.
     auth_time: int | None = None
+    # A client_credentials token whose revocation the endpoint checks itself, with a statement
+    # it runs anyway (web/guards.py ``DeferredRevocation``).
+    revocation_pending: bool = False
 
 
 def auth_time_of(claims: Mapping[str, Any]) -> int | None:

@@ -17,6 +17,8 @@ from tests.support.admin import PASSWORD
 from tests.support.admin import make_admin
 
 TOKEN = "/t/acme/oauth2/token"
+REVOKE = "/t/acme/oauth2/revoke"
+SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 USERS = "/t/acme/scim2/Users"
 
 
@@ -96,3 +98,58 @@ def test_the_admin_role_is_a_tenant_setting(client, app):
     make_admin(app, tenant)  # holds "admin", which is not this tenant's admin role
     assert client.get(USERS, headers=basic("root", PASSWORD)).status_code == 200
     assert client.get(USERS, headers=basic("admin", PASSWORD)).status_code == 403
+
+
+# A client_credentials token's revocation is read by the list page statement (web/guards.py
+# DeferredRevocation): it must answer exactly as the check made up front did, whatever else is
+# wrong with the request, and whether or not the page has a row to carry it.
+GROUPS = "/t/acme/scim2/Groups"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "scope"),
+    [
+        ("get", f'{USERS}?filter=userName eq "lee"', None, ALL_ADMIN),  # a row: the page reads it
+        ("get", f'{USERS}?filter=userName eq "nobody"', None, ALL_ADMIN),  # no row: a check of its own
+        ("get", f"{USERS}?count=1", None, ALL_ADMIN),  # a full page (COUNT(*) too)
+        ("get", f"{USERS}?count=0", None, ALL_ADMIN),
+        ("get", f"{USERS}?count=1&cursor=", None, ALL_ADMIN),
+        ("get", f'{USERS}?filter=userName eq "lee" and', None, ALL_ADMIN),  # 400 without revocation
+        ("get", f"{USERS}?sortBy=emails", None, ALL_ADMIN),
+        ("get", f"{USERS}?cursor=bogus", None, ALL_ADMIN),
+        ("get", f'{USERS}?filter=userName eq "lee"', None, "internal_group_mgt_list"),  # 403 without
+        ("post", f"{USERS}/.search", {"filter": 'userName eq "lee"'}, ALL_ADMIN),
+        ("post", f"{USERS}/.search", {"filter": 'userName eq "lee"', "bogus": 1}, ALL_ADMIN),
+        ("get", f'{GROUPS}?filter=displayName eq "Ops"', None, ALL_ADMIN),
+        ("get", f'{GROUPS}?filter=displayName eq "none"', None, ALL_ADMIN),
+        ("get", f"{GROUPS}?filter=displayName zz", None, ALL_ADMIN),
+        ("get", f"{GROUPS}?count=1", None, ALL_ADMIN),
+    ],
+)
+def test_a_revoked_client_token_lists_nothing_whatever_else_is_wrong(
+    client, app, confidential, tenant, method, path, body, scope
+):
+    make_user(app, tenant, "lee", PASSWORD)
+    make_user(app, tenant, "kim", PASSWORD)
+    setup = _token(client, confidential, grant_type="client_credentials", scope=ALL_ADMIN)["access_token"]
+    assert client.post(GROUPS, json={"displayName": "Ops"}, headers=bearer(setup)).status_code == 201
+    assert client.post(GROUPS, json={"displayName": "Dev"}, headers=bearer(setup)).status_code == 201
+    token = _token(client, confidential, grant_type="client_credentials", scope=scope)["access_token"]
+    headers = bearer(token)
+
+    def send():
+        if method == "post":
+            return client.post(path, json={"schemas": [SEARCH_URN], **body}, headers=headers)
+        return client.get(path, headers=headers)
+
+    for _ in range(3):  # on PostgreSQL the page statement is prepared by now
+        live = send()
+    assert live.status_code != 401, live.get_data(as_text=True)
+    client_id, secret = confidential
+    revoked = client.post(REVOKE, data={"token": token}, headers=basic(client_id, secret))
+    assert revoked.status_code == 200
+    for _ in range(2):
+        response = send()
+        assert response.status_code == 401, response.get_data(as_text=True)
+        assert response.json["detail"] == "Authorization failure. The access token has been revoked."
+        assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
