@@ -119,11 +119,24 @@ _FACTS_SQLITE = _sql(_FACTS_SQL, True)
 _FACTS_POSTGRESQL = _sql(_FACTS_SQL, False)
 
 
+# The groups column's text → the pairs, by name: a function of the text alone, and a page's
+# users share a few texts (the members of a group, the same few groups). Bounded in number and size.
+_GROUP_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {}
+_GROUP_TEXT_LIMIT = 2000  # a few groups' worth: 4,096 texts stay within ~8 MB
+
+
 def _groups(text: Any) -> tuple[tuple[str, str], ...]:
     if not text:
         return ()
-    pairs = [(str(pair[0]), str(pair[1])) for pair in json.loads(text)]
-    return tuple(sorted(pairs, key=lambda pair: (pair[1].casefold(), pair[0])))
+    found = _GROUP_PAIRS.get(text)
+    if found is None:
+        pairs = [(str(pair[0]), str(pair[1])) for pair in json.loads(text)]
+        found = tuple(sorted(pairs, key=lambda pair: (pair[1].casefold(), pair[0])))
+        if len(text) <= _GROUP_TEXT_LIMIT:
+            if len(_GROUP_PAIRS) >= 4096:
+                _GROUP_PAIRS.clear()
+            _GROUP_PAIRS[text] = found
+    return found
 
 
 class _LockKeys:
@@ -264,12 +277,15 @@ def page_fact_sql(sqlite: bool) -> tuple[str, str]:
     return _PAGE_FACT_COLUMNS.replace("{groups}", _GROUPS[dialect]), joins
 
 
+_NO_LOCK = LockState(False, False, None, 0)  # frozen: one for every user without a throttle row
+
+
 def facts_from_columns(columns: tuple[Any, ...], stamp: datetime) -> UserFacts:
     """A user's facts from the ``page_fact_sql`` columns of its row, the lock as of ``stamp``."""
     mfa_row, totp_secret, backup_codes, groups, lock_row, failures, locked_until, hard = columns
     lock = (
         lock_state_of(failures, _datetime(LoginThrottle.locked_until, locked_until), bool(hard), stamp)
         if lock_row is not None
-        else LockState(False, False, None, 0)
+        else _NO_LOCK
     )
     return _facts(mfa_row, totp_secret, backup_codes, lock, groups)
