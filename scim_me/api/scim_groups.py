@@ -102,6 +102,7 @@ def delete(group_id: str) -> Response:
 
 
 def _list(principal: Principal, query: Query, revocation: DeferredRevocation) -> Response:
+    shown = wants_members(query.attributes, query.excluded)
     page = search_groups(
         principal.tenant.id,
         group_registry(),
@@ -114,10 +115,13 @@ def _list(principal: Principal, query: Query, revocation: DeferredRevocation) ->
         # Derived from the master key (a file read and an HMAC): only cursor pages need it.
         cursor_key=cursor_key() if query.cursor is not None else b"",
         revocation=revocation.jti,
+        members=shown,
     )
     revocation.settle(page.revoked)
-    shown = wants_members(query.attributes, query.excluded)
-    members = members_of_groups([g.id for g in page.groups]) if shown and page.groups else {}
+    if page.members is not None:
+        members = page.members  # read by the page statement (PostgreSQL)
+    else:
+        members = members_of_groups([g.id for g in page.groups]) if shown and page.groups else {}
     resources = [
         represent_group(group, members.get(group.id), selected=query.attributes, left_out=query.excluded)
         for group in page.groups

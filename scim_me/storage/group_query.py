@@ -11,6 +11,7 @@ before a query runs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -43,6 +44,7 @@ from scim_me.storage import filter_plans
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.grants import REVOKED_TOKEN_SQL
+from scim_me.storage.groups import Member
 from scim_me.storage.groups import StoredGroup
 from scim_me.storage.groups import display_key
 from scim_me.storage.models import Group
@@ -71,6 +73,8 @@ class GroupPage:
     # Whether the token ``search_groups`` was asked about (``revocation``) is revoked, as the page
     # statement read it; None when it read no row (or none was asked).
     revoked: bool | None = None
+    # The page's groups' members, when the page statement read them (``members``, PostgreSQL).
+    members: dict[str, list[Member]] | None = None
 
 
 def _string(column: Any, op: str, value: Any, attr: str) -> Any:
@@ -289,6 +293,7 @@ def search_groups(
     cursor: str | None = None,
     cursor_key: bytes = b"",
     revocation: str | None = None,
+    members: bool = False,
 ) -> GroupPage:
     """``limit`` groups matching ``filter`` and how many match in all: after ``offset`` (index
     paging), or, with ``cursor`` (``""`` for the first page, else a ``next_cursor`` /
@@ -307,10 +312,10 @@ def search_groups(
     if cursor is None:
         if limit <= 0:
             return GroupPage(_count(where), [])
-        groups, revoked = _rows(where, order.order_by(False), limit, offset, revocation)
+        groups, revoked, found = _rows(where, order.order_by(False), limit, offset, revocation, members)
         # A short page not past the end holds the last match: its own total, no COUNT(*).
         short = 0 < len(groups) < limit or (offset == 0 and not groups)
-        return GroupPage(offset + len(groups) if short else _count(where), groups, revoked=revoked)
+        return GroupPage(offset + len(groups) if short else _count(where), groups, revoked=revoked, members=found)
     if not cursor_key:
         raise InvalidCursorError("Cursor paging is not configured.")
     digest = query_digest("Groups", filter, sort_by.lower() if sort_by else None, "d" if descending else "a")
@@ -319,7 +324,7 @@ def search_groups(
         return GroupPage(_count(where), [])
     backwards = direction == "previous"
     condition = where if edge is None else where & order.beyond(edge, backwards)
-    groups, revoked = _rows(condition, order.order_by(backwards), limit + 1, 0, revocation)
+    groups, revoked, found = _rows(condition, order.order_by(backwards), limit + 1, 0, revocation, members)
     more = len(groups) > limit
     total = len(groups) if edge is None and not more else _count(where)
     groups = groups[:limit]
@@ -331,7 +336,7 @@ def search_groups(
             next_cursor = encode_cursor(cursor_key, digest, "next", order.edge(groups[-1]))
         if more if backwards else edge is not None:
             previous_cursor = encode_cursor(cursor_key, digest, "previous", order.edge(groups[0]))
-    return GroupPage(total, groups, next_cursor, previous_cursor, revoked)
+    return GroupPage(total, groups, next_cursor, previous_cursor, revoked, found)
 
 
 def _count(where: Any) -> int:
@@ -349,16 +354,29 @@ _COLUMNS = (
 )
 
 
+# A group's members (id, userName) in the order they were added, as JSON text: a column of the
+# page statement on PostgreSQL, where a statement of its own costs a round trip
+# (storage/groups.members_of_groups reads them on SQLite).
+_MEMBERS_POSTGRESQL = (
+    "(SELECT json_agg(json_build_array(m.user_id, mu.user_name) ORDER BY m.id)::text "
+    'FROM scim_group_members m JOIN users mu ON mu.id = m.user_id WHERE m.group_id = "t1"."id")'
+)
+
+
 def _rows(
-    where: Any, order: list[Any], limit: int, offset: int, revocation: str | None = None
-) -> tuple[list[StoredGroup], bool | None]:
+    where: Any, order: list[Any], limit: int, offset: int, revocation: str | None = None, members: bool = False
+) -> tuple[list[StoredGroup], bool | None, dict[str, list[Member]] | None]:
     """A page of groups; on PostgreSQL prepared once its text (the filter's shape) recurs, as the
     /Users page (storage/prepared.py): planning costs more than running a lookup. With
-    ``revocation`` (a token's jti) also whether that token is revoked, when a row came back."""
+    ``revocation`` (a token's jti) also whether that token is revoked, when a row came back;
+    with ``members``, on PostgreSQL, each group's members (else None: read them separately)."""
+    db = current_database()
     columns: list[Any] = list(_COLUMNS)
     if revocation is not None:
-        db = current_database()
         columns.append(peewee.SQL(REVOKED_TOKEN_SQL.replace("?", db.param), [revocation]))
+    with_members = members and not is_sqlite(db)
+    if with_members:
+        columns.append(peewee.SQL(_MEMBERS_POSTGRESQL))
     query = Group.select(*columns).where(where).order_by(*order).offset(offset).limit(limit)
     sql, params = query.sql()
     moment: Any = Group.created_at  # peewee's DateTimeField reads SQLite's text as a datetime
@@ -367,4 +385,10 @@ def _rows(
         StoredGroup(row[0], row[1], row[2], row[3], row[4], moment.python_value(row[5]), moment.python_value(row[6]))
         for row in rows
     ]
-    return groups, (bool(rows[0][7]) if revocation is not None and rows else None)
+    revoked = bool(rows[0][7]) if revocation is not None and rows else None
+    found = None
+    if with_members:
+        found = {
+            row[0]: [Member(user_id, user_name) for user_id, user_name in json.loads(row[-1] or "[]")] for row in rows
+        }
+    return groups, revoked, found

@@ -60,8 +60,9 @@ LIST_LOOKUP_BUDGET = 1
 LIST_MISS_BUDGET = 2
 LIST_PAGE_BUDGET = 2
 # /scim2/Groups?filter=members.value eq: the page (a short one: no COUNT(*)) with the token's
-# revocation, and the page's members (none when members are excluded).
-GROUP_LOOKUP_BUDGET = 2
+# revocation, and on SQLite the page's members (1; PostgreSQL reads them with the page, where a
+# statement costs a round trip; none when members are excluded).
+GROUP_LOOKUP_BUDGET = {"sqlite": 2, "postgresql": 1}
 
 
 @dataclass
@@ -228,8 +229,9 @@ def test_a_full_page_of_users_runs_two_statements(directory: Directory, query: s
     assert len(seen) <= LIST_PAGE_BUDGET, "\n".join(seen)
 
 
-@pytest.mark.parametrize(("excluded", "budget"), [("", GROUP_LOOKUP_BUDGET), ("members", GROUP_LOOKUP_BUDGET - 1)])
-def test_a_membership_lookup_of_groups(directory: Directory, excluded: str, budget: int) -> None:
+@pytest.mark.parametrize("excluded", ["", "members"])
+def test_a_membership_lookup_of_groups(directory: Directory, backend: str, excluded: str) -> None:
     url = f'/t/acme/scim2/Groups?filter=members.value eq "{directory.member_id}"&excludedAttributes={excluded}'
     seen = _counted(directory, lambda: directory.client.get(url, headers=directory.headers))
+    budget = 1 if excluded else GROUP_LOOKUP_BUDGET[backend]
     assert len(seen) <= budget, "\n".join(seen)

@@ -298,3 +298,23 @@ def test_groups_of_another_tenant_are_invisible(client, app, auth):
     ).json
     assert client.get(f"{GROUPS}/{theirs['id']}", headers=auth).status_code == 404
     assert client.get(GROUPS, headers=auth).json["totalResults"] == 0
+
+
+def test_a_listed_group_shows_its_members_as_reading_it_does(client, auth, app, tenant):
+    """The list reads the members with the page (PostgreSQL) or by a statement of their own
+    (SQLite): in the order they were added, as GET /Groups/{id}, with every attribute."""
+    people = [make_user(app, tenant, name, PASSWORD) for name in ("zed", "amy", "mo", "bea")]
+    group = create(client, auth, "Crew", [people[2], people[0]])
+    added = patch_body({"op": "add", "path": "members", "value": [member(people[3]), member(people[1])]})
+    assert client.patch(f"{GROUPS}/{group['id']}", json=added, headers=auth).status_code == 200
+    create(client, auth, "Empty")
+    single = client.get(f"{GROUPS}/{group['id']}", headers=auth).json
+    assert [m["display"] for m in single["members"]] == ["mo", "zed", "bea", "amy"]
+    listed = client.get(f'{GROUPS}?filter=displayName eq "crew"', headers=auth).json
+    assert listed["Resources"] == [single]
+    everything = client.get(f"{GROUPS}?sortBy=displayName", headers=auth).json
+    assert [g["displayName"] for g in everything["Resources"]] == ["Crew", "Empty"]
+    assert everything["Resources"][0] == single
+    assert "members" not in everything["Resources"][1]
+    bare = client.get(f'{GROUPS}?filter=displayName eq "crew"&excludedAttributes=members', headers=auth).json
+    assert "members" not in bare["Resources"][0]
