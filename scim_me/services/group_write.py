@@ -91,8 +91,9 @@ def represent_group(
     if group.external_id is not None:
         resource["externalId"] = group.external_id
     if members:
+        users = f"{base_url()}/scim2/Users/"  # user_ref's, read once for every member
         resource["members"] = [
-            {"value": m.user_id, "$ref": user_ref(m.user_id), "display": m.user_name, "type": "User"} for m in members
+            {"value": m.user_id, "$ref": users + m.user_id, "display": m.user_name, "type": "User"} for m in members
         ]
     resource["meta"] = {
         "resourceType": "Group",

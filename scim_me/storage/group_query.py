@@ -12,6 +12,7 @@ before a query runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -312,7 +313,8 @@ def search_groups(
     if cursor is None:
         if limit <= 0:
             return GroupPage(_count(where), [])
-        groups, revoked, found = _rows(where, order.order_by(False), limit, offset, revocation, members)
+        memo = (order.column.name, descending, order.nullable)
+        groups, revoked, found = _rows(where, order.order_by(False), limit, offset, revocation, members, memo)
         # A short page not past the end holds the last match: its own total, no COUNT(*).
         short = 0 < len(groups) < limit or (offset == 0 and not groups)
         return GroupPage(offset + len(groups) if short else _count(where), groups, revoked=revoked, members=found)
@@ -363,8 +365,43 @@ _MEMBERS_POSTGRESQL = (
 )
 
 
+# Page statements whose text was built once: (dialect, condition text, sort, columns) -> the
+# text, or None for a sort whose text holds parameters of its own (built per request).
+_STATEMENTS: dict[tuple[Any, ...], str | None] = {}
+
+
+def _statement(
+    db: Any, where: Any, order: list[Any], limit: int, offset: int, columns: list[Any], memo: Hashable | None
+) -> tuple[str, list[Any]]:
+    """The page's SELECT. With a condition compiled per filter shape (an SQL node,
+    storage/filter_plans.py) and ``memo`` naming the sort, its text is built by peewee once and
+    reused with this request's parameters: the columns' (a token's jti), the condition's, LIMIT
+    and OFFSET, in that order, which the first build checks."""
+    if memo is None or not isinstance(where, peewee.SQL):
+        sql, params = Group.select(*columns).where(where).order_by(*order).offset(offset).limit(limit).sql()
+        return sql, list(params)
+    column_params = [param for column in columns if isinstance(column, peewee.SQL) for param in column.params or ()]
+    expected = [*column_params, *where.params, limit, offset]
+    key = (type(db), where.sql, memo, len(columns), len(column_params))
+    if key in _STATEMENTS:
+        text = _STATEMENTS[key]
+        if text is not None:
+            return text, expected
+    sql, params = Group.select(*columns).where(where).order_by(*order).offset(offset).limit(limit).sql()
+    if len(_STATEMENTS) > 1024:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = sql if list(params) == expected else None
+    return sql, list(params)
+
+
 def _rows(
-    where: Any, order: list[Any], limit: int, offset: int, revocation: str | None = None, members: bool = False
+    where: Any,
+    order: list[Any],
+    limit: int,
+    offset: int,
+    revocation: str | None = None,
+    members: bool = False,
+    memo: Hashable | None = None,
 ) -> tuple[list[StoredGroup], bool | None, dict[str, list[Member]] | None]:
     """A page of groups; on PostgreSQL prepared once its text (the filter's shape) recurs, as the
     /Users page (storage/prepared.py): planning costs more than running a lookup. With
@@ -377,8 +414,7 @@ def _rows(
     with_members = members and not is_sqlite(db)
     if with_members:
         columns.append(peewee.SQL(_MEMBERS_POSTGRESQL))
-    query = Group.select(*columns).where(where).order_by(*order).offset(offset).limit(limit)
-    sql, params = query.sql()
+    sql, params = _statement(db, where, order, limit, offset, columns, memo)
     moment: Any = Group.created_at  # peewee's DateTimeField reads SQLite's text as a datetime
     rows = execute_statement(sql, params).fetchall()
     groups = [

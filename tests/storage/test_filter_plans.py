@@ -215,14 +215,18 @@ def test_an_invalid_filter_is_never_kept(people: tuple[int, int]) -> None:
 
 
 def test_group_lookups_by_member_and_name_share_their_shapes(people: tuple[int, int]) -> None:
-    acme, _ = people
+    acme, other = people
     kim, lee = (search_users(acme, REGISTRY, filter=f'userName eq "{n}-acme"').resources[0].id for n in ("kim", "lee"))
     create_group(acme, "Red", None, [kim])
     create_group(acme, "Blue", "ext-blue", [lee])
+    create_group(other, "Red", "ext-blue", [])  # another tenant's: never found from acme
     groups = load_group_registry(SCHEMAS)
 
     def found(text: str) -> list[str]:
-        return [group.display_name for group in search_groups(acme, groups, filter=text).groups]
+        # Twice: the second reuses the page statement's text (group_query._statement).
+        once = [group.display_name for group in search_groups(acme, groups, filter=text).groups]
+        assert [group.display_name for group in search_groups(acme, groups, filter=text).groups] == once
+        return once
 
     assert found(f'members.value eq "{kim}"') == ["Red"]
     assert found(f'members.value eq "{lee}"') == ["Blue"]
@@ -231,6 +235,10 @@ def test_group_lookups_by_member_and_name_share_their_shapes(people: tuple[int, 
     assert found('externalId eq "ext-blue"') == ["Blue"]
     assert found('externalId ne "ext-blue"') == ["Red"]
     assert filter_plans.learnt == 5  # the users lookup above, members.value, displayName, externalId eq and ne
+    other_red = search_groups(other, groups, filter='displayName eq "red"', members=True)
+    assert [(g.display_name, g.external_id) for g in other_red.groups] == [("Red", "ext-blue")]
+    by_external = search_groups(acme, groups, filter='displayName ne "x"', sort_by="externalId", limit=1, offset=1)
+    assert [g.display_name for g in by_external.groups] == ["Red"]  # no externalId: last ascending
 
 
 # Warm equals cold, for generated filters ------------------------------------------------------
