@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response
 
+from scim_me.core.projection import Selector
 from scim_me.core.projection import parse_attribute_list
 from scim_me.core.projection import project
 from scim_me.core.projection import render_wso2_emails
@@ -88,8 +89,17 @@ def render_user(
     """The user as a response shows it: projected by ``attributes`` / ``excludedAttributes``
     (RFC 7644 §3.9) and in the tenant's dialect."""
     reg = registry()
-    attributes = parse_attribute_list(selected, reg)
-    excluded = parse_attribute_list(left_out, reg)
+    return _render(user, tenant, facts, reg, parse_attribute_list(selected, reg), parse_attribute_list(left_out, reg))
+
+
+def _render(
+    user: StoredUser,
+    tenant: TenantRecord,
+    facts: UserFacts | None,
+    reg: SchemaRegistry,
+    attributes: set[Selector],
+    excluded: set[Selector],
+) -> dict[str, Any]:
     body = project(represent(user, tenant, reg, facts), reg, attributes=attributes, excluded=excluded)
     if tenant.dialect == "wso2":
         body = render_wso2_emails(body)
@@ -154,12 +164,16 @@ def user_texts(
     number = _context_number((tenant, base_url(), selected, left_out))
     cache = state().page_bodies
     texts = []
+    parsed: tuple[SchemaRegistry, set[Selector], set[Selector]] | None = None  # once per page, if needed
     for user in users:
         user_facts = facts[user.id]
         key = (number, user.id, user.version, user_facts)
         text = cache.get(key)
         if text is None:
-            text = json_text(render_user(user, tenant, user_facts, selected=selected, left_out=left_out))
+            if parsed is None:
+                reg = registry()
+                parsed = (reg, parse_attribute_list(selected, reg), parse_attribute_list(left_out, reg))
+            text = json_text(_render(user, tenant, user_facts, *parsed))
             cache.put(key, text)
         texts.append(text)
     return texts
