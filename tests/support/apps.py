@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from scim_me.config import new_master_key
+from tests.support.templates import prepare
 
 # The apps built on each database URL: their background mail senders are stopped before the
 # database goes (tests/fixtures/database.py), so no sender of an earlier test logs errors
@@ -26,6 +27,7 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
     key_file = tmp_path / "encryption.key"
     if not key_file.exists():
         key_file.write_text(new_master_key())
+    prepare(database_url)  # an empty database: a copy of one migrated once (tests/support/templates.py)
     db = open_database(database_url)
     database_proxy.initialize(db)
     with db.connection_context():
