@@ -17,6 +17,7 @@ from scim_me.storage.tenants import find_tenant
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import create_user
 from scim_me.storage.users import get_user
+from tests.support.apps import lent_rsa_key
 
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ERROR_URN = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -35,7 +36,8 @@ def make_tenant(
         if existing is not None:
             return existing
         tenant = create_tenant(name, dialect, TenantSettings(**settings))
-        create_signing_key(tenant.id, _settings(app).master_key(), alg)
+        with lent_rsa_key(_settings(app).database_url):  # a key no other live database holds
+            create_signing_key(tenant.id, _settings(app).master_key(), alg)
         return tenant
 
 

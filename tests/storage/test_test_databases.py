@@ -1,6 +1,7 @@
 """The suite's own migrated databases (tests/support/templates.py): a prepared database is at the
 latest version and holds no row but the applied steps; a PostgreSQL schema goes back to the pool
-emptied, its sequences back at their start, and one whose catalog a test changed is dropped."""
+emptied, its sequences back at their start, and one whose catalog a test changed is dropped. And
+the RSA keys make_tenant lends (tests/support/apps.py)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,29 @@ def test_a_schema_comes_back_to_the_pool_empty_and_one_changed_is_dropped(
         finally:
             conn.close()
     assert len(pool.idle) == len(idle) - 1
+
+
+def test_lent_rsa_keys_differ_within_a_database_and_return_when_it_closes(tmp_path: Path) -> None:
+    """tests/support/apps.py:lent_rsa_key, under tests/factories.py:make_tenant."""
+    from scim_me.auth.keys import public_keys
+    from tests.factories import make_tenant
+    from tests.support.apps import build_app
+    from tests.support.apps import close_apps
+
+    def moduli(app: Any, *names: str) -> list[str]:
+        tenants = [make_tenant(app, name) for name in names]
+        with app.app_context(), app.extensions["scim_me"].db.connection_context():
+            return [next(iter(public_keys(tenant.id).values()))["n"] for tenant in tenants]
+
+    first_url = f"sqlite:///{tmp_path / 'first.db'}"
+    first = build_app(first_url, tmp_path)
+    second = build_app(f"sqlite:///{tmp_path / 'second.db'}", tmp_path)
+    a, b = moduli(first, "a", "b")
+    (c,) = moduli(second, "c")
+    assert len({a, b, c}) == 3  # no two tenants of open databases share a key
+    first.extensions["scim_me"].db.close_all()
+    close_apps(first_url)
+    (d,) = moduli(second, "d")
+    assert d in {a, b}  # first's keys came back; second's c is still its own
+    second.extensions["scim_me"].db.close_all()
+    close_apps(f"sqlite:///{tmp_path / 'second.db'}")

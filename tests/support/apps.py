@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from scim_me.config import new_master_key
 from tests.support.templates import prepare
@@ -47,6 +50,36 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
 
 
 def close_apps(database_url: str) -> None:
-    """Stop the mail senders of the apps built on ``database_url`` (it is about to be dropped)."""
+    """Stop the mail senders of the apps built on ``database_url`` (it is about to be dropped);
+    the RSA keys lent to its tenants are free again."""
     for app in _BUILT.pop(database_url, []):
         app.extensions["scim_me"].mailer.stop()
+    _spare_rsa_keys.extend(_lent_rsa_keys.pop(database_url, []))
+
+
+# Generating a 2048-bit RSA key costs ~0.1 s of CPU (a third of a typical API test), and most
+# tests make a tenant or two with tests/factories.py:make_tenant, whose signing key is one. So its
+# keys are lent: a key serves one database (of those not yet closed, each holds keys of its own, so
+# two tenants or two databases a test sees never share one) and returns when that database is
+# closed (close_apps, at the end of its test or module). create_signing_key runs as in production
+# around the generation (its own tests, the CLI and the live servers still generate every key).
+_spare_rsa_keys: list[Any] = []
+_lent_rsa_keys: dict[str, list[Any]] = {}
+
+
+@contextmanager
+def lent_rsa_key(database_url: str) -> Iterator[None]:
+    """Within: the next 2048-bit RSA key joserfc generates is a lent one (see above)."""
+    from joserfc._rfc7518.rsa_key import RSABinding
+
+    generate = RSABinding.generate_private_key
+
+    def lend(size: int) -> Any:
+        if size != 2048:
+            return generate(size)
+        key = _spare_rsa_keys.pop() if _spare_rsa_keys else generate(size)
+        _lent_rsa_keys.setdefault(database_url, []).append(key)
+        return key
+
+    with patch.object(RSABinding, "generate_private_key", staticmethod(lend)):
+        yield
