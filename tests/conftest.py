@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.live_server",
     "tests.fixtures.cluster",
     "tests.fixtures.workers",
+    "tests.fixtures.routing",
 ]
