@@ -21,7 +21,6 @@ Another feature raises its own alert with :func:`raise_alert`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from scim_me.storage import alerts as store
@@ -83,36 +82,12 @@ def alert_type_for(kind: str) -> str | None:
     return "passkey_removed" if is_passkey_removal(kind) else None
 
 
-def raise_alert(
-    tenant_id: int,
-    user_id: str,
-    alert_type: str,
-    dedupe_key: str,
-    *,
-    event_id: int | None = None,
-    ip: str = "",
-    user_agent: str = "",
-    details: dict[str, Any] | None = None,
-    at: datetime | None = None,
-    action_code: str | None = None,
-    action_expires_at: datetime | None = None,
-) -> str | None:
-    """Raise an alert of ``alert_type`` once per ``dedupe_key``; its id, or None when already raised."""
+def raise_alert(tenant_id: int, user_id: str, alert_type: str, dedupe_key: str, **fields: Any) -> str | None:
+    """Raise an alert of ``alert_type`` once per ``dedupe_key``; its id, or None when already
+    raised. ``fields``: the keyword arguments of storage/alerts.py ``insert_alert``."""
     if alert_type not in TYPES:
         raise ValueError(f"unknown alert type {alert_type!r}")
-    return store.insert_alert(
-        tenant_id,
-        user_id,
-        alert_type,
-        dedupe_key,
-        event_id=event_id,
-        ip=ip,
-        user_agent=user_agent,
-        details=details,
-        at=at,
-        action_code=action_code,
-        action_expires_at=action_expires_at,
-    )
+    return store.insert_alert(tenant_id, user_id, alert_type, dedupe_key, **fields)
 
 
 def _from_event(tenant_id: int, event: EventRecord) -> None:

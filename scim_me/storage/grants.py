@@ -121,16 +121,11 @@ def access_token_grant(jti: str) -> str | None:
     return row.grant_id if row else None  # type: ignore[attr-defined]
 
 
-# The grant is consulted too: a grant revoked while one of its tokens was being recorded (a
-# replayed code racing its first redemption) must still refuse that token.
-_REVOKED_SQL = (
-    "SELECT t.revoked_at, g.revoked_at FROM oauth_access_tokens t "
-    "JOIN oauth_grants g ON g.id = t.grant_id WHERE t.jti = ?"
-)
-
-
-# The same test as a condition, for a statement that carries it (a list page read for a
-# client_credentials caller: web/guards.py ``DeferredRevocation``): true for a revoked token.
+# A token is revoked when its record or its grant says so. The grant is consulted too: a grant
+# revoked while one of its tokens was being recorded (a replayed code racing its first
+# redemption) must still refuse that token. Written as a condition so that a statement the
+# caller runs anyway can carry it (a list page read for a client_credentials caller: web/guards.py
+# ``DeferredRevocation``); is_access_token_revoked runs it alone.
 REVOKED_TOKEN_SQL = (
     "EXISTS (SELECT 1 FROM oauth_access_tokens rt JOIN oauth_grants rg ON rg.id = rt.grant_id "
     "WHERE rt.jti = ? AND (rt.revoked_at IS NOT NULL OR rg.revoked_at IS NOT NULL))"
@@ -141,8 +136,8 @@ def is_access_token_revoked(jti: str) -> bool:
     """True for a recorded token that was revoked, or whose grant was. Tokens minted outside
     the issuer (the development CLI) have no record and are governed by their expiry alone."""
     db = current_database()
-    row = db.execute_sql(_REVOKED_SQL.replace("?", db.param), (jti,)).fetchone()
-    return row is not None and (row[0] is not None or row[1] is not None)
+    row = db.execute_sql(f"SELECT {REVOKED_TOKEN_SQL}".replace("?", db.param), (jti,)).fetchone()
+    return bool(row[0])
 
 
 def refresh_token_grant(token: str) -> GrantRecord | None:
