@@ -23,11 +23,6 @@ USERS = "/t/acme/scim2/Users"
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def confidential(app, tenant):
     """A client allowed the password and client_credentials grants with every admin scope."""
     with app.extensions["scim_me"].db.connection_context():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import bearer
-from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.admin import ENTERPRISE_URN
@@ -18,11 +17,6 @@ from tests.support.admin import client_headers
 
 WSO2_URN = "urn:scim:wso2:schema"
 T = "/t/acme/scim2"
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
 
 
 @pytest.fixture

@@ -22,11 +22,6 @@ ME = "/t/acme/scim2/Me"
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(app, tenant, "kim", PASSWORD)
 

@@ -26,11 +26,6 @@ BASE = f"/t/acme{CM}/consents"
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(app, tenant, "kim", PASSWORD)
 

@@ -28,11 +28,6 @@ EXPORT = "/t/acme/api/identity/user/v1.0/me"
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(
         app,

@@ -24,11 +24,6 @@ SCHEMAS = [USER_URN, ENTERPRISE_URN, WSO2_URN]
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     # Stored deliberately out of schema order: the response must not depend on it.
     return make_user(

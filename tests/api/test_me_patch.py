@@ -26,11 +26,6 @@ def error(status: int, scim_type: str | None, detail: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(
         app,

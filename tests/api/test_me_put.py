@@ -12,7 +12,6 @@ from scim_me.core.schemas import USER_URN
 from scim_me.core.schemas import WSO2_URN
 from tests.factories import bearer
 from tests.factories import load_user
-from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.factories import scim_error
@@ -20,11 +19,6 @@ from tests.factories import scim_error
 ME = "/t/acme/scim2/Me"
 GROUPS = [{"value": "g-1", "display": "Staff"}]
 WSO2_STORED = {"accountLocked": True, "accountState": "LOCKED", "country": "LK", "dateOfBirth": "1990-01-01"}
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
 
 
 @pytest.fixture

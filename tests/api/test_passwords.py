@@ -23,11 +23,6 @@ SEED = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(app, tenant, "kim", OLD, nickName="kim-k")
 

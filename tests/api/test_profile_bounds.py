@@ -10,7 +10,6 @@ import pytest
 from scim_me.storage.tenants import update_tenant
 from tests.factories import bearer
 from tests.factories import load_user
-from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.factories import patch_body
@@ -26,11 +25,6 @@ def app(database_url, tmp_path):
     application = build_app(database_url, tmp_path, max_values_per_attribute=5, max_profile_bytes=4096)
     yield application
     application.extensions["scim_me"].db.close_all()
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
 
 
 @pytest.fixture

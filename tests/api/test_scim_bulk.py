@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.factories import make_tenant
 from tests.factories import make_user
 from tests.factories import scim_error
 from tests.support.admin import GROUP_URN
@@ -16,16 +13,6 @@ BULK = "/t/acme/scim2/Bulk"
 REQUEST_URN = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 RESPONSE_URN = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
 
 
 def bulk(*operations, **extra):

@@ -24,16 +24,6 @@ ME = "/t/acme/scim2/Me"
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
-
-
-@pytest.fixture
 def babs(app, tenant):
     return make_user(app, tenant, "bjensen", PASSWORD)
 

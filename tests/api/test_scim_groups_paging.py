@@ -8,21 +8,9 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.factories import make_tenant
 from tests.factories import make_user
-from tests.support.admin import client_headers
 
 GROUPS = "/t/acme/scim2/Groups"
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
 
 
 def _create(client, auth, name: str, **extra) -> str:

@@ -32,18 +32,8 @@ TITLE = patch_body({"op": "add", "value": {"title": "x"}})
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def admin(app, tenant):
     return make_admin(app, tenant)
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
 
 
 # RFC 7644 §3.3 example request body.

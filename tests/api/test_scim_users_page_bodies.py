@@ -21,9 +21,7 @@ from scim_me.storage.models import MfaBackupCode
 from scim_me.storage.models import UserMfa
 from scim_me.storage.tenants import update_tenant
 from tests.factories import basic
-from tests.factories import make_tenant
 from tests.factories import make_user
-from tests.support.admin import client_headers
 
 USERS = "/t/acme/scim2/Users"
 GROUPS = "/t/acme/scim2/Groups"
@@ -39,16 +37,6 @@ def app(database_url, tmp_path):
     application = build_app(database_url, tmp_path, tenant_cache_seconds=0)
     yield application
     application.extensions["scim_me"].db.close_all()
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
 
 
 def _listed(client, auth, query="count=50"):

@@ -11,22 +11,10 @@ import pytest
 
 from scim_me.core.schemas import WSO2_URN
 from tests.factories import basic
-from tests.factories import make_tenant
 from tests.factories import make_user
-from tests.support.admin import client_headers
 
 USERS = "/t/acme/scim2/Users"
 WRONG = "wrong-password-1"
-
-
-@pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
-def auth(app, tenant):
-    return client_headers(app, tenant)
 
 
 def test_a_page_shows_each_user_as_reading_it_does(app, client, tenant, auth):

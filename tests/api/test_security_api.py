@@ -26,11 +26,6 @@ T0 = datetime(2026, 11, 1, 12, 0, 0)
 
 
 @pytest.fixture
-def tenant(app):
-    return make_tenant(app, "acme")
-
-
-@pytest.fixture
 def kim(app, tenant):
     return make_user(app, tenant, "kim", PASSWORD, emails=[{"value": "kim@example.com"}])
 
