@@ -63,6 +63,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.web.converters import register_converters
     from scim_me.web.cookie_session import LazyCookieSessionInterface
     from scim_me.web.cors import register_cors
+    from scim_me.web.flask_classes import ScimMeFlask
     from scim_me.web.handlers import register_error_handlers
     from scim_me.web.proxies import TrustedProxies
 
@@ -72,7 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # Templates are package data, read through importlib (jinja2's PackageLoader), not a folder
     # next to the source: the same in a checkout, an editable install and a wheel. No static
     # folder: every route is an API operation (the Swagger UI assets are one, api/docs).
-    app = Flask(__name__, template_folder=None, static_folder=None)
+    app = ScimMeFlask(__name__, template_folder=None, static_folder=None)
     register_converters(app)  # before any route: no path parameter reaches a view unchecked
     app.jinja_loader = PackageLoader("scim_me", "templates")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
