@@ -83,6 +83,7 @@ SCIM_JSON = "application/scim+json"
 # Scenario names (the keys of results.json and of the README table).
 BARE = "bare Flask GET"
 BARE_AGAIN = "bare Flask GET, again"  # after scim-me on SQLite: the baseline is the mean of both
+BARE_WRITE = "bare Flask PATCH, one durable SQLite write"  # the floor of any durable PATCH (bench/bare_app.py)
 S2_GET = "scim2-server GET /Me"
 S2_PATCH = "scim2-server PATCH /Me"
 GET = "scim-me GET /Me"
@@ -376,9 +377,16 @@ def patch_body(value: str) -> str:
 def measure_bare(bench: Bench, workdir: Path, name: str = BARE) -> None:
     port = free_port()
     print("bare Flask route:", file=sys.stderr, flush=True)
-    with Server("bench.bare_app:app", port, dict(os.environ), workdir / f"gunicorn-bare-{port}.log"):
+    env = {**os.environ, "BENCH_BARE_DB": str(workdir / f"bare-{port}.db")}
+    with Server("bench.bare_app:app", port, env, workdir / f"gunicorn-bare-{port}.log"):
         url = f"http://127.0.0.1:{port}/me"
         bench.scenario(name, "bare", Load(url), probe("GET", url))
+        if name == BARE:
+            bench.scenario(
+                BARE_WRITE, "bare",
+                Load(url, "PATCH", script=PATCH_LUA, env={"BENCH_TOKEN": "unused"}),
+                probe("PATCH", url, data=patch_body("probe"), headers={"Content-Type": SCIM_JSON}),
+            )  # fmt: skip
 
 
 def measure_scim2_server(bench: Bench, workdir: Path) -> None:

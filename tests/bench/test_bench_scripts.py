@@ -38,6 +38,7 @@ def test_http_benchmark_runs_every_scenario(tmp_path: Path) -> None:
     names = {row["name"] for row in doc["results"]}
     assert {
         "bare Flask GET",
+        "bare Flask PATCH, one durable SQLite write",
         "scim2-server GET /Me",
         "scim2-server PATCH /Me",
         "scim-me GET /Me",
