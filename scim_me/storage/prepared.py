@@ -1,4 +1,4 @@
-"""Run a generated statement, prepared on PostgreSQL once its text recurs.
+"""Run a generated or hot statement, prepared on PostgreSQL once its text recurs.
 
 PostgreSQL plans every statement it is sent unless the statement is prepared. A /scim2/Users
 page statement (the filter's subqueries, the facts joined per user) takes longer to plan
@@ -40,9 +40,10 @@ def _numbered(sql: str, param: str) -> str:
     return "".join(f"{part}${index}" if index < len(parts) else part for index, part in enumerate(parts, 1))
 
 
-def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> Any:
+def execute(sql: str, params: list[Any] | tuple[Any, ...], *, recurring: bool = False) -> Any:
     """Run ``sql`` (the database's placeholders, none inside string literals) with ``params``;
-    the cursor."""
+    the cursor. ``recurring``: a statement known to come back (a fixed text on a hot path) is
+    prepared the first time it is seen."""
     db = current_database()
     if is_sqlite(db) or db.in_transaction():
         # In a transaction a PREPARE that failed would abort it: there, send as is.
@@ -55,6 +56,8 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> Any:
         name = statements.get(sql)
         if name is None:
             statements[sql] = _SEEN
+            if recurring:
+                name = _SEEN
         statements.move_to_end(sql)
         evicted = []
         while len(statements) > LIMIT:
@@ -66,7 +69,7 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...]) -> Any:
     if name is None or name is _PLAIN:
         return db.execute_sql(sql, params)
     if name is _SEEN:
-        name = f"scim_me_page_{next(_names)}"
+        name = f"scim_me_statement_{next(_names)}"
         try:
             db.execute_sql(f"PREPARE {name} AS {_numbered(sql, db.param)}")
         except peewee.DatabaseError:  # e.g. a parameter whose type PostgreSQL cannot infer

@@ -30,6 +30,7 @@ from scim_me.storage.db import execute_write
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import User
+from scim_me.storage.prepared import execute as execute_statement
 
 _UNCHANGED: Any = object()
 ID_LENGTH = 36  # users.id is varchar(36), a UUID
@@ -255,7 +256,12 @@ def update_user(
         params += [password_hash, written]
     params += [current.id, current.tenant_id, current.version]
     sql = _update_sql(with_search, password_hash is not _UNCHANGED, db.param)
-    changed = execute_write(sql, params, db).rowcount
+    if is_sqlite(db):
+        changed = execute_write(sql, params, db).rowcount
+    else:
+        # PostgreSQL would plan it on every write (~0.09 ms of a 0.5 ms statement): prepared on
+        # each connection's first write (storage/prepared.py), unless inside a transaction.
+        changed = execute_statement(sql, params, recurring=True).rowcount
     if changed != 1:
         return None
     return StoredUser(
