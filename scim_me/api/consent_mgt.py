@@ -264,8 +264,9 @@ def list_consents() -> Response:
     subject = _subject_of_listing(principal)
     if subject is None:
         return json_response([])
-    receipts = store.list_receipts(
+    receipts = store.list_receipt_summaries(
         principal.tenant.id,
+        principal.tenant.name,
         subject,
         state=state,
         service=request.args.get("service") or None,

@@ -109,6 +109,21 @@ class Receipt:
     services: tuple[ConsentedService, ...]
 
 
+@dataclass(frozen=True)
+class ReceiptSummary:
+    """What one item of ``GET /consents`` shows: the receipt's own fields and its first service."""
+
+    id: str
+    pii_principal_id: str
+    tenant_domain: str
+    language: str
+    state: str  # as stored: ACTIVE or REVOKED
+    expires_at: datetime | None
+    first_service: str | None
+    first_display_name: str | None
+    first_description: str | None
+
+
 def epoch_ms(value: datetime) -> int:
     """Naive UTC (the stored form) to epoch milliseconds."""
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
@@ -118,7 +133,7 @@ def from_epoch_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC).replace(tzinfo=None)
 
 
-def effective_state(receipt: Receipt, now: datetime) -> str:
+def effective_state(receipt: Receipt | ReceiptSummary, now: datetime) -> str:
     """REVOKED stays REVOKED; an ACTIVE receipt past its expiry reports EXPIRED."""
     if receipt.state == ACTIVE and receipt.expires_at is not None and receipt.expires_at <= now:
         return EXPIRED
@@ -226,17 +241,17 @@ def receipt_document(receipt: Receipt, now: datetime) -> dict[str, Any]:
     return body
 
 
-def receipt_summary(receipt: Receipt, now: datetime) -> dict[str, Any]:
+def receipt_summary(receipt: ReceiptSummary, now: datetime) -> dict[str, Any]:
     """One item of ``GET /consents`` (note the spelling ``consentReceiptID`` there)."""
-    first = receipt.services[0] if receipt.services else None
+    listed = receipt.first_service is not None
     body: dict[str, Any] = {
         "consentReceiptID": receipt.id,
         "language": receipt.language,
         "piiPrincipalId": receipt.pii_principal_id,
         "tenantDomain": receipt.tenant_domain,
         "state": effective_state(receipt, now),
-        "spDisplayName": (first.display_name or first.service) if first else None,
-        "spDescription": first.description if first else None,
+        "spDisplayName": (receipt.first_display_name or receipt.first_service) if listed else None,
+        "spDescription": receipt.first_description if listed else None,
     }
     if receipt.expires_at is not None:
         body["expiryTime"] = epoch_ms(receipt.expires_at)

@@ -439,19 +439,22 @@ def _state_filter(query: Any, state: str | None, at: datetime) -> Any:
     return query
 
 
-def list_receipts(
+def _receipt_page(
     tenant_id: int,
     user_id: str,
-    *,
-    state: str | None = None,
-    service: str | None = None,
-    sp_tenant_domain: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[Receipt]:
-    """The user's receipts, newest first, with the filters of ``GET /consents``."""
-    at = now()
-    query = _state_filter(_receipt_query(tenant_id).where(ConsentReceipt.user == user_id), state, at)
+    state: str | None,
+    service: str | None,
+    sp_tenant_domain: str | None,
+    limit: int,
+    offset: int,
+    *columns: Any,
+) -> Any:
+    """The query of a page of the user's receipts, newest first, with the filters of ``GET /consents``."""
+    query = _state_filter(
+        ConsentReceipt.select(*columns).where((ConsentReceipt.tenant == tenant_id) & (ConsentReceipt.user == user_id)),
+        state,
+        now(),
+    )
     if service is not None or sp_tenant_domain is not None:
         services = ConsentReceiptService.select(ConsentReceiptService.receipt)
         if service is not None:
@@ -459,8 +462,65 @@ def list_receipts(
         if sp_tenant_domain is not None:
             services = services.where(ConsentReceiptService.tenant_domain == sp_tenant_domain)
         query = query.where(ConsentReceipt.id.in_(services))
-    rows = list(query.order_by(ConsentReceipt.created_at.desc(), ConsentReceipt.id).limit(limit).offset(offset))
-    return _assemble(tenant_id, rows)
+    return query.order_by(ConsentReceipt.created_at.desc(), ConsentReceipt.id).limit(limit).offset(offset)
+
+
+def list_receipt_summaries(
+    tenant_id: int,
+    tenant_name: str,
+    user_id: str,
+    *,
+    state: str | None = None,
+    service: str | None = None,
+    sp_tenant_domain: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[core.ReceiptSummary]:
+    """A page of the user's receipts as ``GET /consents`` shows them, newest first: each with its
+    first service only, in two statements whatever the page holds (full receipts take eight)."""
+    r = ConsentReceipt
+    rows = list(
+        _receipt_page(
+            tenant_id,
+            user_id,
+            state,
+            service,
+            sp_tenant_domain,
+            limit,
+            offset,
+            r.id,
+            r.pii_principal_id,
+            r.language,
+            r.state,
+            r.expires_at,
+        ).tuples()
+    )
+    if not rows:
+        return []
+    first: dict[str, tuple[str, str | None, str | None]] = {}
+    s = ConsentReceiptService
+    services: Any = (  # tuples: (receipt id, service, display name, description)
+        s.select(s.receipt, s.service, s.display_name, s.description)
+        .where(s.receipt.in_([row[0] for row in rows]))
+        .order_by(s.receipt, s.position)
+        .tuples()
+    )
+    for receipt_id, name, display_name, description in services:
+        first.setdefault(receipt_id, (name, display_name, description))
+    return [
+        core.ReceiptSummary(
+            id=receipt_id,
+            pii_principal_id=principal_id,
+            tenant_domain=tenant_name,
+            language=language,
+            state=stored_state,
+            expires_at=expires_at,
+            first_service=first.get(receipt_id, (None, None, None))[0],
+            first_display_name=first.get(receipt_id, (None, None, None))[1],
+            first_description=first.get(receipt_id, (None, None, None))[2],
+        )
+        for receipt_id, principal_id, language, stored_state, expires_at in rows
+    ]
 
 
 def get_receipt(tenant_id: int, receipt_id: str) -> Receipt | None:

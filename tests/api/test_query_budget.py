@@ -72,6 +72,7 @@ class Busy:
     headers: dict[str, str]
     refresh_token: str
     spa_client_id: str
+    consent_metadata: Any
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def busy(app: Any, client: Any) -> Busy:
     )
     assert held.status_code == 200, held.json
     assert client.get(f"{API}/email-change", headers=auth).status_code == 200
-    return Busy(app, client, auth, signed.refresh_token, spa.client_id)
+    return Busy(app, client, auth, signed.refresh_token, spa.client_id, meta)
 
 
 def _statements(busy: Busy, send: Any) -> list[str]:
@@ -235,3 +236,25 @@ def test_a_membership_lookup_of_groups(directory: Directory, backend: str, exclu
     seen = _counted(directory, lambda: directory.client.get(url, headers=directory.headers))
     budget = 1 if excluded else GROUP_LOOKUP_BUDGET[backend]
     assert len(seen) <= budget, "\n".join(seen)
+
+
+# GET /consents (My Account's consent list): the caller (1), the page of receipts (1) and their
+# services, of which each item shows the first (1), whatever the page holds.
+CONSENT_LIST_BUDGET = 3
+
+
+def test_the_consent_list_runs_three_statements_whatever_it_holds(busy: Busy) -> None:
+    meta = busy.consent_metadata
+    two = consent_request(meta, service="first-app")
+    second = {**two["services"][0], "service": "second-app", "serviceDisplayName": "Second App"}
+    two["services"] = [{**two["services"][0], "serviceDisplayName": None}, second]
+    for body in (two, consent_request(meta, service="other-app")):
+        given = busy.client.post(f"/t/acme{CM}/consents", json=body, headers=busy.headers)
+        assert given.status_code == 200, given.json
+    listing = f"/t/acme{CM}/consents"
+    seen = _statements(busy, lambda: busy.client.get(listing, headers=busy.headers))
+    assert len(seen) <= CONSENT_LIST_BUDGET, "\n".join(seen)
+    items = busy.client.get(listing, headers=busy.headers).json
+    assert len(items) == 3
+    # The first service names the item; without a display name, its service name does.
+    assert {item["spDisplayName"] for item in items} == {"My App", "first-app"}
