@@ -59,6 +59,7 @@ from scim_me.storage.grants import create_grant
 from scim_me.storage.grants import expiry
 from scim_me.storage.grants import find_grant
 from scim_me.storage.grants import is_access_token_revoked
+from scim_me.storage.grants import new_grant
 from scim_me.storage.grants import record_tokens
 from scim_me.storage.grants import refresh_token_grant
 from scim_me.storage.grants import revoke_access_token
@@ -376,11 +377,14 @@ def _generate(
         scope = admin_scopes_for(user.profile, tenant.settings.admin_role, scope)
     grant: GrantRecord | None = g.get("oauth_grant")
     code = g.get("oauth_code")
-    if grant is None:
-        session_id = code.session_id if code is not None else None
-        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "", session_id)
-        if code is not None:
-            link_grant(code.code_hash, grant.id)
+    unstored: GrantRecord | None = None
+    if grant is None and code is not None:
+        # Stored at once: a replay of the code must find the grant it produced to revoke it.
+        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "", code.session_id)
+        link_grant(code.code_hash, grant.id)
+    elif grant is None:
+        # Stored with its tokens below: one durable commit for the request, and never a grant without one.
+        grant = unstored = new_grant(tenant.id, client.record.id, user.id if user else None, scope or "")
     lifetime = s.access_token_lifetime
     jti = secrets.token_urlsafe(24)
     extra: dict[str, Any] = {"grant_type": grant_type, "jti": jti}
@@ -413,6 +417,7 @@ def _generate(
         expiry(lifetime),
         refresh_token,
         refresh_expiry(grant, s) if refresh_token else None,
+        unstored=unstored,
     )
     token: dict[str, Any] = {
         "access_token": access_token,

@@ -61,20 +61,42 @@ def _grant(row: OAuthGrant) -> GrantRecord:
     )
 
 
+def new_grant(
+    tenant_id: int, client_pk: int, user_id: str | None, scope: str, session_id: str | None = None
+) -> GrantRecord:
+    """A grant as :func:`create_grant` stores it, not stored yet: :func:`record_tokens` stores it
+    with its first tokens, in one transaction (one durable commit per token request)."""
+    return GrantRecord(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        client_pk=client_pk,
+        user_id=user_id,
+        scope=scope,
+        session_id=session_id,
+        revoked=False,
+        created_at=now(),
+    )
+
+
+def _insert_grant(grant: GrantRecord) -> None:
+    OAuthGrant.create(
+        id=grant.id,
+        tenant=grant.tenant_id,
+        client=grant.client_pk,
+        user=grant.user_id,
+        session_id=grant.session_id,
+        scope=grant.scope,
+        created_at=grant.created_at,
+    )
+
+
 def create_grant(
     tenant_id: int, client_pk: int, user_id: str | None, scope: str, session_id: str | None = None
 ) -> GrantRecord:
+    grant = new_grant(tenant_id, client_pk, user_id, scope, session_id)
     with write_transaction():
-        row = OAuthGrant.create(
-            id=str(uuid.uuid4()),
-            tenant=tenant_id,
-            client=client_pk,
-            user=user_id,
-            session_id=session_id,
-            scope=scope,
-            created_at=now(),
-        )
-    return _grant(row)
+        _insert_grant(grant)
+    return grant
 
 
 def find_grant(grant_id: str) -> GrantRecord | None:
@@ -83,10 +105,19 @@ def find_grant(grant_id: str) -> GrantRecord | None:
 
 
 def record_tokens(
-    grant_id: str, jti: str, access_expires: datetime, refresh_token: str | None, refresh_expires: datetime | None
+    grant_id: str,
+    jti: str,
+    access_expires: datetime,
+    refresh_token: str | None,
+    refresh_expires: datetime | None,
+    *,
+    unstored: GrantRecord | None = None,
 ) -> None:
-    """Remember an issued access token (and its refresh token, by digest) under the grant."""
+    """Remember an issued access token (and its refresh token, by digest) under the grant; with
+    ``unstored`` (from :func:`new_grant`), store that grant first, in the same transaction."""
     with write_transaction():
+        if unstored is not None:
+            _insert_grant(unstored)
         OAuthAccessToken.create(jti=jti, grant=grant_id, expires_at=access_expires)
         if refresh_token is not None and refresh_expires is not None:
             OAuthRefreshToken.create(

@@ -4,13 +4,17 @@ both backends; the access tokens are the ones /scim2/Me accepts."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
 from scim_me.storage.clients import create_client
+from scim_me.storage.grants import access_token_grant
+from scim_me.storage.grants import find_grant
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.support.statements import count_statements
 
 PASSWORD = "correct-horse-9"
 TOKEN = "/t/acme/oauth2/token"
@@ -367,3 +371,19 @@ def test_without_a_secret_the_answer_names_both_causes(client, kim, postman):
     nothing = _password_grant(client, {})
     assert nothing.status_code == 401
     assert "send the client's credentials" in nothing.json["error_description"]
+
+
+def test_a_new_grant_is_stored_with_its_tokens_in_one_transaction(app, client, postman):
+    """One durable commit per client_credentials request: the grant and its token together, so no
+    grant is stored without a token, and the request waits for one flush, not two. (The password
+    grant has the sign-in's own writes besides: the throttle and the security event.)"""
+    _, auth = postman
+    begins: list[str] = []
+    with count_statements(app, begins):
+        response = client.post(TOKEN, data={"grant_type": "client_credentials"}, headers=auth)
+    assert response.status_code == 200, response.json
+    assert len(begins) == 1, begins
+    claims = json.loads(base64.urlsafe_b64decode(response.json["access_token"].split(".")[1] + "=="))
+    with app.extensions["scim_me"].db.connection_context():
+        grant_id = access_token_grant(claims["jti"])
+        assert grant_id is not None and find_grant(grant_id) is not None

@@ -17,13 +17,17 @@ _TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE
 
 
 class _CountingCursor:
-    def __init__(self, cursor: Any, seen: list[str]) -> None:
+    def __init__(self, cursor: Any, seen: list[str], begins: list[str] | None = None) -> None:
         self._cursor = cursor
         self._seen = seen
+        self._begins = begins
 
     def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        if not _TRANSACTION_CONTROL.match(sql):
+        control = _TRANSACTION_CONTROL.match(sql)
+        if not control:
             self._seen.append(sql)
+        elif self._begins is not None and control.group(1).upper() == "BEGIN":
+            self._begins.append(sql)
         return self._cursor.execute(sql, *args, **kwargs)
 
     def executemany(self, sql: str, *args: Any, **kwargs: Any) -> Any:
@@ -38,14 +42,15 @@ class _CountingCursor:
 
 
 @contextmanager
-def count_statements(app: Any) -> Iterator[list[str]]:
-    """Within the block, every statement ``app``'s database runs is appended to the list."""
+def count_statements(app: Any, begins: list[str] | None = None) -> Iterator[list[str]]:
+    """Within the block, every statement ``app``'s database runs is appended to the list, and
+    each transaction it begins (a durable commit each) to ``begins`` when given."""
     db = app.extensions["scim_me"].db
     seen: list[str] = []
     real_cursor = db.cursor
 
     def cursor(*args: Any, **kwargs: Any) -> Any:
-        return _CountingCursor(real_cursor(*args, **kwargs), seen)
+        return _CountingCursor(real_cursor(*args, **kwargs), seen, begins)
 
     db.cursor = cursor
     try:
