@@ -497,7 +497,7 @@ def list_receipt_summaries(
     )
     if not rows:
         return []
-    first: dict[str, tuple[str, str | None, str | None]] = {}
+    first: dict[str, tuple[str | None, str | None, str | None]] = {}
     s = ConsentReceiptService
     services: Any = (  # tuples: (receipt id, service, display name, description)
         s.select(s.receipt, s.service, s.display_name, s.description)
@@ -507,20 +507,23 @@ def list_receipt_summaries(
     )
     for receipt_id, name, display_name, description in services:
         first.setdefault(receipt_id, (name, display_name, description))
-    return [
-        core.ReceiptSummary(
-            id=receipt_id,
-            pii_principal_id=principal_id,
-            tenant_domain=tenant_name,
-            language=language,
-            state=stored_state,
-            expires_at=expires_at,
-            first_service=first.get(receipt_id, (None, None, None))[0],
-            first_display_name=first.get(receipt_id, (None, None, None))[1],
-            first_description=first.get(receipt_id, (None, None, None))[2],
+    summaries = []
+    for receipt_id, principal_id, language, stored_state, expires_at in rows:
+        name, display_name, description = first.get(receipt_id, (None, None, None))
+        summaries.append(
+            core.ReceiptSummary(
+                id=receipt_id,
+                pii_principal_id=principal_id,
+                tenant_domain=tenant_name,
+                language=language,
+                state=stored_state,
+                expires_at=expires_at,
+                first_service=name,
+                first_display_name=display_name,
+                first_description=description,
+            )
         )
-        for receipt_id, principal_id, language, stored_state, expires_at in rows
-    ]
+    return summaries
 
 
 def get_receipt(tenant_id: int, receipt_id: str) -> Receipt | None:
