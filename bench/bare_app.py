@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from typing import Any
 
 from flask import Flask
@@ -57,7 +58,15 @@ def _database() -> tuple[sqlite3.Connection, int, int]:
     if not _store:
         path = os.environ.get("BENCH_BARE_DB") or os.path.join(tempfile.gettempdir(), "scim-me-bench-bare.db")
         conn = sqlite3.connect(path, isolation_level=None, timeout=10)
-        conn.execute("PRAGMA journal_mode=WAL")
+        deadline = time.monotonic() + 10
+        while True:
+            try:  # both workers may set up a new file at once; switching to WAL is not busy-waited
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, profile TEXT, version INTEGER)")
         conn.execute("INSERT OR IGNORE INTO users VALUES (?, ?, 1)", (USER["id"], json.dumps(USER)))
