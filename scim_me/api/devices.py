@@ -30,6 +30,7 @@ from scim_me.web.pages import page
 from scim_me.web.rest import empty
 from scim_me.web.rest import json_response
 from scim_me.web.rest import self_service_caller
+from scim_me.web.sections import Subject
 from scim_me.web.sections import register_export_section
 from scim_me.web.sections import register_overview_section
 
@@ -112,8 +113,8 @@ def _export_devices(tenant_id: int, user_id: str) -> list[dict[str, Any]]:
     return [represent_device(d) for d in store.list_devices(tenant_id, user_id)]
 
 
-def _overview_devices(tenant_id: int, user_id: str) -> dict[str, Any]:
-    return {"trusted": len(store.list_devices(tenant_id, user_id))}
+def _overview_devices(subject: Subject) -> dict[str, Any]:
+    return {"trusted": len(store.list_devices(subject.tenant.id, subject.user.id))}
 
 
 register_export_section("trustedDevices", _export_devices)

@@ -324,5 +324,5 @@ def _scim_attributes(tenant: TenantRecord, user: StoredUser, facts: UserFacts) -
 
 
 register_export_section("mfa", _summary)
-register_overview_section("mfa", _summary)
+register_overview_section("mfa", lambda subject: _summary(subject.tenant.id, subject.user.id))
 register_user_attributes("mfa", _scim_attributes)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -45,7 +44,10 @@ from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.guards import require_user
 from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.principal import unauthorized
 from scim_me.web.rest import json_response
+from scim_me.web.sections import OverviewSection
+from scim_me.web.sections import Subject
 from scim_me.web.sections import overview_sections
 
 bp = Blueprint("security", __name__)
@@ -91,17 +93,16 @@ def _caller() -> tuple[int, str]:
 # --- overview ---------------------------------------------------------------------------------
 
 
-def _password_section(tenant_id: int, user_id: str) -> Any:
+def _password_section(subject: Subject) -> Any:
     """A fallback; the account feature (services/password_state.py) registers the real ``password``
     section (last change, expiry, lock), with the same key names."""
-    user = get_user(tenant_id, user_id)
-    if user is None:
-        return None
+    user = subject.user
     expiry = (user.profile.get(WSO2_URN) or {}).get("passwordExpiryTime")
     return {"lastChanged": iso_or_none(user.password_changed_at), "expiryTime": expiry}
 
 
-def _sessions_section(tenant_id: int, user_id: str) -> Any:
+def _sessions_section(subject: Subject) -> Any:
+    tenant_id, user_id = subject.tenant.id, subject.user.id
     active = (
         UserSession.select()
         .where((UserSession.tenant == tenant_id) & (UserSession.user == user_id) & UserSession.ended_at.is_null())
@@ -110,7 +111,8 @@ def _sessions_section(tenant_id: int, user_id: str) -> Any:
     return {"active": int(active)}
 
 
-def _alerts_section(tenant_id: int, user_id: str) -> Any:
+def _alerts_section(subject: Subject) -> Any:
+    tenant_id, user_id = subject.tenant.id, subject.user.id
     days = settings().security_alert_window_days
     since = now() - timedelta(days=days)
     recent = count_events(tenant_id, user_id, kinds=ALERT_KINDS, since=since)
@@ -123,35 +125,30 @@ def _alerts_section(tenant_id: int, user_id: str) -> Any:
     }
 
 
-def _email_section(tenant_id: int, user_id: str) -> Any:
-    user = get_user(tenant_id, user_id)
-    if user is None:
-        return None
-    wso2 = user.profile.get(WSO2_URN) or {}
+def _email_section(subject: Subject) -> Any:
+    profile = subject.user.profile
+    wso2 = profile.get(WSO2_URN) or {}
     # The pending change's own row, not pendingEmails: an expired change is not pending any more.
-    change = find_for_user(tenant_id, user_id)
+    change = find_for_user(subject.tenant.id, subject.user.id)
     live = change is not None and change.expires_at > now()
     return {
-        "address": primary_email(user.profile),
+        "address": primary_email(profile),
         "verified": bool(wso2.get("emailVerified", False)),
         "pending": change.change.address if change is not None and live else None,
         "pendingExpiryTime": iso_or_none(change.expires_at) if change is not None and live else None,
     }
 
 
-def _mfa_section(tenant_id: int, user_id: str) -> Any:
+def _mfa_section(subject: Subject) -> Any:
     """A fallback from the SCIM view; the MFA feature (api/mfa.py) registers the real ``mfa``
     section, with the same two keys and more."""
-    user = get_user(tenant_id, user_id)
-    if user is None:
-        return None
-    wso2 = user.profile.get(WSO2_URN) or {}
+    wso2 = subject.user.profile.get(WSO2_URN) or {}
     totp = str(wso2.get("totpEnabled", "false")).lower() == "true"
     backup = str(wso2.get("backupCodeEnabled", "false")).lower() == "true"
     return {"totpEnabled": totp, "backupCodeEnabled": backup}
 
 
-BUILT_IN: dict[str, Callable[[int, str], Any]] = {
+BUILT_IN: dict[str, OverviewSection] = {
     "alerts": _alerts_section,
     "email": _email_section,
     "mfa": _mfa_section,
@@ -162,11 +159,18 @@ BUILT_IN: dict[str, Callable[[int, str], Any]] = {
 
 @bp.get("/api/users/v1/me/security")
 def security_overview() -> Response:
-    tenant_id, user_id = _caller()
+    principal = authenticate(current_tenant())
+    require_scope(principal, LOGIN_SCOPE)
+    user_id = require_user(principal)
+    # The user row and facts authentication read (the caller statement) serve every section.
+    user = principal.user if principal.user is not None else get_user(principal.tenant.id, user_id)
+    if user is None:
+        raise unauthorized("The token's user does not exist.")
+    subject = Subject(principal.tenant, user, principal.facts if principal.user is not None else None)
     sections = {**BUILT_IN, **overview_sections()}
     body: dict[str, Any] = {"userId": user_id}
     for name in sorted(sections):
-        body[name] = sections[name](tenant_id, user_id)
+        body[name] = sections[name](subject)
     return json_response(body)
 
 

@@ -290,4 +290,4 @@ def _summary(tenant_id: int, user_id: str) -> dict[str, Any]:
 
 
 register_export_section("passkeys", _summary)
-register_overview_section("passkeys", _summary)
+register_overview_section("passkeys", lambda subject: _summary(subject.tenant.id, subject.user.id))

@@ -19,14 +19,13 @@ from scim_me.storage.grants import access_token_grant
 from scim_me.storage.grants import find_grant
 from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
-from scim_me.storage.tenants import get_tenant
 from scim_me.storage.throttle import LockState
 from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
-from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.web.context import settings
 from scim_me.web.principal import Principal
+from scim_me.web.sections import Subject
 from scim_me.web.sections import register_overview_section
 from scim_me.web.sections import register_user_attributes
 
@@ -76,11 +75,13 @@ def after_password_change(
     return ended
 
 
-def password_summary(tenant: TenantRecord, user: StoredUser) -> dict[str, Any]:
+def password_summary(tenant: TenantRecord, user: StoredUser, lock: LockState | None = None) -> dict[str, Any]:
+    """The password's state; ``lock`` as read with the user (storage/caller.py), else read now."""
     policy = policy_for(tenant.settings, settings())
     expires = expiry_time(user.password_changed_at, policy)
     current = now()
-    lock = lock_state(tenant.id, user.user_name, current)
+    if lock is None:
+        lock = lock_state(tenant.id, user.user_name, current)
     return {
         "lastChanged": _iso(user.password_changed_at),
         "expiryTime": _iso(expires),
@@ -108,12 +109,8 @@ def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockS
     return attributes
 
 
-def _overview(tenant_id: int, user_id: str) -> Any:
-    tenant = get_tenant(tenant_id)
-    user = get_user(tenant_id, user_id)
-    if tenant is None or user is None:
-        return None
-    return password_summary(tenant, user)
+def _overview(subject: Subject) -> Any:
+    return password_summary(subject.tenant, subject.user, subject.facts.lock if subject.facts else None)
 
 
 def _scim_attributes(tenant: TenantRecord, user: StoredUser, facts: UserFacts) -> dict[str, dict[str, Any]]:

@@ -5,22 +5,37 @@ The data export (``GET /api/identity/user/v1.0/me``) and the security overview
 feature registers a section here when its blueprint module is imported, so neither view imports
 the features and a new feature adds its section without touching them.
 
-A section is a function ``(tenant_id, user_id) -> JSON-able value``; it must never return a
-secret (hashes, TOTP seeds, tokens).
+An export section is a function ``(tenant_id, user_id) -> JSON-able value``; an overview section
+takes the :class:`Subject` instead: the caller's tenant, user row and facts as authentication
+read them, so it reads again only what they do not hold. Neither may return a secret (hashes,
+TOTP seeds, tokens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from scim_me.storage.caller import UserFacts
+from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 
+
+@dataclass(frozen=True)
+class Subject:
+    """The account a security overview describes, as the request's authentication read it."""
+
+    tenant: TenantRecord
+    user: StoredUser
+    facts: UserFacts | None  # None when authentication did not read them (HTTP Basic)
+
+
 Section = Callable[[int, str], Any]
+OverviewSection = Callable[[Subject], Any]
 
 _EXPORT: dict[str, Section] = {}
-_OVERVIEW: dict[str, Section] = {}
+_OVERVIEW: dict[str, OverviewSection] = {}
 # Computed, read-only attributes of the user's SCIM view (e.g. ``urn:scim:wso2:schema``
 # totpEnabled): ``(tenant, user, facts) -> {schema URN: {attribute: value}}``, dialect-aware.
 # They run on every GET and PATCH of /Me, so they compute from the user row and the facts read
@@ -35,7 +50,7 @@ def register_export_section(name: str, section: Section) -> None:
     _EXPORT[name] = section
 
 
-def register_overview_section(name: str, section: Section) -> None:
+def register_overview_section(name: str, section: OverviewSection) -> None:
     """Add ``name`` to the security overview."""
     _OVERVIEW[name] = section
 
@@ -44,7 +59,7 @@ def export_sections() -> dict[str, Section]:
     return dict(sorted(_EXPORT.items()))
 
 
-def overview_sections() -> dict[str, Section]:
+def overview_sections() -> dict[str, OverviewSection]:
     return dict(sorted(_OVERVIEW.items()))
 
 

@@ -15,6 +15,7 @@ from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
 from scim_me.storage.events import list_events
 from scim_me.storage.mfa import get_state
+from scim_me.web.sections import Subject
 from scim_me.web.sections import export_sections
 from scim_me.web.sections import overview_sections
 from tests.factories import assert_wso2_error
@@ -379,8 +380,11 @@ def test_sections_hold_state_and_no_secret(app: Any, client: Any) -> None:
     with time_machine.travel(at, tick=False):
         secret = _enrol(client, auth, at)
     codes = client.post(f"{ME}/backup-codes", headers=auth).json["backupCodes"]
-    for sections in (export_sections(), overview_sections()):
-        summary = _with_db(app, sections["mfa"], tenant.id, user.id)
+    overview = overview_sections()["mfa"]
+    for summary in (
+        _with_db(app, export_sections()["mfa"], tenant.id, user.id),
+        _with_db(app, overview, Subject(tenant, user, None)),
+    ):
         assert summary["totpEnabled"] is True and summary["remainingBackupCodesCount"] == 10
         text = repr(summary)
         assert secret not in text and not any(code in text for code in codes)

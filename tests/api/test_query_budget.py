@@ -258,3 +258,22 @@ def test_the_consent_list_runs_three_statements_whatever_it_holds(busy: Busy) ->
     assert len(items) == 3
     # The first service names the item; without a display name, its service name does.
     assert {item["spDisplayName"] for item in items} == {"My App", "first-app"}
+
+
+# GET /api/users/v1/me/security: the caller (1); then each section reads what the caller statement
+# did not: alerts (recent events, unacknowledged alerts: 2), trusted devices (1), the pending
+# e-mail change (1), MFA (its state, the backup codes and the unused ones: 3), passkeys (count
+# and list: 2) and sessions (1). The user row, the tenant and the account lock come with the caller.
+SECURITY_OVERVIEW_BUDGET = 11
+
+
+def test_the_security_overview_reads_the_user_once(busy: Busy) -> None:
+    seen = _statements(busy, lambda: busy.client.get(f"{API}/security", headers=busy.headers))
+    assert len(seen) <= SECURITY_OVERVIEW_BUDGET, "\n".join(seen)
+    again = [
+        sql for sql in seen[1:] if "FROM users WHERE id" in sql or 'FROM "tenants"' in sql or "login_throttles" in sql
+    ]
+    assert not again, "\n".join(again)  # the user row, the tenant and the lock: read by the caller (first)
+    body = busy.client.get(f"{API}/security", headers=busy.headers).json
+    assert body["email"]["pending"] == "kim@new.example" and body["mfa"]["totpEnabled"] is True
+    assert body["password"]["locked"] is False and body["sessions"] == {"active": 2}

@@ -181,11 +181,11 @@ def test_overview_sections(app, client, tenant, kim, token) -> None:
 
 def test_features_add_or_replace_overview_sections(client, token, monkeypatch) -> None:
     monkeypatch.setattr(user_sections, "_OVERVIEW", {})
-    user_sections.register_overview_section("mfa", lambda tenant, user: {"enabled": True, "from": "mfa feature"})
-    user_sections.register_overview_section("devices", lambda tenant, user: {"trusted": 0})
+    user_sections.register_overview_section("mfa", lambda subject: {"enabled": True, "from": "mfa feature"})
+    user_sections.register_overview_section("devices", lambda subject: {"trusted": subject.user.id == "nobody"})
     body = client.get(OVERVIEW, headers=bearer(token)).get_json()
     assert body["mfa"] == {"enabled": True, "from": "mfa feature"}
-    assert body["devices"] == {"trusted": 0}
+    assert body["devices"] == {"trusted": False}
     assert list(body) == ["userId", "alerts", "devices", "email", "mfa", "password", "sessions"]
 
 

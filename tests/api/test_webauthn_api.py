@@ -14,6 +14,7 @@ import pytest
 from scim_me.auth import passkeys
 from scim_me.storage.events import list_events
 from scim_me.web.context import settings
+from scim_me.web.sections import Subject
 from scim_me.web.sections import export_sections
 from scim_me.web.sections import overview_sections
 from tests.factories import assert_wso2_error
@@ -325,8 +326,11 @@ def test_export_and_overview_list_passkeys_without_key_material(app: Any, client
     tenant, user, auth = _setup(app)
     device = SoftAuthenticator()
     credential_id = _register(client, auth, device)["credential"]["credentialId"]
-    for sections in (export_sections(), overview_sections()):
-        summary = _with_db(app, sections["passkeys"], tenant.id, user.id)
+    overview = overview_sections()["passkeys"]
+    for summary in (
+        _with_db(app, export_sections()["passkeys"], tenant.id, user.id),
+        _with_db(app, overview, Subject(tenant, user, None)),
+    ):
         assert summary["count"] == 1
         assert summary["passkeys"][0]["credentialId"] == credential_id
         assert set(summary["passkeys"][0]) == {
