@@ -44,6 +44,7 @@ from scim_me.web.guards import authenticate
 from scim_me.web.guards import require_scope
 from scim_me.web.guards import require_user
 from scim_me.web.principal import LOGIN_SCOPE
+from scim_me.web.principal import Principal
 from scim_me.web.principal import unauthorized
 from scim_me.web.rest import json_response
 from scim_me.web.sections import OverviewSection
@@ -84,10 +85,10 @@ def _epoch_ms(value: datetime) -> int:
     return int(value.replace(tzinfo=UTC).timestamp() * 1000)
 
 
-def _caller() -> tuple[int, str]:
+def _caller() -> tuple[Principal, str]:
     principal = authenticate(current_tenant())
     require_scope(principal, LOGIN_SCOPE)
-    return principal.tenant.id, require_user(principal)
+    return principal, require_user(principal)
 
 
 # --- overview ---------------------------------------------------------------------------------
@@ -159,9 +160,7 @@ BUILT_IN: dict[str, OverviewSection] = {
 
 @bp.get("/api/users/v1/me/security")
 def security_overview() -> Response:
-    principal = authenticate(current_tenant())
-    require_scope(principal, LOGIN_SCOPE)
-    user_id = require_user(principal)
+    principal, user_id = _caller()
     # The user row and facts authentication read (the caller statement) serve every section.
     user = principal.user if principal.user is not None else get_user(principal.tenant.id, user_id)
     if user is None:
@@ -258,7 +257,8 @@ def _link(params: dict[str, str]) -> str:
 
 @bp.get("/api/users/v1/me/security-events")
 def security_events() -> Response:
-    tenant_id, user_id = _caller()
+    principal, user_id = _caller()
+    tenant_id = principal.tenant.id
     limit = _int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 1_000_000)
     kinds = _kinds_arg()

@@ -418,8 +418,8 @@ def _active_receipts_for_services(tenant_id: int, user_id: str, services: set[tu
     return sorted(found)
 
 
-def _receipt_query(tenant_id: int) -> Any:
-    return ConsentReceipt.select().where(ConsentReceipt.tenant == tenant_id)
+def _receipt_query(tenant_id: int, *columns: Any) -> Any:
+    return ConsentReceipt.select(*columns).where(ConsentReceipt.tenant == tenant_id)
 
 
 def _state_filter(query: Any, state: str | None, at: datetime) -> Any:
@@ -450,11 +450,7 @@ def _receipt_page(
     *columns: Any,
 ) -> Any:
     """The query of a page of the user's receipts, newest first, with the filters of ``GET /consents``."""
-    query = _state_filter(
-        ConsentReceipt.select(*columns).where((ConsentReceipt.tenant == tenant_id) & (ConsentReceipt.user == user_id)),
-        state,
-        now(),
-    )
+    query = _state_filter(_receipt_query(tenant_id, *columns).where(ConsentReceipt.user == user_id), state, now())
     if service is not None or sp_tenant_domain is not None:
         services = ConsentReceiptService.select(ConsentReceiptService.receipt)
         if service is not None:
