@@ -143,67 +143,87 @@ def write_user(
     if_match: str | None = None,
 ) -> tuple[StoredUser, UserFacts | None]:
     """Change and compare-and-set ``user``; re-read and retry on a lost race unless If-Match.
-    Returns the stored result and the facts still valid for it (None when they must be read)."""
-    tenant = writer.tenant
+    Returns the stored result and the facts still valid for it (None when they must be read).
+
+    The first attempt writes the user as authentication read it, with no lock held while the
+    change is computed. A lost race means another writer is changing this user right now, so
+    the retry runs inside a write transaction that locks the user from the re-read to the commit
+    (SQLite's writer lock; on PostgreSQL the row, read ``FOR UPDATE``), and cannot lose again:
+    a lost race costs a statement or two, not another durable commit. The loop (``patch_retries``)
+    only bounds what no scim-me writer does: change the row without that lock."""
     hashed: dict[str, str] = {}
-    config = settings()
-    for _attempt in range(config.patch_retries):
-        check_writable(tenant, user)  # WSO2: a read-only user store refuses the write
-        conditional = check_if_match(user.version, if_match)
-        new_profile = mutate(user.profile)
-        check_bounds(new_profile, config)
-        if (
-            not writer.admin
-            and writer.principal is not None
-            and new_profile.get("emails") != user.profile.get("emails")
-        ):
-            # A user's address is where recovery and notices go: changing it is a step-up action
-            # (RFC 9470), checked before anything is hashed or written.
-            require_recent_sign_in(writer.principal)
-        password = new_profile.pop("password", _NO_PASSWORD)
-        email_change = None
-        if not writer.admin:
-            # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
-            new_profile, email_change = hold_email_change(tenant, user, new_profile)
-        password_hash: Any = _NO_PASSWORD
-        if password is not _NO_PASSWORD:
-            if not isinstance(password, str):
-                raise InvalidValueError("The password must be a string.")
-            if password not in hashed:
-                hashed[password] = hash_new_password(writer, password, new_profile, user)
-            password_hash = hashed[password]
-        if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
-            return user, facts
-        limit = config.max_profile_bytes
-        extra: dict[str, Any] = {} if password_hash is _NO_PASSWORD else {"password_hash": password_hash}
-        if email_change is None and not writer.admin:
-            # The one statement is a transaction of its own (storage/db.py execute_write).
-            updated = update_user(user, new_profile, max_bytes=limit, **extra)
-        else:
-            with write_transaction():
-                updated = update_user(user, new_profile, max_bytes=limit, **extra)
-                if updated is not None and email_change is not None:
-                    store_email_change(tenant, updated, email_change)
-                if updated is not None and writer.admin:
-                    _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
-        if updated is not None:
-            if password_hash is not _NO_PASSWORD:
-                if not writer.admin:
-                    after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
-                facts = None  # read again after a password change rather than reason about the lock
-            # The write changed the profile only (the user_name column and the features' rows
-            # stay), so the facts read with the user still describe it.
-            return updated, facts
-        fresh = get_user(tenant.id, user.id)
-        if fresh is None:
-            raise NotFoundError("User not found in the user store.")
-        if conditional:
-            raise PreconditionFailedError(
-                f"The user changed while this request ran; it is now at {entity_tag(fresh.version)}.",
-                headers={"ETag": entity_tag(fresh.version)},
-            )
-        user, facts = fresh, None
+    check_writable(writer.tenant, user)  # WSO2: a read-only user store refuses the write
+    conditional = check_if_match(user.version, if_match)
+    written = _write_once(writer, user, facts, mutate, hashed)
+    if written is not None:
+        return written
+    for _attempt in range(settings().patch_retries - 1):
+        with write_transaction():
+            fresh = get_user(writer.tenant.id, user.id, for_update=True)
+            if fresh is None:
+                raise NotFoundError("User not found in the user store.")
+            if conditional:
+                raise PreconditionFailedError(
+                    f"The user changed while this request ran; it is now at {entity_tag(fresh.version)}.",
+                    headers={"ETag": entity_tag(fresh.version)},
+                )
+            check_writable(writer.tenant, fresh)
+            # The other write changed the profile only (user names never change), so the facts
+            # (MFA, lock, groups) read with the caller still describe the user.
+            written = _write_once(writer, fresh, facts, mutate, hashed)
+        if written is not None:
+            return written
     raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
+
+
+def _write_once(
+    writer: Writer, user: StoredUser, facts: UserFacts | None, mutate: Mutation, hashed: dict[str, str]
+) -> tuple[StoredUser, UserFacts | None] | None:
+    """One compare-and-set attempt of :func:`write_user`; None when ``user`` is no longer the
+    stored version. ``hashed`` keeps each new password's hash across attempts."""
+    tenant = writer.tenant
+    config = settings()
+    new_profile = mutate(user.profile)
+    check_bounds(new_profile, config)
+    if not writer.admin and writer.principal is not None and new_profile.get("emails") != user.profile.get("emails"):
+        # A user's address is where recovery and notices go: changing it is a step-up action
+        # (RFC 9470), checked before anything is hashed or written.
+        require_recent_sign_in(writer.principal)
+    password = new_profile.pop("password", _NO_PASSWORD)
+    email_change = None
+    if not writer.admin:
+        # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
+        new_profile, email_change = hold_email_change(tenant, user, new_profile)
+    password_hash: Any = _NO_PASSWORD
+    if password is not _NO_PASSWORD:
+        if not isinstance(password, str):
+            raise InvalidValueError("The password must be a string.")
+        if password not in hashed:
+            hashed[password] = hash_new_password(writer, password, new_profile, user)
+        password_hash = hashed[password]
+    if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
+        return user, facts
+    limit = config.max_profile_bytes
+    extra: dict[str, Any] = {} if password_hash is _NO_PASSWORD else {"password_hash": password_hash}
+    if email_change is None and not writer.admin:
+        # The one statement is a transaction of its own (storage/db.py execute_write).
+        updated = update_user(user, new_profile, max_bytes=limit, **extra)
+    else:
+        with write_transaction():
+            updated = update_user(user, new_profile, max_bytes=limit, **extra)
+            if updated is not None and email_change is not None:
+                store_email_change(tenant, updated, email_change)
+            if updated is not None and writer.admin:
+                _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
+    if updated is None:
+        return None
+    if password_hash is not _NO_PASSWORD:
+        if not writer.admin:
+            after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
+        facts = None  # read again after a password change rather than reason about the lock
+    # The write changed the profile only (the user_name column and the features' rows stay), so
+    # the facts read with the user still describe it.
+    return updated, facts
 
 
 def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:

@@ -382,7 +382,9 @@ def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabasePr
     with _writer_queue(target):
         cursor = target.execute_sql(sql, params)
     if isinstance(target, _SqliteDatabase):
-        target.sync_wal(force=True)
+        # Only if it changed rows: a compare-and-set that lost its race wrote nothing to make
+        # durable, and its caller retries at once.
+        target.sync_wal()
     return cursor
 
 

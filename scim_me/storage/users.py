@@ -96,13 +96,17 @@ def _storable(text: str, limit: int) -> bool:
     return len(text) <= limit and "\x00" not in text
 
 
-def get_user(tenant_id: int, user_id: str) -> StoredUser | None:
+def get_user(tenant_id: int, user_id: str, *, for_update: bool = False) -> StoredUser | None:
+    """The user, or None. ``for_update`` (inside a write transaction): on PostgreSQL the row is
+    locked until the commit, as SQLite's writer lock already holds every row."""
     if not _storable(user_id, ID_LENGTH):
         return None  # no stored id looks like that; asking PostgreSQL would be an error, not a miss
     db = current_database()
     # The hottest query (every authenticated request): hand-written, since composing it with
     # peewee's query builder costs more than running it.
     sql = _GET_USER_SQL.replace("?", db.param)
+    if for_update and not is_sqlite(db):
+        sql += " FOR UPDATE"
     row = db.execute_sql(sql, (user_id, tenant_id)).fetchone()
     if row is None:
         return None
