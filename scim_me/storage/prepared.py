@@ -45,8 +45,16 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...], *, recurring: bool = 
     the cursor. ``recurring``: a statement known to come back (a fixed text on a hot path) is
     prepared the first time it is seen."""
     db = current_database()
-    if is_sqlite(db) or db.in_transaction():
-        # In a transaction a PREPARE that failed would abort it: there, send as is.
+    if is_sqlite(db):
+        return db.execute_sql(sql, params)
+    if db.in_transaction():
+        # In a transaction a PREPARE that failed would abort it: there, a text is only run as
+        # prepared when it already is (e.g. the user compare-and-set retried after a lost race).
+        with _lock:
+            statements = _by_connection.get(db.connection())
+            known = statements.get(sql) if statements is not None else None
+        if isinstance(known, str):
+            return _execute_prepared(db, known, params)
         return db.execute_sql(sql, params)
     connection = db.connection()
     with _lock:
@@ -78,5 +86,9 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...], *, recurring: bool = 
             return db.execute_sql(sql, params)
         with _lock:
             statements[sql] = name
+    return _execute_prepared(db, str(name), params)
+
+
+def _execute_prepared(db: Any, name: str, params: list[Any] | tuple[Any, ...]) -> Any:
     placeholders = ", ".join([db.param] * len(params))
     return db.execute_sql(f"EXECUTE {name}({placeholders})" if params else f"EXECUTE {name}", params)

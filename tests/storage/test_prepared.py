@@ -76,3 +76,16 @@ def test_inside_a_transaction_nothing_is_prepared(db: Any, sent: Any) -> None:
         for _ in range(3):
             assert prepared.execute(f"SELECT 1 + {db.param}", [1]).fetchone()[0] == 2
     assert "PREPARE" not in sent.texts
+
+
+def test_inside_a_transaction_a_text_already_prepared_is_executed(db: Any, sent: Any) -> None:
+    if is_sqlite(db):
+        pytest.skip("SQLite prepares nothing")
+    text = f"SELECT 2 + {db.param}"
+    assert [prepared.execute(text, [1], recurring=True).fetchone()[0] for _ in range(2)] == [3, 3]
+    sent.texts.clear()
+    with db.atomic():
+        assert prepared.execute(text, [2]).fetchone()[0] == 4
+        assert prepared.execute(f"SELECT 3 + {db.param}", [2], recurring=True).fetchone()[0] == 5
+    # The prepared text runs by name; a new one is sent as it is, not prepared in the transaction.
+    assert sent.texts == ["EXECUTE", "SELECT"], sent.texts
