@@ -92,9 +92,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.session_interface = LazyCookieSessionInterface()
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
-    db = open_database(
-        settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
-    )
+    db = open_database(settings.database_url, **settings.database_options())
     database_proxy.initialize(db)
     with db.connection_context():
         version = current_version(db)

@@ -54,9 +54,7 @@ def _database(settings: Settings) -> Iterator[Any]:
         from urllib.parse import urlparse
 
         make_private_directory(Path(urlparse(settings.database_url).path).parent)
-    db: Any = open_database(
-        settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
-    )
+    db: Any = open_database(settings.database_url, **settings.database_options())
     database_proxy.initialize(db)
     with db.connection_context():
         yield db

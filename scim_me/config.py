@@ -164,6 +164,10 @@ class Settings:
     # answer, after the write lock is released: a group commit, storage/db.py); `normal`: no fsync
     # before answering, survives a crash of the process, not of the machine.
     sqlite_synchronous: str = "full"
+    # PostgreSQL reached through a transaction-pooling PgBouncer: keep no state on a server
+    # connection between transactions (no SQL `PREPARE`, no session advisory lock). Statements
+    # are then planned on every execution (docs/deployment.md).
+    postgres_transaction_pooling: bool = False
     # Compare-and-set retries for writes without `If-Match`.
     patch_retries: int = 20
 
@@ -413,6 +417,14 @@ class Settings:
         if self.custom_schemas_dir:
             return Path(self.custom_schemas_dir)
         return self.schema_source() / "custom"
+
+    def database_options(self) -> dict[str, Any]:
+        """The keyword arguments of storage.db.open_database for this configuration."""
+        return {
+            "busy_timeout_ms": self.db_busy_timeout_ms,
+            "synchronous": self.sqlite_synchronous,
+            "transaction_pooling": self.postgres_transaction_pooling,
+        }
 
     def hash_params(self) -> HashParams:
         """The argon2id cost parameters every password hash and verification uses."""

@@ -218,9 +218,7 @@ class OutboxMailer:
 
 def build_outbox_mailer(settings: Settings, db: Any) -> OutboxMailer:
     def open_db() -> Any:
-        return open_database(
-            settings.database_url, busy_timeout_ms=settings.db_busy_timeout_ms, synchronous=settings.sqlite_synchronous
-        )
+        return open_database(settings.database_url, **settings.database_options())
 
     return OutboxMailer(
         Mailer(transport_for(settings), settings.mail_from, retries=1),

@@ -28,6 +28,7 @@ from typing import Any
 
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import keeps_session_state
 from scim_me.storage.models import LoginThrottle
 from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.throttle import LockState
@@ -202,6 +203,8 @@ def _run_caller_statement(params: tuple[Any, ...]) -> tuple[Any, ...] | None:
     db = current_database()
     if is_sqlite(db):
         return db.execute_sql(_CALLER_SQLITE, params).fetchone()  # type: ignore[no-any-return]
+    if not keeps_session_state(db):  # behind a transaction pooler: planned every time
+        return db.execute_sql(_CALLER_POSTGRESQL.replace("?", db.param), params).fetchone()  # type: ignore[no-any-return]
     connection = db.connection()
     if connection not in _prepared:
         db.execute_sql(f"PREPARE {_PREPARED_NAME} AS {_numbered(_CALLER_POSTGRESQL)}")

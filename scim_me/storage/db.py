@@ -186,6 +186,7 @@ class _PostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
     meanwhile fails its request, which answers 503 (``is_busy``), and is dropped on its return."""
 
     ping_after = 1.0
+    session_state = True  # False behind a transaction-pooling PgBouncer (keeps_session_state)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -241,9 +242,13 @@ def make_private_directory(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
-def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full") -> peewee.Database:
+def open_database(
+    url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full", transaction_pooling: bool = False
+) -> peewee.Database:
     """Create (but do not connect) the database named by ``url``. ``synchronous``: ``full``
-    (acknowledged writes are on disk) or ``normal`` (no fsync before answering), see above."""
+    (acknowledged writes are on disk) or ``normal`` (no fsync before answering), see above.
+    ``transaction_pooling``: PostgreSQL behind a pooler that may hand each transaction another
+    server connection (see :func:`keeps_session_state`)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
@@ -280,7 +285,7 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         options: dict[str, Any] = dict(parse_qsl(parsed.query))
-        pg: peewee.Database = _PostgresqlDatabase(
+        pg = _PostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
             host=parsed.hostname or None,
             port=parsed.port or None,
@@ -290,12 +295,21 @@ def open_database(url: str, *, busy_timeout_ms: int = 10000, synchronous: str = 
             stale_timeout=300,
             **options,
         )
+        pg.session_state = not transaction_pooling
         return pg
     raise ValueError(f"unsupported database URL scheme: {parsed.scheme}")
 
 
 def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
+
+
+def keeps_session_state(db: peewee.Database) -> bool:
+    """True when a PostgreSQL connection is the same server session from one transaction to the
+    next, so it may keep server-side state: SQL ``PREPARE``d statements, session advisory locks.
+    Not behind a transaction-pooling PgBouncer (``postgres_transaction_pooling``), which may run
+    each transaction on another server connection. SQLite keeps none of its own: False."""
+    return not is_sqlite(db) and bool(getattr(db, "session_state", True))
 
 
 # Threads holding the writer flock. Reentrant per thread: a write from an after-commit callback

@@ -38,6 +38,7 @@ import peewee
 from scim_me.storage import throttle
 from scim_me.storage.db import current_database
 from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import keeps_session_state
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import EmailChange
 from scim_me.storage.models import MailOutbox
@@ -129,6 +130,13 @@ def prune(
     rules = _rules(stamp, timedelta(seconds=leeway_seconds), timedelta(seconds=absolute_lifetime_seconds))
     if is_sqlite(db):
         return {name: rule() for name, rule in rules}
+    if not keeps_session_state(db):
+        # Behind a transaction pooler a session lock could be taken on one server connection and
+        # released on another (or never): hold a transaction's lock over one transaction instead.
+        with db.atomic():
+            if not db.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]:
+                return None
+            return {name: rule() for name, rule in rules}
     if not db.execute_sql("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]:
         return None
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import peewee
 
 from scim_me.storage.db import current_database
-from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import keeps_session_state
 
 LIMIT = 64
 _SEEN = object()  # a text seen once on the connection, not prepared yet
@@ -45,7 +45,9 @@ def execute(sql: str, params: list[Any] | tuple[Any, ...], *, recurring: bool = 
     the cursor. ``recurring``: a statement known to come back (a fixed text on a hot path) is
     prepared the first time it is seen."""
     db = current_database()
-    if is_sqlite(db):
+    if not keeps_session_state(db):
+        # SQLite compiles and keeps statements itself; behind a transaction pooler a prepared
+        # statement could be missing (or another's) on the next transaction's server connection.
         return db.execute_sql(sql, params)
     if db.in_transaction():
         # In a transaction a PREPARE that failed would abort it: there, a text is only run as
