@@ -415,6 +415,20 @@ def is_busy(exc: BaseException) -> bool:
     )
 
 
+# SQLSTATEs of a prepared statement that is not where the connection left it: "already exists"
+# and "does not exist", as a transaction-pooling PgBouncer causes (keeps_session_state).
+_LOST_SESSION_STATE = ("42P05", "26000")
+
+
+def lost_session_state(exc: BaseException) -> bool:
+    """True when ``exc`` says a PostgreSQL connection lost (or met another's) prepared statement:
+    the sign of a transaction pooler without ``postgres_transaction_pooling``."""
+    return (
+        getattr(exc, "pgcode", None) in _LOST_SESSION_STATE
+        or getattr(getattr(exc, "orig", None), "pgcode", None) in _LOST_SESSION_STATE
+    )
+
+
 def after_commit(callback: Callable[[], None], db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:
     """Run ``callback`` once the current transaction on this thread (on the app's database unless
     another is named) commits (at once when none is

@@ -264,7 +264,7 @@ def update_user(
         changed = execute_write(sql, params, db).rowcount
     else:
         # PostgreSQL would plan it on every write (~0.09 ms of a 0.5 ms statement): prepared on
-        # each connection's first write (storage/prepared.py), unless inside a transaction.
+        # each connection's first write outside a transaction (storage/prepared.py).
         changed = execute_statement(sql, params, recurring=True).rowcount
     if changed != 1:
         return None

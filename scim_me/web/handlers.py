@@ -29,6 +29,7 @@ from scim_me.errors import ServerError
 from scim_me.errors import UnavailableError
 from scim_me.errors import reason
 from scim_me.storage.db import is_busy
+from scim_me.storage.db import lost_session_state
 
 SCIM_JSON = "application/scim+json"
 log = logging.getLogger("scim_me.errors")
@@ -111,6 +112,12 @@ def register_error_handlers(app: Flask) -> None:
             error: ScimError = UnavailableError(headers={"Retry-After": "1"})
         else:
             log.exception("unhandled error (trace %s)", trace_id())
+            if lost_session_state(exc):
+                log.error(
+                    "PostgreSQL connections do not keep their prepared statements: behind a "
+                    "transaction-pooling PgBouncer set postgres_transaction_pooling = true "
+                    "(docs/deployment.md)"
+                )
             error = ServerError()
         return _generic_response(error)
 

@@ -173,11 +173,15 @@ def test_transaction_pooling_with_the_setting_serves_every_request(
 
 
 @pytest.mark.parametrize("bouncer", ["transaction"], indirect=True)
-def test_transaction_pooling_without_the_setting_breaks(bouncer: Bouncer, database: str, tmp_path: Path) -> None:
+def test_transaction_pooling_without_the_setting_breaks(
+    bouncer: Bouncer, database: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     first, second, tokens = _two_apps(bouncer, database, tmp_path)
     statuses = [status for n in range(2) for app in (first, second) for status in _round(app, tokens, n)]
     # Both apps prepare the caller statement under the same name on the one server connection.
     assert any(status >= 500 for status in statuses), statuses
+    # The operator's log names the cause and the setting.
+    assert any("set postgres_transaction_pooling = true" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize("bouncer", ["session"], indirect=True)
