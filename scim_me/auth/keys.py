@@ -21,6 +21,7 @@ from scim_me.crypto import seal
 from scim_me.crypto import unseal
 from scim_me.storage.db import current_database
 from scim_me.storage.models import SigningKey
+from scim_me.storage.prepared import execute as execute_statement
 
 ALGORITHMS = ("RS256", "ES256")
 _lock = threading.Lock()
@@ -112,23 +113,27 @@ def public_key_set(tenant_id: int, kid: str) -> KeySet | None:
 
 def signing_key(tenant_id: int, master_key: bytes) -> tuple[str, str, Any]:
     """Return ``(kid, alg, private key)`` of the tenant's newest active key."""
-    row = (
-        SigningKey.select()
-        .where((SigningKey.tenant == tenant_id) & (SigningKey.active == True))  # noqa: E712
-        .order_by(SigningKey.created_at.desc())
-        .first()
-    )
-    if row is None:
+    db = current_database()
+    # Read on every token request (not cached across requests, so a rotation applies at once on
+    # every worker): hand-written, as building it with peewee costs more than running it.
+    found = execute_statement(_SIGNING_KEY_SQL.replace("?", db.param), (tenant_id, True), recurring=True).fetchone()
+    if found is None:
         raise LookupError("the tenant has no active signing key")
-    cache_key = (_scope(), tenant_id, row.kid)
+    kid, alg, sealed = found
+    cache_key = (_scope(), tenant_id, kid)
     with _lock:
         cached = _private_cache.get(cache_key)
     if cached is None:
-        pem = unseal(master_key, row.private_key, _context(row.kid))
-        cached = (RSAKey if row.alg == "RS256" else ECKey).import_key(pem, parameters={"kid": row.kid, "alg": row.alg})
+        pem = unseal(master_key, sealed, _context(kid))
+        cached = (RSAKey if alg == "RS256" else ECKey).import_key(pem, parameters={"kid": kid, "alg": alg})
         with _lock:
             _private_cache[cache_key] = cached
-    return row.kid, row.alg, cached
+    return kid, alg, cached
+
+
+_SIGNING_KEY_SQL = (
+    "SELECT kid, alg, private_key FROM signing_keys WHERE tenant_id = ? AND active = ? ORDER BY created_at DESC LIMIT 1"
+)
 
 
 def jwks(tenant_id: int) -> dict[str, Any]:

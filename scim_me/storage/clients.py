@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from scim_me.storage.db import current_database
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthClient
+from scim_me.storage.prepared import execute as execute_statement
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
 ACCESS_URL_LENGTH = 2048
@@ -174,11 +176,39 @@ def create_client(
     return _record(row), secret
 
 
+# Every token request reads its client: hand-written, since composing it with peewee's query
+# builder costs more than running it (as storage/users.get_user); prepared on PostgreSQL.
+_FIND_CLIENT_SQL = (
+    "SELECT id, tenant_id, client_id, name, is_public, first_party, redirect_uris, allowed_origins, "
+    "grant_types, scope, secret_hash, discoverable, access_url FROM oauth_clients "
+    "WHERE client_id = ? AND tenant_id = ?"
+)
+
+
 def find_client(tenant_id: int, client_id: str) -> ClientRecord | None:
     if not client_id or len(client_id) > 64:
         return None
-    row = OAuthClient.get_or_none((OAuthClient.client_id == client_id) & (OAuthClient.tenant == tenant_id))
-    return _record(row) if row else None
+    db = current_database()
+    found = execute_statement(_FIND_CLIENT_SQL.replace("?", db.param), (client_id, tenant_id), recurring=True)
+    columns = found.fetchone()
+    if columns is None:
+        return None
+    pk, tenant, public_id, name, public, first_party, uris, origins, grants, scope, secret, listed, url = columns
+    return ClientRecord(
+        id=pk,
+        tenant_id=tenant,
+        client_id=public_id,
+        name=name,
+        is_public=bool(public),
+        first_party=bool(first_party),
+        redirect_uris=tuple(json.loads(uris)),
+        allowed_origins=tuple(json.loads(origins)),
+        grant_types=tuple(json.loads(grants)),
+        scope=scope,
+        secret_hash=secret,
+        discoverable=bool(listed),
+        access_url=url,
+    )
 
 
 def list_clients(tenant_id: int) -> list[ClientRecord]:

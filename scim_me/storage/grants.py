@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from scim_me.storage.db import current_database
+from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthGrant
@@ -78,15 +80,30 @@ def new_grant(
     )
 
 
+# The token endpoint's writes (a grant and its first tokens, or a refresh's new tokens) run on
+# every token request: hand-written, since building them with peewee costs more than running them.
+_INSERT_GRANT_SQL = (
+    "INSERT INTO oauth_grants (id, tenant_id, client_pk, user_id, session_id, scope, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_ACCESS_TOKEN_SQL = "INSERT INTO oauth_access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)"
+_INSERT_REFRESH_TOKEN_SQL = (
+    "INSERT INTO oauth_refresh_tokens (token_hash, grant_id, expires_at, created_at) VALUES (?, ?, ?, ?)"
+)
+
+
+def _insert(sql: str, *params: Any) -> None:
+    db = current_database()
+    # Datetimes as SQLite's datetime adapter (which peewee leaves them to) would write them.
+    sqlite = is_sqlite(db)
+    values = [value.isoformat(" ") if sqlite and isinstance(value, datetime) else value for value in params]
+    db.execute_sql(sql.replace("?", db.param), values)
+
+
 def _insert_grant(grant: GrantRecord) -> None:
-    OAuthGrant.create(
-        id=grant.id,
-        tenant=grant.tenant_id,
-        client=grant.client_pk,
-        user=grant.user_id,
-        session_id=grant.session_id,
-        scope=grant.scope,
-        created_at=grant.created_at,
+    _insert(
+        _INSERT_GRANT_SQL,
+        *(grant.id, grant.tenant_id, grant.client_pk, grant.user_id, grant.session_id, grant.scope, grant.created_at),
     )
 
 
@@ -118,11 +135,9 @@ def record_tokens(
     with write_transaction():
         if unstored is not None:
             _insert_grant(unstored)
-        OAuthAccessToken.create(jti=jti, grant=grant_id, expires_at=access_expires)
+        _insert(_INSERT_ACCESS_TOKEN_SQL, jti, grant_id, access_expires)
         if refresh_token is not None and refresh_expires is not None:
-            OAuthRefreshToken.create(
-                token_hash=digest(refresh_token), grant=grant_id, expires_at=refresh_expires, created_at=now()
-            )
+            _insert(_INSERT_REFRESH_TOKEN_SQL, digest(refresh_token), grant_id, refresh_expires, now())
 
 
 def revoke_grant(grant_id: str) -> None:
