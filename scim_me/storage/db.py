@@ -54,6 +54,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -304,6 +305,12 @@ def is_sqlite(db: peewee.Database) -> bool:
     return isinstance(db, peewee.SqliteDatabase)
 
 
+def sql_datetime(db: peewee.Database, stamp: datetime) -> Any:
+    """A naive-UTC ``stamp`` as a hand-written statement's parameter, as peewee would hand it to
+    the driver: on SQLite the text the sqlite3 module's datetime adapter writes."""
+    return stamp.isoformat(" ") if is_sqlite(db) else stamp
+
+
 def keeps_session_state(db: peewee.Database) -> bool:
     """True when a PostgreSQL connection is the same server session from one transaction to the
     next, so it may keep server-side state: SQL ``PREPARE``d statements, session advisory locks.
@@ -379,7 +386,9 @@ def write_transaction(db: peewee.Database | peewee.DatabaseProxy | None = None) 
             yield
 
 
-def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabaseProxy | None = None) -> Any:
+def execute_write(
+    sql: str, params: Any, db: peewee.Database | peewee.DatabaseProxy | None = None, *, sync: bool = True
+) -> Any:
     """Run one write statement as a transaction of its own and return its cursor; inside an open
     transaction it is simply part of it.
 
@@ -387,7 +396,10 @@ def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabasePr
     PostgreSQL, two statements on SQLite). On SQLite it queues behind the writer lock as
     :func:`write_transaction` does, and it cannot deadlock on a read-to-write upgrade: a
     statement that writes takes the write lock as it starts, as ``BEGIN IMMEDIATE`` does. With
-    the group commit it returns once the write is on disk."""
+    the group commit it returns once the write is on disk; with ``sync`` False it returns at
+    once, and the write becomes durable with the request's next write transaction or when the
+    request's connection goes back to the pool, before the response leaves (module docstring):
+    for a request that writes again anyway, one fsync instead of two."""
     if db is None:
         db = database_proxy
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
@@ -395,7 +407,7 @@ def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabasePr
         return target.execute_sql(sql, params)
     with _writer_queue(target):
         cursor = target.execute_sql(sql, params)
-    if isinstance(target, _SqliteDatabase):
+    if sync and isinstance(target, _SqliteDatabase):
         # Only if it changed rows: a compare-and-set that lost its race wrote nothing to make
         # durable, and its caller retries at once.
         target.sync_wal()

@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from scim_me.storage.db import current_database
-from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import execute_write
+from scim_me.storage.db import sql_datetime
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import OAuthAccessToken
 from scim_me.storage.models import OAuthGrant
@@ -92,11 +93,12 @@ _INSERT_REFRESH_TOKEN_SQL = (
 )
 
 
+_SPEND_REFRESH_SQL = "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
+
+
 def _insert(sql: str, *params: Any) -> None:
     db = current_database()
-    # Datetimes as SQLite's datetime adapter (which peewee leaves them to) would write them.
-    sqlite = is_sqlite(db)
-    values = [value.isoformat(" ") if sqlite and isinstance(value, datetime) else value for value in params]
+    values = [sql_datetime(db, value) if isinstance(value, datetime) else value for value in params]
     db.execute_sql(sql.replace("?", db.param), values)
 
 
@@ -234,12 +236,10 @@ def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
     expires_at = OAuthRefreshToken.expires_at.python_value(row[0])  # type: ignore[no-untyped-call]
     if grant.revoked or expires_at < now() or grant.client_pk != client_pk:
         return RefreshOutcome(None, False)
-    with write_transaction():
-        won = (
-            OAuthRefreshToken.update(used_at=now())
-            .where((OAuthRefreshToken.token_hash == token_hash) & OAuthRefreshToken.used_at.is_null())
-            .execute()
-        )
+    # Durable with the new tokens' transaction (or before the answer if none follows): one fsync
+    # per refresh. Other workers see the spend at once, so a replay still counts as reuse.
+    spent = sql_datetime(db, now())
+    won = execute_write(_SPEND_REFRESH_SQL.replace("?", db.param), (spent, token_hash), sync=False).rowcount
     if won != 1:
         revoke_grant(grant.id)
         return RefreshOutcome(None, True)

@@ -24,6 +24,9 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from scim_me.storage.db import current_database
+from scim_me.storage.db import execute_write
+from scim_me.storage.db import sql_datetime
 from scim_me.storage.db import write_transaction
 from scim_me.storage.grants import digest
 from scim_me.storage.grants import revoke_grant
@@ -123,22 +126,22 @@ def _live(row: UserSession | None, limits: SessionLimits) -> SessionRecord | Non
     return _record(row)
 
 
+_USE_SESSION_SQL = (
+    "UPDATE user_sessions SET last_access = ? "
+    "WHERE id = ? AND ended_at IS NULL AND last_access >= ? AND login_time >= ?"
+)
+
+
 def use_session(session_id: str, limits: SessionLimits) -> bool:
     """A refresh under one of the session's grants: True and the session counts as used now when
     it is live; False when it ended or expired (an expired one is ended here, with its grants).
     One compare-and-set statement on the refresh path: the touch happens only if still live."""
     stamp = now()
-    with write_transaction():
-        touched = (
-            UserSession.update(last_access=stamp)
-            .where(
-                (UserSession.id == session_id)
-                & UserSession.ended_at.is_null()
-                & (UserSession.last_access >= stamp - limits.idle)
-                & (UserSession.login_time >= stamp - limits.absolute)
-            )
-            .execute()
-        )
+    db = current_database()
+    params = [sql_datetime(db, stamp), session_id]
+    params += [sql_datetime(db, stamp - limits.idle), sql_datetime(db, stamp - limits.absolute)]
+    # Durable with the new tokens' transaction that follows (storage/db.py execute_write).
+    touched = execute_write(_USE_SESSION_SQL.replace("?", db.param), params, sync=False).rowcount
     if touched:
         return True
     end_session(session_id)  # expired (or already ended: then this changes nothing)

@@ -28,6 +28,7 @@ from scim_me.errors import UniquenessError
 from scim_me.storage.db import current_database
 from scim_me.storage.db import execute_write
 from scim_me.storage.db import is_sqlite
+from scim_me.storage.db import sql_datetime
 from scim_me.storage.db import write_transaction
 from scim_me.storage.models import User
 from scim_me.storage.prepared import execute as execute_statement
@@ -248,8 +249,7 @@ def update_user(
     ``max_bytes``, a profile whose stored JSON is larger is refused (``invalidValue``)."""
     stamp = now()
     db = current_database()
-    # What the sqlite3 module's datetime adapter would write, without the adapter call.
-    written = stamp.isoformat(" ") if is_sqlite(db) else stamp
+    written = sql_datetime(db, stamp)
     params: list[Any] = [_dump(profile, max_bytes)]
     dropped, rows = search_change(current.profile, profile)
     with_search = bool(dropped or rows)  # setting ``search`` is what fires the trigger: only for a real change

@@ -11,7 +11,6 @@ it cannot lose again, and it adds statements but never a second durable commit.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -25,27 +24,7 @@ from scim_me.storage.users import update_user
 from tests.factories import make_tenant
 from tests.factories import make_user
 from tests.support.statements import count_statements
-
-
-@contextmanager
-def _counted_syncs(app: Any) -> Iterator[list[int]]:
-    """The WAL fdatasyncs (durable commits) of the block, on SQLite; none are made on PostgreSQL."""
-    wal_sync = getattr(app.extensions["scim_me"].db, "wal_sync", None)
-    syncs: list[int] = []
-    if wal_sync is None:
-        yield syncs
-        return
-    real_sync = wal_sync.sync
-
-    def sync() -> None:
-        syncs.append(1)
-        real_sync()
-
-    wal_sync.sync = sync
-    try:
-        yield syncs
-    finally:
-        del wal_sync.sync
+from tests.support.statements import count_wal_syncs
 
 
 @pytest.fixture
@@ -82,7 +61,7 @@ def test_a_lost_race_applies_the_change_to_the_stored_version(app: Any, raced: t
 def test_a_lost_race_is_retried_once_with_the_user_locked(app: Any, backend: str, raced: tuple[Any, Any, Any]) -> None:
     writer, stale, facts = raced
     begins: list[str] = []
-    with count_statements(app, begins) as seen, _counted_syncs(app) as syncs:
+    with count_statements(app, begins) as seen, count_wal_syncs(app) as syncs:
         write_user(writer, stale, facts, _set_title)
     # PostgreSQL runs the compare-and-set as a prepared statement (storage/prepared.py).
     kinds = ["UPDATE" if sql.startswith("EXECUTE scim_me_statement") else sql.split()[0].upper() for sql in seen]

@@ -33,6 +33,7 @@ from tests.support.privacy import make_spa
 from tests.support.privacy import seed_metadata
 from tests.support.privacy import sign_in
 from tests.support.statements import count_statements
+from tests.support.statements import count_wal_syncs
 
 ME = "/t/acme/scim2/Me"
 USERS = "/t/acme/scim2/Users"
@@ -164,6 +165,12 @@ def test_refresh_grant_statements(busy: Busy) -> None:
 
     seen = _statements(busy, refresh)
     assert len(seen) <= REFRESH_BUDGET, "\n".join(seen)
+    # Spending the token and touching the session become durable with the new tokens' commit:
+    # one fdatasync per refresh on SQLite, not one per write.
+    with count_wal_syncs(busy.app) as syncs:
+        assert refresh().status_code == 200
+    if getattr(busy.app.extensions["scim_me"].db, "wal_sync", None) is not None:
+        assert syncs == [1]
 
 
 @dataclass

@@ -57,3 +57,25 @@ def count_statements(app: Any, begins: list[str] | None = None) -> Iterator[list
         yield seen
     finally:
         del db.cursor  # the instance attribute; the class's method shows through again
+
+
+@contextmanager
+def count_wal_syncs(app: Any) -> Iterator[list[int]]:
+    """Within the block, one entry per fdatasync of the WAL (a durable commit, storage/db.py's
+    group commit) on SQLite; PostgreSQL commits durably itself and the list stays empty."""
+    wal_sync = getattr(app.extensions["scim_me"].db, "wal_sync", None)
+    syncs: list[int] = []
+    if wal_sync is None:
+        yield syncs
+        return
+    real_sync = wal_sync.sync
+
+    def sync() -> None:
+        syncs.append(1)
+        real_sync()
+
+    wal_sync.sync = sync
+    try:
+        yield syncs
+    finally:
+        del wal_sync.sync  # the instance attribute; the class's method shows through again
