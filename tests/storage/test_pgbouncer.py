@@ -35,19 +35,13 @@ from tests.factories import patch_body
 from tests.support.admin import client_headers
 from tests.support.apps import build_app
 from tests.support.ci import missing
+from tests.support.ci import system_binary
 from tests.support.postgres import own_database
 from tests.support.statements import count_statements
 
 ME = "/t/acme/scim2/Me"
 USERS = "/t/acme/scim2/Users?count=5"
 SCIM_JSON = "application/scim+json"
-
-
-def _pgbouncer_binary() -> str | None:
-    found = shutil.which("pgbouncer")
-    if found:
-        return found
-    return "/usr/sbin/pgbouncer" if os.access("/usr/sbin/pgbouncer", os.X_OK) else None
 
 
 def _free_port() -> int:
@@ -119,7 +113,7 @@ class Bouncer:
 
 @pytest.fixture
 def bouncer(request: pytest.FixtureRequest, database: str) -> Iterator[Bouncer]:
-    binary = _pgbouncer_binary()
+    binary = system_binary("pgbouncer")
     if binary is None:
         missing("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     running = Bouncer(binary, database, request.param)

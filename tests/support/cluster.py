@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ import pytest
 import requests
 
 from scim_me.config import new_master_key
+from tests.support.ci import system_binary
 from tests.support.live_server import ACCESS_LOG_FORMAT
 from tests.support.live_server import REPO_ROOT
 from tests.support.live_server import LiveServer
@@ -47,10 +47,7 @@ TENANT = "acme"
 
 
 def haproxy_binary() -> str | None:
-    found = shutil.which("haproxy")
-    if found:
-        return found
-    return "/usr/sbin/haproxy" if os.access("/usr/sbin/haproxy", os.X_OK) else None
+    return system_binary("haproxy")
 
 
 def haproxy_template() -> str:
