@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 from urllib.parse import SplitResult
 from urllib.parse import urlsplit
 
@@ -48,21 +49,35 @@ class ClientRecord:
     access_url: str | None = None
 
 
+# The columns of a ClientRecord, in the order of its fields and of _FIND_CLIENT_SQL.
+_COLUMNS = (
+    "id", "tenant_id", "client_id", "name", "is_public", "first_party", "redirect_uris", "allowed_origins",
+    "grant_types", "scope", "secret_hash", "discoverable", "access_url",
+)  # fmt: skip
+
+
 def _record(row: OAuthClient) -> ClientRecord:
+    return _from_columns(tuple(getattr(row, column) for column in _COLUMNS))
+
+
+def _from_columns(columns: tuple[Any, ...]) -> ClientRecord:
+    """A client from its ``_COLUMNS`` (a model's attributes or a hand-written statement's row, whose
+    booleans SQLite gives as integers)."""
+    pk, tenant, public_id, name, public, first_party, uris, origins, grants, scope, secret, listed, url = columns
     return ClientRecord(
-        id=row.id,
-        tenant_id=row.tenant_id,  # type: ignore[attr-defined]
-        client_id=row.client_id,
-        name=row.name,
-        is_public=row.is_public,
-        first_party=row.first_party,
-        redirect_uris=tuple(json.loads(row.redirect_uris)),
-        allowed_origins=tuple(json.loads(row.allowed_origins)),
-        grant_types=tuple(json.loads(row.grant_types)),
-        scope=row.scope,
-        secret_hash=row.secret_hash,
-        discoverable=row.discoverable,
-        access_url=row.access_url,
+        id=pk,
+        tenant_id=tenant,
+        client_id=public_id,
+        name=name,
+        is_public=bool(public),
+        first_party=bool(first_party),
+        redirect_uris=tuple(json.loads(uris)),
+        allowed_origins=tuple(json.loads(origins)),
+        grant_types=tuple(json.loads(grants)),
+        scope=scope,
+        secret_hash=secret,
+        discoverable=bool(listed),
+        access_url=url,
     )
 
 
@@ -178,11 +193,7 @@ def create_client(
 
 # Every token request reads its client: hand-written, since composing it with peewee's query
 # builder costs more than running it (as storage/users.get_user); prepared on PostgreSQL.
-_FIND_CLIENT_SQL = (
-    "SELECT id, tenant_id, client_id, name, is_public, first_party, redirect_uris, allowed_origins, "
-    "grant_types, scope, secret_hash, discoverable, access_url FROM oauth_clients "
-    "WHERE client_id = ? AND tenant_id = ?"
-)
+_FIND_CLIENT_SQL = f"SELECT {', '.join(_COLUMNS)} FROM oauth_clients WHERE client_id = ? AND tenant_id = ?"  # noqa: S608 (fixed column names)
 
 
 def find_client(tenant_id: int, client_id: str) -> ClientRecord | None:
@@ -191,24 +202,7 @@ def find_client(tenant_id: int, client_id: str) -> ClientRecord | None:
     db = current_database()
     found = execute_statement(_FIND_CLIENT_SQL.replace("?", db.param), (client_id, tenant_id), recurring=True)
     columns = found.fetchone()
-    if columns is None:
-        return None
-    pk, tenant, public_id, name, public, first_party, uris, origins, grants, scope, secret, listed, url = columns
-    return ClientRecord(
-        id=pk,
-        tenant_id=tenant,
-        client_id=public_id,
-        name=name,
-        is_public=bool(public),
-        first_party=bool(first_party),
-        redirect_uris=tuple(json.loads(uris)),
-        allowed_origins=tuple(json.loads(origins)),
-        grant_types=tuple(json.loads(grants)),
-        scope=scope,
-        secret_hash=secret,
-        discoverable=bool(listed),
-        access_url=url,
-    )
+    return None if columns is None else _from_columns(columns)
 
 
 def list_clients(tenant_id: int) -> list[ClientRecord]:

@@ -93,9 +93,6 @@ _INSERT_REFRESH_TOKEN_SQL = (
 )
 
 
-_SPEND_REFRESH_SQL = "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
-
-
 def _insert(sql: str, *params: Any) -> None:
     db = current_database()
     values = [sql_datetime(db, value) if isinstance(value, datetime) else value for value in params]
@@ -103,10 +100,8 @@ def _insert(sql: str, *params: Any) -> None:
 
 
 def _insert_grant(grant: GrantRecord) -> None:
-    _insert(
-        _INSERT_GRANT_SQL,
-        *(grant.id, grant.tenant_id, grant.client_pk, grant.user_id, grant.session_id, grant.scope, grant.created_at),
-    )
+    params = (grant.id, grant.tenant_id, grant.client_pk, grant.user_id, grant.session_id, grant.scope)
+    _insert(_INSERT_GRANT_SQL, *params, grant.created_at)
 
 
 def create_grant(
@@ -207,6 +202,9 @@ _REFRESH_SQL = (
     "g.created_at, s.login_time, s.amr FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id "
     "LEFT JOIN user_sessions s ON s.id = g.session_id WHERE r.token_hash = ?"
 )
+
+
+_SPEND_REFRESH_SQL = "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
 
 
 def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
