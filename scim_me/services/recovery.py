@@ -33,6 +33,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
@@ -59,6 +60,7 @@ from scim_me.notify.notices import primary_email
 from scim_me.notify.notices import tenant_url
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import after_commit
+from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
 from scim_me.storage.external_issuers import find_user_by_email
 from scim_me.storage.recovery_flows import FlowRecord
@@ -159,15 +161,22 @@ def _mailer(settings: Settings) -> tuple[Mailer | None, bool]:
 
 
 def _mail(settings: Settings, mail: Mail) -> None:
-    """After the commit, never inline in the request (a slow SMTP server must not show in the
-    timing of a real account's answer)."""
+    """In a request, queued in the outbox inside the current transaction: the mail exists exactly
+    when the step that sends it commits, and it leaves from the sender thread, never inline (a
+    slow SMTP server must not show in the timing of a real account's answer). The CLI sends it
+    once the change has committed."""
     mailer, inline = _mailer(settings)
     if mailer is None:
         return
     if inline:
-        mailer.deliver(mail)
+        sender = mailer
+
+        def deliver() -> None:
+            sender.deliver(mail)
+
+        after_commit(deliver)
     else:
-        after_commit(lambda: mailer.send_later(mail))
+        mailer.send_later(mail)
 
 
 def _take_send(settings: Settings, tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> None:
@@ -273,12 +282,13 @@ def send(
         raise RecoveryRefused("invalid_channel", "Channel ID does not exist.")
     _take_send(settings, tenant, flow, caller)
     if kind == flows.USERNAME:
-        spent = flows.advance(
-            flow, "recovery_code_hash", flow.recovery_code_hash, recovery_code_hash=None, step=flows.DONE
-        )
-        if not spent:
-            raise RecoveryRefused("invalid_recovery_code", "The code is not valid.")
-        _mail_username(settings, tenant, flow.user_id)
+        with write_transaction():  # the spent code and its mail commit together
+            spent = flows.advance(
+                flow, "recovery_code_hash", flow.recovery_code_hash, recovery_code_hash=None, step=flows.DONE
+            )
+            if not spent:
+                raise RecoveryRefused("invalid_recovery_code", "The code is not valid.")
+            _mail_username(settings, tenant, flow.user_id)
         return None
     return _notify(settings, tenant, flow, "recovery_code_hash", flow.recovery_code_hash, caller)
 
@@ -302,29 +312,33 @@ def _notify(
 ) -> Notified:
     otp = new_otp(settings.recovery_otp_digits)
     flow_code, resend_code = new_code(), new_code()
-    moved = flows.advance(
-        flow,
-        guard,
-        expected,
-        recovery_code_hash=None,
-        step=flows.NOTIFIED,
-        flow_code_hash=code_digest(flow_code),
-        resend_code_hash=code_digest(resend_code),
-        otp_hash=otp_digest(otp_key(settings.master_key()), flow.id, otp),
-        expires_at=_expiry(settings.recovery_code_lifetime),
-    )
-    if not moved:
-        raise RecoveryRefused("invalid_recovery_code", "The code is not valid.")
-    # Only the latest flow of the account works: an older one (and its mailed code) dies. A flow
-    # with nobody behind it runs the same queries (on no rows), so its answer takes as long.
-    if flow.user_id is not None:
-        flows.end_flows(tenant.id, flow.user_id, (flows.PASSWORD,), keep=flow.id)
-    else:
-        flows.end_unowned_flows(tenant.id, flow.account_key, (flows.PASSWORD,), keep=flow.id)
-    user = get_user(tenant.id, flow.user_id or "")
-    address = _usable(tenant, user)
-    if user is not None and address is not None:
-        _mail(settings, _code_mail(settings, tenant, user, address, otp))
+    # One transaction: the flow moves on, the older flows die and the mail is queued together or
+    # not at all (never "code sent" without a mail), with one durable commit whether or not an
+    # account is behind the flow.
+    with write_transaction():
+        moved = flows.advance(
+            flow,
+            guard,
+            expected,
+            recovery_code_hash=None,
+            step=flows.NOTIFIED,
+            flow_code_hash=code_digest(flow_code),
+            resend_code_hash=code_digest(resend_code),
+            otp_hash=otp_digest(otp_key(settings.master_key()), flow.id, otp),
+            expires_at=_expiry(settings.recovery_code_lifetime),
+        )
+        if not moved:
+            raise RecoveryRefused("invalid_recovery_code", "The code is not valid.")
+        # Only the latest flow of the account works: an older one (and its mailed code) dies. A
+        # flow with nobody behind it runs the same queries (on no rows), so its answer takes as long.
+        if flow.user_id is not None:
+            flows.end_flows(tenant.id, flow.user_id, (flows.PASSWORD,), keep=flow.id)
+        else:
+            flows.end_unowned_flows(tenant.id, flow.account_key, (flows.PASSWORD,), keep=flow.id)
+        user = get_user(tenant.id, flow.user_id or "")
+        address = _usable(tenant, user)
+        if user is not None and address is not None:
+            _mail(settings, _code_mail(settings, tenant, user, address, otp))
     return Notified(flow_code, resend_code)
 
 
@@ -394,22 +408,25 @@ def reset(
         raise RecoveryRefused("history" if exc.rule == "history" else "policy", exc.detail) from exc
     if flow.kind == flows.EXPIRED and verify_password(password, user.password_hash, settings.hash_params()):
         raise RecoveryRefused("history", "The new password must differ from the expired one.")
-    if not flows.advance(flow, "reset_code_hash", flow.reset_code_hash, reset_code_hash=None, step=flows.DONE):
-        raise RecoveryRefused("invalid_reset_code", "The reset code is not valid.")
-    _store_password(tenant, user, new_hash)
-    password_replaced(tenant, settings, user)
-    ended = end_other_sessions(tenant.id, user.id)
-    flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED))
-    unlock(tenant.id, user.user_name)  # proving the mailbox ends a timed lock the guessing caused
-    record_event(
-        tenant.id,
-        user.id,
-        "password.reset",
-        ip=caller.ip,
-        user_agent=caller.user_agent,
-        client_id=caller.client_id,
-        details={"channel": {flows.PASSWORD: "recovery"}.get(flow.kind, flow.kind), "ended": ended},
-    )
+    # One transaction, the hash computed before it: the code is spent exactly when the password
+    # changes, and no session or flow outlives the new password however the process ends.
+    with write_transaction():
+        if not flows.advance(flow, "reset_code_hash", flow.reset_code_hash, reset_code_hash=None, step=flows.DONE):
+            raise RecoveryRefused("invalid_reset_code", "The reset code is not valid.")
+        _store_password(tenant, user, new_hash)
+        password_replaced(tenant, settings, user)
+        ended = end_other_sessions(tenant.id, user.id)
+        flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED))
+        unlock(tenant.id, user.user_name)  # proving the mailbox ends a timed lock the guessing caused
+        record_event(
+            tenant.id,
+            user.id,
+            "password.reset",
+            ip=caller.ip,
+            user_agent=caller.user_agent,
+            client_id=caller.client_id,
+            details={"channel": {flows.PASSWORD: "recovery"}.get(flow.kind, flow.kind), "ended": ended},
+        )
     return get_user(tenant.id, user.id) or user
 
 
@@ -462,17 +479,34 @@ def _code_mail(settings: Settings, tenant: TenantRecord, user: StoredUser, addre
 def force_password_reset(
     settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Caller, *, channel: str = "cli"
 ) -> bool:
-    """WSO2's ``forcePasswordReset``: the old password stops signing in (every channel), every
-    session and token of the user ends, and a reset link goes to the user's address. Returns
-    whether a link was mailed (False: the account has no address; the operator must set a
-    password). The SCIM admin surface calls this for ``forcePasswordReset: true``."""
-    current: StoredUser | None = user
-    for _ in range(5):
-        if current is None or reset_forced(current.profile):
-            break
-        if update_user(current, with_forced_reset(current.profile, True)) is not None:
-            break
-        current = get_user(tenant.id, user.id)
+    """WSO2's ``forcePasswordReset`` from the operator's CLI: sets the flag on ``user``, then
+    :func:`require_new_password`, in one transaction. Returns whether a link was mailed (False:
+    the account has no address; the operator must set a password)."""
+    with write_transaction():
+        current: StoredUser | None = user
+        for _ in range(5):
+            if current is None or reset_forced(current.profile):
+                break
+            if update_user(current, with_forced_reset(current.profile, True)) is not None:
+                break
+            current = get_user(tenant.id, user.id)
+        return require_new_password(settings, tenant, user, caller, channel=channel)
+
+
+def require_new_password(
+    settings: Settings,
+    tenant: TenantRecord,
+    user: StoredUser,
+    caller: Caller,
+    *,
+    channel: str,
+    by: dict[str, Any] | None = None,
+) -> bool:
+    """What ``forcePasswordReset`` becoming true means, inside the transaction that set it (the
+    CLI, or an administrator's SCIM write): the old password already stops signing in on every
+    channel (it reads the flag); every session and token of the user ends, older recovery flows
+    die, ``password.reset_required`` is recorded, and a link to choose a new password is queued
+    for the user's primary address. Returns whether one was (False: no address)."""
     end_other_sessions(tenant.id, user.id)
     flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED))
     record_event(
@@ -482,7 +516,7 @@ def force_password_reset(
         ip=caller.ip,
         user_agent=caller.user_agent,
         client_id=caller.client_id,
-        details={"channel": channel},
+        details={"channel": channel, **({"by": by} if by else {})},
     )
     address = primary_email(user.profile)
     if not address:

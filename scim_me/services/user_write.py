@@ -25,6 +25,7 @@ from scim_me.config import Settings
 from scim_me.core.accounts import is_disabled
 from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
+from scim_me.core.recovery import reset_forced
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
 from scim_me.errors import ConflictError
@@ -36,6 +37,8 @@ from scim_me.services.email_change import hold_email_change
 from scim_me.services.email_change import store_email_change
 from scim_me.services.password_state import after_password_change
 from scim_me.services.read_only import check_writable
+from scim_me.services.recovery import Caller
+from scim_me.services.recovery import require_new_password
 from scim_me.services.user_view import entity_tag
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
@@ -226,16 +229,24 @@ def _write_once(
     return updated, facts
 
 
+def _caller(writer: Writer) -> Caller:
+    """The request's client, as security events record it."""
+    principal = writer.principal
+    return Caller(
+        request.remote_addr or "", request.headers.get("User-Agent", ""), principal.client_id if principal else None
+    )
+
+
 def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
     """Record in ``user_id``'s security history what an administrator did, and who."""
-    principal = writer.principal
+    caller = _caller(writer)
     record_event(
         writer.tenant.id,
         user_id,
         kind,
-        ip=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        client_id=principal.client_id if principal else None,
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+        client_id=caller.client_id,
         details={"by": writer.actor(), **details},
     )
 
@@ -259,6 +270,10 @@ def _after_admin_change(writer: Writer, before: StoredUser, after: StoredUser, p
         record_admin_event(writer, before.id, "account.enabled", {})
     if attributes:
         record_admin_event(writer, before.id, "profile.updated", {"attributes": attributes})
+    if reset_forced(after.profile) and not reset_forced(before.profile):
+        # WSO2's admin-forced reset (``forcePasswordReset: true``): the sessions end and the
+        # reset link is queued in this write's transaction, with the flag.
+        require_new_password(settings(), tenant, after, _caller(writer), channel=writer.channel, by=writer.actor())
 
 
 def record_admin_creation(writer: Writer, user: StoredUser) -> None:
