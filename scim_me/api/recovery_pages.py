@@ -191,7 +191,7 @@ def recover_username() -> Response:
 
 @bp.route("/accountrecoveryendpoint/password-reset", methods=["GET", "POST"])
 def forced_reset_page() -> Response:
-    """The page an administrator's forced-reset mail links to."""
+    """The page an administrator's forced-reset mail and an invitation (askPassword) link to."""
     tenant = current_tenant()
     if tenant is None:
         return message("Unknown organization", "This link names an organization that does not exist.", 404)
@@ -200,7 +200,8 @@ def forced_reset_page() -> Response:
         "action": request.script_root + request.path,
         "form_action": "reset",
         "with_code": True,
-        "reason": "Your administrator asked you to choose a new password.",
+        # The same page for a forced reset's link and an invitation's (the code says which).
+        "reason": "Choose the password of your account.",
     }
     if request.method == "GET":
         return page("new_password.html", headers=headers, csrf_token=csrf_token(), **context)
@@ -218,7 +219,12 @@ def forced_reset_page() -> Response:
         )
     try:
         recovery.reset(
-            settings(), tenant, request.form.get("code", "")[:64], password, _caller(), kinds=(flows.FORCED,)
+            settings(),
+            tenant,
+            request.form.get("code", "")[:64],
+            password,
+            _caller(),
+            kinds=(flows.FORCED, flows.INVITE),
         )
     except RecoveryRefused as exc:
         if exc.reason in ("policy", "history"):

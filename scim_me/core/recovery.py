@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scim_me.core.email_change import primary_address
+from scim_me.errors import InvalidValueError
 
 # WSO2's claim URIs (wso2.org local claim dialect) an init request may name.
 CLAIM_USERNAME = "http://wso2.org/claims/username"
@@ -135,3 +136,28 @@ def with_forced_reset(profile: Mapping[str, Any], forced: bool) -> dict[str, Any
     else:
         out.pop(WSO2_URN, None)
     return out
+
+
+def take_ask_password(body: Any) -> tuple[Any, bool]:
+    """WSO2's ``askPassword`` in a new user's body (``urn:scim:wso2:schema``; names compare
+    case-insensitively, RFC 7643 §2.1): a request, not an attribute. Returns the body without it
+    (WSO2 never stores it either; the body given is not changed) and whether it asks for an
+    invitation: true, or the string "true" WSO2's documentation sends."""
+    if not isinstance(body, dict):
+        return body, False
+    for key, extension in body.items():
+        if key.lower() != WSO2_URN.lower() or not isinstance(extension, dict):
+            continue
+        names = [name for name in extension if name.lower() == "askpassword"]
+        if not names:
+            return body, False
+        rest = {name: value for name, value in extension.items() if name not in names}
+        values = [extension[name] for name in names]
+        if any(value not in (True, False, "true", "false") for value in values):
+            raise InvalidValueError("askPassword must be a boolean.")
+        asked = any(value in (True, "true") for value in values)
+        without = {k: v for k, v in body.items() if k != key}
+        if rest:
+            without[key] = rest
+        return without, asked
+    return body, False

@@ -416,12 +416,13 @@ def reset(
         _store_password(tenant, user, new_hash)
         password_replaced(tenant, settings, user)
         ended = end_other_sessions(tenant.id, user.id)
-        flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED))
+        flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED, flows.INVITE))
         unlock(tenant.id, user.user_name)  # proving the mailbox ends a timed lock the guessing caused
         record_event(
             tenant.id,
             user.id,
-            "password.reset",
+            # An invited user's first password replaces none: no "your password was reset" notice.
+            "password.set" if flow.kind == flows.INVITE else "password.reset",
             ip=caller.ip,
             user_agent=caller.user_agent,
             client_id=caller.client_id,
@@ -521,17 +522,7 @@ def require_new_password(
     address = primary_email(user.profile)
     if not address:
         return False
-    code = new_code()
-    flows.create_flow(
-        tenant.id,
-        user.id,
-        window_key("recovery-account", f"{tenant.id}\0u:{user_name_key(user.user_name)}"),
-        flows.FORCED,
-        flows.CONFIRMED,
-        expires_at=_expiry(settings.recovery_link_lifetime),
-        reset_code_hash=code_digest(code),
-    )
-    link = f"{tenant_url(settings, tenant.name)}/accountrecoveryendpoint/password-reset#code={code}"
+    link = _password_link(settings, tenant, user, flows.FORCED)
     hours = max(1, settings.recovery_link_lifetime // 3600)
     text = (
         "Hello,\n\n"
@@ -542,6 +533,37 @@ def require_new_password(
     )
     _mail(settings, Mail(to=address, subject="Choose a new password", text=text, kind="recovery.forced"))
     return True
+
+
+def invite_user(settings: Settings, tenant: TenantRecord, user: StoredUser, address: str) -> None:
+    """WSO2's ``askPassword``: in the transaction that created ``user`` (without a password), a
+    link to choose the first password, queued for ``address``."""
+    link = _password_link(settings, tenant, user, flows.INVITE)
+    hours = max(1, settings.recovery_link_lifetime // 3600)
+    text = (
+        "Hello,\n\n"
+        f"An account {user.user_name} was created for you (organization {tenant.name}).\n\n"
+        f"Choose its password here within {hours} hours:\n\n{link}\n\n"
+        "The link works once. If it expired, ask your administrator for a new invitation, or use"
+        ' "Forgot password?" on the sign-in page.\n'
+    )
+    _mail(settings, Mail(to=address, subject="Choose your password", text=text, kind="recovery.invite"))
+
+
+def _password_link(settings: Settings, tenant: TenantRecord, user: StoredUser, kind: str) -> str:
+    """A new flow of ``kind`` whose reset code a mailed link carries (in the fragment: no access
+    log or link scanner sees it), for the password page."""
+    code = new_code()
+    flows.create_flow(
+        tenant.id,
+        user.id,
+        window_key("recovery-account", f"{tenant.id}\0u:{user_name_key(user.user_name)}"),
+        kind,
+        flows.CONFIRMED,
+        expires_at=_expiry(settings.recovery_link_lifetime),
+        reset_code_hash=code_digest(code),
+    )
+    return f"{tenant_url(settings, tenant.name)}/accountrecoveryendpoint/password-reset#code={code}"
 
 
 def start_expired_change(settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Caller) -> str:

@@ -26,6 +26,7 @@ from scim_me.core.accounts import is_disabled
 from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
 from scim_me.core.recovery import reset_forced
+from scim_me.core.recovery import take_ask_password
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
 from scim_me.errors import ConflictError
@@ -33,11 +34,13 @@ from scim_me.errors import InvalidRequestError
 from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
+from scim_me.notify.notices import primary_email
 from scim_me.services.email_change import hold_email_change
 from scim_me.services.email_change import store_email_change
 from scim_me.services.password_state import after_password_change
 from scim_me.services.read_only import check_writable
 from scim_me.services.recovery import Caller
+from scim_me.services.recovery import invite_user
 from scim_me.services.recovery import require_new_password
 from scim_me.services.user_view import entity_tag
 from scim_me.storage.caller import UserFacts
@@ -297,9 +300,15 @@ def create_admin_user(writer: Writer, body: Any) -> StoredUser:
     """RFC 7644 §3.3: a new user from a User body; a password is optional (set later)."""
     tenant = writer.tenant
     check_writable(tenant)
+    body, invited = take_ask_password(body)
     profile = new_resource(body, admin_registry())
     check_bounds(profile)
     password = profile.pop("password", None)
+    address = primary_email(profile)
+    if invited and password is not None:
+        raise InvalidValueError("askPassword lets the user choose the password: send one or the other.")
+    if invited and address is None:
+        raise InvalidValueError("askPassword needs an e-mail address to send the invitation to.")
     password_hash = None
     if password is not None:
         if not isinstance(password, str):
@@ -308,6 +317,9 @@ def create_admin_user(writer: Writer, body: Any) -> StoredUser:
     with write_transaction():
         user = create_user(tenant.id, profile, password_hash, max_bytes=settings().max_profile_bytes)
         record_admin_creation(writer, user)
+        if invited and address is not None:
+            # The user and the invitation commit together: no account waits for a mail never sent.
+            invite_user(settings(), tenant, user, address)
     return user
 
 

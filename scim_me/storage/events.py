@@ -44,6 +44,7 @@ KINDS: frozenset[str] = frozenset(
         "password.changed",
         "password.reset",
         "password.reset_required",
+        "password.set",
         "mfa.totp.enrolled",
         "mfa.totp.validated",
         "mfa.totp.disabled",

@@ -21,6 +21,7 @@ PASSWORD = "password"
 USERNAME = "username"
 FORCED = "forced"  # an administrator's forced reset: a mailed link that holds the reset code
 EXPIRED = "expired"  # a sign-in with an expired password: the change page holds the reset code
+INVITE = "invite"  # an administrator's invitation (askPassword): a mailed link to choose the first password
 # steps
 INIT = "init"  # recoveryCode handed out, nothing mailed yet
 NOTIFIED = "notified"  # the code was mailed; flowConfirmationCode + code → confirmed

@@ -98,7 +98,7 @@ def test_admin_attributes_are_writable_here(client, auth):
         "roles": [{"value": "auditor"}],
         "entitlements": [{"value": "reports"}],
         ENTERPRISE_URN: {"employeeNumber": "701984", "department": "Tour Operations"},
-        "urn:scim:wso2:schema": {"askPassword": True, "accountDisabled": False},
+        "urn:scim:wso2:schema": {"emailVerified": True, "accountDisabled": False},
     }
     response = client.post(USERS, json=body, headers=auth)
     assert response.status_code == 201, response.json
@@ -107,7 +107,7 @@ def test_admin_attributes_are_writable_here(client, auth):
     assert created["roles"] == [{"value": "auditor"}]
     assert created["entitlements"] == [{"value": "reports"}]
     assert created[ENTERPRISE_URN] == {"employeeNumber": "701984", "department": "Tour Operations"}
-    assert created["urn:scim:wso2:schema"]["askPassword"] is True
+    assert created["urn:scim:wso2:schema"] == {"emailVerified": True, "accountDisabled": False}
 
 
 def test_get_by_id_and_404(client, auth, app, tenant):
