@@ -53,7 +53,6 @@ from scim_me.services.email_change import client_ip
 from scim_me.services.email_change import user_agent
 from scim_me.services.email_change import verification_mail
 from scim_me.storage import email_changes
-from scim_me.storage.db import after_commit
 from scim_me.storage.db import write_transaction
 from scim_me.storage.email_changes import PendingChange
 from scim_me.storage.events import record_event
@@ -208,7 +207,8 @@ def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
         notice = _notice_mail(tenant.name, updated, pending, stamp)
         mailer = current_mailer()
         if notice is not None and mailer is not None:
-            after_commit(lambda: mailer.send_later(notice))
+            # Queued in this transaction (the outbox): the old address hears of every change.
+            mailer.send_later(notice)
     log.info("e-mail change confirmed for user %s", updated.id)
     return updated
 
@@ -280,7 +280,8 @@ def resend_code() -> Response:
         mail = verification_mail(tenant, user, pending.change.address, code, expires)
         mailer = current_mailer()
         if mailer is not None:
-            after_commit(lambda: mailer.send_later(mail))
+            # In this transaction: the old code dies only with the new one's mail queued.
+            mailer.send_later(mail)
     return Response(status=201)
 
 

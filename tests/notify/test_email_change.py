@@ -19,6 +19,7 @@ from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.apps import build_app
+from tests.support.faults import outbox_unavailable
 from tests.support.mailserver import code_in
 
 PASSWORD = "correct-horse-9"
@@ -312,3 +313,31 @@ def test_verification_mails_are_limited_per_account_and_hour(app, client, mail, 
     assert len(mail.messages) == 5
     with time_machine.travel(start + timedelta(hours=1, seconds=5), tick=True):
         assert _replace_emails(client, make_token(app, tenant, kim), "later@example.net").status_code == 200
+
+
+def test_a_resend_whose_mail_cannot_be_queued_keeps_the_old_code(app, client, mail, token) -> None:
+    """The new code and its mail commit together: a database that refuses the mail answers 500
+    and the mailed code still works."""
+    assert _replace_emails(client, token, "again@example.net").status_code == 200
+    old = code_in(mail.wait_for(1)[0])
+    body = {"properties": [{"key": "RecoveryScenario", "value": "EMAIL_VERIFICATION_ON_UPDATE"}]}
+    with outbox_unavailable(app):
+        failed = client.post(RESEND, json=body, headers=bearer(token))
+    assert failed.status_code == 500
+    assert set(failed.get_json()) == {"code", "message", "description", "traceId"}
+    assert client.post(VALIDATE, json={"code": old}).status_code == 202
+    assert _me(client, token)["emails"] == ["again@example.net"]
+
+
+def test_a_confirmation_whose_notice_cannot_be_queued_changes_nothing(app, client, mail, token) -> None:
+    """The old address hears of every change: the change and its notice commit together."""
+    assert _replace_emails(client, token, "new@example.net").status_code == 200
+    code = code_in(mail.wait_for(1)[0])
+    with outbox_unavailable(app):
+        failed = client.post(VALIDATE, json={"code": code})
+    assert failed.status_code == 500
+    assert _me(client, token)["emails"] == ["kim@example.com"]
+    assert client.post(VALIDATE, json={"code": code}).status_code == 202
+    assert _me(client, token)["emails"] == ["new@example.net"]
+    notices = [m for m in mail.wait_for(2) if m.rcpt_tos == ["kim@example.com"]]
+    assert [m.subject for m in notices] == ["Your e-mail address was changed"]

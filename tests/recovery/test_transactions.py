@@ -7,7 +7,6 @@ not an account is behind it (ASVS 5.0 V6.4.1: recovery must not tell whether an 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Any
 
 from tests.factories import bearer
@@ -21,6 +20,7 @@ from tests.recovery.support import password_token
 from tests.recovery.support import recover
 from tests.recovery.support import reset
 from tests.recovery.support import start_and_send
+from tests.support.faults import outbox_unavailable
 from tests.support.statements import count_statements
 from tests.support.statements import count_wal_syncs
 
@@ -47,23 +47,9 @@ def test_recover_commits_as_often_for_a_real_account_as_for_an_unknown_one(app, 
     assert mail.wait_for(1)[0].rcpt_tos == ["kim.berry@example.com"]
 
 
-@contextmanager
-def _outbox_unavailable(app: Any) -> Any:
-    """The outbox table refuses inserts (renamed away) for the duration: a real failure of the
-    database, in the middle of the step's transaction."""
-    db = app.extensions["scim_me"].db
-    with db.connection_context():
-        db.execute_sql("ALTER TABLE mail_outbox RENAME TO mail_outbox_away")
-    try:
-        yield
-    finally:
-        with db.connection_context():
-            db.execute_sql("ALTER TABLE mail_outbox_away RENAME TO mail_outbox")
-
-
 def test_a_recover_whose_mail_cannot_be_queued_changes_nothing(app, client, kim, mail):
     code = _recovery_code(client, "kim")
-    with _outbox_unavailable(app):
+    with outbox_unavailable(app):
         failed = recover(client, code)
     # A server error in the WSO2 dialect, and not "code sent" with no mail behind it.
     assert failed.status_code == 500
