@@ -47,6 +47,7 @@ from scim_me.errors import NotFoundError
 from scim_me.errors import UnauthorizedError
 from scim_me.services.password_state import after_password_change
 from scim_me.services.read_only import is_read_only
+from scim_me.storage.db import write_transaction
 from scim_me.storage.users import get_user
 from scim_me.storage.users import set_password_hash
 from scim_me.web.bodies import Body
@@ -159,7 +160,10 @@ def change_password() -> Response:
         )
     except PolicyViolation as exc:
         raise _POLICY(exc.detail) from exc
-    if not set_password_hash(tenant.id, user.id, new_hash, expected=user.password_hash):
-        raise ConflictError("The password was changed by another request; sign in again with the new one.")
-    after_password_change(tenant, user, g.get("principal"), channel="change_password", revoke_others=revoke)
+    # One transaction: the new hash, its history, the other sessions ended, the event and the
+    # notice land together or not at all (no new password with the old sessions still alive).
+    with write_transaction():
+        if not set_password_hash(tenant.id, user.id, new_hash, expected=user.password_hash):
+            raise ConflictError("The password was changed by another request; sign in again with the new one.")
+        after_password_change(tenant, user, g.get("principal"), channel="change_password", revoke_others=revoke)
     return Response(status=204)

@@ -2,8 +2,11 @@
 when their authentication details change): a password change or reset, and MFA turned off.
 
 They are listeners on the security history (``storage.events.subscribe``), so the password and
-MFA features only record their events; the mail goes out after that transaction commits, to the
-user's address as it is then.
+MFA features only record their events. The notice is queued in the durable outbox inside the
+transaction that records the event, to the user's address as it is then: the change and its
+notice commit together (a change nobody is told of cannot happen), in one durable commit, and
+the mail leaves from the sender thread afterwards. Outside a request (the operator CLI) it is
+sent once the transaction has committed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from scim_me.config import Settings
 from scim_me.notify.mail import Mail
 from scim_me.notify.mail import Mailer
 from scim_me.notify.mail import build_mailer
+from scim_me.storage.db import after_commit
 from scim_me.storage.events import EventRecord
 from scim_me.storage.events import subscribe
 from scim_me.storage.models import Tenant
@@ -114,10 +118,15 @@ def notify_security_change(tenant_id: int, event: EventRecord) -> None:
     )
     mail = Mail(to=address, subject=subject, text=text, kind=f"notice.{event.kind}")
     if inline:
-        mailer.deliver(mail)
+        sender = mailer
+
+        def deliver() -> None:
+            sender.deliver(mail)
+
+        after_commit(deliver)  # never SMTP while the transaction holds the writer lock
     else:
         mailer.send_later(mail)
 
 
 def register() -> None:
-    subscribe("notify.security_change", NOTICE_KINDS, notify_security_change)
+    subscribe("notify.security_change", NOTICE_KINDS, notify_security_change, in_transaction=True)

@@ -210,22 +210,25 @@ def _write_once(
     if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
         return user, facts
     limit = config.max_profile_bytes
-    extra: dict[str, Any] = {} if password_hash is _NO_PASSWORD else {"password_hash": password_hash}
-    if email_change is None and not writer.admin:
+    password_set = password_hash is not _NO_PASSWORD
+    extra: dict[str, Any] = {"password_hash": password_hash} if password_set else {}
+    if email_change is None and not writer.admin and not password_set:
         # The one statement is a transaction of its own (storage/db.py execute_write).
         updated = update_user(user, new_profile, max_bytes=limit, **extra)
     else:
+        # What the change implies commits with it: a held address, an administrator's side
+        # effects, or a new password's history, ended sessions, event and notice.
         with write_transaction():
             updated = update_user(user, new_profile, max_bytes=limit, **extra)
             if updated is not None and email_change is not None:
                 store_email_change(tenant, updated, email_change)
             if updated is not None and writer.admin:
-                _after_admin_change(writer, user, updated, password_hash is not _NO_PASSWORD)
+                _after_admin_change(writer, user, updated, password_set)
+            elif updated is not None and password_set:
+                after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
     if updated is None:
         return None
-    if password_hash is not _NO_PASSWORD:
-        if not writer.admin:
-            after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
+    if password_set:
         facts = None  # read again after a password change rather than reason about the lock
     # The write changed the profile only (the user_name column and the features' rows stay), so
     # the facts read with the user still describe it.

@@ -183,3 +183,66 @@ def test_a_password_change_through_the_account_api_mails_the_account_holder(app,
     assert received.subject == "Your password was changed"
     assert "Edge/141" in received.text
     assert "Another-Long-Pass-2026!" not in received.text and PASSWORD not in received.text
+
+
+def _change_password(app, headers):
+    return app.test_client().post(
+        "/t/acme/api/users/v1/me/change-password",
+        json={"currentPassword": PASSWORD, "newPassword": "Another-Long-Pass-2026!"},
+        headers=headers,
+    )
+
+
+@pytest.fixture
+def kims_token(app, tenant, kim):
+    from tests.factories import bearer
+    from tests.factories import make_token
+
+    return bearer(make_token(app, tenant, kim))
+
+
+def test_a_password_change_and_its_notice_are_one_transaction(app, mail, kims_token) -> None:
+    """The new hash, its history, the ended sessions, the event and the notice: one durable
+    commit, so none of them can land without the others."""
+    from tests.support.statements import count_statements
+    from tests.support.statements import count_wal_syncs
+
+    begins: list[str] = []
+    with count_statements(app, begins), count_wal_syncs(app) as syncs:
+        assert _change_password(app, kims_token).status_code == 204
+    # The lockout counter's reservation and release around the proof of the current password
+    # (they stand whatever the change does), then the change: one transaction.
+    assert len(begins) == 3, begins
+    assert syncs in ([], [1, 1, 1])
+    assert [m.subject for m in mail.wait_for(1)] == ["Your password was changed"]
+
+
+def test_a_password_change_whose_notice_cannot_be_queued_changes_nothing(app, mail, kims_token) -> None:
+    from tests.factories import basic
+    from tests.support.faults import outbox_unavailable
+
+    with outbox_unavailable(app):
+        failed = _change_password(app, kims_token)
+    assert failed.status_code == 500
+    assert set(failed.get_json()) == {"code", "message", "description", "traceId"}
+    client = app.test_client()
+    assert client.get("/t/acme/scim2/Me", headers=basic("kim", PASSWORD)).status_code == 200
+    assert client.get("/t/acme/scim2/Me", headers=basic("kim", "Another-Long-Pass-2026!")).status_code == 401
+
+
+def test_a_password_patch_on_me_and_its_notice_are_one_transaction(app, mail, tenant, kim) -> None:
+    """PATCH /scim2/Me with a password (RFC 7644 §3.5.2): the same one transaction."""
+    from tests.factories import PATCH_URN
+    from tests.factories import SCIM_JSON
+    from tests.factories import bearer
+    from tests.factories import make_token
+    from tests.support.statements import count_statements
+
+    body = {"schemas": [PATCH_URN], "Operations": [{"op": "replace", "path": "password", "value": "Fresh-Pass-2027!"}]}
+    headers = bearer(make_token(app, tenant, kim), **{"Content-Type": SCIM_JSON})
+    begins: list[str] = []
+    with count_statements(app, begins):
+        response = app.test_client().patch("/t/acme/scim2/Me", json=body, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert len(begins) == 1, begins
+    assert [m.subject for m in mail.wait_for(1)] == ["Your password was changed"]
