@@ -176,11 +176,15 @@ def wrk_version(wrk: str) -> str:
 
 
 def postgres_version(url: str) -> str:
+    """The server's version, and its autovacuum when off: PATCH leaves dead filter-index rows
+    that only vacuum clears (docs/deployment.md), so such figures read low over a long run."""
     import psycopg2
 
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SHOW server_version")
-        return str(cur.fetchone()[0])
+        version = str(cur.fetchone()[0])
+        cur.execute("SHOW autovacuum")
+        return version if cur.fetchone()[0] == "on" else f"{version}, autovacuum off"
 
 
 def scim2_venv() -> Path:
