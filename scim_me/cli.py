@@ -669,13 +669,15 @@ def user_unlock(tenant_name: str | None, username: str) -> None:
 def _mfa_operator(tenant_name: str | None, username: str, *, unlock_only: bool) -> None:
     from scim_me.auth import passkeys
     from scim_me.auth.mfa import operator_reset
+    from scim_me.storage.db import write_transaction
 
     settings = _settings()
     with _database(settings):
         record, found = _target_user(settings, tenant_name, username)
-        operator_reset(record.id, found.id, unlock_only=unlock_only)
-        if not unlock_only:  # a lost authenticator: its passkeys go too
-            passkeys.operator_reset(record.id, found.id)
+        with write_transaction():  # every factor goes, with its event, or none does
+            operator_reset(record.id, found.id, unlock_only=unlock_only)
+            if not unlock_only:  # a lost authenticator: its passkeys go too
+                passkeys.operator_reset(record.id, found.id)
 
 
 @user.command("mfa-unlock")

@@ -22,6 +22,7 @@ from scim_me.errors import AAP
 from scim_me.storage.authorized_apps import AuthorizedApp
 from scim_me.storage.authorized_apps import list_authorized_apps
 from scim_me.storage.authorized_apps import revoke_authorized_app
+from scim_me.storage.db import write_transaction
 from scim_me.web.principal import Principal
 from scim_me.web.rest import empty
 from scim_me.web.rest import json_response
@@ -71,8 +72,10 @@ def _find(principal: Principal, user_id: str, application_id: str, *, by_name: b
 
 
 def _revoke(principal: Principal, user_id: str, app: AuthorizedApp) -> None:
-    grants = revoke_authorized_app(principal.tenant.id, user_id, app.client_pk)
-    record(principal, user_id, "app.revoked", clientId=app.client_id, appName=app.name, grants=grants)
+    """The app's grants (so its tokens) and the event, in one transaction."""
+    with write_transaction():
+        grants = revoke_authorized_app(principal.tenant.id, user_id, app.client_pk)
+        record(principal, user_id, "app.revoked", clientId=app.client_id, appName=app.name, grants=grants)
 
 
 @bp.get(V1)
@@ -103,8 +106,10 @@ def get_v2(application_id: str) -> Response:
 @bp.delete(V2)
 def revoke_all() -> Response:
     principal, user_id = _caller()
-    for app in list_authorized_apps(principal.tenant.id, user_id):
-        _revoke(principal, user_id, app)
+    apps = list_authorized_apps(principal.tenant.id, user_id)
+    with write_transaction():  # all of them or none
+        for app in apps:
+            _revoke(principal, user_id, app)
     return empty(204)
 
 

@@ -37,6 +37,7 @@ from scim_me.core.consent import DELETE_SCOPE
 from scim_me.core.consent import VIEW_SCOPE
 from scim_me.core.consent import Receipt
 from scim_me.storage import consent_mgt as store
+from scim_me.storage.db import write_transaction
 from scim_me.storage.users import find_user
 from scim_me.storage.users import now
 from scim_me.storage.users import user_name_key
@@ -215,16 +216,18 @@ def add_consent() -> Response:
     if not is_self_service(principal):
         raise core.NOT_AUTHORIZED("Recording a consent needs a user token with the internal_login scope.")
     body = _load(ConsentRequestSchema())
-    receipt_id, replaced = store.add_receipt(
-        principal.tenant.id,
-        principal.user_id,
-        principal.user.user_name,
-        _to_new_receipt(body, principal.tenant.name),
-    )
     services = [s["service"] for s in body["services"]]
-    for old in replaced:
-        record(principal, principal.user_id, "consent.revoked", receiptId=old, replacedBy=receipt_id)
-    record(principal, principal.user_id, "consent.given", receiptId=receipt_id, services=services)
+    # The receipts and their history together (GDPR Art. 7(1): the consent must be demonstrable).
+    with write_transaction():
+        receipt_id, replaced = store.add_receipt(
+            principal.tenant.id,
+            principal.user_id,
+            principal.user.user_name,
+            _to_new_receipt(body, principal.tenant.name),
+        )
+        for old in replaced:
+            record(principal, principal.user_id, "consent.revoked", receiptId=old, replacedBy=receipt_id)
+        record(principal, principal.user_id, "consent.given", receiptId=receipt_id, services=services)
     payload = {
         "consentReceiptId": receipt_id,
         "collectionMethod": body["collectionMethod"],
@@ -306,10 +309,11 @@ def revoke_receipt(receipt_id: str) -> Response:
     if if_match_fails(tag):
         raise core.precondition_failed(tag)
     if receipt.state == core.ACTIVE:
-        changed = store.revoke_receipt(principal.tenant.id, receipt.id, expected_version=receipt.version)
-        if changed:
-            record(principal, receipt.user_id, "consent.revoked", receiptId=receipt.id)
-        elif request.headers.get("If-Match") not in (None, "*"):
+        with write_transaction():
+            changed = store.revoke_receipt(principal.tenant.id, receipt.id, expected_version=receipt.version)
+            if changed:
+                record(principal, receipt.user_id, "consent.revoked", receiptId=receipt.id)
+        if not changed and request.headers.get("If-Match") not in (None, "*"):
             # Changed between our read and our write: the version the client named is gone.
             current = store.get_receipt(principal.tenant.id, receipt.id)
             assert current is not None

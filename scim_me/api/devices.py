@@ -143,13 +143,14 @@ def not_me_page() -> Response:
     if not check_csrf():
         return message("Session expired", "The form expired. Open the link again.", 400)
     alert = alert_store.find_by_action(tenant.id, request.form.get("code", ""))
-    if alert is None or not alert_store.spend_action(alert.id):
-        return message(
-            "Link not valid",
-            "This link has expired or was used already. Sign in and review your account's security alerts.",
-            400,
-        )
+    # The link is spent in the transaction that signs everything out: a failure leaves it usable.
     with write_transaction():
+        if alert is None or not alert_store.spend_action(alert.id):
+            return message(
+                "Link not valid",
+                "This link has expired or was used already. Sign in and review your account's security alerts.",
+                400,
+            )
         ended = end_other_sessions(tenant.id, alert.user_id)
         rules.revoke(tenant.id, alert.user_id, None, ip=_ip(), user_agent=_user_agent(), reason="this wasn't me")
         record_event(

@@ -23,6 +23,7 @@ from flask import request
 
 from scim_me.core.consent import epoch_ms
 from scim_me.errors import USM
+from scim_me.storage.db import write_transaction
 from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import SessionRecord
 from scim_me.storage.sessions import end_session
@@ -77,6 +78,7 @@ def _documents(tenant_id: int, user_id: str, sessions: list[SessionRecord]) -> l
 
 
 def _end(principal: Principal, user_id: str, session: SessionRecord, reason: str) -> None:
+    """In the caller's transaction: the session (its grants, so its tokens) and its event."""
     end_session(session.id)
     record(principal, user_id, "session.ended", sessionId=session.id, reason=reason)
 
@@ -100,9 +102,11 @@ def end_sessions() -> Response:
     if raw not in ("true", "false"):
         raise USM.error("60400", "includeCurrent must be true or false.")
     current = None if raw == "true" else session_of_token(principal.token_id)
-    for session in list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings)):
-        if session.id != current:
-            _end(principal, user_id, session, "user ended all sessions")
+    sessions = list_user_sessions(principal.tenant.id, user_id, SessionLimits.of(principal.tenant.settings))
+    with write_transaction():  # "sign out everywhere" ends all of them or none
+        for session in sessions:
+            if session.id != current:
+                _end(principal, user_id, session, "user ended all sessions")
     return empty(204)
 
 
@@ -117,7 +121,8 @@ def end_one(session_id: str) -> Response:
             status=404,
             message="Session not found",
         )
-    _end(principal, user_id, session, "user ended the session")
+    with write_transaction():
+        _end(principal, user_id, session, "user ended the session")
     return empty(204)
 
 

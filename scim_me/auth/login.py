@@ -20,6 +20,7 @@ from typing import Any
 from scim_me.core.accounts import is_disabled
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
+from scim_me.storage.db import write_transaction
 from scim_me.storage.events import count_events
 from scim_me.storage.events import record_event
 from scim_me.storage.throttle import LockoutPolicy
@@ -100,31 +101,32 @@ def verify_login(
     ok = verify_password(password, user.password_hash if user else None, params)
     if user is None or not ok:
         if user is not None:
-            record_event(
-                tenant_id,
-                user.id,
-                "signin.failure",
-                ip=ip,
-                user_agent=user_agent,
-                client_id=client_id,
-                # failures in a row, this one included: the failed_signins alert (services/alerts.py)
-                details={**details, "failures": reservation.failures},
-            )
-            if reservation.locks:
+            with write_transaction():  # the failure and the lock it causes: both in the history, or neither
                 record_event(
                     tenant_id,
                     user.id,
-                    "account.locked",
+                    "signin.failure",
                     ip=ip,
                     user_agent=user_agent,
                     client_id=client_id,
-                    details={
-                        **details,
-                        "failures": reservation.failures,
-                        "seconds": policy.lock_for(reservation.failures),
-                        "hard": reservation.hard_locks,
-                    },
+                    # failures in a row, this one included: the failed_signins alert (services/alerts.py)
+                    details={**details, "failures": reservation.failures},
                 )
+                if reservation.locks:
+                    record_event(
+                        tenant_id,
+                        user.id,
+                        "account.locked",
+                        ip=ip,
+                        user_agent=user_agent,
+                        client_id=client_id,
+                        details={
+                            **details,
+                            "failures": reservation.failures,
+                            "seconds": policy.lock_for(reservation.failures),
+                            "hard": reservation.hard_locks,
+                        },
+                    )
         return None
     succeeded(account, address, now())
     if is_disabled(user.profile):

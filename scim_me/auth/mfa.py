@@ -24,6 +24,7 @@ from scim_me.crypto import seal
 from scim_me.crypto import unseal
 from scim_me.storage import mfa as store
 from scim_me.storage import passkeys as passkey_store
+from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
 
 log = logging.getLogger("scim_me.mfa")
@@ -133,11 +134,12 @@ def _locked(attempt: store.Attempt) -> Verdict:
 def _failed(
     tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: store.Attempt, kind: str = "mfa.totp.failure"
 ) -> Verdict:
-    record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, "reason": reason})
-    if attempt.locked_now:
-        record_factor_event(
-            tenant_id, user_id, "mfa.locked", ctx, {"channel": ctx.channel, "failures": attempt.failures}
-        )
+    with write_transaction():  # the failure and the lock it causes: both in the history, or neither
+        record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, "reason": reason})
+        if attempt.locked_now:
+            record_factor_event(
+                tenant_id, user_id, "mfa.locked", ctx, {"channel": ctx.channel, "failures": attempt.failures}
+            )
     return Verdict(False, reason)
 
 
@@ -159,11 +161,11 @@ def validate_enrolment_or_code(
         step = otp.matching_step(secret, code, now, policy(settings))
         if step is None:
             return _failed(tenant_id, user_id, ctx, "wrong", attempt)
-        if not store.promote_pending(tenant_id, user_id, secrets_.pending, step):
-            return _failed(tenant_id, user_id, ctx, "replayed", attempt)
-        details = {"channel": ctx.channel}
-        record_factor_event(tenant_id, user_id, "mfa.totp.enrolled", ctx, details)
-        return Verdict(True, "ok", "totp")
+        with write_transaction():  # the factor is on exactly when its event is recorded
+            if store.promote_pending(tenant_id, user_id, secrets_.pending, step):
+                record_factor_event(tenant_id, user_id, "mfa.totp.enrolled", ctx, {"channel": ctx.channel})
+                return Verdict(True, "ok", "totp")
+        return _failed(tenant_id, user_id, ctx, "replayed", attempt)
     return _check_active(settings, tenant_id, user_id, secrets_.active, code, ctx, now, attempt)
 
 
@@ -188,9 +190,16 @@ def _check_active(
     return Verdict(True, "ok", "totp")
 
 
+# A factor's change and its event (with what listens to it in its transaction: the notice, the
+# alert, the trusted devices revoked) commit together: a change nobody is told of, or that leaves
+# trusted devices skipping a removed factor, cannot happen; nor can a retry find the change done
+# and record nothing.
+
+
 def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
-    if store.clear_totp(tenant_id, user_id):
-        record_factor_event(tenant_id, user_id, "mfa.totp.disabled", ctx)
+    with write_transaction():
+        if store.clear_totp(tenant_id, user_id):
+            record_factor_event(tenant_id, user_id, "mfa.totp.disabled", ctx)
 
 
 # -- backup codes ---------------------------------------------------------------------------------
@@ -198,19 +207,23 @@ def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
 
 def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ctx: Context) -> list[str]:
     codes = otp.new_backup_codes(settings.backup_code_count, settings.backup_code_length)
-    store.replace_backup_codes(tenant_id, user_id, [backup_digest(settings, tenant_id, user_id, c) for c in codes])
-    record_factor_event(tenant_id, user_id, "mfa.backup_codes.generated", ctx, {"count": len(codes)})
+    digests = [backup_digest(settings, tenant_id, user_id, c) for c in codes]
+    with write_transaction():
+        store.replace_backup_codes(tenant_id, user_id, digests)
+        record_factor_event(tenant_id, user_id, "mfa.backup_codes.generated", ctx, {"count": len(codes)})
     return codes
 
 
 def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
-    if store.delete_backup_codes(tenant_id, user_id):
-        record_factor_event(tenant_id, user_id, "mfa.backup_codes.removed", ctx)
+    with write_transaction():
+        if store.delete_backup_codes(tenant_id, user_id):
+            record_factor_event(tenant_id, user_id, "mfa.backup_codes.removed", ctx)
 
 
 def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:
     """``scim-me user mfa-unlock`` / ``mfa-reset``: the recovery path for a locked user or a lost
-    authenticator without backup codes (ASVS 6.4.4: an operator process)."""
+    authenticator without backup codes (ASVS 6.4.4: an operator process). The caller holds one
+    transaction around it and the passkeys' reset, so a reset is whole or not at all."""
     store.reset_failures(tenant_id, user_id)
     if unlock_only:
         record_event(tenant_id, user_id, "account.unlocked", details={"by": "operator", "scope": "mfa"})

@@ -45,6 +45,7 @@ from scim_me.auth import mfa
 from scim_me.config import Settings
 from scim_me.storage import mfa as mfa_store
 from scim_me.storage import passkeys as store
+from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
 from scim_me.storage.grants import digest
 from scim_me.storage.passkeys import PasskeyRecord
@@ -243,22 +244,23 @@ def finish_registration(
     transports = response.get("transports") if isinstance(response, dict) else None
     names = tuple(t for t in transports if isinstance(t, str))[:8] if isinstance(transports, list) else ()
     try:
-        passkey = store.add_passkey(
-            tenant_id,
-            user_id,
-            credential_id=_b64(verified.credential_id),
-            public_key=_b64(verified.credential_public_key),
-            sign_count=verified.sign_count,
-            display_name="",
-            discoverable=discoverable,
-            user_verified=verified.user_verified,
-            backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
-            aaguid=verified.aaguid,
-            transports=names,
-        )
+        with write_transaction():  # the passkey counts as a factor exactly when its event exists
+            passkey = store.add_passkey(
+                tenant_id,
+                user_id,
+                credential_id=_b64(verified.credential_id),
+                public_key=_b64(verified.credential_public_key),
+                sign_count=verified.sign_count,
+                display_name="",
+                discoverable=discoverable,
+                user_verified=verified.user_verified,
+                backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
+                aaguid=verified.aaguid,
+                transports=names,
+            )
+            _event(tenant_id, user_id, "mfa.passkey.registered", ctx, discoverable=discoverable)
     except store.DuplicateCredentialError as exc:
         raise PasskeyRefused("duplicate", "This credential is already registered.") from exc
-    _event(tenant_id, user_id, "mfa.passkey.registered", ctx, discoverable=discoverable)
     return passkey
 
 
@@ -280,16 +282,19 @@ def _why(exc: Exception) -> str:
 
 
 def rename(tenant_id: int, user_id: str, credential_id: str, name: str, ctx: Context) -> PasskeyRecord | None:
-    passkey = store.rename_passkey(tenant_id, user_id, credential_id, name)
-    if passkey is not None:
-        _event(tenant_id, user_id, "mfa.passkey.renamed", ctx)
+    with write_transaction():
+        passkey = store.rename_passkey(tenant_id, user_id, credential_id, name)
+        if passkey is not None:
+            _event(tenant_id, user_id, "mfa.passkey.renamed", ctx)
     return passkey
 
 
 def remove(tenant_id: int, user_id: str, credential_id: str, ctx: Context) -> bool:
-    gone = store.delete_passkey(tenant_id, user_id, credential_id)
-    if gone:
-        _event(tenant_id, user_id, "mfa.passkey.removed", ctx)
+    """The passkey and its event (the notice, the alert, trusted devices revoked) together."""
+    with write_transaction():
+        gone = store.delete_passkey(tenant_id, user_id, credential_id)
+        if gone:
+            _event(tenant_id, user_id, "mfa.passkey.removed", ctx)
     return gone
 
 
@@ -383,9 +388,10 @@ def _same_handle(handle: Any, user_id: str) -> bool:
 
 
 def _failed(tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt) -> None:
-    _event(tenant_id, user_id, "mfa.passkey.failure", ctx, reason=reason)
-    if attempt.locked_now:
-        _event(tenant_id, user_id, "mfa.locked", ctx, failures=attempt.failures)
+    with write_transaction():  # the failure and the lock it causes: both in the history, or neither
+        _event(tenant_id, user_id, "mfa.passkey.failure", ctx, reason=reason)
+        if attempt.locked_now:
+            _event(tenant_id, user_id, "mfa.locked", ctx, failures=attempt.failures)
 
 
 def _event(tenant_id: int, user_id: str, kind: str, ctx: Context, **details: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -53,22 +54,25 @@ from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
 from scim_me.storage.codes import link_grant
+from scim_me.storage.db import write_transaction
 from scim_me.storage.grants import GrantRecord
 from scim_me.storage.grants import access_token_grant
 from scim_me.storage.grants import create_grant
 from scim_me.storage.grants import expiry
 from scim_me.storage.grants import find_grant
+from scim_me.storage.grants import find_refresh_token
 from scim_me.storage.grants import is_access_token_revoked
 from scim_me.storage.grants import new_grant
 from scim_me.storage.grants import record_tokens
 from scim_me.storage.grants import refresh_token_grant
 from scim_me.storage.grants import revoke_access_token
 from scim_me.storage.grants import revoke_grant
-from scim_me.storage.grants import use_refresh_token
+from scim_me.storage.grants import spend_refresh_token
 from scim_me.storage.sessions import SessionLimits
 from scim_me.storage.sessions import end_session
 from scim_me.storage.sessions import expired_session_of_token
 from scim_me.storage.sessions import use_session
+from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
@@ -215,18 +219,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
-        # authlib authenticates the client before it asks for the token: check the binding
-        # before the token is spent (storage refuses another client's token untouched).
+        # authlib authenticates the client before it asks for the token: storage checks the
+        # binding (another client's token is refused untouched). The token is spent with the new
+        # tokens, once they are signed (_renew).
         client: Client = self.request.client
-        outcome = use_refresh_token(refresh_token, client.record.id)
-        if outcome.grant is None or grant_past_absolute_lifetime(outcome.grant, settings()):
+        lookup = find_refresh_token(refresh_token, client.record.id)
+        if lookup.grant is None or grant_past_absolute_lifetime(lookup.grant, settings()):
             return None
-        tenant = current_tenant()
-        session_id = outcome.grant.session_id
-        if tenant is not None and session_id and not use_session(session_id, SessionLimits.of(tenant.settings)):
-            return None  # the sign-in session expired: ending it revoked this grant too
-        g.oauth_grant = outcome.grant
-        return RefreshCredential(outcome.grant)
+        g.oauth_grant = lookup.grant
+        g.oauth_refresh_hash = lookup.token_hash
+        return RefreshCredential(lookup.grant)
 
     def authenticate_user(self, credential: RefreshCredential) -> StoredUser | None:
         if credential.grant.user_id is None:
@@ -411,14 +413,22 @@ def _generate(
     refresh_token = None
     if include_refresh_token and user is not None and "refresh_token" in client.record.grant_types:
         refresh_token = secrets.token_urlsafe(32)
-    record_tokens(
-        grant.id,
-        jti,
-        expiry(lifetime),
-        refresh_token,
-        refresh_expiry(grant, s) if refresh_token else None,
-        unstored=unstored,
-    )
+
+    def record() -> None:
+        record_tokens(
+            grant.id,
+            jti,
+            expiry(lifetime),
+            refresh_token,
+            refresh_expiry(grant, s) if refresh_token else None,
+            unstored=unstored,
+        )
+
+    spent: str | None = g.get("oauth_refresh_hash")
+    if spent is None:
+        record()
+    else:
+        _renew(grant, spent, tenant, record)
     token: dict[str, Any] = {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -428,6 +438,25 @@ def _generate(
     if refresh_token:
         token["refresh_token"] = refresh_token
     return token
+
+
+def _renew(grant: GrantRecord, token_hash: str, tenant: TenantRecord, record: Callable[[], None]) -> None:
+    """The refresh grant's writes, once the new tokens are signed: the presented token spent, the
+    sign-in session counted as used and the new tokens stored, in one transaction and one durable
+    commit. A failure leaves the presented token unspent, so the client's retry is not taken for a
+    reuse that would end the grant."""
+    outcome = "renewed"
+    with write_transaction():
+        if not spend_refresh_token(token_hash):
+            outcome = "reused"  # another request spent it since it was read
+        elif grant.session_id and not use_session(grant.session_id, SessionLimits.of(tenant.settings)):
+            outcome = "expired"  # the session ended here, and its grants with it
+        else:
+            record()
+    if outcome == "reused":
+        revoke_grant(grant.id)  # RFC 9700 §4.14.2: a refresh token used twice ends its grant
+    if outcome != "renewed":
+        raise InvalidGrantError()  # as authlib answers a refresh token it refuses
 
 
 def _authentication(grant: GrantRecord, code: Any) -> tuple[int, list[str]]:

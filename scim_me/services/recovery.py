@@ -210,8 +210,12 @@ def _check_tries(settings: Settings, account_key: str | None, caller: Caller) ->
 
 def _wrong_code(settings: Settings, tenant: TenantRecord, flow: FlowRecord | None, caller: Caller) -> None:
     """Count a wrong code against the flow (which dies at its limit), the account and the IP."""
-    if flow is not None and flows.count_attempt(flow) >= settings.recovery_max_attempts:
-        flows.advance(flow, "flow_code_hash", flow.flow_code_hash, flow_code_hash=None, otp_hash=None, step=flows.DONE)
+    if flow is not None:
+        with write_transaction():  # the count that reaches the limit ends the flow with it
+            if flows.count_attempt(flow) >= settings.recovery_max_attempts:
+                flows.advance(
+                    flow, "flow_code_hash", flow.flow_code_hash, flow_code_hash=None, otp_hash=None, step=flows.DONE
+                )
     for key, limit in _try_keys(settings, flow.account_key if flow else None, caller):
         take_slot(key, RECOVERY_TRY, tenant.id, limit, settings.recovery_send_window_seconds, now())
 

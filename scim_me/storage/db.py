@@ -154,8 +154,9 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
             conn.synced_changes = changes
 
     def close(self) -> bool:
-        # A request's autocommit writes (outside write_transaction) are synced here, when its
-        # connection goes back to the pool, before the response leaves.
+        # Any autocommit write of the request that nothing synced (a model saved outside
+        # write_transaction) is made durable here, when its connection goes back to the pool,
+        # before the response leaves.
         if self.wal_sync is not None and not self._state.closed and not self.in_transaction():
             self.sync_wal()
         return bool(super().close())
@@ -386,9 +387,7 @@ def write_transaction(db: peewee.Database | peewee.DatabaseProxy | None = None) 
             yield
 
 
-def execute_write(
-    sql: str, params: Any, db: peewee.Database | peewee.DatabaseProxy | None = None, *, sync: bool = True
-) -> Any:
+def execute_write(sql: str, params: Any, db: peewee.Database | peewee.DatabaseProxy | None = None) -> Any:
     """Run one write statement as a transaction of its own and return its cursor; inside an open
     transaction it is simply part of it.
 
@@ -396,10 +395,7 @@ def execute_write(
     PostgreSQL, two statements on SQLite). On SQLite it queues behind the writer lock as
     :func:`write_transaction` does, and it cannot deadlock on a read-to-write upgrade: a
     statement that writes takes the write lock as it starts, as ``BEGIN IMMEDIATE`` does. With
-    the group commit it returns once the write is on disk; with ``sync`` False it returns at
-    once, and the write becomes durable with the request's next write transaction or when the
-    request's connection goes back to the pool, before the response leaves (module docstring):
-    for a request that writes again anyway, one fsync instead of two."""
+    the group commit it returns once the write is on disk."""
     if db is None:
         db = database_proxy
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
@@ -407,7 +403,7 @@ def execute_write(
         return target.execute_sql(sql, params)
     with _writer_queue(target):
         cursor = target.execute_sql(sql, params)
-    if sync and isinstance(target, _SqliteDatabase):
+    if isinstance(target, _SqliteDatabase):
         # Only if it changed rows: a compare-and-set that lost its race wrote nothing to make
         # durable, and its caller retries at once.
         target.sync_wal()

@@ -41,7 +41,7 @@ class GrantRecord:
     created_at: datetime | None = None
     # When the user last authenticated for this grant (epoch seconds; OIDC ``auth_time``) and
     # how (RFC 8176 ``amr``, space-separated): the sign-in of its session, or for a grant without
-    # one (the password grant) its creation. Read with the refresh token only (use_refresh_token);
+    # one (the password grant) its creation. Read with the refresh token only (find_refresh_token);
     # None for a grant with no user.
     auth_time: int | None = None
     amr: str | None = None
@@ -190,33 +190,36 @@ def refresh_token_grant(token: str) -> GrantRecord | None:
 
 
 @dataclass(frozen=True)
-class RefreshOutcome:
+class RefreshLookup:
+    """A presented refresh token: the grant it may renew (None: refused) and its digest."""
+
     grant: GrantRecord | None
-    reused: bool
+    token_hash: str
 
 
 # The refresh grant's read: the token with its grant and the sign-in of the grant's session (so
 # a refreshed token keeps the original auth_time), in one statement.
 _REFRESH_SQL = (
     "SELECT r.expires_at, g.id, g.tenant_id, g.client_pk, g.user_id, g.scope, g.session_id, g.revoked_at, "
-    "g.created_at, s.login_time, s.amr FROM oauth_refresh_tokens r JOIN oauth_grants g ON g.id = r.grant_id "
-    "LEFT JOIN user_sessions s ON s.id = g.session_id WHERE r.token_hash = ?"
+    "g.created_at, s.login_time, s.amr, r.used_at FROM oauth_refresh_tokens r "
+    "JOIN oauth_grants g ON g.id = r.grant_id LEFT JOIN user_sessions s ON s.id = g.session_id WHERE r.token_hash = ?"
 )
 
 
 _SPEND_REFRESH_SQL = "UPDATE oauth_refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL"
 
 
-def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
-    """Spend a refresh token presented by the client ``client_pk``. A second use of the same
-    token revokes its whole grant. A token of another client is refused untouched: spending it
-    first would let anyone holding a leaked token make its owner's next refresh look like reuse
-    and so revoke the owner's grant (RFC 6749 §6: the token is bound to its client)."""
+def find_refresh_token(token: str, client_pk: int) -> RefreshLookup:
+    """The grant a refresh token presented by the client ``client_pk`` may renew, read only: the
+    token is spent with the new tokens (:func:`spend_refresh_token`). A token spent already is a
+    reuse and revokes its whole grant (RFC 9700 §4.14.2). A token of another client is refused
+    untouched: revoking for it would let anyone holding a leaked token end its owner's grant
+    (RFC 6749 §6: the token is bound to its client)."""
     db = current_database()
     token_hash = digest(token)
     row = db.execute_sql(_REFRESH_SQL.replace("?", db.param), (token_hash,)).fetchone()
     if row is None:
-        return RefreshOutcome(None, False)
+        return RefreshLookup(None, token_hash)
     created_at = OAuthGrant.created_at.python_value(row[8])  # type: ignore[no-untyped-call]
     signed_in = UserSession.login_time.python_value(row[9]) if row[9] is not None else None  # type: ignore[no-untyped-call]
     grant = GrantRecord(
@@ -233,15 +236,19 @@ def use_refresh_token(token: str, client_pk: int) -> RefreshOutcome:
     )
     expires_at = OAuthRefreshToken.expires_at.python_value(row[0])  # type: ignore[no-untyped-call]
     if grant.revoked or expires_at < now() or grant.client_pk != client_pk:
-        return RefreshOutcome(None, False)
-    # Durable with the new tokens' transaction (or before the answer if none follows): one fsync
-    # per refresh. Other workers see the spend at once, so a replay still counts as reuse.
-    spent = sql_datetime(db, now())
-    won = execute_write(_SPEND_REFRESH_SQL.replace("?", db.param), (spent, token_hash), sync=False).rowcount
-    if won != 1:
+        return RefreshLookup(None, token_hash)
+    if row[11] is not None:
         revoke_grant(grant.id)
-        return RefreshOutcome(None, True)
-    return RefreshOutcome(grant, False)
+        return RefreshLookup(None, token_hash)
+    return RefreshLookup(grant, token_hash)
+
+
+def spend_refresh_token(token_hash: str) -> bool:
+    """Mark the token used, in the caller's transaction with the tokens that replace it. False
+    when another request spent it first: a reuse, whose grant the caller revokes."""
+    db = current_database()
+    spent = sql_datetime(db, now())
+    return bool(execute_write(_SPEND_REFRESH_SQL.replace("?", db.param), (spent, token_hash)).rowcount == 1)
 
 
 def epoch_seconds(stamp: datetime) -> int:

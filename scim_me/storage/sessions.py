@@ -140,8 +140,8 @@ def use_session(session_id: str, limits: SessionLimits) -> bool:
     db = current_database()
     params = [sql_datetime(db, stamp), session_id]
     params += [sql_datetime(db, stamp - limits.idle), sql_datetime(db, stamp - limits.absolute)]
-    # Durable with the new tokens' transaction that follows (storage/db.py execute_write).
-    touched = execute_write(_USE_SESSION_SQL.replace("?", db.param), params, sync=False).rowcount
+    # In the refresh grant's transaction, with the spent token and the new tokens.
+    touched = execute_write(_USE_SESSION_SQL.replace("?", db.param), params).rowcount
     if touched:
         return True
     end_session(session_id)  # expired (or already ended: then this changes nothing)
@@ -149,13 +149,13 @@ def use_session(session_id: str, limits: SessionLimits) -> bool:
 
 
 def end_session(session_id: str) -> None:
-    """End the session and revoke every grant it made, on every worker."""
+    """End the session and revoke every grant it made, on every worker: one transaction."""
     with write_transaction():
         UserSession.update(ended_at=now()).where(
             (UserSession.id == session_id) & UserSession.ended_at.is_null()
         ).execute()
-    for grant in OAuthGrant.select(OAuthGrant.id).where(OAuthGrant.session_id == session_id):
-        revoke_grant(grant.id)
+        for grant in OAuthGrant.select(OAuthGrant.id).where(OAuthGrant.session_id == session_id):
+            revoke_grant(grant.id)
 
 
 def list_user_sessions(tenant_id: int, user_id: str, limits: SessionLimits) -> list[SessionRecord]:

@@ -136,3 +136,18 @@ def test_bare_paths(app, client):
     sam = make_user(app, default, "sam", PASSWORD)
     response = client.get("/api/users/v1/me/authorized-apps", headers=bearer(make_token(app, default, sam)))
     assert response.status_code == 200 and response.json == []
+
+
+def test_revoking_all_apps_is_all_or_nothing(app, tenant, client, kim, third_party, portal):
+    """One transaction for every app's grants and events: when the history cannot be written,
+    every app keeps its access."""
+    from tests.support.faults import table_unavailable
+
+    first = sign_in(app, tenant, third_party, "kim")
+    second = sign_in(app, tenant, portal, "kim")
+    with table_unavailable(app, "security_events"):
+        assert client.delete(V1, headers=second.headers).status_code == 500
+    assert client.get(ME, headers=first.headers).status_code == 200
+    assert client.get(ME, headers=second.headers).status_code == 200
+    assert client.delete(V1, headers=second.headers).status_code == 204
+    assert client.get(ME, headers=first.headers).status_code == 401

@@ -563,3 +563,18 @@ def test_if_match_star_and_lists(client, kim_token, meta):
     assert client.delete(url, headers=bearer(kim_token, **{"If-Match": f'"x", {tag}'})).status_code == 200
     other = _add(client, kim_token, consent_request(meta, service="b")).json["consentReceiptId"]
     assert client.delete(f"{BASE}/receipts/{other}", headers=bearer(kim_token, **{"If-Match": "*"})).status_code == 200
+
+
+def test_a_receipt_and_its_history_commit_together(app, client, kim_token, meta):
+    """GDPR Art. 7(1): a consent must be demonstrable. The receipt that replaces another, the
+    replaced one's revocation and both events are one transaction: when the history cannot be
+    written, nothing changes."""
+    from tests.support.faults import table_unavailable
+
+    first = _add(client, kim_token, consent_request(meta)).json["consentReceiptId"]
+    with table_unavailable(app, "security_events"):
+        failed = _add(client, kim_token, consent_request(meta))
+    assert failed.status_code == 500
+    assert set(failed.json) == {"code", "message", "description", "traceId"}
+    states = {r["consentReceiptID"]: r["state"] for r in client.get(BASE, headers=bearer(kim_token)).json}
+    assert states == {first: "ACTIVE"}

@@ -365,3 +365,27 @@ def test_a_trusted_device_is_never_a_new_device_and_a_new_network_is_its_own_ale
     assert types == ["new_network", "new_device"]
     (network,) = [a for a in _alerts(app, tenant, kim) if a["type"] == "new_network"]
     assert network["details"]["network"] == "192.0.2.0/24"
+
+
+def test_a_not_me_link_whose_sign_out_fails_still_works(app, mail, tenant, kim, spa) -> None:
+    """The link is spent in the transaction that ends the sessions and revokes the devices: when
+    that fails, the link is not used up, and it signs everything out once the database is back."""
+    from tests.support.faults import table_unavailable
+
+    first = Browser(app, spa, FIREFOX)
+    kept = first.tokens(first.password()[1])
+    phone = Browser(app, spa, IPHONE, ip="203.0.113.50")
+    phone.tokens(phone.password()[1])
+    (notice,) = mail.wait_for(1)
+    link = re.search(r"http://localhost/t/acme/security/not-me#code=([A-Za-z0-9_-]+)", notice.text)
+    assert link, notice.text
+    page_browser = app.test_client()
+    page = page_browser.get("/t/acme/security/not-me")
+    form = {"csrf_token": _csrf(page), "code": link.group(1)}
+    with table_unavailable(app, "trusted_devices"):
+        failed = page_browser.post("/t/acme/security/not-me", data=form)
+    assert failed.status_code == 500
+    assert app.test_client().get("/t/acme/scim2/Me", headers=bearer(kept["access_token"])).status_code == 200
+    done = page_browser.post("/t/acme/security/not-me", data=form)
+    assert done.status_code == 200, done.get_data(as_text=True)
+    assert app.test_client().get("/t/acme/scim2/Me", headers=bearer(kept["access_token"])).status_code == 401

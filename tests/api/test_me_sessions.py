@@ -188,3 +188,23 @@ def test_a_refreshed_token_keeps_its_session_current(app, tenant, client, kim, s
     assert client.delete(SESSIONS, headers=new_token).status_code == 204
     assert client.get(ME, headers=new_token).status_code == 200
     assert client.get(ME, headers=other.headers).status_code == 401
+
+
+def test_signing_out_everywhere_ends_all_sessions_or_none(app, tenant, client, kim, spa):
+    """DELETE of every other session is one transaction: the sessions, their grants (so their
+    tokens) and the events. When the history cannot be written, every session lives on."""
+    from tests.support.faults import table_unavailable
+    from tests.support.statements import count_statements
+
+    current = sign_in(app, tenant, spa, "kim", user_agent="Current/1.0")
+    others = [sign_in(app, tenant, spa, "kim", user_agent=f"Other/{i}") for i in range(2)]
+    with table_unavailable(app, "security_events"):
+        assert client.delete(SESSIONS, headers=current.headers).status_code == 500
+    for other in others:
+        assert client.get(ME, headers=other.headers).status_code == 200
+    begins: list[str] = []
+    with count_statements(app, begins):
+        assert client.delete(SESSIONS, headers=current.headers).status_code == 204
+    assert len(begins) == 1, begins
+    for other in others:
+        assert client.get(ME, headers=other.headers).status_code == 401

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 
+from scim_me.oauth import server
 from scim_me.storage.clients import create_client
 from tests.factories import ERROR_URN
 from tests.factories import SCIM_JSON
@@ -344,6 +345,45 @@ def test_a_replayed_refresh_token_revokes_the_whole_grant(client, kim, postman):
     for access_token in (first["access_token"], rotated["access_token"]):
         assert_invalid_token(client.get(ME, headers=bearer(access_token)))
     assert_oauth_error(_refresh(client, rotated["refresh_token"], headers=auth), "invalid_grant")
+
+
+def test_a_refresh_whose_tokens_cannot_be_stored_leaves_the_refresh_token_usable(app, client, kim, postman):
+    """The presented token is spent in the transaction that stores its successors: a failure
+    there answers 500 and spends nothing, so the client's retry works instead of looking like a
+    reuse that ends the grant (and signs the user out)."""
+    from tests.support.faults import table_unavailable
+
+    _, auth = postman
+    first = _password_grant(client, auth).json
+    with table_unavailable(app, "oauth_access_tokens"):
+        failed = _refresh(client, first["refresh_token"], headers=auth)
+    assert failed.status_code == 500
+    retried = _refresh(client, first["refresh_token"], headers=auth)
+    assert retried.status_code == 200, retried.json
+    assert client.get(ME, headers=bearer(retried.json["access_token"])).status_code == 200
+
+
+def test_two_refreshes_racing_with_one_token_end_the_grant(app, client, kim, postman, monkeypatch):
+    """RFC 9700 §4.14.2: of two requests that read the same unspent token, the one that loses the
+    spend inside its transaction is a reuse: nothing is stored for it and the grant ends."""
+    from scim_me.storage.grants import digest
+    from scim_me.storage.grants import spend_refresh_token
+
+    _, auth = postman
+    first = _password_grant(client, auth).json
+    db = app.extensions["scim_me"].db
+    real_find = server.find_refresh_token
+
+    def find_then_lose(token, client_pk):
+        lookup = real_find(token, client_pk)
+        with app.app_context(), db.connection_context():  # the other request spends it meanwhile
+            assert spend_refresh_token(digest(token))
+        return lookup
+
+    monkeypatch.setattr(server, "find_refresh_token", find_then_lose)
+    raced = _refresh(client, first["refresh_token"], headers=auth)
+    assert_oauth_error(raced, "invalid_grant")
+    assert_invalid_token(client.get(ME, headers=bearer(first["access_token"])))
 
 
 def test_an_expired_refresh_token_is_invalid_grant(client, kim, postman):

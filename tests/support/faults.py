@@ -9,14 +9,20 @@ from typing import Any
 
 
 @contextmanager
-def outbox_unavailable(app: Any) -> Iterator[None]:
-    """The mail outbox refuses inserts for the duration (renamed away): whatever queues a mail
-    fails inside its transaction, on either database."""
+def table_unavailable(app: Any, table: str) -> Iterator[None]:
+    """``table`` refuses every statement for the duration (renamed away), on either database."""
     db = app.extensions["scim_me"].db
     with db.connection_context():
-        db.execute_sql("ALTER TABLE mail_outbox RENAME TO mail_outbox_away")
+        db.execute_sql(f"ALTER TABLE {table} RENAME TO {table}_away")
     try:
         yield
     finally:
         with db.connection_context():
-            db.execute_sql("ALTER TABLE mail_outbox_away RENAME TO mail_outbox")
+            db.execute_sql(f"ALTER TABLE {table}_away RENAME TO {table}")
+
+
+@contextmanager
+def outbox_unavailable(app: Any) -> Iterator[None]:
+    """The mail outbox refuses inserts: whatever queues a mail fails inside its transaction."""
+    with table_unavailable(app, "mail_outbox"):
+        yield
