@@ -54,3 +54,13 @@ def start_and_send(client: Any, user: str = "kim", **extra: Any) -> dict[str, An
 def password_token(client: Any, spa: Any, password: str, user: str = "kim") -> Any:
     data = {"grant_type": "password", "username": user, "password": password, "client_id": spa.client_id}
     return client.post(TOKEN, data={**data, "scope": "openid internal_login"})
+
+
+def choose_password(client: Any, code: str, password: str) -> Any:
+    """The mailed link's page (a forced reset's or an invitation's): its form, POSTed with the
+    link's code as the user's click does."""
+    page = client.get("/t/acme/accountrecoveryendpoint/password-reset")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert csrf, page.get_data(as_text=True)
+    form = {"csrf_token": csrf.group(1), "code": code, "password": password, "password2": password}
+    return client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)

@@ -7,7 +7,6 @@ all in the write's one transaction (docs/account-recovery.md, "Forced reset").""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.factories import patch_body
 from tests.recovery.support import ME
 from tests.recovery.support import PASSWORD
 from tests.recovery.support import WSO2
+from tests.recovery.support import choose_password
 from tests.recovery.support import password_token
 from tests.support.admin import client_headers
 from tests.support.admin import events_of
@@ -30,14 +30,6 @@ LINK = re.compile(r"http://localhost/t/acme/accountrecoveryendpoint/password-res
 @pytest.fixture
 def admin(app, tenant):
     return client_headers(app, tenant)
-
-
-def _choose_password(client: Any, code: str, password: str) -> Any:
-    page = client.get("/t/acme/accountrecoveryendpoint/password-reset")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert csrf, page.get_data(as_text=True)
-    form = {"csrf_token": csrf.group(1), "code": code, "password": password, "password2": password}
-    return client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)
 
 
 def test_patch_force_password_reset_ends_sessions_and_mails_a_link(app, client, tenant, kim, spa, mail, admin):
@@ -65,7 +57,7 @@ def test_patch_force_password_reset_ends_sessions_and_mails_a_link(app, client, 
         {"channel": "scim_users", "by": {"channel": "scim_users", "clientId": "provisioner"}}
     ]
 
-    done = _choose_password(client, link.group(1), "fresh-start-2027")
+    done = choose_password(client, link.group(1), "fresh-start-2027")
     assert done.status_code == 200, done.get_data(as_text=True)
     assert client.get(ME, headers=basic("kim", "fresh-start-2027")).status_code == 200
     cleared = client.get(f"{USERS}/{kim.id}", headers=admin).get_json()

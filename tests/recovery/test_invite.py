@@ -13,6 +13,7 @@ import pytest
 from tests.factories import basic
 from tests.recovery.support import ME
 from tests.recovery.support import WSO2
+from tests.recovery.support import choose_password
 from tests.support.admin import USER_URN
 from tests.support.admin import client_headers
 from tests.support.admin import events_of
@@ -32,14 +33,6 @@ ANN = {
 @pytest.fixture
 def admin(app, tenant):
     return client_headers(app, tenant)
-
-
-def _choose_password(client: Any, code: str, password: str) -> Any:
-    page = client.get("/t/acme/accountrecoveryendpoint/password-reset")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert csrf, page.get_data(as_text=True)
-    form = {"csrf_token": csrf.group(1), "code": code, "password": password, "password2": password}
-    return client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)
 
 
 def _users_named(client: Any, admin: dict[str, str], name: str) -> int:
@@ -64,10 +57,10 @@ def test_an_invited_user_chooses_the_password_through_the_mailed_link(app, clien
     # No password yet: nothing signs in.
     assert client.get(ME, headers=basic("ann", "")).status_code == 401
 
-    done = _choose_password(client, link.group(1), "fresh-start-2027")
+    done = choose_password(client, link.group(1), "fresh-start-2027")
     assert done.status_code == 200, done.get_data(as_text=True)
     assert client.get(ME, headers=basic("ann", "fresh-start-2027")).status_code == 200
-    again = _choose_password(client, link.group(1), "another-choice-2028")
+    again = choose_password(client, link.group(1), "another-choice-2028")
     assert again.status_code == 400  # the link works once
     user_id = created.get_json()["id"]
     kinds = [event.kind for event in events_of(app, tenant, user_id)]
