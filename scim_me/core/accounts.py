@@ -75,3 +75,19 @@ def lock_key(tenant_id: int, name_key: str) -> str:
     statement of /scim2/Users computes the same in SQL (storage/caller.py ``lock_key_sql``)."""
     raw = f"account\0{tenant_id}\0{name_key}"
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def take_account_locked(profile: dict[str, Any]) -> bool | None:
+    """An administrator's ``accountLocked`` (``urn:scim:wso2:schema``), taken out of ``profile``:
+    the lock lives in the lockout table, never in the profile (it is shown from there). True or
+    False when the write names it, None when it does not (a PUT that leaves it out changes no
+    lock)."""
+    extension = profile.get(WSO2_URN)
+    if not isinstance(extension, dict) or "accountLocked" not in extension:
+        return None
+    rest = {name: value for name, value in extension.items() if name != "accountLocked"}
+    if rest:
+        profile[WSO2_URN] = rest
+    else:
+        del profile[WSO2_URN]
+    return extension["accountLocked"] is True

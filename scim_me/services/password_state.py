@@ -101,7 +101,8 @@ def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockS
     attributes: dict[str, Any] = {}
     if lock.locked:
         attributes["accountLocked"] = True
-        attributes["lockedReason"] = "MAX_ATTEMPTS_EXCEEDED"
+        # An administrator's lock counts no failures (storage/throttle.lock_account).
+        attributes["lockedReason"] = "ADMIN_INITIATED" if lock.hard and not lock.failures else "MAX_ATTEMPTS_EXCEEDED"
         if lock.until is not None and not lock.hard:
             attributes["unlockTime"] = _epoch_ms(lock.until)
     if expires is not None:

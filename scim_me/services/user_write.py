@@ -23,6 +23,7 @@ from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
 from scim_me.config import Settings
 from scim_me.core.accounts import is_disabled
+from scim_me.core.accounts import take_account_locked
 from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
 from scim_me.core.recovery import reset_forced
@@ -48,10 +49,14 @@ from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
 from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.throttle import lock_account
+from scim_me.storage.throttle import lock_state
+from scim_me.storage.throttle import unlock
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import create_user
 from scim_me.storage.users import delete_user
 from scim_me.storage.users import get_user
+from scim_me.storage.users import now
 from scim_me.storage.users import update_user
 from scim_me.web.context import admin_registry
 from scim_me.web.context import settings
@@ -191,6 +196,7 @@ def _write_once(
     config = settings()
     new_profile = mutate(user.profile)
     check_bounds(new_profile, config)
+    lock_change = _lock_change(writer, user, new_profile)
     if not writer.admin and writer.principal is not None and new_profile.get("emails") != user.profile.get("emails"):
         # A user's address is where recovery and notices go: changing it is a step-up action
         # (RFC 9470), checked before anything is hashed or written.
@@ -207,7 +213,7 @@ def _write_once(
         if password not in hashed:
             hashed[password] = hash_new_password(writer, password, new_profile, user)
         password_hash = hashed[password]
-    if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None:
+    if password_hash is _NO_PASSWORD and new_profile == user.profile and email_change is None and lock_change is None:
         return user, facts
     limit = config.max_profile_bytes
     password_set = password_hash is not _NO_PASSWORD
@@ -223,7 +229,7 @@ def _write_once(
             if updated is not None and email_change is not None:
                 store_email_change(tenant, updated, email_change)
             if updated is not None and writer.admin:
-                _after_admin_change(writer, user, updated, password_set)
+                _after_admin_change(writer, user, updated, password_set, lock_change)
             elif updated is not None and password_set:
                 after_password_change(tenant, user, writer.principal, channel=writer.channel, revoke_others=True)
     if updated is None:
@@ -257,19 +263,40 @@ def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[st
     )
 
 
-def _after_admin_change(writer: Writer, before: StoredUser, after: StoredUser, password_set: bool) -> None:
+def _lock_change(writer: Writer, user: StoredUser, new_profile: dict[str, Any]) -> bool | None:
+    """An administrator's ``accountLocked`` (taken out of ``new_profile``: the lock lives in the
+    lockout table): True to lock, False to unlock, None when the write changes no lock."""
+    if not writer.admin:
+        return None  # readOnly on /Me: the PATCH engine refused it already
+    wanted = take_account_locked(new_profile)
+    if wanted is None or wanted == lock_state(writer.tenant.id, user.user_name, now()).locked:
+        return None
+    return wanted
+
+
+def _after_admin_change(
+    writer: Writer, before: StoredUser, after: StoredUser, password_set: bool, lock_change: bool | None = None
+) -> None:
     """In the write's transaction: what an administrator's change implies for the user."""
     tenant = writer.tenant
     attributes = changed_attributes(before.profile, after.profile)
     ended = 0
     if password_set:
         password_replaced(tenant, settings(), before)
+    if lock_change is True:
+        lock_account(tenant.id, before.user_name, now())  # WSO2's accountLocked: held until unlocked
+    elif lock_change is False:
+        unlock(tenant.id, before.user_name)
     disabled = is_disabled(after.profile) and not is_disabled(before.profile)
-    if password_set or disabled:
-        # A reset password or a disabled account: every session and token of the user ends now.
+    if password_set or disabled or lock_change is True:
+        # A reset password, a disabled or locked account: every session and token ends now.
         ended = end_other_sessions(tenant.id, before.id)
     if password_set:
         record_admin_event(writer, before.id, "password.reset", {"channel": writer.channel, "ended": ended})
+    if lock_change is True:
+        record_admin_event(writer, before.id, "account.locked", {"reason": "admin", "ended": ended})
+    elif lock_change is False:
+        record_admin_event(writer, before.id, "account.unlocked", {})
     if disabled:
         record_admin_event(writer, before.id, "account.disabled", {"ended": ended})
     elif is_disabled(before.profile) and not is_disabled(after.profile):
@@ -306,6 +333,7 @@ def create_admin_user(writer: Writer, body: Any) -> StoredUser:
     body, invited = take_ask_password(body)
     profile = new_resource(body, admin_registry())
     check_bounds(profile)
+    locked = take_account_locked(profile)
     password = profile.pop("password", None)
     address = primary_email(profile)
     if invited and password is not None:
@@ -320,6 +348,9 @@ def create_admin_user(writer: Writer, body: Any) -> StoredUser:
     with write_transaction():
         user = create_user(tenant.id, profile, password_hash, max_bytes=settings().max_profile_bytes)
         record_admin_creation(writer, user)
+        if locked:
+            lock_account(tenant.id, user.user_name, now())
+            record_admin_event(writer, user.id, "account.locked", {"reason": "admin", "ended": 0})
         if invited and address is not None:
             # The user and the invitation commit together: no account waits for a mail never sent.
             invite_user(settings(), tenant, user, address)

@@ -192,6 +192,17 @@ def lock_state_of(failures: int, locked_until: datetime | None, hard_locked: boo
     return LockState(hard_locked or timed, hard_locked, locked_until if timed else None, failures)
 
 
+def lock_account(tenant_id: int, user_name: str, now: datetime) -> None:
+    """An administrator's lock: held until someone unlocks it (a hard lock), with no failures
+    counted, which is how the profile tells it from a lock that failures caused (lockedReason)."""
+    key = account_key(tenant_id, user_name)
+    with write_transaction():
+        _row(key, ACCOUNT, tenant_id, now)
+        LoginThrottle.update(failures=0, locked_until=None, hard_locked=True, updated_at=now).where(
+            LoginThrottle.key == key
+        ).execute()
+
+
 def unlock(tenant_id: int, user_name: str) -> bool:
     """Lift a lock (hard or timed) and reset the counter; True when there was a row to clear."""
     with write_transaction():
