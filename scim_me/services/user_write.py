@@ -269,9 +269,11 @@ def _lock_change(writer: Writer, user: StoredUser, new_profile: dict[str, Any]) 
     if not writer.admin:
         return None  # readOnly on /Me: the PATCH engine refused it already
     wanted = take_account_locked(new_profile)
-    if wanted is None or wanted == lock_state(writer.tenant.id, user.user_name, now()).locked:
+    if wanted is None:
         return None
-    return wanted
+    state = lock_state(writer.tenant.id, user.user_name, now())
+    # A lock that failures set for a while becomes one held until unlocked.
+    return None if (wanted and state.hard) or (not wanted and not state.locked) else wanted
 
 
 def _after_admin_change(
