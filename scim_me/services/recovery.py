@@ -68,10 +68,10 @@ from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import RECOVERY_SEND
 from scim_me.storage.throttle import RECOVERY_TRY
+from scim_me.storage.throttle import lift_timed_lock
 from scim_me.storage.throttle import lock_state
 from scim_me.storage.throttle import slot_wait
 from scim_me.storage.throttle import take_slot
-from scim_me.storage.throttle import unlock
 from scim_me.storage.throttle import window_key
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import find_user
@@ -415,13 +415,17 @@ def reset(
     # One transaction, the hash computed before it: the code is spent exactly when the password
     # changes, and no session or flow outlives the new password however the process ends.
     with write_transaction():
+        if lock_state(tenant.id, user.user_name, now()).hard:
+            # Locked until an administrator or operator unlocks it (since the code was mailed):
+            # a mailbox proves who the user is, not that the lock should end.
+            raise RecoveryRefused("invalid_reset_code", "The reset code is not valid.")
         if not flows.advance(flow, "reset_code_hash", flow.reset_code_hash, reset_code_hash=None, step=flows.DONE):
             raise RecoveryRefused("invalid_reset_code", "The reset code is not valid.")
         _store_password(tenant, user, new_hash)
         password_replaced(tenant, settings, user)
         ended = end_other_sessions(tenant.id, user.id)
-        flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED, flows.INVITE))
-        unlock(tenant.id, user.user_name)  # proving the mailbox ends a timed lock the guessing caused
+        flows.end_flows(tenant.id, user.id, flows.RESET_KINDS)
+        lift_timed_lock(tenant.id, user.user_name)  # proving the mailbox ends a lock the guessing caused
         record_event(
             tenant.id,
             user.id,
@@ -513,7 +517,7 @@ def require_new_password(
     die, ``password.reset_required`` is recorded, and a link to choose a new password is queued
     for the user's primary address. Returns whether one was (False: no address)."""
     end_other_sessions(tenant.id, user.id)
-    flows.end_flows(tenant.id, user.id, (flows.PASSWORD, flows.FORCED, flows.EXPIRED))
+    flows.end_flows(tenant.id, user.id, flows.RESET_KINDS)
     record_event(
         tenant.id,
         user.id,

@@ -47,6 +47,8 @@ from scim_me.services.user_view import entity_tag
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
+from scim_me.storage.recovery_flows import RESET_KINDS
+from scim_me.storage.recovery_flows import end_flows
 from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import lock_account
@@ -287,6 +289,7 @@ def _after_admin_change(
         password_replaced(tenant, settings(), before)
     if lock_change is True:
         lock_account(tenant.id, before.user_name, now())  # WSO2's accountLocked: held until unlocked
+        end_flows(tenant.id, before.id, RESET_KINDS)  # no mailed code or link outlives the lock
     elif lock_change is False:
         unlock(tenant.id, before.user_name)
     disabled = is_disabled(after.profile) and not is_disabled(before.profile)

@@ -22,6 +22,8 @@ USERNAME = "username"
 FORCED = "forced"  # an administrator's forced reset: a mailed link that holds the reset code
 EXPIRED = "expired"  # a sign-in with an expired password: the change page holds the reset code
 INVITE = "invite"  # an administrator's invitation (askPassword): a mailed link to choose the first password
+# The kinds whose code ends in a new password.
+RESET_KINDS = (PASSWORD, FORCED, EXPIRED, INVITE)
 # steps
 INIT = "init"  # recoveryCode handed out, nothing mailed yet
 NOTIFIED = "notified"  # the code was mailed; flowConfirmationCode + code → confirmed

@@ -203,6 +203,15 @@ def lock_account(tenant_id: int, user_name: str, now: datetime) -> None:
         ).execute()
 
 
+def lift_timed_lock(tenant_id: int, user_name: str) -> None:
+    """Reset the counter and lift a lock that failures set for a while; a lock held until an
+    administrator or operator lifts it stays (a password reset by mail does not lift it)."""
+    with write_transaction():
+        LoginThrottle.delete().where(
+            (LoginThrottle.key == account_key(tenant_id, user_name)) & (LoginThrottle.hard_locked == False)  # noqa: E712
+        ).execute()
+
+
 def unlock(tenant_id: int, user_name: str) -> bool:
     """Lift a lock (hard or timed) and reset the counter; True when there was a row to clear."""
     with write_transaction():
