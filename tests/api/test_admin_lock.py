@@ -113,20 +113,10 @@ def test_a_regular_token_cannot_lock_anybody(app, client, tenant, kim):
 def test_locking_an_account_that_failures_locked_for_a_while_holds_it(app, client, tenant, kim, admin):
     from datetime import timedelta
 
-    from scim_me.storage.models import LoginThrottle
-    from scim_me.storage.throttle import account_key
     from scim_me.storage.users import now
+    from tests.support.lockout import lock_row
 
-    with app.extensions["scim_me"].db.connection_context():
-        LoginThrottle.create(
-            key=account_key(tenant.id, "kim"),
-            kind="account",
-            tenant_id=tenant.id,
-            failures=5,
-            window_start=now(),
-            locked_until=now() + timedelta(minutes=5),
-            updated_at=now(),
-        )
+    lock_row(app, tenant, "kim", failures=5, locked_until=now() + timedelta(minutes=5))
     timed = client.get(f"{USERS}/{kim.id}", headers=admin).get_json()[WSO2]
     assert timed["lockedReason"] == "MAX_ATTEMPTS_EXCEEDED" and "unlockTime" in timed
     held = client.patch(f"{USERS}/{kim.id}", json=LOCK, headers=admin).get_json()[WSO2]

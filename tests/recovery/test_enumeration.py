@@ -10,9 +10,6 @@ import re
 
 import pytest
 
-from scim_me.storage.models import LoginThrottle
-from scim_me.storage.throttle import account_key
-from scim_me.storage.users import now
 from tests.factories import assert_wso2_error
 from tests.factories import make_tenant
 from tests.factories import make_user
@@ -23,6 +20,7 @@ from tests.recovery.support import WSO2
 from tests.recovery.support import confirm
 from tests.recovery.support import init
 from tests.recovery.support import recover
+from tests.support.lockout import lock_row
 
 CODES = re.compile(rb'"(recoveryCode|flowConfirmationCode|resendCode|traceId)": ?"[^"]+"')
 
@@ -50,16 +48,7 @@ def others(app, tenant):
         emails=[{"value": "lo@example.com", "primary": True}],
         **{WSO2: {"emailVerified": True}},
     )
-    with app.extensions["scim_me"].db.connection_context():
-        LoginThrottle.create(
-            key=account_key(tenant.id, "locked"),
-            kind="account",
-            tenant_id=tenant.id,
-            failures=100,
-            window_start=now(),
-            hard_locked=True,
-            updated_at=now(),
-        )
+    lock_row(app, tenant, "locked", failures=100, hard_locked=True)
     return locked
 
 

@@ -21,6 +21,7 @@ from tests.recovery.support import confirm
 from tests.recovery.support import reset
 from tests.recovery.support import start_and_send
 from tests.support.admin import client_headers
+from tests.support.lockout import lock_row
 
 
 def _reset_code(client: Any, mail: Any) -> str:
@@ -37,14 +38,6 @@ def _refused(response: Any) -> None:
     assert response.get_json()["code"] == "UAR-10001"
 
 
-def _throttle(app: Any, tenant: Any, **columns: Any) -> None:
-    with app.extensions["scim_me"].db.connection_context():
-        LoginThrottle.create(
-            key=account_key(tenant.id, "kim"), kind="account", tenant_id=tenant.id, window_start=now(),
-            updated_at=now(), **columns,
-        )  # fmt: skip
-
-
 def test_an_administrators_lock_outlives_a_code_mailed_before_it(app, client, tenant, kim, mail):
     code = _reset_code(client, mail)
     lock = patch_body({"op": "replace", "path": f"{WSO2}:accountLocked", "value": True})
@@ -58,7 +51,7 @@ def test_an_administrators_lock_outlives_a_code_mailed_before_it(app, client, te
 
 def test_a_hard_lock_from_failures_refuses_the_reset(app, client, tenant, kim, mail):
     code = _reset_code(client, mail)
-    _throttle(app, tenant, failures=20, hard_locked=True)
+    lock_row(app, tenant, "kim", failures=20, hard_locked=True)
     _refused(reset(client, code))
     assert client.get(ME, headers=basic("kim", NEW_PASSWORD)).status_code == 401
     with app.extensions["scim_me"].db.connection_context():
@@ -69,6 +62,6 @@ def test_a_lock_from_failures_for_a_while_ends_with_the_reset(app, client, tenan
     from datetime import timedelta
 
     code = _reset_code(client, mail)
-    _throttle(app, tenant, failures=5, locked_until=now() + timedelta(minutes=5))
+    lock_row(app, tenant, "kim", failures=5, locked_until=now() + timedelta(minutes=5))
     assert reset(client, code).status_code == 200
     assert client.get(ME, headers=basic("kim", NEW_PASSWORD)).status_code == 200
