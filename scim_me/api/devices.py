@@ -131,6 +131,14 @@ _LINK_PAGE_CSP = (
 )
 
 
+def _link_not_valid() -> Response:
+    return message(
+        "Link not valid",
+        "This link has expired or was used already. Sign in and review your account's security alerts.",
+        400,
+    )
+
+
 @bp.route(rules.NOT_ME_PATH, methods=["GET", "POST"])
 def not_me_page() -> Response:
     tenant = current_tenant()
@@ -143,14 +151,12 @@ def not_me_page() -> Response:
     if not check_csrf():
         return message("Session expired", "The form expired. Open the link again.", 400)
     alert = alert_store.find_by_action(tenant.id, request.form.get("code", ""))
+    if alert is None:  # decided by a read: a wrong code never queues for the write lock
+        return _link_not_valid()
     # The link is spent in the transaction that signs everything out: a failure leaves it usable.
     with write_transaction():
-        if alert is None or not alert_store.spend_action(alert.id):
-            return message(
-                "Link not valid",
-                "This link has expired or was used already. Sign in and review your account's security alerts.",
-                400,
-            )
+        if not alert_store.spend_action(alert.id):
+            return _link_not_valid()
         ended = end_other_sessions(tenant.id, alert.user_id)
         rules.revoke(tenant.id, alert.user_id, None, ip=_ip(), user_agent=_user_agent(), reason="this wasn't me")
         record_event(
