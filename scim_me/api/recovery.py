@@ -17,7 +17,6 @@ from typing import Any
 from flask import Blueprint
 from flask import Response
 from flask import g
-from flask import request
 from marshmallow import fields
 
 from scim_me.core.recovery import ClaimsError
@@ -170,11 +169,7 @@ def _tenant(enabled_flag: str, off: ApiErrorKind) -> TenantRecord:
 
 def _caller() -> Caller:
     principal = g.get("principal")
-    return Caller(
-        request.remote_addr or "",
-        request.headers.get("User-Agent", ""),
-        principal.client_id if principal is not None else None,
-    )
+    return Caller.of_request(principal.client_id if principal is not None else None)
 
 
 def _link(tenant: TenantRecord, rel: str, step: str) -> dict[str, str]:

@@ -49,7 +49,7 @@ _MAX_INPUT = 320
 
 
 def _caller() -> Caller:
-    return Caller(request.remote_addr or "", request.headers.get("User-Agent", ""))
+    return Caller.of_request()
 
 
 def _return_to() -> str:

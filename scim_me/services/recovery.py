@@ -35,6 +35,8 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from flask import request
+
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
 from scim_me.config import ConfigError
@@ -104,6 +106,11 @@ class Caller:
     ip: str = ""
     user_agent: str = ""
     client_id: str | None = None
+
+    @classmethod
+    def of_request(cls, client_id: str | None = None) -> Caller:
+        """The current request's client, as security events record it."""
+        return cls(request.remote_addr or "", request.headers.get("User-Agent", ""), client_id)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request
 from werkzeug.http import parse_etags
 
 from scim_me.auth.credentials import new_password_hash
@@ -244,11 +243,7 @@ def _write_once(
 
 
 def _caller(writer: Writer) -> Caller:
-    """The request's client, as security events record it."""
-    principal = writer.principal
-    return Caller(
-        request.remote_addr or "", request.headers.get("User-Agent", ""), principal.client_id if principal else None
-    )
+    return Caller.of_request(writer.principal.client_id if writer.principal else None)
 
 
 def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
