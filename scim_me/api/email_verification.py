@@ -168,14 +168,15 @@ def _notice_mail(tenant_name: str, user: StoredUser, pending: PendingChange, whe
 
 
 def _drop_expired(pending: PendingChange) -> None:
-    """Forget an expired change: the row and the user's ``pendingEmails``."""
+    """Forget an expired change: the row and the user's ``pendingEmails``, both or neither."""
     with write_transaction():
         if not email_changes.take(pending):
             return
-        for _attempt in range(settings().patch_retries):
-            user = get_user(pending.tenant_id, pending.user_id)
-            if user is None or update_user(user, with_pending(user.profile, None)) is not None:
-                return
+        # Read under the transaction's lock (SQLite's writer lock, PostgreSQL's row lock), so
+        # the compare-and-set below cannot lose to another writer.
+        user = get_user(pending.tenant_id, pending.user_id, for_update=True)
+        if user is not None and update_user(user, with_pending(user.profile, None)) is None:
+            raise ConflictError("The user is being changed by many requests at once; retry.")
 
 
 def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
@@ -187,14 +188,11 @@ def confirm(pending: PendingChange, tenant: TenantRecord) -> StoredUser:
     with write_transaction():
         if not email_changes.take(pending):
             raise _invalid()  # a concurrent redemption, or a newer request, got there first
-        for _attempt in range(settings().patch_retries):
-            user = get_user(pending.tenant_id, pending.user_id)
-            if user is None:
-                raise _invalid()
-            updated = update_user(user, apply_verified(user.profile, pending.change))
-            if updated is not None:
-                break
-        else:
+        user = get_user(pending.tenant_id, pending.user_id, for_update=True)  # as in _drop_expired
+        if user is None:
+            raise _invalid()
+        updated = update_user(user, apply_verified(user.profile, pending.change))
+        if updated is None:
             raise ConflictError("The user is being changed by many requests at once; retry.")
         record_event(
             tenant.id,

@@ -4,6 +4,8 @@ a notice, the code expires after 24 h, and a second change cancels the first."""
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -20,6 +22,7 @@ from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.apps import build_app
 from tests.support.faults import outbox_unavailable
+from tests.support.faults import user_row_changing
 from tests.support.mailserver import code_in
 
 PASSWORD = "correct-horse-9"
@@ -162,6 +165,43 @@ def test_the_code_expires_after_24_hours(app, client, mail, tenant, kim) -> None
         assert me["emails"] == ["kim@example.com"]
         assert "pendingEmails" not in me[WSO2]  # the expired change is forgotten
         assert client.post(VALIDATE, json={"code": code}).get_json()["code"] == "18001"
+
+
+@pytest.mark.parametrize("expired", [True, False], ids=["expired", "live"])
+def test_a_redemption_waits_for_a_concurrent_writer_and_does_not_lose_to_it(
+    app, client, mail, tenant, kim, expired
+) -> None:
+    """The redemption reads the user under its transaction's lock: a writer changing the user
+    at the same moment delays it, but cannot make it spend the code and leave the profile as it
+    was (a lost compare-and-set with retries used up, patch_retries = 1 here)."""
+    state = app.extensions["scim_me"]
+    state.settings = dataclasses.replace(state.settings, patch_retries=1)
+    start = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=True):
+        token = make_token(app, tenant, kim)
+        assert _replace_emails(client, token, "race@example.net").status_code == 200
+        code = code_in(mail.wait_for(1)[0])
+    answers = []
+    later = start + (timedelta(hours=24, seconds=1) if expired else timedelta(hours=1))
+    with time_machine.travel(later, tick=True):
+        with user_row_changing(app, kim.id):
+            redeem = threading.Thread(
+                target=lambda: answers.append(app.test_client().post(VALIDATE, json={"code": code}))
+            )
+            redeem.start()
+            redeem.join(0.5)  # blocked behind the other writer until it commits
+        redeem.join(30)
+        me = _me(client, make_token(app, tenant, kim))
+    assert len(answers) == 1
+    if expired:
+        assert answers[0].status_code == 400 and answers[0].get_json()["code"] == "18002"
+        assert me["emails"] == ["kim@example.com"]
+    else:
+        assert answers[0].status_code == 202
+        assert me["emails"] == ["race@example.net"]
+    assert "pendingEmails" not in me[WSO2]
+    # The code was spent with the change: it answers "invalid" now, whatever it did before.
+    assert client.post(VALIDATE, json={"code": code}).get_json()["code"] == "18001"
 
 
 def test_the_code_still_works_just_before_expiry(app, client, mail, tenant, kim) -> None:

@@ -26,3 +26,23 @@ def outbox_unavailable(app: Any) -> Iterator[None]:
     """The mail outbox refuses inserts: whatever queues a mail fails inside its transaction."""
     with table_unavailable(app, "mail_outbox"):
         yield
+
+
+@contextmanager
+def user_row_changing(app: Any, user_id: str) -> Iterator[None]:
+    """Another writer, on a connection of its own, is changing the user for the duration: it
+    bumps the row's version and commits only on exit (meanwhile SQLite's writer lock, or
+    PostgreSQL's row lock, is held)."""
+    from scim_me.storage.db import is_sqlite
+    from scim_me.storage.db import open_database
+
+    other = open_database(app.extensions["scim_me"].settings.database_url)
+    other.connect()
+    try:
+        with other.atomic("IMMEDIATE") if is_sqlite(other) else other.atomic():
+            other.execute_sql(
+                "UPDATE users SET version = version + 1 WHERE id = ?".replace("?", other.param), (user_id,)
+            )
+            yield
+    finally:
+        other.close()
