@@ -36,7 +36,7 @@ def user_row_changing(app: Any, user_id: str) -> Iterator[None]:
     from scim_me.storage.db import is_sqlite
     from scim_me.storage.db import open_database
 
-    other = open_database(app.extensions["scim_me"].settings.database_url)
+    other: Any = open_database(app.extensions["scim_me"].settings.database_url)
     other.connect()
     try:
         with other.atomic("IMMEDIATE") if is_sqlite(other) else other.atomic():
