@@ -49,6 +49,7 @@ from scim_me.services import recovery
 from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
+from scim_me.storage.db import write_transaction
 from scim_me.storage.grants import digest
 from scim_me.storage.mfa import complete_challenge
 from scim_me.storage.mfa import count_challenge_attempt
@@ -217,29 +218,31 @@ def authorize() -> Response:
                     return _mfa_challenge(tenant, candidate, client, action)
             if why == "expired":
                 return _expired_page(tenant, candidate, client, action, "pwd")
-            if session is not None:
-                end_session(session.id)
-            session, new_cookie = start_session(
-                tenant.id, candidate.id, request.headers.get("User-Agent", ""), _client_ip()
-            )
+            session, new_cookie, trusted = _sign_browser_in(tenant, client, session, candidate, "pwd", device=device)
             user = candidate
-            browser["csrf"] = secrets.token_urlsafe(32)  # a new session gets a new CSRF token
-            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "mfa":
-            answered = _mfa_answer(tenant, client, action)
-            if isinstance(answered, Response):
-                return answered
-            if must_change_password(settings(), tenant, answered) == "expired":
-                return _expired_page(tenant, answered, client, action, "pwd otp")
-            trusted = devices.trust_if_asked(tenant, answered)
-            if session is not None:
-                end_session(session.id)
-            session, new_cookie = start_session(
-                tenant.id, answered.id, request.headers.get("User-Agent", ""), _client_ip(), amr="pwd otp"
-            )
+            reserved = _reserve_mfa_answer(tenant, client, action)
+            if isinstance(reserved, Response):
+                return reserved
+            try:
+                # The factor is spent with everything it unlocks, in one transaction: the
+                # challenge, a trusted device, the old session's end and the new one (or the
+                # expired-password step). A failure, or a parallel answer that completed the
+                # challenge first, leaves the backup code or TOTP step unspent.
+                with write_transaction():
+                    answered = _check_mfa_answer(tenant, client, action, *reserved)
+                    if isinstance(answered, Response):
+                        return answered  # the failure's record commits
+                    if must_change_password(settings(), tenant, answered) == "expired":
+                        browser.pop(_MFA_KEY, None)
+                        return _expired_page(tenant, answered, client, action, "pwd otp")
+                    session, new_cookie, trusted = _sign_browser_in(
+                        tenant, client, session, answered, "pwd otp", trust=True
+                    )
+            except _ChallengeTaken:
+                return _restart(client, action, "Your sign-in expired. Sign in again.")
+            browser.pop(_MFA_KEY, None)  # only now: after a rollback the challenge is still open
             user = answered
-            browser["csrf"] = secrets.token_urlsafe(32)
-            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step in passkey_signin.STEPS:
             outcome = passkey_signin.handle(step, tenant, client, browser.get(_MFA_KEY))
             if isinstance(outcome, Response):
@@ -247,39 +250,25 @@ def authorize() -> Response:
             if outcome.user is None:
                 return _passkey_problem(tenant, client, action, outcome)
             passed = outcome.user
-            if outcome.amr.startswith("pwd"):  # the second factor, after the password
+            second = outcome.amr.startswith("pwd")  # the second factor, after the password
+            if second:
                 browser.pop(_MFA_KEY, None)
                 if must_change_password(settings(), tenant, passed) == "expired":
                     return _expired_page(tenant, passed, client, action, outcome.amr)
-                trusted = devices.trust_if_asked(tenant, passed)
-            if session is not None:
-                end_session(session.id)
-            session, new_cookie = start_session(
-                tenant.id, passed.id, request.headers.get("User-Agent", ""), _client_ip(), amr=outcome.amr
-            )
+            session, new_cookie, trusted = _sign_browser_in(tenant, client, session, passed, outcome.amr, trust=second)
             user = passed
-            browser["csrf"] = secrets.token_urlsafe(32)
-            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "expired":
             changed = _expired_answer(tenant, client, action)
             if isinstance(changed, Response):
                 return changed
             changed_user, amr = changed
-            if session is not None:
-                end_session(session.id)
-            session, new_cookie = start_session(
-                tenant.id, changed_user.id, request.headers.get("User-Agent", ""), _client_ip(), amr=amr
-            )
+            session, new_cookie, trusted = _sign_browser_in(tenant, client, session, changed_user, amr)
             user = changed_user
-            browser["csrf"] = secrets.token_urlsafe(32)
-            browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
         elif step == "consent" and user is not None:
             if request.form.get("decision") != "allow":
                 response = server.create_authorization_response(grant=grant, grant_user=None)
                 return response
             grant_consent(tenant.id, user.id, client.id, grant.request.payload.scope or "")
-    if new_cookie is not None and session is not None and user is not None:
-        devices.after_sign_in(tenant, user, session, client.client_id, device, trusted)
     if session is None or user is None:
         if "none" in prompts:
             return _prompt_error(grant, LoginRequiredError())
@@ -325,6 +314,33 @@ def _browser_state(tenant: TenantRecord, *, signed_in_now: bool) -> tuple[str, b
     if signed_in_now or current is None:
         return new_browser_state(), True
     return current, False
+
+
+def _sign_browser_in(
+    tenant: TenantRecord,
+    client: Any,
+    session: SessionRecord | None,
+    user: StoredUser,
+    amr: str,
+    *,
+    device: Any = None,
+    trust: bool = False,
+) -> tuple[SessionRecord, str, devices.Trusted | None]:
+    """Sign this browser in as ``user``: the session it had ends and a new one starts, with the
+    device's trust (asked for after a second factor: ``trust``; or the one it already holds:
+    ``device``) and the new-device assessment, in one transaction. Returns the new session, its
+    cookie secret and the device trusted now."""
+    with write_transaction():
+        trusted = devices.trust_if_asked(tenant, user) if trust else None
+        if session is not None:
+            end_session(session.id)
+        new_session, cookie = start_session(
+            tenant.id, user.id, request.headers.get("User-Agent", ""), _client_ip(), amr=amr
+        )
+        devices.after_sign_in(tenant, user, new_session, client.client_id, device, trusted)
+    browser["csrf"] = secrets.token_urlsafe(32)  # a new session gets a new CSRF token
+    browser[FRESH_LOGIN_KEY] = request_fingerprint(request.query_string)
+    return new_session, cookie, trusted
 
 
 # -- second factor (issue 4) -----------------------------------------------------------------------
@@ -388,8 +404,16 @@ def _restart(client: Any, action: str, message: str) -> Response:
     return _page("signin.html", 400, client_name=client.name, action=action, csrf_token=_csrf_token(), error=message)
 
 
-def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | Response:
-    """The user once the second factor passed, or the page to show instead."""
+class _ChallengeTaken(Exception):
+    """A parallel answer completed this sign-in's challenge first: roll this one back."""
+
+
+def _reserve_mfa_answer(
+    tenant: TenantRecord, client: Any, action: str
+) -> tuple[StoredUser, str, mfa.Answer] | Response:
+    """The challenge's user, the challenge and the answer with its attempts counted (the
+    challenge's and the user's, each committed on its own before the code is evaluated), or the
+    page to show instead."""
     id_hash = digest(str(browser.get(_MFA_KEY, "")))
     challenge = find_challenge(tenant.id, id_hash)
     if challenge is None or challenge.client_id != client.client_id:
@@ -399,18 +423,29 @@ def _mfa_answer(tenant: TenantRecord, client: Any, action: str) -> StoredUser | 
         return _restart(client, action, "Your sign-in expired. Sign in again.")
     if not count_challenge_attempt(id_hash, MFA_CHALLENGE_ATTEMPTS):
         return _restart(client, action, "Too many attempts. Sign in again.")
-    verdict = mfa.verify_second_factor(
-        settings(),
-        tenant.id,
-        user.id,
-        request.form.get("code", ""),
-        mfa.Context(_client_ip(), request.headers.get("User-Agent", ""), client.client_id, "signin"),
-    )
-    if verdict.ok:
-        if not complete_challenge(id_hash):  # a parallel answer finished this challenge first
-            return _restart(client, action, "Your sign-in expired. Sign in again.")
-        browser.pop(_MFA_KEY, None)
-        return user
+    reserved = mfa.reserve_second_factor(settings(), tenant.id, user.id, request.form.get("code", ""))
+    if isinstance(reserved, mfa.Verdict):
+        return _mfa_refused(tenant, client, action, user, id_hash, reserved)
+    return user, id_hash, reserved
+
+
+def _check_mfa_answer(
+    tenant: TenantRecord, client: Any, action: str, user: StoredUser, id_hash: str, answer: mfa.Answer
+) -> StoredUser | Response:
+    """The user once the second factor passed, or the page to show instead; in the caller's
+    transaction, which :class:`_ChallengeTaken` rolls back."""
+    context = mfa.Context(_client_ip(), request.headers.get("User-Agent", ""), client.client_id, "signin")
+    verdict = mfa.check_second_factor(settings(), answer, context)
+    if not verdict.ok:
+        return _mfa_refused(tenant, client, action, user, id_hash, verdict)
+    if not complete_challenge(id_hash):
+        raise _ChallengeTaken
+    return user
+
+
+def _mfa_refused(
+    tenant: TenantRecord, client: Any, action: str, user: StoredUser, id_hash: str, verdict: mfa.Verdict
+) -> Response:
     if verdict.reason == "locked":
         response = _mfa_page(
             client.name,

@@ -184,10 +184,11 @@ def _check_active(
     step = otp.matching_step(secret, code, now, policy(settings))
     if step is None:
         return _failed(tenant_id, user_id, ctx, "wrong", attempt)
-    if not store.consume_step(tenant_id, user_id, active, step):
-        return _failed(tenant_id, user_id, ctx, "replayed", attempt)
-    record_factor_event(tenant_id, user_id, "mfa.totp.validated", ctx, {"channel": ctx.channel})
-    return Verdict(True, "ok", "totp")
+    with write_transaction():  # the accepted step and its event
+        if store.consume_step(tenant_id, user_id, active, step):
+            record_factor_event(tenant_id, user_id, "mfa.totp.validated", ctx, {"channel": ctx.channel})
+            return Verdict(True, "ok", "totp")
+    return _failed(tenant_id, user_id, ctx, "replayed", attempt)
 
 
 # A factor's change and its event (with what listens to it in its transaction: the notice, the
@@ -245,10 +246,22 @@ def required(tenant_id: int, user_id: str) -> bool:
     return store.get_state(tenant_id, user_id).totp_active or passkey_store.count_passkeys(tenant_id, user_id) > 0
 
 
-def verify_second_factor(
-    settings: Settings, tenant_id: int, user_id: str, answer: str, ctx: Context, *, at: float | None = None
-) -> Verdict:
-    """A TOTP code of the active secret, or one of the user's backup codes."""
+@dataclass(frozen=True)
+class Answer:
+    """A second-factor answer whose attempt is reserved: a TOTP ``code`` or a ``backup`` code
+    (both None: not a well-formed answer of either kind)."""
+
+    tenant_id: int
+    user_id: str
+    code: str | None
+    backup: str | None
+    attempt: store.Attempt
+
+
+def reserve_second_factor(settings: Settings, tenant_id: int, user_id: str, answer: str) -> Answer | Verdict:
+    """Count an attempt at the user's second factor, before anything is evaluated: the count
+    commits on its own, so neither a failure later in the caller's transaction nor parallel
+    answers can evaluate codes past the lock. A Verdict when no code may be evaluated."""
     state = store.get_state(tenant_id, user_id)
     if not state.totp_active:
         return Verdict(False, "not_enrolled")
@@ -260,25 +273,39 @@ def verify_second_factor(
     attempt = _attempt(settings, tenant_id, user_id)
     if not attempt.allowed:
         return _locked(attempt)
+    return Answer(tenant_id, user_id, code, backup, attempt)
+
+
+def check_second_factor(settings: Settings, answer: Answer, ctx: Context, *, at: float | None = None) -> Verdict:
+    """Evaluate a reserved answer: a TOTP code of the active secret, or one of the user's backup
+    codes, spent (and its event recorded) in the caller's transaction, if it has one, so that
+    the spend commits with what it lets the user do."""
+    tenant_id, user_id, attempt = answer.tenant_id, answer.user_id, answer.attempt
     now = time.time() if at is None else at
-    if code is not None:
+    if answer.code is not None:
         active = store.sealed_secrets(tenant_id, user_id).active
         if active is None:  # disabled meanwhile
             return Verdict(False, "not_enrolled")
-        return _check_active(settings, tenant_id, user_id, active, code, ctx, now, attempt)
-    if backup is None:
+        return _check_active(settings, tenant_id, user_id, active, answer.code, ctx, now, attempt)
+    if answer.backup is None:
         return _failed(tenant_id, user_id, ctx, "wrong", attempt)
-    outcome = store.use_backup_code(tenant_id, user_id, backup_digest(settings, tenant_id, user_id, backup))
-    if outcome == "used":
-        record_factor_event(
-            tenant_id,
-            user_id,
-            "mfa.backup_codes.used",
-            ctx,
-            {"remaining": store.get_state(tenant_id, user_id).backup_codes_remaining},
-        )
-        return Verdict(True, "ok", "backup_code")
+    with write_transaction():  # the spend and its event
+        outcome = store.use_backup_code(tenant_id, user_id, backup_digest(settings, tenant_id, user_id, answer.backup))
+        if outcome == "used":
+            remaining = store.get_state(tenant_id, user_id).backup_codes_remaining
+            record_factor_event(tenant_id, user_id, "mfa.backup_codes.used", ctx, {"remaining": remaining})
+            return Verdict(True, "ok", "backup_code")
     return _failed(tenant_id, user_id, ctx, "spent" if outcome == "spent" else "wrong", attempt)
 
 
-__all__ = ["Context", "SealError", "Verdict"]
+def verify_second_factor(
+    settings: Settings, tenant_id: int, user_id: str, answer: str, ctx: Context, *, at: float | None = None
+) -> Verdict:
+    """:func:`reserve_second_factor` then :func:`check_second_factor`."""
+    reserved = reserve_second_factor(settings, tenant_id, user_id, answer)
+    if isinstance(reserved, Verdict):
+        return reserved
+    return check_second_factor(settings, reserved, ctx, at=at)
+
+
+__all__ = ["Answer", "Context", "SealError", "Verdict"]

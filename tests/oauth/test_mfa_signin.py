@@ -26,6 +26,7 @@ from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
+from tests.support.faults import table_unavailable
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"
@@ -271,3 +272,34 @@ def test_the_password_grant_refuses_users_with_mfa(app: Any, client: Any, tenant
     # A wrong password learns nothing about MFA.
     wrong = client.post(TOKEN, data={**data, "password": "wrong-password"})
     assert wrong.status_code == 400 and "multi-factor" not in wrong.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("factor", ["backup_code", "totp"])
+def test_a_sign_in_that_fails_after_the_second_factor_leaves_the_factor_unspent(
+    app: Any, client: Any, tenant: Any, kim: Any, spa: Any, factor: str
+) -> None:
+    """The factor is spent in the transaction that signs the browser in: when starting the
+    session fails, the backup code (or the TOTP step) is still there, the challenge still open,
+    and the answer recorded as used nowhere; the same answer then signs the user in."""
+    at = _start()
+    with time_machine.travel(at - 30, tick=False):  # enrolled a step earlier: the sign-in's code is unused
+        secret = _enrol(app, client, tenant, kim, at - 30)
+    with time_machine.travel(at, tick=False):
+        auth = bearer(make_token(app, tenant, kim))
+        backup = client.post(f"{API}/backup-codes", headers=auth).json["backupCodes"][0]
+        answer = backup if factor == "backup_code" else otp.code_at(secret, at, POLICY)
+        verifier, challenge = _pkce()
+        url = _url(spa.client_id, challenge)
+        page = _password(client, url)
+        with table_unavailable(app, "user_sessions"):
+            failed = _answer(client, url, page, answer)
+        assert failed.status_code == 500
+        assert "Set-Cookie" not in failed.headers or "acme" not in failed.headers.get("Set-Cookie", "")
+        with app.extensions["scim_me"].db.connection_context():
+            kinds = [e.kind for e in list_events(tenant.id, kim.id)]
+        assert "mfa.backup_codes.used" not in kinds and "mfa.totp.validated" not in kinds
+        assert client.get(f"{API}/backup-codes", headers=auth).json == {"remainingBackupCodesCount": 10}
+        passed = _answer(client, url, page, answer)  # the same challenge, the same answer
+        assert _id_token(app, client, spa, _code(passed), verifier)["amr"] == ["pwd", "otp"]
+        remaining = 9 if factor == "backup_code" else 10
+        assert client.get(f"{API}/backup-codes", headers=auth).json == {"remainingBackupCodesCount": remaining}
