@@ -654,7 +654,8 @@ def user_force_reset(tenant_name: str | None, username: str) -> None:
 @_tenant_option
 @click.option("--username", required=True)
 def user_unlock(tenant_name: str | None, username: str) -> None:
-    """Lift a password lockout (timed or hard) and reset the failed-password counter."""
+    """Lift a password lockout (timed or hard), or the hold of a new account whose address is not
+    confirmed yet (verifyEmail; the address stays unverified), and reset the failed-password counter."""
     from scim_me.storage.events import record_event
     from scim_me.storage.throttle import unlock
 

@@ -5,7 +5,9 @@ endpoints below redeem the code, on WSO2's paths (``api.identity.user`` v1.0, ws
 
 - ``POST /api/identity/user/v1.0/validate-code`` ``{"code", "properties"}`` → 202: the code
   alone proves control of the new address (the link may be opened on another device, signed out);
-  codes carry 192 random bits, so they cannot be guessed.
+  codes carry 192 random bits, so they cannot be guessed. It also redeems the code mailed to a
+  new account an administrator created with ``verifyEmail`` (services/verify_email.py), as WSO2's
+  does.
 - ``POST /api/identity/user/v1.0/me/validate-code`` → 202: the same for the signed-in user; the
   code must be theirs.
 - ``POST /api/identity/user/v1.0/me/resend-code`` ``{"properties": [{"key": "RecoveryScenario",
@@ -42,16 +44,19 @@ from scim_me.core.email_change import new_code
 from scim_me.core.email_change import with_pending
 from scim_me.core.timestamps import iso_or_none
 from scim_me.errors import EVU
-from scim_me.errors import RECOVERY
 from scim_me.errors import UMG
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
 from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
+from scim_me.services import verify_email
 from scim_me.services.email_change import check_mail_budget
 from scim_me.services.email_change import client_ip
 from scim_me.services.email_change import user_agent
 from scim_me.services.email_change import verification_mail
+from scim_me.services.recovery import Caller
+from scim_me.services.verify_email import EXPIRED_CODE
+from scim_me.services.verify_email import INVALID_CODE
 from scim_me.storage import email_changes
 from scim_me.storage.db import write_transaction
 from scim_me.storage.email_changes import PendingChange
@@ -92,8 +97,6 @@ _PAGE_HEADERS = {
 }
 
 
-INVALID_CODE = RECOVERY.kind("18001", "Invalid Code")
-EXPIRED_CODE = RECOVERY.kind("18002", "Expired Code")
 BAD_REQUEST = UMG.kind("10000")
 
 _CODE_REQUIRED = "A verification code (a string) is required."
@@ -215,13 +218,21 @@ def _code() -> str:
     return str(read_body(CodeRequest(), _BODY)["code"]).strip()
 
 
-def _redeem_anonymous(tenant: TenantRecord, code: str) -> StoredUser:
+def _redeem_anonymous(tenant: TenantRecord, code: str) -> bool:
+    """Redeem a mailed code: an e-mail change's (False), else a new account's confirmation of its
+    address (True: an administrator's verifyEmail, services/verify_email.py). WSO2 answers both
+    on the same endpoint."""
     if len(code) > 128:
         raise _invalid()
     pending = email_changes.find_by_code_hash(code_digest(code))
-    if pending is None or pending.tenant_id != tenant.id or not code_matches(code, pending.code_hash):
+    if pending is not None and pending.tenant_id == tenant.id and code_matches(code, pending.code_hash):
+        confirm(pending, tenant)
+        return False
+    confirmation = verify_email.find_confirmation(tenant, code)
+    if confirmation is None:
         raise _invalid()
-    return confirm(pending, tenant)
+    verify_email.confirm(tenant, confirmation, Caller.of_request())
+    return True
 
 
 @bp.post("/api/identity/user/v1.0/validate-code")
@@ -331,9 +342,15 @@ def confirm_page_post() -> Response:
     tenant = require_tenant(_UNKNOWN_TENANT)
     code = (request.form.get("code") or "").strip()
     try:
-        _redeem_anonymous(tenant, code)
+        new_account = _redeem_anonymous(tenant, code)
     except ApiError as error:
         return _page("message.html", 400, heading=error.message, message=error.description)
+    if new_account:
+        return _page(
+            "message.html",
+            heading="E-mail address confirmed",
+            message="Your e-mail address is confirmed: your account can now sign in.",
+        )
     return _page(
         "message.html",
         heading="E-mail address confirmed",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scim_me.core.email_change import primary_address
+from scim_me.core.schemas import ENTERPRISE_URN
 from scim_me.errors import InvalidValueError
 
 # WSO2's claim URIs (wso2.org local claim dialect) an init request may name.
@@ -139,25 +140,42 @@ def with_forced_reset(profile: Mapping[str, Any], forced: bool) -> dict[str, Any
 
 
 def take_ask_password(body: Any) -> tuple[Any, bool]:
-    """WSO2's ``askPassword`` in a new user's body (``urn:scim:wso2:schema``; names compare
-    case-insensitively, RFC 7643 §2.1): a request, not an attribute. Returns the body without it
-    (WSO2 never stores it either; the body given is not changed) and whether it asks for an
-    invitation: true, or the string "true" WSO2's documentation sends."""
+    """WSO2's ``askPassword`` in a new user's body (``urn:scim:wso2:schema``): a request, not an
+    attribute. Returns the body without it (WSO2 never stores it either; the body given is not
+    changed) and whether it asks for an invitation (:func:`take_request_flag`)."""
+    return take_request_flag(body, "askPassword", (WSO2_URN,))
+
+
+def take_verify_email(body: Any) -> tuple[Any, bool]:
+    """WSO2's ``verifyEmail`` in a new user's body, the same way: a request to confirm the address
+    before the account signs in. WSO2 maps the claim under the enterprise extension too (its
+    default extension file lists the identity attributes there), so both URIs are read."""
+    return take_request_flag(body, "verifyEmail", (WSO2_URN, ENTERPRISE_URN))
+
+
+def take_request_flag(body: Any, name: str, urns: tuple[str, ...]) -> tuple[Any, bool]:
+    """The boolean request ``name`` under any of ``urns`` (names compare case-insensitively, RFC
+    7643 §2.1), taken out of ``body``: the body without it (the one given is not changed) and
+    whether it is true, or the string "true" WSO2's documentation sends."""
     if not isinstance(body, dict):
         return body, False
+    wanted = {urn.lower() for urn in urns}
+    without = dict(body)
+    values: list[Any] = []
     for key, extension in body.items():
-        if key.lower() != WSO2_URN.lower() or not isinstance(extension, dict):
+        if key.lower() not in wanted or not isinstance(extension, dict):
             continue
-        names = [name for name in extension if name.lower() == "askpassword"]
+        names = [found for found in extension if found.lower() == name.lower()]
         if not names:
-            return body, False
-        rest = {name: value for name, value in extension.items() if name not in names}
-        values = [extension[name] for name in names]
-        if any(value not in (True, False, "true", "false") for value in values):
-            raise InvalidValueError("askPassword must be a boolean.")
-        asked = any(value in (True, "true") for value in values)
-        without = {k: v for k, v in body.items() if k != key}
+            continue
+        values.extend(extension[found] for found in names)
+        rest = {found: value for found, value in extension.items() if found not in names}
         if rest:
             without[key] = rest
-        return without, asked
-    return body, False
+        else:
+            del without[key]
+    if any(value not in (True, False, "true", "false") for value in values):
+        raise InvalidValueError(f"{name} must be a boolean.")
+    if not values:
+        return body, False
+    return without, any(value in (True, "true") for value in values)

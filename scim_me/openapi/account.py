@@ -307,7 +307,10 @@ OPERATIONS = [
     Operation(
         "POST",
         "/api/identity/user/v1.0/validate-code",
-        "Confirm an e-mail change with the mailed code (18001 invalid or used, 18002 expired)",
+        (
+            "Confirm an e-mail change, or a new account's address (an administrator's verifyEmail), with the"
+            " mailed code (18001 invalid or used, 18002 expired)"
+        ),
         TAG_EMAIL,
         _wso2(202, description="Confirmed"),
         "wso2",

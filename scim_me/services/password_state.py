@@ -93,7 +93,8 @@ def password_summary(tenant: TenantRecord, user: StoredUser, lock: LockState | N
 
 def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockState) -> dict[str, Any]:
     """The server-computed readOnly attributes of ``urn:scim:wso2:schema``: while the account is
-    locked, ``accountLocked`` true with ``lockedReason`` and ``unlockTime``; with a maximum-age
+    locked, ``accountLocked`` true with ``lockedReason`` and ``unlockTime`` (and ``accountState``
+    ``PENDING_EV`` while a new account's address waits for confirmation); with a maximum-age
     rule, ``passwordExpiryTime``. Times are epoch milliseconds as text, as WSO2 writes them.
     Nothing is added for an unlocked account without expiry, so the stored profile shows as is."""
     policy = policy_for(tenant.settings, settings())
@@ -101,13 +102,22 @@ def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockS
     attributes: dict[str, Any] = {}
     if lock.locked:
         attributes["accountLocked"] = True
-        # An administrator's lock counts no failures (storage/throttle.lock_account).
-        attributes["lockedReason"] = "ADMIN_INITIATED" if lock.hard and not lock.failures else "MAX_ATTEMPTS_EXCEEDED"
+        attributes["lockedReason"] = _locked_reason(lock)
+        if lock.email_pending:
+            attributes["accountState"] = "PENDING_EV"  # WSO2's state until the address is confirmed
         if lock.until is not None and not lock.hard:
             attributes["unlockTime"] = _epoch_ms(lock.until)
     if expires is not None:
         attributes["passwordExpiryTime"] = _epoch_ms(expires)
     return attributes
+
+
+def _locked_reason(lock: LockState) -> str:
+    """WSO2's ``lockedReason`` (IdentityMgtConstants.LockedReason) of a lock."""
+    if lock.email_pending:
+        return "PENDING_EMAIL_VERIFICATION"  # an administrator's verifyEmail (services/verify_email.py)
+    # An administrator's lock counts no failures (storage/throttle.lock_account).
+    return "ADMIN_INITIATED" if lock.hard and not lock.failures else "MAX_ATTEMPTS_EXCEEDED"
 
 
 def _overview(subject: Subject) -> Any:

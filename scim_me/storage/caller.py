@@ -75,7 +75,7 @@ SELECT u.id, u.tenant_id, u.user_name, u.profile, u.version, u.created_at, u.upd
        EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id),
        l.key, l.failures, l.locked_until, l.hard_locked,
        s.id, (s.ended_at IS NOT NULL OR s.last_access < ? OR s.login_time < ?),
-       {groups}
+       {groups}, l.kind
 FROM users u
 LEFT JOIN oauth_access_tokens t ON t.jti = ?
 LEFT JOIN oauth_grants g ON g.id = t.grant_id
@@ -172,7 +172,7 @@ def _lock(user: StoredUser, name_key: str, sent: tuple[str, str] | None, row: tu
     if sent is not None and sent[0] == name_key:
         if row[0] is None:
             return LockState(False, False, None, 0)
-        return lock_state_of(row[1], _datetime(LoginThrottle.locked_until, row[2]), bool(row[3]), now())
+        return lock_state_of(row[1], _datetime(LoginThrottle.locked_until, row[2]), bool(row[3]), now(), row[4])
     _lock_keys.put(user.tenant_id, user.id, name_key, account_key(user.tenant_id, user.user_name))
     return lock_state(user.tenant_id, user.user_name, now())
 
@@ -231,7 +231,7 @@ def load_caller(
     if row is None:
         return None
     user = user_from_row(row)
-    lock = _lock(user, row[9], sent, row[16:20])
+    lock = _lock(user, row[9], sent, (*row[16:20], row[23]))
     revoked = row[10] is not None and (row[11] is not None or row[12] is not None)
     expired = row[20] if row[20] is not None and row[21] else None
     return Caller(user, _facts(row[13], row[14], row[15], lock, row[22]), revoked, expired)
@@ -264,9 +264,9 @@ _LOCK_KEY = {
 _PAGE_FACT_COLUMNS = (
     "fm.user_id, fm.totp_secret, "
     "EXISTS (SELECT 1 FROM mfa_backup_codes c WHERE c.user_id = u.id AND c.tenant_id = u.tenant_id), "
-    "{groups}, fl.key, fl.failures, fl.locked_until, fl.hard_locked"
+    "{groups}, fl.key, fl.failures, fl.locked_until, fl.hard_locked, fl.kind"
 )
-PAGE_FACT_COUNT = 8
+PAGE_FACT_COUNT = 9
 
 
 def page_fact_sql(sqlite: bool) -> tuple[str, str]:
@@ -285,9 +285,9 @@ _NO_LOCK = LockState(False, False, None, 0)  # frozen: one for every user withou
 
 def facts_from_columns(columns: tuple[Any, ...], stamp: datetime) -> UserFacts:
     """A user's facts from the ``page_fact_sql`` columns of its row, the lock as of ``stamp``."""
-    mfa_row, totp_secret, backup_codes, groups, lock_row, failures, locked_until, hard = columns
+    mfa_row, totp_secret, backup_codes, groups, lock_row, failures, locked_until, hard, kind = columns
     lock = (
-        lock_state_of(failures, _datetime(LoginThrottle.locked_until, locked_until), bool(hard), stamp)
+        lock_state_of(failures, _datetime(LoginThrottle.locked_until, locked_until), bool(hard), stamp, kind)
         if lock_row is not None
         else _NO_LOCK
     )

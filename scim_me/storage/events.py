@@ -67,6 +67,7 @@ KINDS: frozenset[str] = frozenset(
         "data.exported",
         "email.change_requested",
         "email.changed",
+        "email.verified",
         "profile.updated",
     }
 )

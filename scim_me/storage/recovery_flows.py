@@ -22,6 +22,9 @@ USERNAME = "username"
 FORCED = "forced"  # an administrator's forced reset: a mailed link that holds the reset code
 EXPIRED = "expired"  # a sign-in with an expired password: the change page holds the reset code
 INVITE = "invite"  # an administrator's invitation (askPassword): a mailed link to choose the first password
+# A new account's address to confirm (an administrator's verifyEmail): a mailed code that
+# confirms it and lifts the account's hold; it ends in no password, so it is not a reset kind.
+VERIFY_EMAIL = "verify_email"
 # The kinds whose code ends in a new password.
 RESET_KINDS = (PASSWORD, FORCED, EXPIRED, INVITE)
 # steps

@@ -32,6 +32,10 @@ from scim_me.storage.users import user_name_key
 
 ACCOUNT = "account"
 IP = "ip"
+# An account row whose hard lock holds a new account until its address is confirmed (WSO2's
+# verifyEmail: accountState PENDING_EV); the row's kind is what tells it from an administrator's
+# lock, so every path that deletes the row (an administrator's or operator's unlock) lifts it.
+PENDING_EMAIL = "pending_ev"
 # Doubling stops here; the cap (login_max_lock_seconds) applies long before.
 _MAX_DOUBLINGS = 20
 
@@ -75,6 +79,8 @@ class LockState:
     hard: bool
     until: datetime | None
     failures: int
+    # Held until the address is confirmed (``PENDING_EMAIL``), not by failures or an administrator.
+    email_pending: bool = False
 
 
 def account_key(tenant_id: int, user_name: str) -> str:
@@ -183,24 +189,51 @@ def lock_state(tenant_id: int, user_name: str, now: datetime) -> LockState:
     row = LoginThrottle.get_or_none(LoginThrottle.key == account_key(tenant_id, user_name))
     if row is None:
         return LockState(False, False, None, 0)
-    return lock_state_of(row.failures, row.locked_until, bool(row.hard_locked), now)
+    return lock_state_of(row.failures, row.locked_until, bool(row.hard_locked), now, row.kind)
 
 
-def lock_state_of(failures: int, locked_until: datetime | None, hard_locked: bool, now: datetime) -> LockState:
+def lock_state_of(
+    failures: int, locked_until: datetime | None, hard_locked: bool, now: datetime, kind: str = ACCOUNT
+) -> LockState:
     """The lock an account's throttle row describes at ``now``."""
     timed = locked_until is not None and locked_until > now
-    return LockState(hard_locked or timed, hard_locked, locked_until if timed else None, failures)
+    pending = hard_locked and kind == PENDING_EMAIL
+    return LockState(hard_locked or timed, hard_locked, locked_until if timed else None, failures, pending)
+
+
+def _hold(tenant_id: int, user_name: str, now: datetime, kind: str) -> None:
+    """A hard lock with no failures counted, the row marked ``kind`` (why it holds)."""
+    key = account_key(tenant_id, user_name)
+    with write_transaction():
+        _row(key, kind, tenant_id, now)
+        LoginThrottle.update(kind=kind, failures=0, locked_until=None, hard_locked=True, updated_at=now).where(
+            LoginThrottle.key == key
+        ).execute()
 
 
 def lock_account(tenant_id: int, user_name: str, now: datetime) -> None:
     """An administrator's lock: held until someone unlocks it (a hard lock), with no failures
-    counted, which is how the profile tells it from a lock that failures caused (lockedReason)."""
-    key = account_key(tenant_id, user_name)
+    counted, which is how the profile tells it from a lock that failures caused (lockedReason).
+    It replaces a hold for an unconfirmed address: confirming the address no longer lifts it."""
+    _hold(tenant_id, user_name, now, ACCOUNT)
+
+
+def hold_for_email(tenant_id: int, user_name: str, now: datetime) -> None:
+    """WSO2's lock on creation for ``verifyEmail``: held until the address is confirmed
+    (:func:`lift_email_hold`) or an administrator or operator unlocks the account."""
+    _hold(tenant_id, user_name, now, PENDING_EMAIL)
+
+
+def lift_email_hold(tenant_id: int, user_name: str) -> bool:
+    """Lift the hold :func:`hold_for_email` set, and only that (an administrator's lock set since
+    stays); True when there was one."""
     with write_transaction():
-        _row(key, ACCOUNT, tenant_id, now)
-        LoginThrottle.update(failures=0, locked_until=None, hard_locked=True, updated_at=now).where(
-            LoginThrottle.key == key
-        ).execute()
+        deleted = (
+            LoginThrottle.delete()
+            .where((LoginThrottle.key == account_key(tenant_id, user_name)) & (LoginThrottle.kind == PENDING_EMAIL))
+            .execute()
+        )
+    return bool(deleted)
 
 
 def lift_timed_lock(tenant_id: int, user_name: str) -> None:

@@ -1,0 +1,149 @@
+"""WSO2's "verify email" on user creation: an administrator's ``POST /scim2/Users`` with
+``verifyEmail`` true (identity-governance ``UserEmailVerificationHandler``).
+
+WSO2 removes the flag before the user is stored, sets ``accountState`` ``PENDING_EV``, mails an
+``EmailConfirm`` confirmation code and, with ``EmailVerification.LockOnCreation`` (on by
+default), locks the account with ``lockedReason`` ``PENDING_EMAIL_VERIFICATION``. Confirming the
+code (``POST /api/identity/user/v1.0/validate-code``, or the mailed link's page) unlocks the
+account and sets ``emailVerified`` true (``UserSelfRegistrationManager``).
+
+Here the hold is a hard lock in the lockout table whose row says why (storage/throttle.py
+``PENDING_EMAIL``), so it refuses the password on every channel as any lock does, and an
+administrator's or operator's unlock lifts it too. The code is a recovery flow
+(``VERIFY_EMAIL``) holding only digests: the code's, and the address's it was mailed to, so it
+confirms that address only. Creating and confirming are one transaction each.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from scim_me.config import Settings
+from scim_me.core.email_change import key
+from scim_me.core.recovery import code_digest
+from scim_me.core.recovery import new_code
+from scim_me.errors import RECOVERY
+from scim_me.errors import ApiError
+from scim_me.errors import ConflictError
+from scim_me.notify.mail import Mail
+from scim_me.notify.notices import current_mailer
+from scim_me.notify.notices import primary_email
+from scim_me.notify.notices import tenant_url
+from scim_me.services.recovery import Caller
+from scim_me.storage import recovery_flows as flows
+from scim_me.storage.db import write_transaction
+from scim_me.storage.events import record_event
+from scim_me.storage.recovery_flows import FlowRecord
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.throttle import hold_for_email
+from scim_me.storage.throttle import lift_email_hold
+from scim_me.storage.throttle import window_key
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import get_user
+from scim_me.storage.users import now
+from scim_me.storage.users import update_user
+from scim_me.storage.users import user_name_key
+
+log = logging.getLogger("scim_me.verify_email")
+
+WSO2_URN = "urn:scim:wso2:schema"
+# The identity-recovery codes validate-code answers with, for this scenario and an e-mail change's.
+INVALID_CODE = RECOVERY.kind("18001", "Invalid Code")
+EXPIRED_CODE = RECOVERY.kind("18002", "Expired Code")
+
+
+def _invalid() -> ApiError:
+    return INVALID_CODE("The verification code is not valid: it is wrong or was already used.")
+
+
+def _address_digest(address: str) -> str:
+    return code_digest(key(address))
+
+
+def hold_until_confirmed(settings: Settings, tenant: TenantRecord, user: StoredUser, address: str) -> None:
+    """In the transaction that created ``user``: the hold, a confirmation code and its mail to
+    ``address``, so the account never waits for a mail that was not queued."""
+    hold_for_email(tenant.id, user.user_name, now())
+    code = new_code()
+    flows.create_flow(
+        tenant.id,
+        user.id,
+        window_key("recovery-account", f"{tenant.id}\0u:{user_name_key(user.user_name)}"),
+        flows.VERIFY_EMAIL,
+        flows.NOTIFIED,
+        expires_at=now() + timedelta(seconds=settings.recovery_link_lifetime),
+        flow_code_hash=code_digest(code),
+        # Not a one-time code here: the address the code confirms (only that one, see confirm).
+        otp_hash=_address_digest(address),
+    )
+    mailer = current_mailer()
+    if mailer is not None:
+        # Into the outbox, in this transaction: the user, the hold and the mail commit together.
+        mailer.send_later(_confirmation_mail(settings, tenant, user, address, code))
+
+
+def _confirmation_mail(settings: Settings, tenant: TenantRecord, user: StoredUser, address: str, code: str) -> Mail:
+    link = f"{tenant_url(settings, tenant.name)}/accountrecoveryendpoint/confirm-email#code={code}"
+    hours = max(1, settings.recovery_link_lifetime // 3600)
+    text = (
+        "Hello,\n\n"
+        f"An account {user.user_name} was created for you (organization {tenant.name}).\n\n"
+        f"Confirm your e-mail address to start using it: open this link within {hours} hours:\n\n"
+        f"{link}\n\n"
+        f"or enter this code where you were asked to:\n\nVerification code: {code}\n\n"
+        "The code works once. Until the address is confirmed the account cannot sign in; if the"
+        " code expired, ask your administrator.\n"
+    )
+    return Mail(to=address, subject="Confirm your e-mail address", text=text, kind="account.verify_email")
+
+
+def find_confirmation(tenant: TenantRecord, code: str) -> FlowRecord | None:
+    """The tenant's pending confirmation the code belongs to, or None (the code is another
+    kind's, spent, or unknown)."""
+    flow = flows.find_flow(tenant.id, flow_code_hash=code_digest(code))
+    if flow is None or flow.kind != flows.VERIFY_EMAIL or flow.step != flows.NOTIFIED or flow.user_id is None:
+        return None
+    return flow
+
+
+def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUser:
+    """Spend the code: ``emailVerified`` true, the hold lifted, the events recorded, in one
+    transaction; refused when expired, spent meanwhile, or the address is no longer the user's."""
+    if flow.expired(now()):
+        raise EXPIRED_CODE("The verification code has expired; ask your administrator for a new one.")
+    with write_transaction():
+        spent = flows.advance(flow, "flow_code_hash", flow.flow_code_hash, flow_code_hash=None, step=flows.DONE)
+        if not spent:
+            raise _invalid()  # a concurrent redemption got there first
+        user = get_user(tenant.id, flow.user_id or "", for_update=True)  # the CAS below cannot lose
+        address = primary_email(user.profile) if user is not None else None
+        if user is None or address is None or _address_digest(address) != flow.otp_hash:
+            # An administrator changed the address since: the code proves nothing about the new one.
+            raise _invalid()
+        updated = update_user(user, _verified(user))
+        if updated is None:
+            raise ConflictError("The user is being changed by many requests at once; retry.")
+        lifted = lift_email_hold(tenant.id, user.user_name)
+        _record(tenant, user, caller, "email.verified", {"address": address, "channel": "verify_email"})
+        if lifted:
+            _record(tenant, user, caller, "account.unlocked", {"channel": "verify_email"})
+    log.info("address confirmed for new user %s", user.id)
+    return updated
+
+
+def _verified(user: StoredUser) -> dict[str, object]:
+    extension = user.profile.get(WSO2_URN)
+    return {**user.profile, WSO2_URN: {**(extension if isinstance(extension, dict) else {}), "emailVerified": True}}
+
+
+def _record(tenant: TenantRecord, user: StoredUser, caller: Caller, kind: str, details: dict[str, object]) -> None:
+    record_event(
+        tenant.id,
+        user.id,
+        kind,
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+        client_id=caller.client_id,
+        details=details,
+    )
