@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.parse import urlunparse
 
 import requests
 
@@ -94,9 +96,8 @@ def postgres_database() -> Iterator[str | None]:
     name = "scim_me_bench_" + uuid.uuid4().hex[:12]
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
-    base, _, _old = POSTGRES_URL.rpartition("/")
     try:
-        yield f"{base}/{name}"
+        yield urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{name}"))  # keeps ?host= (a socket) and others
     finally:
         with admin.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -57,6 +57,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import ParseResult
 from urllib.parse import parse_qsl
 from urllib.parse import unquote
 from urllib.parse import urlparse
@@ -286,20 +287,35 @@ def open_database(
             db.wal_sync = WalSync(path)  # type: ignore[attr-defined]
         return db
     if parsed.scheme in ("postgres", "postgresql"):
-        options: dict[str, Any] = dict(parse_qsl(parsed.query))
         pg = _PostgresqlDatabase(
             unquote(parsed.path.lstrip("/")) or "postgres",
-            host=parsed.hostname or None,
-            port=parsed.port or None,
-            user=unquote(parsed.username) if parsed.username else None,
-            password=unquote(parsed.password) if parsed.password else None,
             max_connections=16,
             stale_timeout=300,
-            **options,
+            **_postgres_options(parsed),
         )
         pg.session_state = not transaction_pooling
         return pg
     raise ValueError(f"unsupported database URL scheme: {parsed.scheme}")
+
+
+def _postgres_options(parsed: ParseResult) -> dict[str, Any]:
+    """libpq's connection parameters of a ``postgresql://`` URL, as libpq reads the URL: the
+    host may be a Unix-domain socket directory, percent-encoded (``postgresql://%2Frun%2Fpg/db``)
+    or given as ``?host=/run/pg``; a parameter in the query string wins over the same one in the
+    authority part."""
+    host = parsed.netloc.rpartition("@")[2]
+    if host.startswith("["):  # an IPv6 literal: urlparse strips the brackets, and the port
+        host = parsed.hostname or ""
+    else:
+        host = unquote(host.rpartition(":")[0] if parsed.port is not None else host)
+    options: dict[str, Any] = {
+        "host": host or None,
+        "port": parsed.port or None,
+        "user": unquote(parsed.username) if parsed.username else None,
+        "password": unquote(parsed.password) if parsed.password else None,
+    }
+    options.update(parse_qsl(parsed.query))
+    return options
 
 
 def is_sqlite(db: peewee.Database) -> bool:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.parse import urlunparse
 
+import pytest
 from flask import jsonify
 
 from scim_me.storage.db import database_proxy
 from scim_me.storage.db import is_sqlite
 from scim_me.storage.db import open_database
 from tests.support.apps import build_app
+from tests.support.postgres import POSTGRES_URL
 
 PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
 
@@ -53,6 +57,38 @@ def test_open_database_parses_both_url_forms(tmp_path: Path) -> None:
     assert postgres.connect_params["port"] == 5433
     assert postgres.connect_params["password"] == "p@ss"
     assert postgres.connect_params["options"] == "-csearch_path=x"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # libpq's two ways of naming a Unix-domain socket directory in a URL
+        ("postgresql://scim@/ids?host=/run/postgresql", {"host": "/run/postgresql", "port": None, "user": "scim"}),
+        ("postgresql://scim@%2Frun%2Fpostgresql:5433/ids", {"host": "/run/postgresql", "port": 5433, "user": "scim"}),
+        ("postgresql://[::1]:5433/ids", {"host": "::1", "port": 5433, "user": None}),
+        ("postgresql:///ids", {"host": None, "port": None, "user": None}),
+        # a query parameter wins over the authority's, as in libpq
+        ("postgresql://db.example:5432/ids?port=6432", {"host": "db.example", "port": "6432", "user": None}),
+    ],
+)
+def test_postgresql_urls_name_hosts_and_sockets_as_libpq_does(url: str, expected: dict[str, Any]) -> None:
+    postgres: Any = open_database(url)  # it used to fail with ?host= (host given twice)
+    assert postgres.database == "ids"
+    assert {name: postgres.connect_params[name] for name in expected} == expected
+
+
+def test_a_postgresql_url_reaches_the_server_over_its_unix_socket(tmp_path: Path) -> None:
+    """A co-located PostgreSQL reached through its socket directory (the server names it)."""
+    over_tcp: Any = open_database(POSTGRES_URL)
+    with over_tcp.connection_context():
+        directory = over_tcp.execute_sql("SHOW unix_socket_directories").fetchone()[0].split(",")[0].strip()
+    over_tcp.close_all()
+    parsed = urlparse(POSTGRES_URL)
+    url = urlunparse(parsed._replace(netloc=f"{parsed.username or ''}@", query=f"host={directory}"))
+    over_socket: Any = open_database(url)
+    with over_socket.connection_context():
+        assert over_socket.execute_sql("SELECT inet_server_addr() IS NULL").fetchone()[0] is True  # not TCP
+    over_socket.close_all()
 
 
 def test_synchronous_normal_is_an_explicit_opt_in(tmp_path: Path) -> None:
