@@ -705,12 +705,12 @@ def user_mfa_reset(tenant_name: str | None, username: str) -> None:
 @click.option("--username", required=True)
 def user_delete(tenant_name: str | None, username: str) -> None:
     """Delete a user and everything stored for them."""
-    from scim_me.storage.users import delete_user
+    from scim_me.services.user_write import remove_user
 
     settings = _settings()
     with _database(settings):
         record, found = _target_user(settings, tenant_name, username)
-        if not delete_user(record.id, found.id):  # deleted by someone else meanwhile
+        if not remove_user(record.id, found):  # deleted by someone else meanwhile
             raise click.ClickException(f"no user {username!r} in tenant {record.name}")
     click.echo("deleted")
 

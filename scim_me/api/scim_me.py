@@ -143,6 +143,6 @@ def delete_me() -> Response:
     check_writable(tenant, user)
     require_recent_sign_in(authenticate(tenant))  # RFC 9470 step-up: nothing is more final
     conditional = check_if_match(user.version, request.headers.get("If-Match"))
-    if not remove_user(tenant, user.id, version=user.version if conditional else None):
+    if not remove_user(tenant.id, user, version=user.version if conditional else None):
         raise PreconditionFailedError("The user changed while this request ran.")
     return Response(status=204)

@@ -52,7 +52,6 @@ from scim_me.storage.recovery_flows import RESET_KINDS
 from scim_me.storage.recovery_flows import end_flows
 from scim_me.storage.sessions import end_other_sessions
 from scim_me.storage.tenants import TenantRecord
-from scim_me.storage.throttle import lift_email_hold
 from scim_me.storage.throttle import lock_account
 from scim_me.storage.throttle import lock_state
 from scim_me.storage.throttle import unlock
@@ -320,11 +319,17 @@ def record_admin_creation(writer: Writer, user: StoredUser) -> None:
     record_admin_event(writer, user.id, "account.created", {"attributes": changed_attributes({}, user.profile)})
 
 
-def remove_user(tenant: TenantRecord, user_id: str, *, version: int | None = None) -> bool:
+def remove_user(tenant_id: int, user: StoredUser, *, version: int | None = None) -> bool:
     """Delete the user and everything that is theirs (sessions, grants and so every token, MFA,
-    consents, events: the database cascades from the user row in one statement). False when
-    absent or, with ``version``, changed meanwhile."""
-    return delete_user(tenant.id, user_id, version=version)
+    consents, events: the database cascades from the user row), with the account's lockout row,
+    in one transaction. False when absent or, with ``version``, changed meanwhile."""
+    with write_transaction():
+        if not delete_user(tenant_id, user.id, version=version):
+            return False
+        # The lockout row is keyed by the name, not the user: its lock, failures or hold for an
+        # address nobody will confirm must not fall on the next user of that name.
+        unlock(tenant_id, user.user_name)
+    return True
 
 
 def admin_writer(principal: Principal, channel: str = "scim_users") -> Writer:
@@ -408,9 +413,5 @@ def delete_admin_user(tenant: TenantRecord, user: StoredUser, if_match: str | No
     """RFC 7644 §3.6; 412 when If-Match names another version."""
     check_writable(tenant, user)
     conditional = check_if_match(user.version, if_match)
-    with write_transaction():
-        if not remove_user(tenant, user.id, version=user.version if conditional else None):
-            raise PreconditionFailedError("The user changed while this request ran.")
-        # The lockout row is keyed by the name, not the user: a hold for an address nobody will
-        # confirm must not fall on the next user of that name.
-        lift_email_hold(tenant.id, user.user_name)
+    if not remove_user(tenant.id, user, version=user.version if conditional else None):
+        raise PreconditionFailedError("The user changed while this request ran.")

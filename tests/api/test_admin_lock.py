@@ -67,6 +67,18 @@ def test_a_locked_account_is_signed_out_and_refused_until_unlocked(app, client, 
     assert "account.unlocked" in [e.kind for e in events_of(app, tenant, kim.id)]
 
 
+def test_a_deleted_locked_user_leaves_no_lock_on_its_name(app, client, tenant, kim, admin):
+    """The lock is kept by the name (the lockout table), so it must go with the user: the next
+    user of the name starts unlocked."""
+    assert client.patch(f"{USERS}/{kim.id}", json=LOCK, headers=admin).status_code == 200
+    assert client.delete(f"{USERS}/{kim.id}", headers=admin).status_code == 204
+    body = {"schemas": [USER_URN], "userName": "kim", "password": "t1meMa$heen-7"}
+    created = client.post(USERS, json=body, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    assert "accountLocked" not in created.get_json().get(WSO2, {})
+    assert client.get(ME, headers=basic("kim", "t1meMa$heen-7")).status_code == 200
+
+
 def test_a_put_that_leaves_the_lock_out_changes_no_lock(app, client, kim, admin):
     assert client.patch(f"{USERS}/{kim.id}", json=LOCK, headers=admin).status_code == 200
     current = client.get(f"{USERS}/{kim.id}", headers=admin).get_json()

@@ -79,6 +79,21 @@ def test_the_user_name_is_free_again_after_delete(app, client, tenant, kim, toke
     assert client.get(ME, headers=basic("kim", "new-password-1")).status_code == 200
 
 
+def test_the_next_user_of_the_name_inherits_no_failed_sign_ins(app, client, tenant, kim, token):
+    """The lockout row is keyed by the name: it goes with the user, in the deleting transaction."""
+    from scim_me.storage.throttle import lock_state
+    from scim_me.storage.users import now
+
+    for _ in range(3):
+        assert client.get(ME, headers=basic("kim", "wrong-password-1")).status_code == 401
+    with app.extensions["scim_me"].db.connection_context():
+        assert lock_state(tenant.id, "kim", now()).failures == 3
+    assert client.delete(ME, headers=bearer(token)).status_code == 204
+    make_user(app, tenant, "kim", "new-password-1")
+    with app.extensions["scim_me"].db.connection_context():
+        assert lock_state(tenant.id, "kim", now()).failures == 0
+
+
 def test_delete_scope_alone_is_enough(app, client, tenant, kim):
     token = make_token(app, tenant, kim, scope="internal_user_mgt_delete")
     assert client.delete(ME, headers=bearer(token)).status_code == 204

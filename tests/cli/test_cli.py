@@ -141,12 +141,17 @@ def test_user_create_list_set_password_delete(ready: Cli) -> None:
         ok = client.get("/t/acme/scim2/Me", headers=basic("kim", "another-secret-7"))
         assert ok.status_code == 200, ok.json
         assert ok.json["id"] == user_id
+        assert client.get("/t/acme/scim2/Me", headers=basic("kim", PASSWORD)).status_code == 401  # counted
     finally:
         app.extensions["scim_me"].db.close_all()
 
     assert "deleted" in ready.ok("user", "delete", "--tenant", "acme", "--username", "kim")
     assert [line.split("\t")[1] for line in ready.ok("user", "list", "--tenant", "acme").splitlines()] == ["lee"]
     assert "no user" in ready.fails("user", "delete", "--tenant", "acme", "--username", "kim")
+    # The failed sign-in above was counted against the name (the lockout table):
+    # the count went with the user, so the next kim has nothing to unlock.
+    ready.ok("user", "create", "--tenant", "acme", "--username", "kim", "--password", PASSWORD)
+    assert ready.ok("user", "unlock", "--tenant", "acme", "--username", "kim").strip() == "not locked"
 
 
 def test_token_prints_one_bare_jwt_that_the_app_accepts(ready: Cli, app_on: Any) -> None:
