@@ -36,6 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from scim_me.api import operator
     from scim_me.api import recovery
     from scim_me.api import recovery_pages
+    from scim_me.api import resend_code
     from scim_me.api import scim_bulk
     from scim_me.api import scim_groups
     from scim_me.api import scim_me
@@ -154,6 +155,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(discovery.bp)
     app.register_blueprint(security.bp)
     app.register_blueprint(email_verification.bp)
+    app.register_blueprint(resend_code.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(mfa.bp)
     app.register_blueprint(webauthn.bp)

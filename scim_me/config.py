@@ -225,7 +225,8 @@ class Settings:
     recovery_link_lifetime: int = 86400
     # Digits of a mailed recovery code.
     recovery_otp_digits: int = 8
-    # Mails (recover + resend) per account within the window; then 429.
+    # Mails per account within the window (password recover + resend, resend of a new account's
+    # confirmation code); then 429.
     recovery_sends_per_window: int = 5
     # Mails per client IP within the window; then 429.
     recovery_ip_sends_per_window: int = 20

@@ -44,7 +44,6 @@ from scim_me.core.email_change import new_code
 from scim_me.core.email_change import with_pending
 from scim_me.core.timestamps import iso_or_none
 from scim_me.errors import EVU
-from scim_me.errors import UMG
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
 from scim_me.notify.mail import Mail
@@ -71,6 +70,11 @@ from scim_me.web.bodies import StrictString
 from scim_me.web.bodies import Wso2Body
 from scim_me.web.bodies import messages
 from scim_me.web.bodies import read_body
+from scim_me.web.code_requests import BAD_REQUEST
+from scim_me.web.code_requests import PROPERTIES
+from scim_me.web.code_requests import RESEND_BODY
+from scim_me.web.code_requests import ResendRequest
+from scim_me.web.code_requests import recovery_scenario
 from scim_me.web.context import current_tenant
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
@@ -97,11 +101,7 @@ _PAGE_HEADERS = {
 }
 
 
-BAD_REQUEST = UMG.kind("10000")
-
 _CODE_REQUIRED = "A verification code (a string) is required."
-# Braces doubled: marshmallow formats its messages.
-_PROPERTIES = "properties must be a list of {{key, value}} objects."
 
 
 class CodeRequest(Body):
@@ -111,19 +111,11 @@ class CodeRequest(Body):
         required=True, validate=validate.Regexp(r"\s*\S", error=_CODE_REQUIRED), error_messages=messages(_CODE_REQUIRED)
     )
     properties = fields.List(
-        fields.Dict(error_messages=messages(_PROPERTIES)), load_default=list, error_messages=messages(_PROPERTIES)
+        fields.Dict(error_messages=messages(PROPERTIES)), load_default=list, error_messages=messages(PROPERTIES)
     )
 
 
-class ResendRequest(Body):
-    not_an_object = _PROPERTIES.format()
-
-    # Items that are not {key, value} objects are skipped when looking for the scenario.
-    properties = fields.List(fields.Raw(), load_default=list, error_messages=messages(_PROPERTIES))
-
-
 _BODY = Wso2Body(BAD_REQUEST, {"_schema": INVALID_CODE, "code": INVALID_CODE}, reason_messages=True)
-_RESEND_BODY = Wso2Body(BAD_REQUEST, reason_messages=True)
 
 
 def _invalid() -> ApiError:
@@ -262,10 +254,7 @@ def validate_my_code() -> Response:
 @bp.post("/api/identity/user/v1.0/me/resend-code")
 def resend_code() -> Response:
     tenant, user_id = _me()
-    properties = read_body(ResendRequest(), _RESEND_BODY)["properties"]
-    scenario = next(
-        (p.get("value") for p in properties if isinstance(p, dict) and p.get("key") == "RecoveryScenario"), None
-    )
+    scenario = recovery_scenario(read_body(ResendRequest(), RESEND_BODY)["properties"])
     if scenario not in (None, SCENARIO):
         raise BAD_REQUEST(f"Only the {SCENARIO} scenario is supported.")
     pending = email_changes.find_for_user(tenant.id, user_id)

@@ -9,6 +9,9 @@ no referrer), on the same code as the recovery API (``services/recovery.py``):
 - ``/accountrecoveryendpoint/recoverusername.do``: address → the username is mailed.
 - ``/accountrecoveryendpoint/password-reset``: the link an administrator's forced reset mails
   (code in the fragment, never sent to the server by a link scanner; the click POSTs it).
+- ``POST /accountrecoveryendpoint/confirm-email/resend``: the sign-in page's "Send me a new link"
+  for an account held until its address is confirmed (``services/verify_email.resend``, as the
+  resend-code API), then back to the authorization request.
 
 The flow's codes live in the browser's signed session cookie, never in a URL; every answer is
 the same whether the account exists or not, as in the API.
@@ -27,6 +30,7 @@ from flask import session as browser
 
 from scim_me.core.recovery import Identifier
 from scim_me.services import recovery
+from scim_me.services import verify_email
 from scim_me.services.recovery import CHANNEL_ID
 from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
@@ -235,3 +239,38 @@ def forced_reset_page() -> Response:
             400,
         )
     return message("Password changed", "Your password was changed. Sign in to your app with the new one.", 200)
+
+
+_RESENT = (
+    "If your account is waiting for its e-mail address to be confirmed, we mailed you a new link."
+    " The previous one no longer works."
+)
+
+
+@bp.post("/accountrecoveryendpoint/confirm-email/resend")
+def resend_confirmation() -> Response:
+    """The sign-in page's button for an account held until its address is confirmed. It answers
+    as the resend-code API does: the same for every name (the button shows only after the right
+    password, but anybody can post this form), within the same mail limits."""
+    tenant = current_tenant()
+    if tenant is None:
+        return message("Unknown organization", "This link names an organization that does not exist.", 404)
+    if not check_csrf():
+        return message("Session expired", "The form expired. Go back and try again.", 400)
+    typed = request.form.get("username", "").strip()[:_MAX_INPUT]
+    if not typed:
+        return message("Nothing to send", "Sign in again to ask for a new link.", 400)
+    try:
+        verify_email.resend(settings(), tenant, typed, _caller())
+    except RecoveryRefused as exc:
+        if exc.reason != "throttled":
+            raise
+        minutes = max(1, -(-exc.retry_after // 60))
+        text = f"Too many mails. For your security, try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        retry = {"Retry-After": str(exc.retry_after)}
+        return page("message.html", 429, headers=retry, heading="Try again later", message=text)
+    target = _return_to()
+    if target:
+        browser["signin_notice"] = _RESENT
+        return redirect(target, code=303)  # type: ignore[return-value]
+    return message("Check your mail", _RESENT, 200)

@@ -26,6 +26,7 @@ from flask import session as browser
 
 from scim_me.auth import mfa
 from scim_me.auth.credentials import must_change_password
+from scim_me.auth.login import AccountHeld
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
@@ -89,7 +90,11 @@ def _recovery_links() -> dict[str, str]:
     authorization request when done."""
     back = urlencode({"return_to": request.script_root + (request.full_path if request.query_string else request.path)})
     root = request.script_root + "/accountrecoveryendpoint"
-    return {"password": f"{root}/recoverpassword.do?{back}", "username": f"{root}/recoverusername.do?{back}"}
+    return {
+        "password": f"{root}/recoverpassword.do?{back}",
+        "username": f"{root}/recoverusername.do?{back}",
+        "confirm_email": f"{root}/confirm-email/resend?{back}",
+    }
 
 
 def _message(heading: str, message: str, status: int) -> Response:
@@ -132,6 +137,22 @@ def _throttled_page(client_name: str, action: str, retry_after: int) -> Response
     )
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _held_page(client_name: str, action: str, user_name: str) -> Response:
+    """The right password of an account held until its address is confirmed (an administrator's
+    verifyEmail): why it cannot sign in, and a button that mails a new link (recovery_pages.py,
+    the resend-code API's service). Only the right password gets here, so a guesser sees nothing
+    of it; the wrong one has the usual answer."""
+    return _page(
+        "signin.html",
+        403,
+        client_name=client_name,
+        action=action,
+        csrf_token=_csrf_token(),
+        error="Confirm your e-mail address: use the link we mailed you.",
+        resend_confirmation={"action": _recovery_links()["confirm_email"], "username": user_name},
+    )
 
 
 def _client_ip() -> str:
@@ -188,6 +209,8 @@ def authorize() -> Response:
                     attempted_name=attempted,
                     lockout=lockout_policy(settings()),
                 )
+            except AccountHeld:
+                return _held_page(client.name, action, attempted)
             except LoginThrottled as exc:
                 return _throttled_page(client.name, action, exc.retry_after)
             if candidate is None:

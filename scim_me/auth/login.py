@@ -5,7 +5,10 @@ throttling, lockout and the security history apply to every channel alike.
 Lockout (``storage/throttle.py``): every check first reserves itself against the account's and
 the client IP's counters. While either is locked the check is refused with
 :class:`LoginThrottled` *before* any hash runs; each caller answers that in its own dialect
-(429 with ``Retry-After``; 401 with ``Auth-Failure-Reason: account locked`` on Basic).
+(429 with ``Retry-After``; 401 with ``Auth-Failure-Reason: account locked`` on Basic). A new
+account held until its address is confirmed is the exception: its hold guards no password, so
+the password is checked and failures count as usual, and only the right one is refused, with
+:class:`AccountHeld` (a :class:`LoginThrottled`, so each channel answers it as a lock).
 
 Enumeration: an unknown userName costs one dummy hash (``verify_password``), has its own counter
 and locks after the same number of failures as a real account, so the status, the body and the
@@ -42,6 +45,16 @@ class LoginThrottled(Exception):
         self.retry_after = retry_after
         self.reason = reason  # "account" or "ip"
         super().__init__(f"password checks are locked ({reason}) for {retry_after} s")
+
+
+class AccountHeld(LoginThrottled):
+    """The password is right, but the account waits for its address to be confirmed (an
+    administrator's verifyEmail): it signs nothing in. Every channel answers it as the account
+    lock it is; the sign-in page says why and offers a new confirmation mail. Raised only after
+    the password is proven, so it tells a guesser nothing."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after, "account")
 
 
 def lockout_policy(settings: Any) -> LockoutPolicy:
@@ -128,7 +141,7 @@ def verify_login(
                         },
                     )
         return None
-    succeeded(account, address, now())
+    succeeded(account, address, now(), held=reservation.held)
     if is_disabled(user.profile):
         # Disabled by an administrator (``active`` false): the right password opens nothing. Said
         # only after the password is proven, so a guesser learns nothing from it.
@@ -142,6 +155,17 @@ def verify_login(
             details={**details, "reason": "disabled"},
         )
         return None
+    if reservation.held:
+        record_event(
+            tenant_id,
+            user.id,
+            "signin.failure",
+            ip=ip,
+            user_agent=user_agent,
+            client_id=client_id,
+            details={**details, "reason": "email_pending"},
+        )
+        raise AccountHeld(policy.max_lock_seconds)
     if record_success:
         record_event(
             tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details

@@ -10,9 +10,9 @@ from typing import Any
 
 from scim_me.api.account import ChangePasswordRequest
 from scim_me.api.email_verification import CodeRequest
-from scim_me.api.email_verification import ResendRequest
 from scim_me.api.mfa import AuthenticatorsRequest
 from scim_me.api.mfa import TotpRequest
+from scim_me.api.resend_code import AccountResendRequest
 from scim_me.openapi.spec import FORM
 from scim_me.openapi.spec import NONE
 from scim_me.openapi.spec import USER
@@ -24,7 +24,9 @@ from scim_me.openapi.spec import no_body
 from scim_me.openapi.spec import ok
 from scim_me.openapi.spec import path_param
 from scim_me.openapi.spec import query
+from scim_me.openapi.spec import redirect
 from scim_me.openapi.spec import ref
+from scim_me.web.code_requests import ResendRequest
 
 TAG_PASSWORD = "Password"
 TAG_MFA = "MFA"
@@ -339,6 +341,47 @@ OPERATIONS = [
         request=body(
             ResendRequest,
             example={"properties": [{"key": "RecoveryScenario", "value": "EMAIL_VERIFICATION_ON_UPDATE"}]},
+        ),
+    ),
+    Operation(
+        "POST",
+        "/api/identity/user/v1.0/resend-code",
+        (
+            "Mail a new confirmation code to a new account an administrator created with verifyEmail (the"
+            " previous code stops working; a fresh lifetime starts). RecoveryScenario EMAIL_VERIFICATION or"
+            " SELF_SIGN_UP, or none, as on WSO2; any other is 400 UMG-10000, as is a malformed body or a realm"
+            " other than PRIMARY. 201 with no body for every username, whether it exists, waits for"
+            " confirmation or not (WSO2 answers 400 for the last two: scim-me tells an anonymous caller"
+            " nothing). 429 UAR-60001 with Retry-After past the recovery mail limits, per account and per"
+            " client IP"
+        ),
+        TAG_EMAIL,
+        _wso2(201, description="Accepted (mailed only to an account that waits for confirmation)"),
+        "wso2",
+        (400, 413, 415, 429),
+        security=NONE,
+        request=body(
+            AccountResendRequest,
+            example={
+                "user": {"username": "kim", "realm": "PRIMARY"},
+                "properties": [{"key": "RecoveryScenario", "value": "EMAIL_VERIFICATION"}],
+            },
+        ),
+    ),
+    Operation(
+        "POST",
+        "/accountrecoveryendpoint/confirm-email/resend",
+        (
+            "The sign-in page's button for an account waiting for its address to be confirmed (shown after its"
+            " right password): the resend-code service, then 303 back to the authorization request"
+        ),
+        TAG_EMAIL,
+        {200: html("Sent (or nothing to send: the same page)"), 303: redirect("Back to the sign-in page")},
+        "html",
+        (400, 429),
+        security=NONE,
+        request=body(
+            {"type": "object", "properties": {"csrf_token": _STRING, "username": _STRING}}, (FORM,), required=False
         ),
     ),
     Operation(

@@ -134,8 +134,15 @@ def _expiry(seconds: int) -> datetime:
 
 
 def _account_key(tenant: TenantRecord, identifier: Identifier) -> str:
-    subject = f"u:{user_name_key(identifier.user_name)}" if identifier.user_name is not None else identifier.subject
-    return window_key("recovery-account", f"{tenant.id}\0{subject}")
+    if identifier.user_name is not None:
+        return account_window(tenant.id, identifier.user_name)
+    return window_key("recovery-account", f"{tenant.id}\0{identifier.subject}")
+
+
+def account_window(tenant_id: int, user_name: str) -> str:
+    """The counters' key of the account a userName names, known or not: its recovery mails of
+    every kind count together here."""
+    return window_key("recovery-account", f"{tenant_id}\0u:{user_name_key(user_name)}")
 
 
 def _usable(tenant: TenantRecord, user: StoredUser | None) -> str | None:
@@ -187,9 +194,15 @@ def _mail(settings: Settings, mail: Mail) -> None:
 
 
 def _take_send(settings: Settings, tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> None:
+    take_mail_slot(settings, tenant.id, flow.account_key, caller)
+
+
+def take_mail_slot(settings: Settings, tenant_id: int, account_key: str, caller: Caller) -> None:
+    """Count one recovery mail against the account (``account_key``, known or not) and the
+    client IP; over either limit → ``RecoveryRefused("throttled")`` with the seconds to wait."""
     window = settings.recovery_send_window_seconds
     stamp = now()
-    wait = take_slot(flow.account_key, RECOVERY_SEND, tenant.id, settings.recovery_sends_per_window, window, stamp)
+    wait = take_slot(account_key, RECOVERY_SEND, tenant_id, settings.recovery_sends_per_window, window, stamp)
     if not wait and caller.ip:
         key = window_key("recovery-send-ip", caller.ip)
         wait = take_slot(key, RECOVERY_SEND, None, settings.recovery_ip_sends_per_window, window, stamp)

@@ -5,13 +5,17 @@ WSO2 removes the flag before the user is stored, sets ``accountState`` ``PENDING
 ``EmailConfirm`` confirmation code and, with ``EmailVerification.LockOnCreation`` (on by
 default), locks the account with ``lockedReason`` ``PENDING_EMAIL_VERIFICATION``. Confirming the
 code (``POST /api/identity/user/v1.0/validate-code``, or the mailed link's page) unlocks the
-account and sets ``emailVerified`` true (``UserSelfRegistrationManager``).
+account and sets ``emailVerified`` true (``UserSelfRegistrationManager``). A new code is mailed
+on request (``POST /api/identity/user/v1.0/resend-code``, or the sign-in page's button after the
+right password): :func:`resend`.
 
 Here the hold is a hard lock in the lockout table whose row says why (storage/throttle.py
-``PENDING_EMAIL``), so it refuses the password on every channel as any lock does, and an
-administrator's or operator's unlock lifts it too. The code is a recovery flow
+``PENDING_EMAIL``), so the right password is refused on every channel as any lock does (the
+password is still checked, so wrong ones count as usual and the sign-in page can tell the right
+one why), and an administrator's or operator's unlock lifts it too. The code is a recovery flow
 (``VERIFY_EMAIL``) holding only digests: the code's, and the address's it was mailed to, so it
-confirms that address only. Creating and confirming are one transaction each.
+confirms that address only, and only the latest one works. Creating, resending and confirming
+are one transaction each.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from scim_me.notify.notices import current_mailer
 from scim_me.notify.notices import primary_email
 from scim_me.notify.notices import tenant_url
 from scim_me.services.recovery import Caller
+from scim_me.services.recovery import account_window
+from scim_me.services.recovery import take_mail_slot
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import record_event
@@ -38,12 +44,12 @@ from scim_me.storage.recovery_flows import FlowRecord
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import hold_for_email
 from scim_me.storage.throttle import lift_email_hold
-from scim_me.storage.throttle import window_key
+from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
+from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.storage.users import update_user
-from scim_me.storage.users import user_name_key
 
 log = logging.getLogger("scim_me.verify_email")
 
@@ -65,21 +71,55 @@ def hold_until_confirmed(settings: Settings, tenant: TenantRecord, user: StoredU
     """In the transaction that created ``user``: the hold, a confirmation code and its mail to
     ``address``, so the account never waits for a mail that was not queued."""
     hold_for_email(tenant.id, user.user_name, now())
+    _issue(settings, tenant, user.user_name, (user, address))
+
+
+def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Caller) -> None:
+    """A new code for the account ``user_name`` names, if it is held for its address: the older
+    codes die and the mail to its current primary address is queued, in one transaction (a
+    failure sends nothing and the old code still works). Raises ``RecoveryRefused("throttled")``
+    past the recovery mail limits (per account and per client IP, shared with "forgot password").
+
+    Anonymous callers must learn nothing: an unknown name, an account that is not held (or held
+    without an address) and a held one cost the same statements (the limits, the user, its lock
+    row, then one write transaction that stores a flow and ends the older ones of that name: a
+    decoy nobody can redeem when no account is waiting) and answer the same; only the held
+    account's transaction also queues the mail, which leaves from the sender thread."""
+    account = account_window(tenant.id, user_name)
+    take_mail_slot(settings, tenant.id, account, caller)
+    user = find_user(tenant.id, user_name)
+    held = lock_state(tenant.id, user_name, now()).email_pending  # read for an unknown name too
+    address = primary_email(user.profile) if user is not None and held else None
+    with write_transaction():
+        _issue(settings, tenant, user_name, (user, address) if user is not None and address else None)
+    if user is not None and address:
+        log.info("confirmation code resent for user %s", user.id)
+
+
+def _issue(settings: Settings, tenant: TenantRecord, user_name: str, to: tuple[StoredUser, str] | None) -> None:
+    """A confirmation flow with a fresh code and lifetime for ``to`` (the user and the address it
+    confirms), its mail queued and the user's older flows ended; with ``to`` None, a decoy with
+    nobody behind it that supersedes the earlier decoys of ``user_name`` (the same statements)."""
     code = new_code()
-    flows.create_flow(
+    flow_id = flows.create_flow(
         tenant.id,
-        user.id,
-        window_key("recovery-account", f"{tenant.id}\0u:{user_name_key(user.user_name)}"),
+        to[0].id if to is not None else None,
+        account_window(tenant.id, user_name),
         flows.VERIFY_EMAIL,
         flows.NOTIFIED,
         expires_at=now() + timedelta(seconds=settings.recovery_link_lifetime),
         flow_code_hash=code_digest(code),
         # Not a one-time code here: the address the code confirms (only that one, see confirm).
-        otp_hash=_address_digest(address),
+        otp_hash=_address_digest(to[1]) if to is not None else None,
     )
+    if to is None:
+        flows.end_unowned_flows(tenant.id, account_window(tenant.id, user_name), (flows.VERIFY_EMAIL,), keep=flow_id)
+        return
+    user, address = to
+    flows.end_flows(tenant.id, user.id, (flows.VERIFY_EMAIL,), keep=flow_id)  # only the latest code works
     mailer = current_mailer()
     if mailer is not None:
-        # Into the outbox, in this transaction: the user, the hold and the mail commit together.
+        # Into the outbox, in the caller's transaction: the code and its mail commit together.
         mailer.send_later(_confirmation_mail(settings, tenant, user, address, code))
 
 
@@ -92,8 +132,9 @@ def _confirmation_mail(settings: Settings, tenant: TenantRecord, user: StoredUse
         f"Confirm your e-mail address to start using it: open this link within {hours} hours:\n\n"
         f"{link}\n\n"
         f"or enter this code where you were asked to:\n\nVerification code: {code}\n\n"
-        "The code works once. Until the address is confirmed the account cannot sign in; if the"
-        " code expired, ask your administrator.\n"
+        "The code works once, and only the latest one mailed. Until the address is confirmed the"
+        " account cannot sign in; if the code expired, sign in with your password to ask for a new"
+        " one, or ask your administrator.\n"
     )
     return Mail(to=address, subject="Confirm your e-mail address", text=text, kind="account.verify_email")
 
@@ -111,7 +152,10 @@ def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUse
     """Spend the code: ``emailVerified`` true, the hold lifted, the events recorded, in one
     transaction; refused when expired, spent meanwhile, or the address is no longer the user's."""
     if flow.expired(now()):
-        raise EXPIRED_CODE("The verification code has expired; ask your administrator for a new one.")
+        raise EXPIRED_CODE(
+            "The verification code has expired; sign in with your password to have a new one mailed, or ask"
+            " your administrator."
+        )
     with write_transaction():
         spent = flows.advance(flow, "flow_code_hash", flow.flow_code_hash, flow_code_hash=None, step=flows.DONE)
         if not spent:

@@ -71,6 +71,9 @@ class Reservation:
     failures: int = 0
     locks: bool = False
     hard_locks: bool = False
+    # The account is held until its address is confirmed (``PENDING_EMAIL``): the password is
+    # checked and failures count as for any account, but even the right one signs nothing in.
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,16 @@ def _row(key: str, kind: str, tenant_id: int | None, now: datetime) -> LoginThro
     return query.get()
 
 
+def _holds_for_email(row: LoginThrottle) -> bool:
+    """The row's hard lock is a new account's wait for its address, not a lock against guessing:
+    its password is still checked (so the sign-in page can tell the right one why it waits)."""
+    return bool(row.hard_locked) and row.kind == PENDING_EMAIL
+
+
 def _refusal(row: LoginThrottle | None, kind: str, policy: LockoutPolicy, now: datetime) -> Reservation | None:
     if row is None:
         return None
-    if kind == ACCOUNT and row.hard_locked:
+    if kind == ACCOUNT and row.hard_locked and not _holds_for_email(row):
         return Reservation(False, ACCOUNT, policy.max_lock_seconds)
     if row.locked_until is not None and row.locked_until > now:
         return Reservation(False, kind, _seconds_until(row.locked_until, now))
@@ -138,8 +147,9 @@ def reserve(tenant_id: int, account: str | None, ip: str | None, policy: Lockout
         if ip_row is not None and ip_row.locked_until is not None and ip_row.locked_until > now:
             return Reservation(False, IP, _seconds_until(ip_row.locked_until, now))
         account_row = _row(account, ACCOUNT, tenant_id, now) if account else None
+        held = account_row is not None and _holds_for_email(account_row)
         if account_row is not None:
-            if account_row.hard_locked:
+            if account_row.hard_locked and not held:
                 return Reservation(False, ACCOUNT, policy.max_lock_seconds)
             if account_row.locked_until is not None and account_row.locked_until > now:
                 return Reservation(False, ACCOUNT, _seconds_until(account_row.locked_until, now))
@@ -153,7 +163,10 @@ def reserve(tenant_id: int, account: str | None, ip: str | None, policy: Lockout
             LoginThrottle.update(
                 failures=failures,
                 locked_until=now + timedelta(seconds=lock) if locks else None,
-                hard_locked=hard,
+                # A held account stays held; guessing up to the hard lock makes it an ordinary
+                # hard lock (kind ACCOUNT), which confirming the address does not lift.
+                hard_locked=hard or held,
+                kind=ACCOUNT if hard else account_row.kind,
                 updated_at=now,
             ).where(LoginThrottle.key == account).execute()
         if ip_row is not None:
@@ -169,13 +182,18 @@ def reserve(tenant_id: int, account: str | None, ip: str | None, policy: Lockout
                 locked_until=now + timedelta(seconds=policy.ip_window_seconds) if ip_locked else None,
                 updated_at=now,
             ).where(LoginThrottle.key == ip).execute()
-    return Reservation(True, failures=failures, locks=locks, hard_locks=hard)
+    return Reservation(True, failures=failures, locks=locks, hard_locks=hard, held=held)
 
 
-def succeeded(account: str | None, ip: str | None, now: datetime) -> None:
-    """The reserved check passed: the account starts afresh; the IP gets its reservation back."""
+def succeeded(account: str | None, ip: str | None, now: datetime, *, held: bool = False) -> None:
+    """The reserved check passed: the account starts afresh (a ``held`` one keeps its hold, its
+    failures reset); the IP gets its reservation back."""
     with write_transaction():
-        if account:
+        if account and held:
+            LoginThrottle.update(
+                kind=PENDING_EMAIL, failures=0, locked_until=None, hard_locked=True, updated_at=now
+            ).where(LoginThrottle.key == account).execute()
+        elif account:
             LoginThrottle.delete().where(LoginThrottle.key == account).execute()
         if ip:
             LoginThrottle.update(
