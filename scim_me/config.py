@@ -51,7 +51,9 @@ class Settings:
     changing a setting, run ``make config-docs`` (tests/test_config_docs.py checks it is current)."""
 
     # -- Server
-    # `sqlite:///PATH` or `postgresql://user@host:port/db`.
+    # `sqlite:///PATH` or `postgresql://user@host:port/db`; a PostgreSQL on the same machine through its
+    # Unix socket as libpq writes it, `postgresql://user@/db?host=/var/run/postgresql`. Query
+    # parameters are libpq's (`sslmode`, `options`, ...).
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'scim-me.db'}"
     # Public base URL: token issuers (`{base_url}/oauth2/token`), `Location` headers, mail links. `make run`
     # writes it to the instance config, so the CLI mints tokens for the port that is served.
