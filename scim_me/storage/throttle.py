@@ -190,9 +190,11 @@ def succeeded(account: str | None, ip: str | None, now: datetime, *, held: bool 
     failures reset); the IP gets its reservation back."""
     with write_transaction():
         if account and held:
-            LoginThrottle.update(
-                kind=PENDING_EMAIL, failures=0, locked_until=None, hard_locked=True, updated_at=now
-            ).where(LoginThrottle.key == account).execute()
+            # Only while still a hold: an administrator's lock (or a confirmation) since the
+            # reservation must not be turned back into a hold.
+            LoginThrottle.update(failures=0, locked_until=None, updated_at=now).where(
+                (LoginThrottle.key == account) & (LoginThrottle.kind == PENDING_EMAIL)
+            ).execute()
         elif account:
             LoginThrottle.delete().where(LoginThrottle.key == account).execute()
         if ip:

@@ -186,3 +186,25 @@ def test_password_grant_lock(app, client, tenant, kim, spa, ip):
             "error_description": "Too many failed sign-in attempts. Try again later.",
         }
         assert PASSWORD not in refused.get_data(as_text=True)
+
+
+def test_an_administrators_lock_set_during_a_held_accounts_sign_in_stays_a_lock(app, tenant, kim):
+    """A held account's right password keeps its hold (storage/throttle.succeeded(held=True)); if
+    an administrator locked the account between the reservation and the success, the success
+    must not turn the lock back into a hold, which confirming the address would lift."""
+    from scim_me.storage.throttle import account_key
+    from scim_me.storage.throttle import hold_for_email
+    from scim_me.storage.throttle import lock_account
+    from scim_me.storage.throttle import lock_state
+    from scim_me.storage.throttle import reserve
+    from scim_me.storage.throttle import succeeded
+
+    with app.extensions["scim_me"].db.connection_context():
+        hold_for_email(tenant.id, "kim", T0)
+        key = account_key(tenant.id, "kim")
+        reservation = reserve(tenant.id, key, None, LockoutPolicy(), T0)
+        assert reservation.allowed and reservation.held
+        lock_account(tenant.id, "kim", T0)  # the administrator, meanwhile
+        succeeded(key, None, T0, held=True)
+        state = lock_state(tenant.id, "kim", T0)
+    assert state.hard and not state.email_pending
