@@ -142,9 +142,11 @@ def verify_login(
                     )
         return None
     succeeded(account, address, now(), held=reservation.held)
-    if is_disabled(user.profile):
-        # Disabled by an administrator (``active`` false): the right password opens nothing. Said
-        # only after the password is proven, so a guesser learns nothing from it.
+    # The right password that still opens nothing: an account disabled by an administrator
+    # (``active`` false), or one held until its address is confirmed. Said only after the
+    # password is proven, so a guesser learns nothing from it.
+    refused = "disabled" if is_disabled(user.profile) else "email_pending" if reservation.held else None
+    if refused is not None:
         record_event(
             tenant_id,
             user.id,
@@ -152,20 +154,11 @@ def verify_login(
             ip=ip,
             user_agent=user_agent,
             client_id=client_id,
-            details={**details, "reason": "disabled"},
+            details={**details, "reason": refused},
         )
+        if refused == "email_pending":
+            raise AccountHeld(policy.max_lock_seconds)
         return None
-    if reservation.held:
-        record_event(
-            tenant_id,
-            user.id,
-            "signin.failure",
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-            details={**details, "reason": "email_pending"},
-        )
-        raise AccountHeld(policy.max_lock_seconds)
     if record_success:
         record_event(
             tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details

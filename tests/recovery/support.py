@@ -64,3 +64,20 @@ def choose_password(client: Any, code: str, password: str) -> Any:
     assert csrf, page.get_data(as_text=True)
     form = {"csrf_token": csrf.group(1), "code": code, "password": password, "password2": password}
     return client.post("/t/acme/accountrecoveryendpoint/password-reset", data=form)
+
+
+def users_named(client: Any, admin: dict[str, str], name: str) -> int:
+    """How many users ``/scim2/Users`` finds by this userName."""
+    found = client.get(f'/t/acme/scim2/Users?filter=userName eq "{name}"', headers=admin)
+    assert found.status_code == 200, found.get_json()
+    return int(found.get_json()["totalResults"])
+
+
+def assert_created_nobody(app: Any, client: Any, mail: Any, admin: dict[str, str], response: Any, detail: str) -> None:
+    """A creation refused with 400 invalidValue ``detail``: no user ann, and no mail sent."""
+    assert response.status_code == 400
+    assert response.get_json()["scimType"] == "invalidValue"
+    assert response.get_json()["detail"] == detail
+    assert users_named(client, admin, "ann") == 0
+    app.extensions["scim_me"].mailer.wait_idle(20)
+    assert mail.messages == []
