@@ -11,6 +11,9 @@ from flask import Response
 from flask import request
 
 from scim_me.core.patch import apply_patch
+from scim_me.core.recovery import UpdateRequests
+from scim_me.core.recovery import take_body_requests
+from scim_me.core.recovery import take_patch_requests
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
 from scim_me.errors import ForbiddenError
@@ -83,10 +86,13 @@ def get_me() -> Response:
     return respond(user, tenant, facts)
 
 
-def _write(tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any) -> Response:
+def _write(
+    tenant: TenantRecord, user: StoredUser, facts: UserFacts | None, mutate: Any, requests: UpdateRequests
+) -> Response:
     """The caller's own change, through the write path /Users shares (services/user_write.py)."""
     writer = Writer(tenant, app_globals().get("principal"))
-    updated, facts = write_user(writer, user, facts, mutate, if_match=current_request().environ.get("HTTP_IF_MATCH"))
+    if_match = current_request().environ.get("HTTP_IF_MATCH")
+    updated, facts = write_user(writer, user, facts, mutate, if_match=if_match, requests=requests)
     return respond(updated, tenant, facts)
 
 
@@ -95,20 +101,29 @@ def patch_me() -> Response:
     tenant, user, facts = _me()
     check_accept()
     body = parse_body()
-    operations = load_patch_request(body)
+    # verifyEmail is a request, never stored (services/user_write.py): taken out before the engine.
+    sent = load_patch_request(body)
+    operations, requests = take_patch_requests(sent, admin=False)
     reg = registry()
     config = settings()
     limits = {"max_operations": config.max_operations, "max_values": config.max_values_per_attribute}
-    return _write(tenant, user, facts, lambda profile: apply_patch(profile, operations, reg, **limits))
+    # Operations that only set verifyEmail leave nothing for the engine (it refuses an empty list).
+    return _write(
+        tenant,
+        user,
+        facts,
+        lambda profile: apply_patch(profile, operations, reg, **limits) if operations or not sent else profile,
+        requests,
+    )
 
 
 @bp.put("/scim2/Me")
 def put_me() -> Response:
     tenant, user, facts = _me()
     check_accept()
-    body = parse_body()
+    body, requests = take_body_requests(parse_body(), admin=False)
     reg = registry()
-    return _write(tenant, user, facts, lambda profile: replace_resource(profile, body, reg))
+    return _write(tenant, user, facts, lambda profile: replace_resource(profile, body, reg), requests)
 
 
 @bp.post("/scim2/Me")

@@ -153,10 +153,11 @@ def take_verify_email(body: Any) -> tuple[Any, bool]:
     return take_request_flag(body, "verifyEmail", (WSO2_URN, ENTERPRISE_URN))
 
 
-def take_request_flag(body: Any, name: str, urns: tuple[str, ...]) -> tuple[Any, bool]:
+def take_request_flag(body: Any, name: str, urns: tuple[str, ...], *, strict: bool = True) -> tuple[Any, bool]:
     """The boolean request ``name`` under any of ``urns`` (names compare case-insensitively, RFC
     7643 §2.1), taken out of ``body``: the body without it (the one given is not changed) and
-    whether it is true, or the string "true" WSO2's documentation sends."""
+    whether it is true, or the string "true" WSO2's documentation sends. Not ``strict``: another
+    value is taken out as false rather than refused (a stored profile, not a request)."""
     if not isinstance(body, dict):
         return body, False
     wanted = {urn.lower() for urn in urns}
@@ -174,8 +175,95 @@ def take_request_flag(body: Any, name: str, urns: tuple[str, ...]) -> tuple[Any,
             without[key] = rest
         else:
             del without[key]
-    if any(value not in (True, False, "true", "false") for value in values):
+    if strict and any(value not in (True, False, "true", "false") for value in values):
         raise InvalidValueError(f"{name} must be a boolean.")
     if not values:
         return body, False
     return without, any(value in (True, "true") for value in values)
+
+
+@dataclass(frozen=True)
+class UpdateRequests:
+    """WSO2's request flags found in a write to an existing user (PUT, PATCH; /Users, /Me, Bulk).
+    Like on creation they are requests, never attributes: identity-governance's
+    UserEmailVerificationHandler removes ``verifyEmail`` from the claims of every
+    PRE_SET_USER_CLAIMS event, whether or not it acts on it."""
+
+    verify_email: bool = False
+    ask_password: bool = False
+
+    def __or__(self, other: UpdateRequests) -> UpdateRequests:
+        return UpdateRequests(self.verify_email or other.verify_email, self.ask_password or other.ask_password)
+
+
+NO_REQUESTS = UpdateRequests()
+_FLAG_URNS = {"verifyEmail": (WSO2_URN, ENTERPRISE_URN), "askPassword": (WSO2_URN,)}
+
+
+def _flag_names(admin: bool) -> tuple[str, ...]:
+    # askPassword is readOnly on /Me (schemas/admin.json): there the PATCH engine refuses it and
+    # a PUT ignores it, as for any readOnly attribute; only an administrator's write names it.
+    return ("verifyEmail", "askPassword") if admin else ("verifyEmail",)
+
+
+def take_body_requests(body: Any, admin: bool) -> tuple[Any, UpdateRequests]:
+    """The request flags of a PUT body, taken out before the body replaces the profile (so the
+    string "true" WSO2's documentation sends is accepted, and the enterprise spelling of
+    ``verifyEmail``, which no schema declares, is not an unknown attribute)."""
+    found: dict[str, bool] = {}
+    for name in _flag_names(admin):
+        body, found[name] = take_request_flag(body, name, _FLAG_URNS[name])
+    return body, UpdateRequests(found.get("verifyEmail", False), found.get("askPassword", False))
+
+
+def take_patch_requests(operations: list[Any], admin: bool) -> tuple[list[Any], UpdateRequests]:
+    """The request flags of PATCH operations, taken out before the engine runs: an operation whose
+    ``path`` names a flag (``urn:scim:wso2:schema:verifyEmail``, any case) is dropped (add/replace
+    ask for it when the value is true or "true", remove asks for nothing); a flag inside an
+    add/replace value (no path, or the extension's URI as path) is taken out of the value, and
+    an operation left with nothing to do is dropped. As on creation, "true" is accepted (the
+    engine, which checks the schema's boolean, would refuse it) and so is the enterprise URI. A
+    later operation on the same flag wins."""
+    names = _flag_names(admin)
+    paths = {f"{urn}:{name}".lower(): name for name in names for urn in _FLAG_URNS[name]}
+    urns = {urn.lower() for name in names for urn in _FLAG_URNS[name]}
+    kept: list[Any] = []
+    found: dict[str, bool] = {}
+    for operation in operations:
+        op = operation.get("op") if isinstance(operation, dict) else None
+        if not isinstance(op, str) or op.lower() not in ("add", "replace", "remove"):
+            kept.append(operation)  # the engine's to judge (and refuse)
+            continue
+        path = operation.get("path")
+        name = paths.get(path.strip().lower()) if isinstance(path, str) else None
+        value = operation.get("value")
+        if name is not None:
+            if op.lower() != "remove" and value not in (True, False, "true", "false"):
+                raise InvalidValueError(f"{name} must be a boolean.")
+            found[name] = op.lower() != "remove" and value in (True, "true")
+            continue
+        if op.lower() == "remove" or not isinstance(value, dict):
+            kept.append(operation)
+            continue
+        scoped = isinstance(path, str) and path.strip().lower() in urns
+        if path is not None and not scoped:
+            kept.append(operation)
+            continue
+        body = {path: value} if scoped else value
+        for flag in names:
+            taken, asked = take_request_flag(body, flag, _FLAG_URNS[flag])
+            if taken is not body:  # the flag was there (take_request_flag copies only then)
+                found[flag], body = asked, taken
+        rest = body.get(path, {}) if scoped else body
+        if rest:
+            kept.append({**operation, "value": rest})
+    return kept, UpdateRequests(found.get("verifyEmail", False), found.get("askPassword", False))
+
+
+def take_profile_requests(profile: dict[str, Any], *, strict: bool = True) -> tuple[dict[str, Any], UpdateRequests]:
+    """The request flags a profile carries, taken out of it: a changed profile (a PATCH value
+    ``{"verifyEmail": true}`` under the extension), or, not ``strict``, a stored one (a profile
+    written before these flags were requests still holds them)."""
+    profile, verify = take_request_flag(profile, "verifyEmail", _FLAG_URNS["verifyEmail"], strict=strict)
+    profile, ask = take_request_flag(profile, "askPassword", _FLAG_URNS["askPassword"], strict=strict)
+    return profile, UpdateRequests(verify, ask)

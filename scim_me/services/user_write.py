@@ -25,8 +25,13 @@ from scim_me.core.accounts import is_disabled
 from scim_me.core.accounts import take_account_locked
 from scim_me.core.bounds import check_value_counts
 from scim_me.core.patch import apply_patch
+from scim_me.core.recovery import NO_REQUESTS
+from scim_me.core.recovery import UpdateRequests
 from scim_me.core.recovery import reset_forced
 from scim_me.core.recovery import take_ask_password
+from scim_me.core.recovery import take_body_requests
+from scim_me.core.recovery import take_patch_requests
+from scim_me.core.recovery import take_profile_requests
 from scim_me.core.recovery import take_verify_email
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
@@ -155,9 +160,13 @@ def write_user(
     mutate: Mutation,
     *,
     if_match: str | None = None,
+    requests: UpdateRequests = NO_REQUESTS,
 ) -> tuple[StoredUser, UserFacts | None]:
     """Change and compare-and-set ``user``; re-read and retry on a lost race unless If-Match.
     Returns the stored result and the facts still valid for it (None when they must be read).
+    ``requests``: WSO2's request flags the caller took out of the request body
+    (:func:`take_body_requests`, :func:`take_patch_requests`); those the change leaves in the
+    profile are taken out of it here, so none is ever stored.
 
     The first attempt writes the user as authentication read it, with no lock held while the
     change is computed. A lost race means another writer is changing this user right now, so
@@ -168,7 +177,7 @@ def write_user(
     hashed: dict[str, str] = {}
     check_writable(writer.tenant, user)  # WSO2: a read-only user store refuses the write
     conditional = check_if_match(user.version, if_match)
-    written = _write_once(writer, user, facts, mutate, hashed)
+    written = _write_once(writer, user, facts, mutate, hashed, requests)
     if written is not None:
         return written
     for _attempt in range(settings().patch_retries - 1):
@@ -184,20 +193,31 @@ def write_user(
             check_writable(writer.tenant, fresh)
             # The other write changed the profile only (user names never change), so the facts
             # (MFA, lock, groups) read with the caller still describe the user.
-            written = _write_once(writer, fresh, facts, mutate, hashed)
+            written = _write_once(writer, fresh, facts, mutate, hashed, requests)
         if written is not None:
             return written
     raise ConflictError("The user is being changed by many requests at once; retry.", headers={"Retry-After": "1"})
 
 
 def _write_once(
-    writer: Writer, user: StoredUser, facts: UserFacts | None, mutate: Mutation, hashed: dict[str, str]
+    writer: Writer,
+    user: StoredUser,
+    facts: UserFacts | None,
+    mutate: Mutation,
+    hashed: dict[str, str],
+    requests: UpdateRequests,
 ) -> tuple[StoredUser, UserFacts | None] | None:
     """One compare-and-set attempt of :func:`write_user`; None when ``user`` is no longer the
     stored version. ``hashed`` keeps each new password's hash across attempts."""
     tenant = writer.tenant
     config = settings()
-    new_profile = mutate(user.profile)
+    # A profile written before the flags were requests may still hold them: the change starts
+    # from the profile without them (so the write drops them, and a PUT that sends back what a
+    # GET showed is not taken for a new request).
+    base, stored = take_profile_requests(user.profile, strict=False)
+    new_profile, found = take_profile_requests(mutate(base))
+    requests = requests | found
+    _check_update_requests(writer, requests, stored)
     check_bounds(new_profile, config)
     lock_change = _lock_change(writer, user, new_profile)
     if not writer.admin and writer.principal is not None and new_profile.get("emails") != user.profile.get("emails"):
@@ -206,8 +226,11 @@ def _write_once(
         require_recent_sign_in(writer.principal)
     password = new_profile.pop("password", _NO_PASSWORD)
     email_change = None
-    if not writer.admin:
+    if not writer.admin or (requests.verify_email and tenant.settings.verify_email_on_update):
         # With "verify email on update" a new address waits in pendingEmails (email_verification.py).
+        # An administrator's address applies at once unless the write asks for verifyEmail (WSO2's
+        # UseVerifyClaim, which scim-me's administrators always have); with the setting off WSO2
+        # drops the flag and verifies nothing, and so does this.
         new_profile, email_change = hold_email_change(tenant, user, new_profile)
     password_hash: Any = _NO_PASSWORD
     if password is not _NO_PASSWORD:
@@ -242,6 +265,19 @@ def _write_once(
     # The write changed the profile only (the user_name column and the features' rows stay), so
     # the facts read with the user still describe it.
     return updated, facts
+
+
+def _check_update_requests(writer: Writer, requests: UpdateRequests, stored: UpdateRequests) -> None:
+    """``askPassword`` invites a user who has no password yet (on creation); WSO2 acts on it only
+    on PRE_ADD_USER/POST_ADD_USER (AskPasswordBasedPasswordSetupHandler), so on an update it
+    would be a claim stored and doing nothing. It is refused rather than silently dropped. A
+    profile stored with ``askPassword`` true (before it was a request) sent back unchanged is
+    not a request: a GET's body PUT back must not fail."""
+    if writer.admin and requests.ask_password and not stored.ask_password:
+        raise InvalidValueError(
+            "askPassword invites a new user (POST); to make an existing user choose a new password,"
+            " send urn:scim:wso2:schema forcePasswordReset true."
+        )
 
 
 def _caller(writer: Writer) -> Caller:
@@ -387,15 +423,17 @@ def create_admin_user(writer: Writer, body: Any) -> StoredUser:
 def replace_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str | None) -> StoredUser:
     """RFC 7644 §3.5.1 by an administrator."""
     reg = admin_registry()
+    body, requests = take_body_requests(body, admin=True)
     updated, _facts = write_user(
-        writer, user, None, lambda profile: replace_resource(profile, body, reg), if_match=if_match
+        writer, user, None, lambda profile: replace_resource(profile, body, reg), if_match=if_match, requests=requests
     )
     return updated
 
 
 def patch_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str | None) -> StoredUser:
     """RFC 7644 §3.5.2 by an administrator."""
-    operations = load_patch_request(body)
+    sent = load_patch_request(body)
+    operations, requests = take_patch_requests(sent, admin=True)
     reg = admin_registry()
     # Both caps bound the engine's work per request (core/patch_workspace.py), as on PATCH /Me.
     limits = {"max_operations": settings().max_operations, "max_values": settings().max_values_per_attribute}
@@ -403,8 +441,11 @@ def patch_admin_user(writer: Writer, user: StoredUser, body: Any, if_match: str 
         writer,
         user,
         None,
-        lambda profile: apply_patch(profile, operations, reg, **limits),
+        # Operations that only set request flags leave nothing for the engine (which refuses an
+        # empty list): the profile stays as it is.
+        lambda profile: apply_patch(profile, operations, reg, **limits) if operations or not sent else profile,
         if_match=if_match,
+        requests=requests,
     )
     return updated
 
