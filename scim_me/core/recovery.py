@@ -260,10 +260,26 @@ def take_patch_requests(operations: list[Any], admin: bool) -> tuple[list[Any], 
     return kept, UpdateRequests(found.get("verifyEmail", False), found.get("askPassword", False))
 
 
+_REQUEST_NAMES = frozenset(name.lower() for name in _FLAG_URNS)
+
+
+def _may_hold_requests(profile: dict[str, Any]) -> bool:
+    """Whether a profile has a request flag under an extension's schema URN. A profile's keys are
+    the schemas' own spellings (the PATCH engine and PUT write them so), so two lookups find the
+    extensions; their attributes are compared case-insensitively, as a request may spell them."""
+    for urn in (WSO2_URN, ENTERPRISE_URN):
+        extension = profile.get(urn)
+        if isinstance(extension, dict) and any(key.lower() in _REQUEST_NAMES for key in extension):
+            return True
+    return False
+
+
 def take_profile_requests(profile: dict[str, Any], *, strict: bool = True) -> tuple[dict[str, Any], UpdateRequests]:
     """The request flags a profile carries, taken out of it: a changed profile (a PATCH value
     ``{"verifyEmail": true}`` under the extension), or, not ``strict``, a stored one (a profile
     written before these flags were requests still holds them)."""
+    if not _may_hold_requests(profile):
+        return profile, NO_REQUESTS  # every write's case: no copy, no scan of the whole profile
     profile, verify = take_request_flag(profile, "verifyEmail", _FLAG_URNS["verifyEmail"], strict=strict)
     profile, ask = take_request_flag(profile, "askPassword", _FLAG_URNS["askPassword"], strict=strict)
     return profile, UpdateRequests(verify, ask)
