@@ -40,7 +40,7 @@ NOT_JSON = {
     "recovery_pages.recover_password": "the recovery page's HTML form",
     "recovery_pages.recover_username": "the recovery page's HTML form",
     "recovery_pages.forced_reset_page": "the reset-link page's HTML form",
-    "recovery_pages.resend_confirmation": "the sign-in page's \"send me a new link\" HTML form",
+    "recovery_pages.resend_confirmation": 'the sign-in page\'s "send me a new link" HTML form',
     "devices.not_me_page": "the \"this wasn't me\" page's HTML form",
 }
 
