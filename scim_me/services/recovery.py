@@ -112,6 +112,12 @@ class Caller:
         """The current request's client, as security events record it."""
         return cls(request.remote_addr or "", request.headers.get("User-Agent", ""), client_id)
 
+    def record(self, tenant_id: int, user_id: str, kind: str, details: dict[str, Any]) -> None:
+        """A security event of ``user_id``, with this client as who did it."""
+        record_event(
+            tenant_id, user_id, kind, ip=self.ip, user_agent=self.user_agent, client_id=self.client_id, details=details
+        )
+
 
 @dataclass(frozen=True)
 class Started:
@@ -446,15 +452,12 @@ def reset(
         ended = end_other_sessions(tenant.id, user.id)
         flows.end_flows(tenant.id, user.id, flows.RESET_KINDS)
         lift_timed_lock(tenant.id, user.user_name)  # proving the mailbox ends a lock the guessing caused
-        record_event(
+        caller.record(
             tenant.id,
             user.id,
             # An invited user's first password replaces none: no "your password was reset" notice.
             "password.set" if flow.kind == flows.INVITE else "password.reset",
-            ip=caller.ip,
-            user_agent=caller.user_agent,
-            client_id=caller.client_id,
-            details={"channel": {flows.PASSWORD: "recovery"}.get(flow.kind, flow.kind), "ended": ended},
+            {"channel": {flows.PASSWORD: "recovery"}.get(flow.kind, flow.kind), "ended": ended},
         )
     return get_user(tenant.id, user.id) or user
 
@@ -538,15 +541,7 @@ def require_new_password(
     for the user's primary address. Returns whether one was (False: no address)."""
     end_other_sessions(tenant.id, user.id)
     flows.end_flows(tenant.id, user.id, flows.RESET_KINDS)
-    record_event(
-        tenant.id,
-        user.id,
-        "password.reset_required",
-        ip=caller.ip,
-        user_agent=caller.user_agent,
-        client_id=caller.client_id,
-        details={"channel": channel, **({"by": by} if by else {})},
-    )
+    caller.record(tenant.id, user.id, "password.reset_required", {"channel": channel, **({"by": by} if by else {})})
     address = primary_email(user.profile)
     if not address:
         return False

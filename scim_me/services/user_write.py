@@ -52,7 +52,6 @@ from scim_me.services.user_view import entity_tag
 from scim_me.services.verify_email import hold_until_confirmed
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
-from scim_me.storage.events import record_event
 from scim_me.storage.recovery_flows import RESET_KINDS
 from scim_me.storage.recovery_flows import end_flows
 from scim_me.storage.sessions import end_other_sessions
@@ -286,16 +285,7 @@ def _caller(writer: Writer) -> Caller:
 
 def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:
     """Record in ``user_id``'s security history what an administrator did, and who."""
-    caller = _caller(writer)
-    record_event(
-        writer.tenant.id,
-        user_id,
-        kind,
-        ip=caller.ip,
-        user_agent=caller.user_agent,
-        client_id=caller.client_id,
-        details={"by": writer.actor(), **details},
-    )
+    _caller(writer).record(writer.tenant.id, user_id, kind, {"by": writer.actor(), **details})
 
 
 def _lock_change(writer: Writer, user: StoredUser, new_profile: dict[str, Any]) -> bool | None:

@@ -27,6 +27,7 @@ from scim_me.config import Settings
 from scim_me.core.email_change import key
 from scim_me.core.recovery import code_digest
 from scim_me.core.recovery import new_code
+from scim_me.core.schemas import WSO2_URN
 from scim_me.errors import RECOVERY
 from scim_me.errors import ApiError
 from scim_me.errors import ConflictError
@@ -39,7 +40,6 @@ from scim_me.services.recovery import account_window
 from scim_me.services.recovery import take_mail_slot
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
-from scim_me.storage.events import record_event
 from scim_me.storage.recovery_flows import FlowRecord
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import hold_for_email
@@ -53,7 +53,6 @@ from scim_me.storage.users import update_user
 
 log = logging.getLogger("scim_me.verify_email")
 
-WSO2_URN = "urn:scim:wso2:schema"
 # The identity-recovery codes validate-code answers with, for this scenario and an e-mail change's.
 INVALID_CODE = RECOVERY.kind("18001", "Invalid Code")
 EXPIRED_CODE = RECOVERY.kind("18002", "Expired Code")
@@ -169,9 +168,9 @@ def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUse
         if updated is None:
             raise ConflictError("The user is being changed by many requests at once; retry.")
         lifted = lift_email_hold(tenant.id, user.user_name)
-        _record(tenant, user, caller, "email.verified", {"address": address, "channel": "verify_email"})
+        caller.record(tenant.id, user.id, "email.verified", {"address": address, "channel": "verify_email"})
         if lifted:
-            _record(tenant, user, caller, "account.unlocked", {"channel": "verify_email"})
+            caller.record(tenant.id, user.id, "account.unlocked", {"channel": "verify_email"})
     log.info("address confirmed for new user %s", user.id)
     return updated
 
@@ -179,15 +178,3 @@ def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUse
 def _verified(user: StoredUser) -> dict[str, object]:
     extension = user.profile.get(WSO2_URN)
     return {**user.profile, WSO2_URN: {**(extension if isinstance(extension, dict) else {}), "emailVerified": True}}
-
-
-def _record(tenant: TenantRecord, user: StoredUser, caller: Caller, kind: str, details: dict[str, object]) -> None:
-    record_event(
-        tenant.id,
-        user.id,
-        kind,
-        ip=caller.ip,
-        user_agent=caller.user_agent,
-        client_id=caller.client_id,
-        details=details,
-    )
