@@ -66,9 +66,13 @@ def _return_to() -> str:
     return given
 
 
-def _throttled(template: str, exc: RecoveryRefused, **context: Any) -> Response:
+def _try_again(exc: RecoveryRefused, too_many: str) -> str:
     minutes = max(1, -(-exc.retry_after // 60))
-    error = f"Too many attempts. For your security, try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    return f"Too many {too_many}. For your security, try again in {minutes} minute{'s' if minutes != 1 else ''}."
+
+
+def _throttled(template: str, exc: RecoveryRefused, **context: Any) -> Response:
+    error = _try_again(exc, "attempts")
     return page(template, 429, headers={"Retry-After": str(exc.retry_after)}, error=error, **context)
 
 
@@ -265,9 +269,8 @@ def resend_confirmation() -> Response:
     except RecoveryRefused as exc:
         if exc.reason != "throttled":
             raise
-        minutes = max(1, -(-exc.retry_after // 60))
-        text = f"Too many mails. For your security, try again in {minutes} minute{'s' if minutes != 1 else ''}."
         retry = {"Retry-After": str(exc.retry_after)}
+        text = _try_again(exc, "mails")
         return page("message.html", 429, headers=retry, heading="Try again later", message=text)
     target = _return_to()
     if target:
