@@ -267,18 +267,33 @@ def authorize() -> Response:
             browser.pop(_MFA_KEY, None)  # only now: after a rollback the challenge is still open
             user = answered
         elif step in passkey_signin.STEPS:
-            outcome = passkey_signin.handle(step, tenant, client, browser.get(_MFA_KEY))
-            if isinstance(outcome, Response):
-                return outcome  # the options for navigator.credentials.get
-            if outcome.user is None:
-                return _passkey_problem(tenant, client, action, outcome)
-            passed = outcome.user
-            second = outcome.amr.startswith("pwd")  # the second factor, after the password
+            pending = passkey_signin.handle(step, tenant, client, browser.get(_MFA_KEY))
+            if isinstance(pending, Response):
+                return pending  # the options for navigator.credentials.get
+            if isinstance(pending, passkey_signin.Outcome):
+                return _passkey_problem(tenant, client, action, pending)
+            try:
+                # As for a code: the passkey is spent with the sign-in it unlocks, in one
+                # transaction (ceremony, counter, challenge, session). A failure, or a parallel
+                # answer that completed the challenge first, leaves the challenge open.
+                with write_transaction():
+                    outcome = passkey_signin.finish(pending, tenant, client)
+                    if outcome.lost:
+                        raise _ChallengeTaken
+                    passed = outcome.user
+                    if passed is None:
+                        return _passkey_problem(tenant, client, action, outcome)  # the refusal's record commits
+                    second = outcome.amr.startswith("pwd")  # the second factor, after the password
+                    if second and must_change_password(settings(), tenant, passed) == "expired":
+                        browser.pop(_MFA_KEY, None)
+                        return _expired_page(tenant, passed, client, action, outcome.amr)
+                    session, new_cookie, trusted = _sign_browser_in(
+                        tenant, client, session, passed, outcome.amr, trust=second
+                    )
+            except _ChallengeTaken:
+                return _restart(client, action, "Your sign-in expired. Sign in again.")
             if second:
-                browser.pop(_MFA_KEY, None)
-                if must_change_password(settings(), tenant, passed) == "expired":
-                    return _expired_page(tenant, passed, client, action, outcome.amr)
-            session, new_cookie, trusted = _sign_browser_in(tenant, client, session, passed, outcome.amr, trust=second)
+                browser.pop(_MFA_KEY, None)  # only now: after a rollback the challenge is still open
             user = passed
         elif step == "expired":
             changed = _expired_answer(tenant, client, action)

@@ -329,21 +329,39 @@ def start_signin(settings: Settings, tenant_id: int, client_id: str, user_id: st
     return Started(request_id, json.loads(options_to_json(options)))
 
 
-def verify_signin(
+@dataclass(frozen=True)
+class Checked:
+    """An assertion that verified against its open ceremony. Nothing is spent yet but one attempt
+    on the user's MFA counter: :func:`spend_signin` spends the rest with the sign-in."""
+
+    request_hash: str
+    ceremony: store.Ceremony
+    passkey: PasskeyRecord
+    sign_count: int  # the authenticator's counter in this assertion
+    attempt: mfa_store.Attempt
+
+
+def check_signin(
     settings: Settings, tenant_id: int, request_id: str, credential: Any, client_id: str, ctx: Context
-) -> Passed:
-    """Check an assertion against its ceremony; the user it proves, or :class:`PasskeyRefused`."""
-    ceremony = store.take_ceremony(tenant_id, digest(request_id), (SIGNIN, SECOND_FACTOR))
+) -> Checked:
+    """Check an assertion against its ceremony; :class:`PasskeyRefused` when it fails, which ends
+    the ceremony (and records the failure, once the passkey named a user)."""
+    request_hash = digest(request_id)
+    ceremony = store.find_ceremony(tenant_id, request_hash, (SIGNIN, SECOND_FACTOR))
     if ceremony is None or ceremony.client_id != client_id:
         raise PasskeyRefused("request", "The passkey request expired. Try again.")
     raw_id = credential.get("id") if isinstance(credential, dict) else None
     passkey = store.find_passkey(tenant_id, raw_id) if isinstance(raw_id, str) and len(raw_id) <= 1400 else None
-    if passkey is None or (ceremony.user_id is not None and passkey.user_id != ceremony.user_id):
-        raise PasskeyRefused("unknown", "This passkey is not registered for this account.")
     response = credential.get("response")
     handle = response.get("userHandle") if isinstance(response, dict) else None
-    if ceremony.user_id is None and not _same_handle(handle, passkey.user_id):
+    if (
+        passkey is None
+        or (ceremony.user_id is not None and passkey.user_id != ceremony.user_id)
+        or (ceremony.user_id is None and not _same_handle(handle, passkey.user_id))
+    ):
+        store.spend_ceremony(tenant_id, request_hash)
         raise PasskeyRefused("unknown", "This passkey is not registered for this account.")
+    # Taken and committed on its own before the signature is evaluated, as for a code (auth/mfa.py).
     attempt = mfa_store.take_attempt(
         tenant_id,
         passkey.user_id,
@@ -352,6 +370,7 @@ def verify_signin(
         settings.mfa_hard_lock_failures,
     )
     if not attempt.allowed:
+        store.spend_ceremony(tenant_id, request_hash)
         if attempt.hard_locked:
             raise PasskeyRefused("hard_locked", "Too many failed attempts: an administrator must unlock the account.")
         raise PasskeyRefused("locked", "Too many failed attempts.", attempt.retry_after)
@@ -367,15 +386,34 @@ def verify_signin(
         )
     except Exception as exc:
         log.info("passkey assertion refused: %s", exc)
-        _failed(tenant_id, passkey.user_id, ctx, "invalid", attempt)
+        _failed(tenant_id, request_hash, passkey.user_id, ctx, "invalid", attempt)
         raise PasskeyRefused("invalid", "The passkey could not be verified.") from exc
-    stale = (verified.new_sign_count or passkey.sign_count) and verified.new_sign_count <= passkey.sign_count
-    if stale or not store.advance_counter(passkey, verified.new_sign_count):
-        _failed(tenant_id, passkey.user_id, ctx, "cloned", attempt)
-        raise PasskeyRefused("cloned", "This passkey's signature counter went back: it may have been copied.")
-    mfa_store.reset_failures(tenant_id, passkey.user_id)
-    _event(tenant_id, passkey.user_id, "mfa.passkey.validated", ctx, passwordless=ceremony.user_id is None)
-    return Passed(passkey.user_id, passkey, "swk" if passkey.backup_eligible else "hwk")
+    count = verified.new_sign_count
+    if (count or passkey.sign_count) and count <= passkey.sign_count:
+        _failed(tenant_id, request_hash, passkey.user_id, ctx, "cloned", attempt)
+        raise _cloned()
+    return Checked(request_hash, ceremony, passkey, count, attempt)
+
+
+def spend_signin(tenant_id: int, checked: Checked, ctx: Context) -> Passed | PasskeyRefused:
+    """Spend a checked assertion, in the caller's transaction (the one that signs the browser in,
+    so a failure there leaves the ceremony open and the counter where it was): the ceremony, the
+    counter, the failure count. The refusal, not raised, when a parallel answer spent the ceremony
+    first or a parallel use moved the counter past this one (its failure recorded with it: the
+    caller commits)."""
+    user_id = checked.passkey.user_id
+    if not store.spend_ceremony(tenant_id, checked.request_hash):
+        return PasskeyRefused("request", "The passkey request expired. Try again.")
+    if not store.advance_counter(checked.passkey, checked.sign_count):
+        _record_failure(tenant_id, user_id, ctx, "cloned", checked.attempt)
+        return _cloned()
+    mfa_store.reset_failures(tenant_id, user_id)
+    _event(tenant_id, user_id, "mfa.passkey.validated", ctx, passwordless=checked.ceremony.user_id is None)
+    return Passed(user_id, checked.passkey, "swk" if checked.passkey.backup_eligible else "hwk")
+
+
+def _cloned() -> PasskeyRefused:
+    return PasskeyRefused("cloned", "This passkey's signature counter went back: it may have been copied.")
 
 
 def _same_handle(handle: Any, user_id: str) -> bool:
@@ -387,8 +425,17 @@ def _same_handle(handle: Any, user_id: str) -> bool:
         return False
 
 
-def _failed(tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt) -> None:
-    with write_transaction():  # the failure and the lock it causes: both in the history, or neither
+def _failed(
+    tenant_id: int, request_hash: str, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt
+) -> None:
+    with write_transaction():  # the ceremony ends with its failure, and the lock it causes
+        store.spend_ceremony(tenant_id, request_hash)
+        _record_failure(tenant_id, user_id, ctx, reason, attempt)
+
+
+def _record_failure(tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt) -> None:
+    """The failure and the lock it causes: both in the history, or neither."""
+    with write_transaction():
         _event(tenant_id, user_id, "mfa.passkey.failure", ctx, reason=reason)
         if attempt.locked_now:
             _event(tenant_id, user_id, "mfa.locked", ctx, failures=attempt.failures)

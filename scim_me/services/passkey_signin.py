@@ -67,16 +67,28 @@ def _json_error(message: str, status: int = 400) -> Response:
 class Outcome:
     """A checked passkey: ``user`` signed in with ``amr``, or ``problem`` to show on the page
     named by ``page`` ("signin", "mfa": the MFA page, its challenge kept; "restart": the sign-in
-    page, the MFA challenge dropped)."""
+    page, the MFA challenge dropped). ``lost``: a parallel answer completed the MFA challenge
+    first, so the caller rolls back what this one spent."""
 
     user: StoredUser | None = None
     amr: str = ""
     problem: str = ""
     page: str = "signin"
+    lost: bool = False
 
 
-def handle(step: str, tenant: TenantRecord, client: Any, mfa_secret: str | None) -> Response | Outcome:
-    """Answer an options fetch (a Response), or check a passkey answer (an :class:`Outcome`)."""
+@dataclass(frozen=True)
+class Pending:
+    """A passkey that verified, to be spent by :func:`finish` with the sign-in it unlocks."""
+
+    checked: passkeys.Checked
+    challenge: Any  # the MFA challenge it answers; None for a passwordless sign-in
+    ctx: passkeys.Context
+
+
+def handle(step: str, tenant: TenantRecord, client: Any, mfa_secret: str | None) -> Response | Outcome | Pending:
+    """Answer an options fetch (a Response), or check a passkey answer: the problem to show (an
+    :class:`Outcome`), or a :class:`Pending` passkey that verified."""
     s = settings()
     challenge = None
     if step.startswith("mfa_"):
@@ -98,14 +110,26 @@ def handle(step: str, tenant: TenantRecord, client: Any, mfa_secret: str | None)
         return _refusal(None, "The passkey answer was incomplete. Try again.")
     if challenge is not None and not mfa_store.count_challenge_attempt(challenge.id_hash, MFA_CHALLENGE_ATTEMPTS):
         return _restart("Too many attempts. Sign in again.")
+    ctx = _ctx(client)
     try:
-        passed = passkeys.verify_signin(s, tenant.id, request_id, credential, client.client_id, _ctx(client))
+        checked = passkeys.check_signin(s, tenant.id, request_id, credential, client.client_id, ctx)
     except passkeys.PasskeyRefused as exc:
         return _refusal(challenge, _message(exc))
-    if challenge is not None and (
-        passed.user_id != challenge.user_id or not mfa_store.complete_challenge(challenge.id_hash)
-    ):
+    if challenge is not None and checked.passkey.user_id != challenge.user_id:
         return _restart()
+    return Pending(checked, challenge, ctx)
+
+
+def finish(pending: Pending, tenant: TenantRecord, client: Any) -> Outcome:
+    """Spend the passkey, in the caller's transaction (the one that signs the browser in): its
+    ceremony, counter and failure count, the MFA challenge it answers, the events. A refusal is
+    an :class:`Outcome` to commit (its failure is recorded); a lost challenge one to roll back."""
+    challenge = pending.challenge
+    passed = passkeys.spend_signin(tenant.id, pending.checked, pending.ctx)
+    if isinstance(passed, passkeys.PasskeyRefused):
+        return _refusal(challenge, _message(passed))
+    if challenge is not None and not mfa_store.complete_challenge(challenge.id_hash):
+        return Outcome(problem="Your sign-in expired. Sign in again.", page="restart", lost=True)
     user = get_user(tenant.id, passed.user_id)
     if user is None:
         return _refusal(challenge, "This passkey is not registered for this account.")

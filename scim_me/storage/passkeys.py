@@ -4,8 +4,9 @@
   base64url); nothing here could sign anything. Credential ids are unique within a tenant, so a
   sign-in without a username finds its user by the id alone, and never across tenants.
 - A ceremony (``start-registration``, a sign-in's options) is a row keyed by the digest of the
-  request id the client round-trips; :func:`take_ceremony` spends it with one conditional UPDATE,
-  so a replayed or concurrent finish finds nothing (one winner across workers).
+  request id the client round-trips; :func:`spend_ceremony` spends it with one conditional UPDATE,
+  so a replayed or concurrent finish finds nothing (one winner across workers). A sign-in reads
+  it first (:func:`find_ceremony`) and spends it with the sign-in it unlocks.
 - The signature counter only moves forward: :func:`advance_counter` is one conditional UPDATE, so
   two assertions with the same counter (a cloned authenticator racing the real one) cannot both
   pass (WebAuthn §6.1.1).
@@ -229,19 +230,25 @@ def start_ceremony(
 def take_ceremony(tenant_id: int, id_hash: str, purposes: tuple[str, ...]) -> Ceremony | None:
     """Spend the ceremony: the one caller that marks it used gets it; expired, spent, another
     tenant's or another purpose's is None."""
-    stamp = now()
-    where = (
+    with write_transaction():
+        ceremony = find_ceremony(tenant_id, id_hash, purposes)
+        if ceremony is None or not spend_ceremony(tenant_id, id_hash):
+            return None
+    return ceremony
+
+
+def find_ceremony(tenant_id: int, id_hash: str, purposes: tuple[str, ...]) -> Ceremony | None:
+    """The open ceremony (not spent, not expired, this tenant's, one of ``purposes``), left open:
+    :func:`spend_ceremony` spends it, in the transaction of whatever it unlocks."""
+    row = WebauthnChallenge.get_or_none(
         (WebauthnChallenge.id_hash == id_hash)
         & (WebauthnChallenge.tenant == tenant_id)
         & WebauthnChallenge.purpose.in_(purposes)
         & WebauthnChallenge.used_at.is_null()
-        & (WebauthnChallenge.expires_at > stamp)
+        & (WebauthnChallenge.expires_at > now())
     )
-    with write_transaction():
-        won = WebauthnChallenge.update(used_at=stamp).where(where).execute()
-        if won != 1:
-            return None
-        row = WebauthnChallenge.get(WebauthnChallenge.id_hash == id_hash)
+    if row is None:
+        return None
     return Ceremony(
         tenant_id=tenant_id,
         user_id=row.user_id,  # type: ignore[attr-defined]
@@ -250,3 +257,20 @@ def take_ceremony(tenant_id: int, id_hash: str, purposes: tuple[str, ...]) -> Ce
         origin=row.origin,
         client_id=row.client_id,
     )
+
+
+def spend_ceremony(tenant_id: int, id_hash: str) -> bool:
+    """Mark the ceremony used; True for the one caller that did (it was open until then)."""
+    stamp = now()
+    with write_transaction():
+        won = (
+            WebauthnChallenge.update(used_at=stamp)
+            .where(
+                (WebauthnChallenge.id_hash == id_hash)
+                & (WebauthnChallenge.tenant == tenant_id)
+                & WebauthnChallenge.used_at.is_null()
+                & (WebauthnChallenge.expires_at > stamp)
+            )
+            .execute()
+        )
+    return bool(won == 1)

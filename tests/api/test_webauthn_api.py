@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from scim_me.auth import passkeys
+from scim_me.storage.db import write_transaction
 from scim_me.storage.events import list_events
 from scim_me.web.context import settings
 from scim_me.web.sections import Subject
@@ -350,7 +351,12 @@ def _sign_in(app: Any, tenant: Any, device: SoftAuthenticator, *, user_id: str |
         s = settings()
         started = passkeys.start_signin(s, tenant.id, "spa", user_id)
         assertion = device.get(started.options, ORIGIN, **get)
-        return passkeys.verify_signin(s, tenant.id, started.request_id, assertion, "spa", passkeys.Context())
+        checked = passkeys.check_signin(s, tenant.id, started.request_id, assertion, "spa", passkeys.Context())
+        with write_transaction():
+            spent = passkeys.spend_signin(tenant.id, checked, passkeys.Context())
+        if isinstance(spent, passkeys.PasskeyRefused):
+            raise spent
+        return spent
 
     return _with_db(app, run)
 

@@ -29,6 +29,7 @@ from tests.oauth.test_mfa_signin import _password
 from tests.oauth.test_mfa_signin import _pkce
 from tests.oauth.test_mfa_signin import _url
 from tests.support.authenticator import SoftAuthenticator
+from tests.support.faults import table_unavailable
 
 WEBAUTHN = "/t/acme/api/users/v2/me/webauthn"
 ORIGIN = "http://localhost"  # the test apps' base_url: the sign-in page's origin
@@ -272,3 +273,39 @@ def test_passwordless_refusals(app: Any, client: Any, tenant: Any, kim: Any, spa
     assert refused.status_code == 401, refused.get_data(as_text=True)
     assert _error(refused)
     assert "Location" not in refused.headers
+
+
+@pytest.mark.parametrize("kind", ["passkey", "mfa_passkey"])
+def test_a_sign_in_that_fails_after_the_passkey_leaves_it_unspent(
+    app: Any, client: Any, tenant: Any, kim: Any, spa: Any, kind: str
+) -> None:
+    """The passkey is spent in the transaction that signs the browser in: when starting the
+    session fails, its ceremony is still open, its counter where it was and its use recorded
+    nowhere, so the same answer then signs the user in (for the second factor, on the same
+    MFA challenge)."""
+    device = SoftAuthenticator()
+    _register(app, client, tenant, kim, device)
+    key = device if kind == "passkey" else SoftAuthenticator(uv=False, credentials=device.credentials)
+    verifier, challenge = _pkce()
+    url = _url(spa.client_id, challenge)
+    page = client.get(url) if kind == "passkey" else _password(client, url)
+    started = _options(client, url, page, f"{kind}_options").json
+    form = {
+        "csrf_token": _csrf(page.get_data(as_text=True)),
+        "action": kind,
+        "request_id": started["requestId"],
+        "credential": json.dumps(key.get(started["publicKey"], ORIGIN)),
+    }
+    auth = bearer(make_token(app, tenant, kim))
+    with app.extensions["scim_me"].db.connection_context():
+        before = [e.kind for e in list_events(tenant.id, kim.id)]
+    with table_unavailable(app, "user_sessions"):
+        failed = client.post(url, data=form)
+    assert failed.status_code == 500
+    with app.extensions["scim_me"].db.connection_context():
+        assert [e.kind for e in list_events(tenant.id, kim.id)] == before  # no use, no sign-in recorded
+    assert client.get(WEBAUTHN, headers=auth).json[0]["lastUsedTime"] is None
+    passed = client.post(url, data=form)  # the same ceremony, the same assertion
+    expected = ["hwk", "mfa"] if kind == "passkey" else ["pwd", "hwk"]
+    assert _id_token(app, client, spa, _code(passed), verifier)["amr"] == expected
+    assert client.get(WEBAUTHN, headers=auth).json[0]["lastUsedTime"] is not None
