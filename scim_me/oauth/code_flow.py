@@ -26,7 +26,7 @@ from scim_me.oauth.requests import repeated_description
 from scim_me.oauth.requests import repeated_parameter
 from scim_me.storage.codes import CodeRecord
 from scim_me.storage.codes import code_expiry
-from scim_me.storage.codes import redeem_code
+from scim_me.storage.codes import find_code
 from scim_me.storage.codes import save_code
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
@@ -91,13 +91,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
 
     def query_authorization_code(self, code: str, client: Any) -> CodeRecord | None:
-        record = redeem_code(code, client.record.id)
+        record = find_code(code, client.record.id)  # spent with its tokens (server._redeem)
         if record is not None:
             g.oauth_code = record
         return record
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
-        """Nothing to do: the code was spent when it was redeemed."""
+        """Nothing to do: the code is spent with the tokens it buys (server._redeem)."""
 
     def authenticate_user(self, authorization_code: CodeRecord) -> StoredUser | None:
         user = get_user(authorization_code.tenant_id, authorization_code.user_id)

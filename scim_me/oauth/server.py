@@ -53,11 +53,12 @@ from scim_me.oauth.lifetimes import refresh_expiry
 from scim_me.storage.clients import ClientRecord
 from scim_me.storage.clients import find_client
 from scim_me.storage.clients import verify_client_secret
-from scim_me.storage.codes import link_grant
+from scim_me.storage.codes import CodeRecord
+from scim_me.storage.codes import refuse_replay
+from scim_me.storage.codes import spend_code
 from scim_me.storage.db import write_transaction
 from scim_me.storage.grants import GrantRecord
 from scim_me.storage.grants import access_token_grant
-from scim_me.storage.grants import create_grant
 from scim_me.storage.grants import expiry
 from scim_me.storage.grants import find_grant
 from scim_me.storage.grants import find_refresh_token
@@ -380,13 +381,11 @@ def _generate(
     grant: GrantRecord | None = g.get("oauth_grant")
     code = g.get("oauth_code")
     unstored: GrantRecord | None = None
-    if grant is None and code is not None:
-        # Stored at once: a replay of the code must find the grant it produced to revoke it.
-        grant = create_grant(tenant.id, client.record.id, user.id if user else None, scope or "", code.session_id)
-        link_grant(code.code_hash, grant.id)
-    elif grant is None:
-        # Stored with its tokens below: one durable commit for the request, and never a grant without one.
-        grant = unstored = new_grant(tenant.id, client.record.id, user.id if user else None, scope or "")
+    if grant is None:
+        # Stored with its tokens below: one durable commit for the request, and never a grant
+        # without one. A code's grant is linked to the code as it is spent, for a replay to revoke.
+        session_id = code.session_id if code is not None else None
+        grant = unstored = new_grant(tenant.id, client.record.id, user.id if user else None, scope or "", session_id)
     lifetime = s.access_token_lifetime
     jti = secrets.token_urlsafe(24)
     extra: dict[str, Any] = {"grant_type": grant_type, "jti": jti}
@@ -425,10 +424,12 @@ def _generate(
         )
 
     spent: str | None = g.get("oauth_refresh_hash")
-    if spent is None:
-        record()
-    else:
+    if spent is not None:
         _renew(grant, spent, tenant, record)
+    elif code is not None:
+        _redeem(code, grant, record)
+    else:
+        record()
     token: dict[str, Any] = {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -457,6 +458,25 @@ def _renew(grant: GrantRecord, token_hash: str, tenant: TenantRecord, record: Ca
         revoke_grant(grant.id)  # RFC 9700 §4.14.2: a refresh token used twice ends its grant
     if outcome != "renewed":
         raise InvalidGrantError()  # as authlib answers a refresh token it refuses
+
+
+class _CodeSpent(Exception):
+    """Another redemption spent the code since it was read: roll this one's grant back."""
+
+
+def _redeem(code: CodeRecord, grant: GrantRecord, record: Callable[[], None]) -> None:
+    """The code grant's writes, once the tokens are signed: the grant and its tokens stored and the
+    code spent and linked to the grant, in one transaction and one durable commit. A failure
+    leaves the code unspent, so the client's retry still works. A code spent since it was read
+    is a replay: the grant the other redemption produced is revoked (RFC 6749 §4.1.2)."""
+    try:
+        with write_transaction():
+            record()
+            if not spend_code(code.code_hash, grant.id):
+                raise _CodeSpent
+    except _CodeSpent:
+        refuse_replay(code.code_hash)
+        raise InvalidGrantError() from None
 
 
 def _authentication(grant: GrantRecord, code: Any) -> tuple[int, list[str]]:

@@ -1,6 +1,7 @@
-"""Authorization codes: stored by digest, short-lived, single use. Redeeming is a
-compare-and-set, so of parallel redemptions exactly one wins; a replayed code revokes the grant
-its first redemption created (RFC 6749 §4.1.2)."""
+"""Authorization codes: stored by digest, short-lived, single use. Spending is a compare-and-set
+in the transaction that stores the grant and tokens it buys, so of parallel redemptions exactly
+one wins, and a failure before the commit leaves the code unspent; a replayed code revokes the
+grant its first redemption created (RFC 6749 §4.1.2)."""
 
 from __future__ import annotations
 
@@ -69,25 +70,15 @@ def save_code(code: str, record: CodeRecord) -> None:
         )
 
 
-def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
-    """Spend a code of this client; None when unknown, expired, another client's or reused."""
+def find_code(code: str, client_pk: int) -> CodeRecord | None:
+    """A code of this client, unspent: :func:`spend_code` spends it with what it buys. None when
+    unknown, expired, another client's or spent; a spent one is a replay, whose first grant is
+    revoked here (RFC 6749 §4.1.2)."""
     row = OAuthCode.get_or_none(OAuthCode.code_hash == digest(code))
     if row is None or row.client_pk != client_pk:  # type: ignore[attr-defined]
         return None
-    with write_transaction():
-        won = (
-            OAuthCode.update(used_at=now())
-            .where((OAuthCode.code_hash == row.code_hash) & OAuthCode.used_at.is_null())
-            .execute()
-        )
-    if won != 1:
-        with write_transaction():
-            OAuthCode.update(replayed_at=now()).where(OAuthCode.code_hash == row.code_hash).execute()
-        # Read the link again after marking the replay: the first redemption either linked its
-        # grant before this (revoked here) or will see replayed_at when it links (revoked there).
-        fresh = OAuthCode.get_or_none(OAuthCode.code_hash == row.code_hash)
-        if fresh is not None and fresh.grant_id:
-            revoke_grant(fresh.grant_id)
+    if row.used_at is not None:
+        refuse_replay(row.code_hash)
         return None
     if row.expires_at < now():
         return None
@@ -108,14 +99,26 @@ def redeem_code(code: str, client_pk: int) -> CodeRecord | None:
     )
 
 
-def link_grant(code_hash: str, grant_id: str) -> None:
-    """Remember which grant a code produced, so a replay can revoke it; a replay that came in
-    before the link revokes it now."""
+def spend_code(code_hash: str, grant_id: str) -> bool:
+    """Spend the code and remember the grant it produced, in one compare-and-set (in the caller's
+    transaction, the one that stores that grant): True for the one redemption that did. The
+    grant is linked as the code is spent, so any later replay finds it to revoke."""
     with write_transaction():
-        OAuthCode.update(grant_id=grant_id).where(OAuthCode.code_hash == code_hash).execute()
-    row = OAuthCode.get_or_none(OAuthCode.code_hash == code_hash)
-    if row is not None and row.replayed_at is not None:
-        revoke_grant(grant_id)
+        won = (
+            OAuthCode.update(used_at=now(), grant_id=grant_id)
+            .where((OAuthCode.code_hash == code_hash) & OAuthCode.used_at.is_null())
+            .execute()
+        )
+    return bool(won == 1)
+
+
+def refuse_replay(code_hash: str) -> None:
+    """A spent code came again: mark it, and revoke the grant its redemption produced."""
+    with write_transaction():
+        OAuthCode.update(replayed_at=now()).where(OAuthCode.code_hash == code_hash).execute()
+        row = OAuthCode.get_or_none(OAuthCode.code_hash == code_hash)
+        if row is not None and row.grant_id:
+            revoke_grant(row.grant_id)
 
 
 def code_expiry(seconds: int) -> datetime:

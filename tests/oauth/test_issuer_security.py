@@ -32,6 +32,7 @@ from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
 from tests.support.apps import build_app
+from tests.support.faults import table_unavailable
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"
@@ -325,6 +326,22 @@ def test_a_replayed_code_is_invalid_grant_and_kills_the_first_tokens(client, kim
     assert_oauth_error(_exchange(client, spa, code, verifier), "invalid_grant")
     assert_invalid_token(client.get(ME, headers=bearer(first["access_token"])))
     assert_oauth_error(_refresh(client, first["refresh_token"], spa.client_id), "invalid_grant")
+
+
+def test_an_exchange_that_fails_before_its_commit_leaves_the_code_unspent(app, client, kim, spa):
+    """The code is spent in the transaction that stores the grant and tokens it buys: when
+    storing them fails, the code is still good and the client's retry gets the tokens. Once it
+    has, the code is spent as before (a replay is invalid_grant and revokes them)."""
+    verifier, challenge = pkce()
+    code = _code(_sign_in(client, _params(spa.client_id, challenge)))
+    with table_unavailable(app, "oauth_refresh_tokens"):
+        failed = _exchange(client, spa, code, verifier)
+    assert failed.status_code == 500 and "access_token" not in failed.get_data(as_text=True)
+    retried = _exchange(client, spa, code, verifier)
+    assert retried.status_code == 200, retried.json
+    assert client.get(ME, headers=bearer(retried.json["access_token"])).status_code == 200
+    assert_oauth_error(_exchange(client, spa, code, verifier), "invalid_grant")
+    assert_invalid_token(client.get(ME, headers=bearer(retried.json["access_token"])))
 
 
 def test_an_expired_code_is_invalid_grant(client, kim, spa):
