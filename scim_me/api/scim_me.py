@@ -12,8 +12,10 @@ from flask import request
 
 from scim_me.core.patch import apply_patch
 from scim_me.core.recovery import UpdateRequests
+from scim_me.core.recovery import take_ask_password
 from scim_me.core.recovery import take_body_requests
 from scim_me.core.recovery import take_patch_requests
+from scim_me.core.recovery import take_verify_email
 from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
 from scim_me.errors import ForbiddenError
@@ -137,7 +139,17 @@ def register_me() -> Response:
         require_scope(authenticate(tenant, allow_basic=False), CREATE_SCOPE)
     check_writable(tenant)  # a read-only user store takes no new user
     check_accept()
-    body = parse_body()
+    # WSO2's request flags are requests, never attributes, as on every other write: askPassword
+    # invites a user an administrator creates to choose a password, which a registration that
+    # sends its password cannot be; verifyEmail is taken out (the address is the tenant's to
+    # confirm or not).
+    body, invited = take_ask_password(parse_body())
+    body, _verify = take_verify_email(body)
+    if invited:
+        raise InvalidValueError(
+            "askPassword invites a user an administrator creates to choose a password; a self-registration"
+            " sends its password."
+        )
     profile = new_resource(body, registry())
     check_bounds(profile)
     password = profile.pop("password", None)

@@ -241,6 +241,55 @@ def test_read_only_attributes_in_the_body_are_ignored(app, client):
     }
 
 
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        {WSO2_URN: {"verifyEmail": True}},
+        {WSO2_URN: {"verifyEmail": "true", "askPassword": False}},
+        {WSO2_URN: {"VerifyEmail": False, "askPassword": "false", "country": "LK"}},
+        {ENTERPRISE_URN: {"verifyEmail": True}},
+    ],
+)
+def test_the_request_flags_are_taken_out_and_never_stored(app, client, extensions):
+    """WSO2's verifyEmail and askPassword are requests, as on every other write (core/recovery.py):
+    taken out of the body, in any case, under either extension, true or "true"."""
+    tenant = make_tenant(app, "acme", self_registration="open")
+    response = client.post(ME, json={**BODY, **extensions})
+    assert response.status_code == 201, response.json
+    assert "verifyEmail" not in response.get_data(as_text=True)
+    assert "askPassword" not in response.get_data(as_text=True)
+    stored = load_user(app, tenant, response.json["id"]).profile
+    assert stored.get(WSO2_URN, {}) == ({"country": "LK"} if "country" in str(extensions) else {})
+    assert ENTERPRISE_URN not in stored
+
+
+@pytest.mark.parametrize(
+    ("flags", "detail"),
+    [
+        (
+            {"askPassword": True},
+            "askPassword invites a user an administrator creates to choose a password; a self-registration"
+            " sends its password.",
+        ),
+        (
+            {"askPassword": "true"},
+            "askPassword invites a user an administrator creates to choose a password; a self-registration"
+            " sends its password.",
+        ),
+        ({"askPassword": "maybe"}, "askPassword must be a boolean."),
+        ({"verifyEmail": "yes"}, "verifyEmail must be a boolean."),
+    ],
+)
+def test_ask_password_and_flags_that_are_not_booleans_are_refused(app, client, flags, detail):
+    tenant = make_tenant(app, "acme", self_registration="open")
+    response = client.post(ME, json={**BODY, WSO2_URN: flags})
+    assert response.status_code == 400
+    assert response.json == {"schemas": [SCIM_ERROR_URN], "status": "400", "scimType": "invalidValue", "detail": detail}
+    assert PASSWORD.encode() not in response.data
+    with app.extensions["scim_me"].db.connection_context():
+        assert list_users(tenant.id) == []
+
+
 def test_registration_in_an_unknown_tenant_is_404(client):
     response = client.post("/t/nowhere/scim2/Me", json=BODY)
     assert response.status_code == 404
