@@ -229,11 +229,23 @@ def tenant() -> None:
 @click.argument("name")
 @click.option("--dialect", type=click.Choice(["wso2", "rfc"]), default="wso2", show_default=True)
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]), default="off", show_default=True)
+@click.option(
+    "--self-registration-confirm/--no-self-registration-confirm",
+    default=True,
+    show_default=True,
+    help="hold a self-registered account until its e-mail address is confirmed",
+)
 @click.option("--self-delete/--no-self-delete", default=False, show_default=True)
 @click.option("--verify-email-on-update/--no-verify-email-on-update", default=False, show_default=True)
 @click.option("--alg", type=click.Choice(["RS256", "ES256"]), default="RS256", show_default=True)
 def tenant_create(
-    name: str, dialect: str, self_registration: str, self_delete: bool, verify_email_on_update: bool, alg: str
+    name: str,
+    dialect: str,
+    self_registration: str,
+    self_registration_confirm: bool,
+    self_delete: bool,
+    verify_email_on_update: bool,
+    alg: str,
 ) -> None:
     """Create a tenant with its own signing key."""
     from scim_me.auth.keys import create_signing_key
@@ -252,6 +264,7 @@ def tenant_create(
                     dialect,
                     TenantSettings(
                         self_registration=self_registration,
+                        self_registration_confirm=self_registration_confirm,
                         self_delete=self_delete,
                         verify_email_on_update=verify_email_on_update,
                     ),
@@ -266,6 +279,7 @@ def tenant_create(
 @click.argument("name")
 @click.option("--dialect", type=click.Choice(["wso2", "rfc"]))
 @click.option("--self-registration", type=click.Choice(["off", "open", "scope"]))
+@click.option("--self-registration-confirm/--no-self-registration-confirm", default=None)
 @click.option("--self-delete/--no-self-delete", default=None)
 @click.option("--password-update-in-me/--no-password-update-in-me", default=None)
 @click.option("--verify-email-on-update/--no-verify-email-on-update", default=None)
@@ -280,6 +294,7 @@ def tenant_update(
     name: str,
     dialect: str | None,
     self_registration: str | None,
+    self_registration_confirm: bool | None,
     self_delete: bool | None,
     password_update_in_me: bool | None,
     verify_email_on_update: bool | None,
@@ -306,6 +321,7 @@ def tenant_update(
     # A switch may be given by its own flag or by --set; both at once must agree.
     flags = {
         "self_registration": self_registration,
+        "self_registration_confirm": self_registration_confirm,
         "self_delete": self_delete,
         "password_update_in_me": password_update_in_me,
         "verify_email_on_update": verify_email_on_update,

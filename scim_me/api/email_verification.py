@@ -6,8 +6,8 @@ endpoints below redeem the code, on WSO2's paths (``api.identity.user`` v1.0, ws
 - ``POST /api/identity/user/v1.0/validate-code`` ``{"code", "properties"}`` → 202: the code
   alone proves control of the new address (the link may be opened on another device, signed out);
   codes carry 192 random bits, so they cannot be guessed. It also redeems the code mailed to a
-  new account an administrator created with ``verifyEmail`` (services/verify_email.py), as WSO2's
-  does.
+  new account held until its address is confirmed (an administrator's ``verifyEmail``, or a
+  self-registration: services/verify_email.py), as WSO2's does.
 - ``POST /api/identity/user/v1.0/me/validate-code`` → 202: the same for the signed-in user; the
   code must be theirs.
 - ``POST /api/identity/user/v1.0/me/resend-code`` ``{"properties": [{"key": "RecoveryScenario",
@@ -212,8 +212,8 @@ def _code() -> str:
 
 def _redeem_anonymous(tenant: TenantRecord, code: str) -> bool:
     """Redeem a mailed code: an e-mail change's (False), else a new account's confirmation of its
-    address (True: an administrator's verifyEmail, services/verify_email.py). WSO2 answers both
-    on the same endpoint."""
+    address (True: an administrator's verifyEmail or a self-registration, services/verify_email.py).
+    WSO2 answers both on the same endpoint."""
     if len(code) > 128:
         raise _invalid()
     pending = email_changes.find_by_code_hash(code_digest(code))

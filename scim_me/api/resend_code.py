@@ -1,11 +1,13 @@
 """WSO2's anonymous ``POST /api/identity/user/v1.0/resend-code`` (identity-governance
-``ResendCodeApiServiceImpl``), for the one case scim-me has: a new account an administrator
-created with ``verifyEmail``, held until its address is confirmed (``services/verify_email.py``).
+``ResendCodeApiServiceImpl``), for the one case scim-me has: a new account held until its address
+is confirmed (``services/verify_email.py``), created by an administrator with ``verifyEmail`` or
+self-registered while the tenant confirms registrations (``services/self_registration.py``).
 
 ``{"user": {"username", "realm"}, "properties": [{"key": "RecoveryScenario", "value": ...}]}`` →
 201 with no body. The scenarios WSO2 resends this account's code for are ``EMAIL_VERIFICATION``
-and ``SELF_SIGN_UP`` (its handler stores the code under the latter); with none WSO2 resends the
-self sign-up confirmation, the same code. Any other scenario is 400.
+and ``SELF_SIGN_UP`` (its handlers store either code under the latter); with none WSO2 resends the
+self sign-up confirmation, the same code. Any other scenario is 400. Whichever is named, the
+account's own confirmation is resent (the self sign-up's for a self-registered account).
 
 Unlike WSO2, which answers 400 "User recovery data is not found" for an unknown user or one with
 nothing pending, the answer is 201 for every name: an anonymous caller must not learn which

@@ -12,29 +12,24 @@ from flask import request
 
 from scim_me.core.patch import apply_patch
 from scim_me.core.recovery import UpdateRequests
-from scim_me.core.recovery import take_ask_password
 from scim_me.core.recovery import take_body_requests
 from scim_me.core.recovery import take_patch_requests
-from scim_me.core.recovery import take_verify_email
-from scim_me.core.replace import new_resource
 from scim_me.core.replace import replace_resource
 from scim_me.errors import ForbiddenError
-from scim_me.errors import InvalidValueError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
+from scim_me.services import self_registration
 from scim_me.services.read_only import check_writable
+from scim_me.services.recovery import Caller
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import user_response
 from scim_me.services.user_write import Writer
-from scim_me.services.user_write import check_bounds
 from scim_me.services.user_write import check_if_match
-from scim_me.services.user_write import hash_new_password
 from scim_me.services.user_write import remove_user
 from scim_me.services.user_write import write_user
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
-from scim_me.storage.users import create_user
 from scim_me.storage.users import get_user
 from scim_me.web.context import app_globals
 from scim_me.web.context import current_request
@@ -130,35 +125,20 @@ def put_me() -> Response:
 
 @bp.post("/scim2/Me")
 def register_me() -> Response:
-    """Self-registration, per the tenant's ``self_registration`` mode (off, open, scope)."""
+    """Self-registration, per the tenant's ``self_registration`` mode (off, open, scope); held
+    until the address is confirmed when the tenant says so (services/self_registration.py)."""
     tenant = require_tenant()
     mode = tenant.settings.self_registration
     if mode == "off":
         raise ForbiddenError("Self-registration is disabled for this tenant.")
-    if mode == "scope":
-        require_scope(authenticate(tenant, allow_basic=False), CREATE_SCOPE)
+    principal = authenticate(tenant, allow_basic=False) if mode == "scope" else None
+    if principal is not None:
+        require_scope(principal, CREATE_SCOPE)
     check_writable(tenant)  # a read-only user store takes no new user
     check_accept()
-    # WSO2's request flags are requests, never attributes, as on every other write: askPassword
-    # invites a user an administrator creates to choose a password, which a registration that
-    # sends its password cannot be; verifyEmail is taken out (the address is the tenant's to
-    # confirm or not).
-    body, invited = take_ask_password(parse_body())
-    body, _verify = take_verify_email(body)
-    if invited:
-        raise InvalidValueError(
-            "askPassword invites a user an administrator creates to choose a password; a self-registration"
-            " sends its password."
-        )
-    profile = new_resource(body, registry())
-    check_bounds(profile)
-    password = profile.pop("password", None)
-    if password is None:
-        raise InvalidValueError("A password is required to register.")
-    # Registration creates the credential; the tenant's password_update_in_me switch only
-    # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
-    password_hash = hash_new_password(Writer(tenant, None), password, profile, None)
-    user = create_user(tenant.id, profile, password_hash, max_bytes=settings().max_profile_bytes)
+    body = parse_body()
+    caller = Caller.of_request(principal.client_id if principal is not None else None)
+    user = self_registration.register(tenant, body, caller)
     return respond(user, tenant, None, status=201)
 
 

@@ -141,9 +141,9 @@ def _throttled_page(client_name: str, action: str, retry_after: int) -> Response
 
 def _held_page(client_name: str, action: str, user_name: str) -> Response:
     """The right password of an account held until its address is confirmed (an administrator's
-    verifyEmail): why it cannot sign in, and a button that mails a new link (recovery_pages.py,
-    the resend-code API's service). Only the right password gets here, so a guesser sees nothing
-    of it; the wrong one has the usual answer."""
+    verifyEmail, or a self-registration): why it cannot sign in, and a button that mails a new
+    link (recovery_pages.py, the resend-code API's service). Only the right password gets here, so
+    a guesser sees nothing of it; the wrong one has the usual answer."""
     return _page(
         "signin.html",
         403,

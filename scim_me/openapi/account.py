@@ -310,8 +310,9 @@ OPERATIONS = [
         "POST",
         "/api/identity/user/v1.0/validate-code",
         (
-            "Confirm an e-mail change, or a new account's address (an administrator's verifyEmail), with the"
-            " mailed code (18001 invalid or used, 18002 expired)"
+            "Confirm an e-mail change, or a new account's address (an administrator's verifyEmail, or a"
+            " self-registration the tenant confirms), with the mailed code (18001 invalid or used, 18002"
+            " expired)"
         ),
         TAG_EMAIL,
         _wso2(202, description="Confirmed"),
@@ -347,8 +348,9 @@ OPERATIONS = [
         "POST",
         "/api/identity/user/v1.0/resend-code",
         (
-            "Mail a new confirmation code to a new account an administrator created with verifyEmail (the"
-            " previous code stops working; a fresh lifetime starts). RecoveryScenario EMAIL_VERIFICATION or"
+            "Mail a new confirmation code to a new account held until its address is confirmed (created by an"
+            " administrator with verifyEmail, or self-registered) (the previous code stops working; a fresh"
+            " lifetime starts). RecoveryScenario EMAIL_VERIFICATION or"
             " SELF_SIGN_UP, or none, as on WSO2; any other is 400 UMG-10000, as is a malformed body or a realm"
             " other than PRIMARY. 201 with no body for every username, whether it exists, waits for"
             " confirmation or not (WSO2 answers 400 for the last two: scim-me tells an anonymous caller"

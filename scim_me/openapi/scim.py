@@ -255,6 +255,16 @@ OPERATIONS = [
         security=({}, {"bearer": []}, {"oauth2": ["internal_user_mgt_create"]}),
         parameters=_SELECT,
         request=_USER_BODY,
+        description=(
+            "The body is a User with its password. With the tenant's self_registration_confirm on (the"
+            " default, as WSO2's self sign-up lock on creation) the account is created held: accountLocked"
+            " true, lockedReason PENDING_SELF_REGISTRATION, accountState PENDING_SR, and a confirmation code"
+            " is mailed to its primary address (POST /api/identity/user/v1.0/validate-code, or the mailed"
+            " link, confirms it and lifts the hold; resend-code mails a new one); an e-mail address is then"
+            " required (400 invalidValue). Off, the account signs in at once. The request flags under"
+            " urn:scim:wso2:schema are never stored: verifyEmail is accepted (the tenant decides, as on"
+            " WSO2), askPassword true is 400 invalidValue."
+        ),
     ),
     Operation(
         "DELETE",

@@ -57,10 +57,15 @@ def _max_age_days(f: Facts) -> int:
 CONNECTORS: dict[str, dict[str, Property]] = {
     "self-sign-up": {
         "SelfRegistration.Enable": lambda f: f.tenant.settings.self_registration != "off",
-        # Registered accounts can sign in at once: nothing locks them until a mail is confirmed.
-        "SelfRegistration.LockOnCreation": _off,
+        # A registered account is held until its address is confirmed (PENDING_SR), as WSO2's lock
+        # on creation; off, it signs in at once (services/self_registration.py).
+        "SelfRegistration.LockOnCreation": lambda f: f.tenant.settings.self_registration_confirm,
+        # WSO2's confirmation mailed to an account usable meanwhile (accountState PENDING_SR, no
+        # lock): scim-me holds every account it mails a confirmation to.
         "SelfRegistration.SendConfirmationOnCreation": _off,
+        # A mail after the confirmation: none is sent.
         "SelfRegistration.NotifyAccountConfirmation": _off,
+        "SelfRegistration.VerificationCode.ExpiryTime": lambda f: _minutes(f.settings.recovery_link_lifetime),
         "SelfRegistration.ReCaptcha": _off,
         "SelfRegistration.ResendConfirmationReCaptcha": _off,
     },

@@ -94,9 +94,10 @@ def password_summary(tenant: TenantRecord, user: StoredUser, lock: LockState | N
 def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockState) -> dict[str, Any]:
     """The server-computed readOnly attributes of ``urn:scim:wso2:schema``: while the account is
     locked, ``accountLocked`` true with ``lockedReason`` and ``unlockTime`` (and ``accountState``
-    ``PENDING_EV`` while a new account's address waits for confirmation); with a maximum-age
-    rule, ``passwordExpiryTime``. Times are epoch milliseconds as text, as WSO2 writes them.
-    Nothing is added for an unlocked account without expiry, so the stored profile shows as is."""
+    ``PENDING_EV`` while a new account's address waits for confirmation, ``PENDING_SR`` when the
+    account registered itself); with a maximum-age rule, ``passwordExpiryTime``. Times are epoch
+    milliseconds as text, as WSO2 writes them. Nothing is added for an unlocked account without
+    expiry, so the stored profile shows as is."""
     policy = policy_for(tenant.settings, settings())
     expires = expiry_time(user.password_changed_at, policy)
     attributes: dict[str, Any] = {}
@@ -104,7 +105,9 @@ def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockS
         attributes["accountLocked"] = True
         attributes["lockedReason"] = _locked_reason(lock)
         if lock.email_pending:
-            attributes["accountState"] = "PENDING_EV"  # WSO2's state until the address is confirmed
+            # WSO2's states until the address is confirmed (IdentityRecoveryConstants
+            # PENDING_SELF_REGISTRATION / PENDING_EMAIL_VERIFICATION).
+            attributes["accountState"] = "PENDING_SR" if lock.sign_up else "PENDING_EV"
         if lock.until is not None and not lock.hard:
             attributes["unlockTime"] = _epoch_ms(lock.until)
     if expires is not None:
@@ -114,6 +117,8 @@ def wso2_password_attributes(user: StoredUser, tenant: TenantRecord, lock: LockS
 
 def _locked_reason(lock: LockState) -> str:
     """WSO2's ``lockedReason`` (IdentityMgtConstants.LockedReason) of a lock."""
+    if lock.sign_up:
+        return "PENDING_SELF_REGISTRATION"  # self-registration with confirmation (services/self_registration.py)
     if lock.email_pending:
         return "PENDING_EMAIL_VERIFICATION"  # an administrator's verifyEmail (services/verify_email.py)
     # An administrator's lock counts no failures (storage/throttle.lock_account).

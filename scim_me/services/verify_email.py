@@ -16,6 +16,15 @@ one why), and an administrator's or operator's unlock lifts it too. The code is 
 (``VERIFY_EMAIL``) holding only digests: the code's, and the address's it was mailed to, so it
 confirms that address only, and only the latest one works. Creating, resending and confirming
 are one transaction each.
+
+The same machinery confirms an account registered through self-registration (``POST /scim2/Me``
+with the tenant's ``self_registration_confirm`` on, services/self_registration.py), as WSO2's self
+sign-up lock on creation does (identity-governance ``UserSelfRegistrationHandler`` and
+``SelfRegistrationUtils.lockUserAccount``: ``accountState`` ``PENDING_SR``, ``lockedReason``
+``PENDING_SELF_REGISTRATION``; the code stored as ``SELF_SIGN_UP``/``CONFIRM_SIGN_UP``). Its hold
+(``PENDING_SIGN_UP``) and its flow (``SELF_SIGN_UP``) have kinds of their own, so the account
+shows that state, its mails say that the user registered, and its confirmation is recorded as a
+self sign-up's; everything else (lifetime, resend, the sign-in page, one code at a time) is shared.
 """
 
 from __future__ import annotations
@@ -43,6 +52,7 @@ from scim_me.storage.db import write_transaction
 from scim_me.storage.recovery_flows import FlowRecord
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import hold_for_email
+from scim_me.storage.throttle import hold_for_sign_up
 from scim_me.storage.throttle import lift_email_hold
 from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
@@ -66,11 +76,15 @@ def _address_digest(address: str) -> str:
     return code_digest(key(address))
 
 
-def hold_until_confirmed(settings: Settings, tenant: TenantRecord, user: StoredUser, address: str) -> None:
+def hold_until_confirmed(
+    settings: Settings, tenant: TenantRecord, user: StoredUser, address: str, *, sign_up: bool = False
+) -> None:
     """In the transaction that created ``user``: the hold, a confirmation code and its mail to
-    ``address``, so the account never waits for a mail that was not queued."""
-    hold_for_email(tenant.id, user.user_name, now())
-    _issue(settings, tenant, user.user_name, (user, address))
+    ``address``, so the account never waits for a mail that was not queued. ``sign_up``: the
+    account registered itself (PENDING_SR), else an administrator asked for verifyEmail
+    (PENDING_EV)."""
+    (hold_for_sign_up if sign_up else hold_for_email)(tenant.id, user.user_name, now())
+    _issue(settings, tenant, user.user_name, (user, address), sign_up=sign_up)
 
 
 def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Caller) -> None:
@@ -87,15 +101,18 @@ def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Cal
     account = account_window(tenant.id, user_name)
     take_mail_slot(settings, tenant.id, account, caller)
     user = find_user(tenant.id, user_name)
-    held = lock_state(tenant.id, user_name, now()).email_pending  # read for an unknown name too
-    address = primary_email(user.profile) if user is not None and held else None
+    state = lock_state(tenant.id, user_name, now())  # read for an unknown name too
+    address = primary_email(user.profile) if user is not None and state.email_pending else None
     with write_transaction():
-        _issue(settings, tenant, user_name, (user, address) if user is not None and address else None)
+        to = (user, address) if user is not None and address else None
+        _issue(settings, tenant, user_name, to, sign_up=state.sign_up)
     if user is not None and address:
         log.info("confirmation code resent for user %s", user.id)
 
 
-def _issue(settings: Settings, tenant: TenantRecord, user_name: str, to: tuple[StoredUser, str] | None) -> None:
+def _issue(
+    settings: Settings, tenant: TenantRecord, user_name: str, to: tuple[StoredUser, str] | None, *, sign_up: bool
+) -> None:
     """A confirmation flow with a fresh code and lifetime for ``to`` (the user and the address it
     confirms), its mail queued and the user's older flows ended; with ``to`` None, a decoy with
     nobody behind it that supersedes the earlier decoys of ``user_name`` (the same statements)."""
@@ -104,7 +121,7 @@ def _issue(settings: Settings, tenant: TenantRecord, user_name: str, to: tuple[S
         tenant.id,
         to[0].id if to is not None else None,
         account_window(tenant.id, user_name),
-        flows.VERIFY_EMAIL,
+        flows.SELF_SIGN_UP if sign_up and to is not None else flows.VERIFY_EMAIL,
         flows.NOTIFIED,
         expires_at=now() + timedelta(seconds=settings.recovery_link_lifetime),
         flow_code_hash=code_digest(code),
@@ -112,37 +129,50 @@ def _issue(settings: Settings, tenant: TenantRecord, user_name: str, to: tuple[S
         otp_hash=_address_digest(to[1]) if to is not None else None,
     )
     if to is None:
-        flows.end_unowned_flows(tenant.id, account_window(tenant.id, user_name), (flows.VERIFY_EMAIL,), keep=flow_id)
+        flows.end_unowned_flows(tenant.id, account_window(tenant.id, user_name), flows.CONFIRM_KINDS, keep=flow_id)
         return
     user, address = to
-    flows.end_flows(tenant.id, user.id, (flows.VERIFY_EMAIL,), keep=flow_id)  # only the latest code works
+    flows.end_flows(tenant.id, user.id, flows.CONFIRM_KINDS, keep=flow_id)  # only the latest code works
     mailer = current_mailer()
     if mailer is not None:
         # Into the outbox, in the caller's transaction: the code and its mail commit together.
-        mailer.send_later(_confirmation_mail(settings, tenant, user, address, code))
+        mailer.send_later(_confirmation_mail(settings, tenant, user, address, code, sign_up=sign_up))
 
 
-def _confirmation_mail(settings: Settings, tenant: TenantRecord, user: StoredUser, address: str, code: str) -> Mail:
+def _confirmation_mail(
+    settings: Settings, tenant: TenantRecord, user: StoredUser, address: str, code: str, *, sign_up: bool
+) -> Mail:
     link = f"{tenant_url(settings, tenant.name)}/accountrecoveryendpoint/confirm-email#code={code}"
     hours = max(1, settings.recovery_link_lifetime // 3600)
+    if sign_up:
+        # Anybody may register with any address: the mail says so, and what ignoring it does.
+        what = f"The account {user.user_name} was registered with this e-mail address (organization {tenant.name})."
+        after = (
+            " one.\n\nIf you did not register this account, ignore this mail: the account cannot be used"
+            " unless this address is confirmed.\n"
+        )
+        kind = "account.confirm_sign_up"
+    else:
+        what = f"An account {user.user_name} was created for you (organization {tenant.name})."
+        after = " one, or ask your administrator.\n"
+        kind = "account.verify_email"
     text = (
         "Hello,\n\n"
-        f"An account {user.user_name} was created for you (organization {tenant.name}).\n\n"
+        f"{what}\n\n"
         f"Confirm your e-mail address to start using it: open this link within {hours} hours:\n\n"
         f"{link}\n\n"
         f"or enter this code where you were asked to:\n\nVerification code: {code}\n\n"
         "The code works once, and only the latest one mailed. Until the address is confirmed the"
-        " account cannot sign in; if the code expired, sign in with your password to ask for a new"
-        " one, or ask your administrator.\n"
+        " account cannot sign in; if the code expired, sign in with your password to ask for a new" + after
     )
-    return Mail(to=address, subject="Confirm your e-mail address", text=text, kind="account.verify_email")
+    return Mail(to=address, subject="Confirm your e-mail address", text=text, kind=kind)
 
 
 def find_confirmation(tenant: TenantRecord, code: str) -> FlowRecord | None:
     """The tenant's pending confirmation the code belongs to, or None (the code is another
     kind's, spent, or unknown)."""
     flow = flows.find_flow(tenant.id, flow_code_hash=code_digest(code))
-    if flow is None or flow.kind != flows.VERIFY_EMAIL or flow.step != flows.NOTIFIED or flow.user_id is None:
+    if flow is None or flow.kind not in flows.CONFIRM_KINDS or flow.step != flows.NOTIFIED or flow.user_id is None:
         return None
     return flow
 
@@ -168,10 +198,11 @@ def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUse
         if updated is None:
             raise ConflictError("The user is being changed by many requests at once; retry.")
         lifted = lift_email_hold(tenant.id, user.user_name)
-        caller.record(tenant.id, user.id, "email.verified", {"address": address, "channel": "verify_email"})
+        channel = "self_sign_up" if flow.kind == flows.SELF_SIGN_UP else "verify_email"
+        caller.record(tenant.id, user.id, "email.verified", {"address": address, "channel": channel})
         if lifted:
-            caller.record(tenant.id, user.id, "account.unlocked", {"channel": "verify_email"})
-    log.info("address confirmed for new user %s", user.id)
+            caller.record(tenant.id, user.id, "account.unlocked", {"channel": channel})
+    log.info("address confirmed for new user %s (%s)", user.id, channel)
     return updated
 
 

@@ -25,6 +25,11 @@ INVITE = "invite"  # an administrator's invitation (askPassword): a mailed link 
 # A new account's address to confirm (an administrator's verifyEmail): a mailed code that
 # confirms it and lifts the account's hold; it ends in no password, so it is not a reset kind.
 VERIFY_EMAIL = "verify_email"
+# The same for an account registered through self-registration (WSO2's SELF_SIGN_UP scenario):
+# its own kind, so the confirmation is recorded and mailed as the self sign-up it is.
+SELF_SIGN_UP = "self_sign_up"
+# The kinds whose code confirms a new account's address (only the latest of a user's works).
+CONFIRM_KINDS = (VERIFY_EMAIL, SELF_SIGN_UP)
 # The kinds whose code ends in a new password.
 RESET_KINDS = (PASSWORD, FORCED, EXPIRED, INVITE)
 # steps

@@ -49,6 +49,10 @@ class TenantSettings:
     """What a tenant's operator can switch; defaults are the safe ones."""
 
     self_registration: str = "off"
+    # A self-registered account (POST /scim2/Me) is held until the user confirms the e-mail address
+    # with a mailed code (accountState PENDING_SR), as WSO2's self sign-up "lock on creation", on by
+    # default there too; off, the account signs in at once (services/self_registration.py).
+    self_registration_confirm: bool = True
     self_delete: bool = False
     password_update_in_me: bool = True
     # Whether /scim2/Me accepts this tenant's own access tokens; off when an external issuer

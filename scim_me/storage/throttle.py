@@ -36,6 +36,13 @@ IP = "ip"
 # verifyEmail: accountState PENDING_EV); the row's kind is what tells it from an administrator's
 # lock, so every path that deletes the row (an administrator's or operator's unlock) lifts it.
 PENDING_EMAIL = "pending_ev"
+# The same hold for an account registered through self-registration (POST /scim2/Me) while the
+# tenant's self_registration_confirm is on (WSO2's self sign-up lock on creation: accountState
+# PENDING_SR, lockedReason PENDING_SELF_REGISTRATION). It behaves as PENDING_EMAIL in every way;
+# only what the account shows (and the mails' wording) differ.
+PENDING_SIGN_UP = "pending_sr"
+# The holds that confirming the address lifts.
+HOLDS = (PENDING_EMAIL, PENDING_SIGN_UP)
 # Doubling stops here; the cap (login_max_lock_seconds) applies long before.
 _MAX_DOUBLINGS = 20
 
@@ -71,7 +78,7 @@ class Reservation:
     failures: int = 0
     locks: bool = False
     hard_locks: bool = False
-    # The account is held until its address is confirmed (``PENDING_EMAIL``): the password is
+    # The account is held until its address is confirmed (one of ``HOLDS``): the password is
     # checked and failures count as for any account, but even the right one signs nothing in.
     held: bool = False
 
@@ -82,8 +89,10 @@ class LockState:
     hard: bool
     until: datetime | None
     failures: int
-    # Held until the address is confirmed (``PENDING_EMAIL``), not by failures or an administrator.
+    # Held until the address is confirmed (one of ``HOLDS``), not by failures or an administrator.
     email_pending: bool = False
+    # ... and that hold is a self-registration's (``PENDING_SIGN_UP``), not an administrator's verifyEmail.
+    sign_up: bool = False
 
 
 def account_key(tenant_id: int, user_name: str) -> str:
@@ -113,7 +122,7 @@ def _row(key: str, kind: str, tenant_id: int | None, now: datetime) -> LoginThro
 def _holds_for_email(row: LoginThrottle) -> bool:
     """The row's hard lock is a new account's wait for its address, not a lock against guessing:
     its password is still checked (so the sign-in page can tell the right one why it waits)."""
-    return bool(row.hard_locked) and row.kind == PENDING_EMAIL
+    return bool(row.hard_locked) and row.kind in HOLDS
 
 
 def _refusal(row: LoginThrottle | None, kind: str, policy: LockoutPolicy, now: datetime) -> Reservation | None:
@@ -193,7 +202,7 @@ def succeeded(account: str | None, ip: str | None, now: datetime, *, held: bool 
             # Only while still a hold: an administrator's lock (or a confirmation) since the
             # reservation must not be turned back into a hold.
             LoginThrottle.update(failures=0, locked_until=None, updated_at=now).where(
-                (LoginThrottle.key == account) & (LoginThrottle.kind == PENDING_EMAIL)
+                (LoginThrottle.key == account) & LoginThrottle.kind.in_(HOLDS)
             ).execute()
         elif account:
             LoginThrottle.delete().where(LoginThrottle.key == account).execute()
@@ -217,8 +226,9 @@ def lock_state_of(
 ) -> LockState:
     """The lock an account's throttle row describes at ``now``."""
     timed = locked_until is not None and locked_until > now
-    pending = hard_locked and kind == PENDING_EMAIL
-    return LockState(hard_locked or timed, hard_locked, locked_until if timed else None, failures, pending)
+    pending = hard_locked and kind in HOLDS
+    until = locked_until if timed else None
+    return LockState(hard_locked or timed, hard_locked, until, failures, pending, pending and kind == PENDING_SIGN_UP)
 
 
 def _hold(tenant_id: int, user_name: str, now: datetime, kind: str) -> None:
@@ -244,13 +254,19 @@ def hold_for_email(tenant_id: int, user_name: str, now: datetime) -> None:
     _hold(tenant_id, user_name, now, PENDING_EMAIL)
 
 
+def hold_for_sign_up(tenant_id: int, user_name: str, now: datetime) -> None:
+    """WSO2's self sign-up lock on creation: :func:`hold_for_email` for a self-registered account
+    (it shows PENDING_SR), lifted the same ways."""
+    _hold(tenant_id, user_name, now, PENDING_SIGN_UP)
+
+
 def lift_email_hold(tenant_id: int, user_name: str) -> bool:
-    """Lift the hold :func:`hold_for_email` set, and only that (an administrator's lock set since
-    stays); True when there was one."""
+    """Lift the hold :func:`hold_for_email` or :func:`hold_for_sign_up` set, and only that (an
+    administrator's lock set since stays); True when there was one."""
     with write_transaction():
         deleted = (
             LoginThrottle.delete()
-            .where((LoginThrottle.key == account_key(tenant_id, user_name)) & (LoginThrottle.kind == PENDING_EMAIL))
+            .where((LoginThrottle.key == account_key(tenant_id, user_name)) & LoginThrottle.kind.in_(HOLDS))
             .execute()
         )
     return bool(deleted)

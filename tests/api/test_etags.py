@@ -18,7 +18,7 @@ NICK = patch_body({"op": "add", "value": {"nickName": "shaggy"}})
 
 @pytest.fixture
 def tenant(app):
-    return make_tenant(app, "acme", self_delete=True, self_registration="open")
+    return make_tenant(app, "acme", self_delete=True, self_registration="open", self_registration_confirm=False)
 
 
 @pytest.fixture

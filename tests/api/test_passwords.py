@@ -233,7 +233,7 @@ def test_tenant_switch_leaves_profile_updates_alone(app, client, locked_tenant):
 
 
 def test_tenant_switch_does_not_block_self_registration(app, client):
-    make_tenant(app, "acme", password_update_in_me=False, self_registration="open")
+    make_tenant(app, "acme", password_update_in_me=False, self_registration="open", self_registration_confirm=False)
     response = client.post(ME, json={"userName": "newbie", "password": NEW})
     assert response.status_code == 201, response.json
     assert NEW.encode() not in response.data

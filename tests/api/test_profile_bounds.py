@@ -83,7 +83,7 @@ def test_put_is_bounded_too(app, client, tenant, kim, headers):
 
 def test_self_registration_is_bounded_too(app, client, tenant):
     with app.extensions["scim_me"].db.connection_context():
-        update_tenant("acme", self_registration="open")
+        update_tenant("acme", self_registration="open", self_registration_confirm=False)
     body = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "lee",

@@ -296,7 +296,7 @@ def test_preferences_answer_from_the_tenant_settings(app, client):
     assert response.json == [
         {"connector-name": "self-sign-up", "properties": [
             {"name": "SelfRegistration.Enable", "value": "true"},
-            {"name": "SelfRegistration.LockOnCreation", "value": "false"}]},
+            {"name": "SelfRegistration.LockOnCreation", "value": "true"}]},
         {"connector-name": "user-claim-update", "properties": [
             {"name": "UserClaimUpdate.Email.EnableVerification", "value": "true"}]},
         {"connector-name": "passwordHistory", "properties": [
@@ -327,9 +327,13 @@ def test_preferences_follow_a_settings_change(app, database_url, tmp_path):
         {"name": "SelfRegistration.Enable", "value": "false"}
     ]
     with app.extensions["scim_me"].db.connection_context():
-        update_tenant("acme", self_registration="scope", password_history_count=3)
+        update_tenant("acme", self_registration="scope", self_registration_confirm=False, password_history_count=3)
+    search["properties"].append("SelfRegistration.LockOnCreation")
     answer = _ask(client, headers, search, {"connector-name": "passwordHistory"}).json
-    assert answer[0]["properties"] == [{"name": "SelfRegistration.Enable", "value": "true"}]
+    assert answer[0]["properties"] == [
+        {"name": "SelfRegistration.Enable", "value": "true"},
+        {"name": "SelfRegistration.LockOnCreation", "value": "false"},
+    ]
     assert answer[1] == {
         "connector-name": "passwordHistory",
         "properties": [

@@ -66,6 +66,11 @@ def test_tenant_create_and_list_show_the_dialect(ready: Cli) -> None:
     assert sorted(tenants) == ["acme", "beta", "carbon.super", "gamma"]
     assert tenants["beta"][0] == "wso2"
     assert tenants["gamma"][0] == "rfc"
+    # Self-registration confirms the address unless the tenant is created without it.
+    assert json.loads(tenants["beta"][1])["self_registration_confirm"] is True
+    ready.ok("tenant", "create", "delta", "--self-registration", "open", "--no-self-registration-confirm")
+    delta = json.loads(_tenant_rows(ready)["delta"][1])
+    assert (delta["self_registration"], delta["self_registration_confirm"]) == ("open", False)
 
 
 @pytest.mark.parametrize("name", ["acme", "ACME"])
@@ -95,6 +100,9 @@ def test_tenant_update_changes_the_dialect_and_switches(ready: Cli) -> None:
     assert out["verify_email_on_update"] is False
     verify = json.loads(ready.ok("tenant", "update", "acme", "--verify-email-on-update"))
     assert verify["verify_email_on_update"] is True and verify["self_delete"] is True
+    assert verify["self_registration_confirm"] is True
+    unconfirmed = json.loads(ready.ok("tenant", "update", "acme", "--no-self-registration-confirm"))
+    assert unconfirmed["self_registration_confirm"] is False and unconfirmed["verify_email_on_update"] is True
     row = _tenant_rows(ready)["acme"]
     assert row[0] == "rfc"
     assert json.loads(row[1])["self_delete"] is True

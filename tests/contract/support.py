@@ -2,8 +2,9 @@
 operation and checks the e2e server's answers against it (tests/contract/test_*.py).
 
 Each server (gunicorn, 2 workers, a file SQLite database or a PostgreSQL database) has one
-tenant per dialect, both with open self-registration and self-delete, and a confidential client
-allowed every grant and scope. Every operation gets a user of its own (registered through
+tenant per dialect, both with open self-registration (without the e-mail confirmation, so a
+registered account signs in at once) and self-delete, and a confidential client allowed every
+grant and scope. Every operation gets a user of its own (registered through
 ``POST /scim2/Me``, token from the password grant), so what one operation's examples change (a
 password, the sessions, MFA) never reaches another's; ``DELETE /scim2/Me`` gets a new user for
 every example, so each example deletes someone real.
@@ -166,7 +167,10 @@ def _prepare(clients: dict[str, tuple[str, str]]) -> Callable[[LiveServer], None
     def prepare(server: LiveServer) -> None:
         server.cli("db", "upgrade")
         for tenant, dialect in TENANTS.items():
-            server.cli("tenant", "create", tenant, "--dialect", dialect, "--self-registration", "open", "--self-delete")
+            server.cli(
+                "tenant", "create", tenant, "--dialect", dialect, "--self-registration", "open",
+                "--no-self-registration-confirm", "--self-delete",
+            )  # fmt: skip
             scopes = f"{SCOPES} {APP_SCOPES}"
             out = server.cli(
                 "client", "create", "--tenant", tenant, "--name", "contract", "--first-party",

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import secrets
 from typing import Any
+from urllib.parse import urlencode
+
+from tests.support.privacy import REDIRECT
+from tests.support.privacy import make_spa
 
 PASSWORD = "correct-horse-9"
 NEW_PASSWORD = "violet-staple-battery-31"
@@ -11,6 +18,7 @@ ADDRESS = "kim.berry@example.com"
 WSO2 = "urn:scim:wso2:schema"
 BASE = "/t/acme/api/users/v2/recovery"
 TOKEN = "/t/acme/oauth2/token"
+AUTHORIZE = "/t/acme/oauth2/authorize"
 ME = "/t/acme/scim2/Me"
 USERNAME_CLAIM = "http://wso2.org/claims/username"
 EMAIL_CLAIM = "http://wso2.org/claims/emailaddress"
@@ -81,3 +89,38 @@ def assert_created_nobody(app: Any, client: Any, mail: Any, admin: dict[str, str
     assert users_named(client, admin, "ann") == 0
     app.extensions["scim_me"].mailer.wait_idle(20)
     assert mail.messages == []
+
+
+# -- the sign-in page, for an account held until its address is confirmed --------------------------
+
+
+def authorize_url(app: Any, tenant: Any) -> str:
+    """An authorization request (code + PKCE) of a new SPA client of ``tenant``: its sign-in page."""
+    spa = make_spa(app, tenant)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(secrets.token_bytes(32)).digest()).rstrip(b"=").decode()
+    params = {
+        "response_type": "code", "client_id": spa.client_id, "redirect_uri": REDIRECT, "scope": "openid",
+        "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
+    }  # fmt: skip
+    return f"{AUTHORIZE}?{urlencode(params)}"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: Any, url: str, user: str, password: str) -> Any:
+    """The sign-in page's form, posted with its CSRF token."""
+    page = client.get(url)
+    form = {"csrf_token": _csrf(page.get_data(as_text=True)), "action": "login", "username": user}
+    return client.post(url, data={**form, "password": password})
+
+
+def resend_form(html: str) -> tuple[str, dict[str, str]]:
+    """The held account's "Send me a new link" form: its action and fields."""
+    form = re.search(r'<form id="resend-confirmation" method="post" action="([^"]+)">(.*?)</form>', html, re.S)
+    assert form, html
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
+    return form.group(1).replace("&amp;", "&"), fields

@@ -9,13 +9,9 @@ limits per account and per client IP."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 
@@ -25,18 +21,18 @@ from tests.factories import make_tenant
 from tests.factories import make_user
 from tests.recovery.support import ME
 from tests.recovery.support import WSO2
+from tests.recovery.support import authorize_url
+from tests.recovery.support import resend_form
+from tests.recovery.support import sign_in
 from tests.support.admin import USER_URN
 from tests.support.admin import client_headers
 from tests.support.apps import build_app
 from tests.support.faults import outbox_unavailable
-from tests.support.privacy import REDIRECT
-from tests.support.privacy import make_spa
 from tests.support.statements import count_statements
 
 USERS = "/t/acme/scim2/Users"
 RESEND = "/t/acme/api/identity/user/v1.0/resend-code"
 VALIDATE = "/t/acme/api/identity/user/v1.0/validate-code"
-AUTHORIZE = "/t/acme/oauth2/authorize"
 PASSWORD = "t1meMa$heen-7"
 CODE = re.compile(r"Verification code: ([\w-]+)")
 HELD_MESSAGE = "Confirm your e-mail address: use the link we mailed you."
@@ -247,42 +243,13 @@ def test_a_resend_reaches_only_its_own_tenants_account(app, client, mail, ann):
 # -- the sign-in page ------------------------------------------------------------------------------
 
 
-def _authorize_url(app: Any, tenant: Any) -> str:
-    spa = make_spa(app, tenant)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(secrets.token_bytes(32)).digest()).rstrip(b"=").decode()
-    params = {
-        "response_type": "code", "client_id": spa.client_id, "redirect_uri": REDIRECT, "scope": "openid",
-        "state": "s", "code_challenge": challenge, "code_challenge_method": "S256",
-    }  # fmt: skip
-    return f"{AUTHORIZE}?{urlencode(params)}"
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def _sign_in(client: Any, url: str, user: str, password: str) -> Any:
-    page = client.get(url)
-    form = {"csrf_token": _csrf(page.get_data(as_text=True)), "action": "login", "username": user}
-    return client.post(url, data={**form, "password": password})
-
-
-def _resend_form(html: str) -> tuple[str, dict[str, str]]:
-    form = re.search(r'<form id="resend-confirmation" method="post" action="([^"]+)">(.*?)</form>', html, re.S)
-    assert form, html
-    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form.group(2)))
-    return form.group(1).replace("&amp;", "&"), fields
-
-
 def test_the_right_password_of_a_held_account_is_told_why_and_can_ask_again(app, client, tenant, mail, ann):
-    url = _authorize_url(app, tenant)
-    held = _sign_in(client, url, "ann", PASSWORD)
+    url = authorize_url(app, tenant)
+    held = sign_in(client, url, "ann", PASSWORD)
     assert held.status_code == 403
     html = held.get_data(as_text=True)
     assert HELD_MESSAGE in html
-    action, fields = _resend_form(html)
+    action, fields = resend_form(html)
     assert action.startswith("/t/acme/accountrecoveryendpoint/confirm-email/resend?return_to=")
     assert fields["username"] == "ann" and fields["csrf_token"]
     # Nobody was signed in.
@@ -296,15 +263,15 @@ def test_the_right_password_of_a_held_account_is_told_why_and_can_ask_again(app,
     _, message = mail.wait_for(2)
     assert_wso2_error(_validate(client, ann), 400, "18001")
     assert _validate(client, _code(message)).status_code == 202
-    signed_in = _sign_in(client, url, "ann", PASSWORD)
+    signed_in = sign_in(client, url, "ann", PASSWORD)
     assert signed_in.status_code == 302, signed_in.get_data(as_text=True)
 
 
 def test_a_wrong_password_of_a_held_account_is_answered_as_any_wrong_password(app, client, tenant, mail, ann, kim):
-    url = _authorize_url(app, tenant)
+    url = authorize_url(app, tenant)
     pages = {}
     for name in ("ann", "kim", "ghost"):
-        response = _sign_in(client, url, name, "wrong-guess-1")
+        response = sign_in(client, url, name, "wrong-guess-1")
         pages[name] = (response.status_code, response.get_data(as_text=True).count("incorrect"))
         assert HELD_MESSAGE not in response.get_data(as_text=True)
         assert "resend-confirmation" not in response.get_data(as_text=True)
@@ -312,13 +279,13 @@ def test_a_wrong_password_of_a_held_account_is_answered_as_any_wrong_password(ap
 
 
 def test_failures_on_a_held_account_count_and_the_right_password_keeps_the_hold(app, client, tenant, mail, ann):
-    url = _authorize_url(app, tenant)
+    url = authorize_url(app, tenant)
     for attempt in range(4):
-        assert _sign_in(client, url, "ann", f"wrong-{attempt}").status_code == 401
-    assert _sign_in(client, url, "ann", PASSWORD).status_code == 403  # resets the count, as any success
+        assert sign_in(client, url, "ann", f"wrong-{attempt}").status_code == 401
+    assert sign_in(client, url, "ann", PASSWORD).status_code == 403  # resets the count, as any success
     for attempt in range(5):
-        assert _sign_in(client, url, "ann", f"wrong-{attempt}").status_code == 401
-    throttled = _sign_in(client, url, "ann", PASSWORD)
+        assert sign_in(client, url, "ann", f"wrong-{attempt}").status_code == 401
+    throttled = sign_in(client, url, "ann", PASSWORD)
     assert throttled.status_code == 429 and throttled.headers["Retry-After"]
     # Still held throughout: the code confirms it.
     assert (
@@ -330,8 +297,8 @@ def test_failures_on_a_held_account_count_and_the_right_password_keeps_the_hold(
 
 
 def test_the_resend_form_needs_its_csrf_token(app, client, tenant, mail, ann):
-    url = _authorize_url(app, tenant)
-    action, fields = _resend_form(_sign_in(client, url, "ann", PASSWORD).get_data(as_text=True))
+    url = authorize_url(app, tenant)
+    action, fields = resend_form(sign_in(client, url, "ann", PASSWORD).get_data(as_text=True))
     for forged in ({**fields, "csrf_token": "forged"}, {"username": "ann"}):
         refused = client.post(action, data=forged)
         assert refused.status_code == 400 and "The form expired" in refused.get_data(as_text=True)

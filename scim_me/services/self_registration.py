@@ -1,0 +1,92 @@
+"""Self-registration (``POST /scim2/Me``): a new account from a User body that carries its
+password, per the tenant's ``self_registration`` mode (off, open, scope; api/scim_me.py).
+
+With the tenant's ``self_registration_confirm`` on (the default), the account is held until the
+user confirms the e-mail address, as WSO2's self sign-up with "lock on creation" (on by default
+there: identity-governance ``SelfRegistrationConfigImpl``) holds it: ``accountLocked`` true,
+``lockedReason`` ``PENDING_SELF_REGISTRATION``, ``accountState`` ``PENDING_SR``
+(``SelfRegistrationUtils.lockUserAccount``, ``IdentityRecoveryConstants.PENDING_SELF_REGISTRATION``).
+The user, the hold, the code and its queued mail commit in one transaction
+(services/verify_email.py does the hold and the code; validate-code, the mailed link's page,
+resend-code and the sign-in page serve it as they serve an administrator's verifyEmail). Off,
+the account signs in at once.
+
+WSO2's request flags (``urn:scim:wso2:schema``) are taken out of the body, never stored, as on
+every other write (core/recovery.py):
+
+- ``askPassword: true`` is 400 ``invalidValue``: it asks that a user an administrator creates
+  choose the password through a mailed invitation, and a self-registration carries its password.
+  ``false`` is accepted and does nothing.
+- ``verifyEmail`` (``true``, ``false`` or ``"true"``, also under the enterprise extension) is
+  accepted and decides nothing: the tenant does. With ``self_registration_confirm`` on the address
+  is confirmed anyway (one hold, one code); off, the account signs in at once. So WSO2 does:
+  ``UserEmailVerificationHandler`` returns for a user added with the self sign-up role ("Will be
+  handled in self signup handler"), and ``UserSelfRegistrationHandler`` locks per the tenant's
+  ``SelfRegistration.LockOnCreation``. An anonymous caller cannot choose a tenant's policy, nor
+  have a mail sent where the tenant sends none.
+
+Confirming needs an address: with the setting on and no primary e-mail address, 400
+``invalidValue``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scim_me.core.recovery import take_ask_password
+from scim_me.core.recovery import take_verify_email
+from scim_me.core.replace import new_resource
+from scim_me.errors import InvalidValueError
+from scim_me.notify.notices import primary_email
+from scim_me.services.recovery import Caller
+from scim_me.services.user_write import Writer
+from scim_me.services.user_write import changed_attributes
+from scim_me.services.user_write import check_bounds
+from scim_me.services.user_write import hash_new_password
+from scim_me.services.verify_email import hold_until_confirmed
+from scim_me.storage.db import write_transaction
+from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.users import StoredUser
+from scim_me.storage.users import create_user
+from scim_me.web.context import registry
+from scim_me.web.context import settings
+
+log = logging.getLogger("scim_me.self_registration")
+
+
+def register(tenant: TenantRecord, body: Any, caller: Caller) -> StoredUser:
+    """Create the account ``body`` describes (its own password included) and, when the tenant says
+    so, hold it until the address is confirmed; ``caller`` is recorded as who registered it."""
+    config = settings()
+    body, invited = take_ask_password(body)
+    body, _verify = take_verify_email(body)  # taken out, never stored; the tenant decides (above)
+    if invited:
+        raise InvalidValueError(
+            "askPassword invites a user an administrator creates to choose a password; a self-registration"
+            " sends its password."
+        )
+    profile = new_resource(body, registry())
+    check_bounds(profile)
+    password = profile.pop("password", None)
+    if password is None:
+        raise InvalidValueError("A password is required to register.")
+    address = primary_email(profile) if tenant.settings.self_registration_confirm else None
+    if tenant.settings.self_registration_confirm and address is None:
+        raise InvalidValueError(
+            "An e-mail address is required to register: it is confirmed before the account signs in."
+        )
+    # Registration creates the credential; the tenant's password_update_in_me switch only
+    # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
+    password_hash = hash_new_password(Writer(tenant, None), password, profile, None)
+    with write_transaction():
+        user = create_user(tenant.id, profile, password_hash, max_bytes=config.max_profile_bytes)
+        details: dict[str, Any] = {"channel": "self_registration", "attributes": changed_attributes({}, user.profile)}
+        caller.record(tenant.id, user.id, "account.created", details)
+        if address is not None:
+            # The user, the hold, the code and its mail commit together: no account waits for a
+            # mail that was never queued, and no mail names an account that was never stored.
+            hold_until_confirmed(config, tenant, user, address, sign_up=True)
+    if address is not None:
+        log.info("self-registered user %s held until its address is confirmed", user.id)
+    return user
