@@ -223,14 +223,16 @@ class Settings:
     recovery_code_lifetime: int = 900
     # Lifetime of a resetCode, seconds.
     recovery_reset_code_lifetime: int = 900
-    # Lifetime of a mailed reset link (forced reset), seconds.
+    # Lifetime of a mailed link: a forced reset's, an invitation's, a new account's e-mail
+    # confirmation (verifyEmail, self-registration), seconds.
     recovery_link_lifetime: int = 86400
     # Digits of a mailed recovery code.
     recovery_otp_digits: int = 8
     # Mails per account within the window (password recover + resend, resend of a new account's
     # confirmation code); then 429.
     recovery_sends_per_window: int = 5
-    # Mails per client IP within the window; then 429.
+    # Mails per client IP within the window (recovery, resend-code), each anonymous
+    # self-registration counted as one (docs/self-registration.md); then 429.
     recovery_ip_sends_per_window: int = 20
     # Recoveries one client IP may start (init) within the window; then 429.
     recovery_ip_inits_per_window: int = 100

@@ -18,9 +18,11 @@ from scim_me.core.replace import replace_resource
 from scim_me.errors import ForbiddenError
 from scim_me.errors import NotFoundError
 from scim_me.errors import PreconditionFailedError
+from scim_me.errors import TooManyRequestsError
 from scim_me.services import self_registration
 from scim_me.services.read_only import check_writable
 from scim_me.services.recovery import Caller
+from scim_me.services.recovery import RecoveryRefused
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import user_response
 from scim_me.services.user_write import Writer
@@ -138,7 +140,10 @@ def register_me() -> Response:
     check_accept()
     body = parse_body()
     caller = Caller.of_request(principal.client_id if principal is not None else None)
-    user = self_registration.register(tenant, body, caller)
+    try:
+        user = self_registration.register(tenant, body, caller, anonymous=principal is None)
+    except RecoveryRefused as exc:
+        raise TooManyRequestsError(exc.detail, headers={"Retry-After": str(exc.retry_after)}) from exc
     return respond(user, tenant, None, status=201)
 
 

@@ -251,7 +251,7 @@ OPERATIONS = [
         TAG,
         {201: ok(ref("UserResponse"), "Created", SCIM_JSON, _USER_HEADERS)},
         "scim",
-        (400, 401, 403, 406, 409, 413, 415),
+        (400, 401, 403, 406, 409, 413, 415, 429),
         security=({}, {"bearer": []}, {"oauth2": ["internal_user_mgt_create"]}),
         parameters=_SELECT,
         request=_USER_BODY,
@@ -263,7 +263,8 @@ OPERATIONS = [
             " link, confirms it and lifts the hold; resend-code mails a new one); an e-mail address is then"
             " required (400 invalidValue). Off, the account signs in at once. The request flags under"
             " urn:scim:wso2:schema are never stored: verifyEmail is accepted (the tenant decides, as on"
-            " WSO2), askPassword true is 400 invalidValue."
+            " WSO2), askPassword true is 400 invalidValue. An anonymous registration (mode open) counts"
+            " against the client IP's mail limit: past it, 429 with Retry-After."
         ),
     ),
     Operation(

@@ -209,11 +209,29 @@ def take_mail_slot(settings: Settings, tenant_id: int, account_key: str, caller:
     window = settings.recovery_send_window_seconds
     stamp = now()
     wait = take_slot(account_key, RECOVERY_SEND, tenant_id, settings.recovery_sends_per_window, window, stamp)
-    if not wait and caller.ip:
-        key = window_key("recovery-send-ip", caller.ip)
-        wait = take_slot(key, RECOVERY_SEND, None, settings.recovery_ip_sends_per_window, window, stamp)
+    if not wait:
+        wait = _ip_send_wait(settings, caller, stamp)
     if wait:
         raise RecoveryRefused("throttled", "Too many recovery mails; try again later.", wait)
+
+
+def take_ip_mail_slot(settings: Settings, caller: Caller, detail: str) -> None:
+    """Count one event against the client IP's mail limit alone (an anonymous self-registration,
+    which mails a confirmation to an address of the caller's choosing, or would create an account
+    without one); over it → ``RecoveryRefused("throttled", detail)`` with the seconds to wait. The
+    counter is the one recovery and resend-code mails count on, so alternating endpoints mails no
+    more."""
+    wait = _ip_send_wait(settings, caller, now())
+    if wait:
+        raise RecoveryRefused("throttled", detail, wait)
+
+
+def _ip_send_wait(settings: Settings, caller: Caller, stamp: datetime) -> int:
+    if not caller.ip:
+        return 0
+    key = window_key("recovery-send-ip", caller.ip)
+    window = settings.recovery_send_window_seconds
+    return take_slot(key, RECOVERY_SEND, None, settings.recovery_ip_sends_per_window, window, stamp)
 
 
 def _try_keys(settings: Settings, account_key: str | None, caller: Caller) -> list[tuple[str, int]]:

@@ -27,6 +27,15 @@ every other write (core/recovery.py):
 
 Confirming needs an address: with the setting on and no primary e-mail address, 400
 ``invalidValue``.
+
+An anonymous registration (mode ``open``) counts against the client IP's mail limit, the counter
+that password recovery and resend-code mails count on (``SCIM_ME_RECOVERY_IP_SENDS_PER_WINDOW``
+within ``SCIM_ME_RECOVERY_SEND_WINDOW_SECONDS``): each one mails an address of the caller's
+choosing, or creates an account without one. It is counted once the body is known to be a
+registration (a malformed body costs nothing and writes nothing) and before the password is
+hashed or the name is looked up, so a taken name's 409 cannot be probed faster either. Over the
+limit: ``RecoveryRefused("throttled")``, answered 429 with ``Retry-After``. A caller with the
+``internal_user_mgt_create`` scope (mode ``scope``) is not limited.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from scim_me.core.replace import new_resource
 from scim_me.errors import InvalidValueError
 from scim_me.notify.notices import primary_email
 from scim_me.services.recovery import Caller
+from scim_me.services.recovery import take_ip_mail_slot
 from scim_me.services.user_write import Writer
 from scim_me.services.user_write import changed_attributes
 from scim_me.services.user_write import check_bounds
@@ -54,10 +64,13 @@ from scim_me.web.context import settings
 
 log = logging.getLogger("scim_me.self_registration")
 
+THROTTLED = "Too many self-registrations from this client; retry after the time given in Retry-After."
 
-def register(tenant: TenantRecord, body: Any, caller: Caller) -> StoredUser:
+
+def register(tenant: TenantRecord, body: Any, caller: Caller, *, anonymous: bool) -> StoredUser:
     """Create the account ``body`` describes (its own password included) and, when the tenant says
-    so, hold it until the address is confirmed; ``caller`` is recorded as who registered it."""
+    so, hold it until the address is confirmed; ``anonymous``: count it against the caller's IP.
+    Raises ``RecoveryRefused("throttled")`` past that limit."""
     config = settings()
     body, invited = take_ask_password(body)
     body, _verify = take_verify_email(body)  # taken out, never stored; the tenant decides (above)
@@ -76,6 +89,8 @@ def register(tenant: TenantRecord, body: Any, caller: Caller) -> StoredUser:
         raise InvalidValueError(
             "An e-mail address is required to register: it is confirmed before the account signs in."
         )
+    if anonymous:
+        take_ip_mail_slot(config, caller, THROTTLED)
     # Registration creates the credential; the tenant's password_update_in_me switch only
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
     password_hash = hash_new_password(Writer(tenant, None), password, profile, None)

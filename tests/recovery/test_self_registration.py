@@ -6,7 +6,8 @@ With the tenant's ``self_registration_confirm`` on (the default), as WSO2's self
 ``lockedReason`` ``PENDING_SELF_REGISTRATION``, ``accountState`` ``PENDING_SR``), a code mailed in
 the creating transaction; validate-code (or the mailed link) sets ``emailVerified`` and lifts the
 hold; resend-code and the sign-in page mail a new code. WSO2's request flags are never stored.
-With the setting off an account signs in at once, as before."""
+An anonymous registration counts against the client IP's mail limit (429 past it). With the
+setting off an account signs in at once, as before."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from tests.support.admin import ENTERPRISE_URN
 from tests.support.admin import USER_URN
 from tests.support.admin import client_headers
 from tests.support.admin import events_of
+from tests.support.apps import build_app
 from tests.support.faults import table_unavailable
 from tests.support.statements import count_statements
 
@@ -54,6 +56,16 @@ ANN = {
 }
 HELD = {"accountLocked": True, "lockedReason": "PENDING_SELF_REGISTRATION", "accountState": "PENDING_SR"}
 HELD_MESSAGE = "Confirm your e-mail address: use the link we mailed you."
+IP_LIMIT = 3
+
+
+@pytest.fixture
+def app(database_url, tmp_path, mail):
+    # A small per-IP mail limit, so the limit is reached in a few registrations.
+    application = build_app(database_url, tmp_path, recovery_ip_sends_per_window=IP_LIMIT, **mail.settings())
+    yield application
+    application.extensions["scim_me"].mailer.wait_idle(20)
+    application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture
@@ -125,8 +137,8 @@ def test_a_registered_account_is_held_until_its_address_is_confirmed(app, client
     begins: list[str] = []
     with count_statements(app, begins):
         created = _registered(client)
-    # The user, the hold, the code and its queued mail commit together.
-    assert len(begins) == 1, begins
+    # The IP's count, then the user, the hold, the code and its queued mail in one transaction.
+    assert len(begins) == 2, begins
     # 201 with the user, as WSO2 answers; it shows the hold as WSO2 shows it, to the caller and
     # to an administrator.
     assert created["userName"] == "ann"
@@ -181,7 +193,7 @@ def test_a_registration_by_a_client_with_the_create_scope_is_held_too(app, clien
     begins: list[str] = []
     with count_statements(app, begins):
         created = _registered(client, headers=token)
-    assert len(begins) == 1, begins
+    assert len(begins) == 1, begins  # one transaction, and no IP counted
     assert created[WSO2] == HELD
     assert _validate(client, _mailed_code(mail)).status_code == 202
     assert _wso2(client, admin, created["id"]) == {"emailVerified": True}
@@ -275,6 +287,46 @@ def test_the_sign_in_page_tells_a_registered_account_why_and_mails_a_new_link(ap
     assert sign_in(client, url, "ann", PASSWORD).status_code == 302
 
 
+# -- the per-IP limit ------------------------------------------------------------------------------
+
+
+def test_anonymous_registrations_are_limited_per_client_ip(app, client, tenant, mail, admin):
+    for number in range(IP_LIMIT):
+        _registered(client, {**ANN, "userName": f"ann{number}"}, ip="10.0.5.1")
+    refused = _register(client, {**ANN, "userName": "ann-late"}, ip="10.0.5.1")
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/scim+json"
+    assert refused.get_json() == {
+        "schemas": [SCIM_ERROR_URN],
+        "status": "429",
+        "detail": "Too many self-registrations from this client; retry after the time given in Retry-After.",
+    }
+    assert int(refused.headers["Retry-After"]) > 0
+    assert users_named(client, admin, "ann-late") == 0
+    assert _mail_count(app, mail) == IP_LIMIT  # the refusal mailed nothing
+    # The counter is the IP's mail counter: resend-code from there is refused too, alike.
+    assert_wso2_error(_resend(client, "ann0", "SELF_SIGN_UP", ip="10.0.5.1"), 429, "UAR-60001")
+    # Another client is not held back by it.
+    assert _registered(client, {**ANN, "userName": "ann-late"}, ip="10.0.5.2")[WSO2] == HELD
+
+
+def test_a_malformed_body_does_not_count_against_the_limit(app, client, tenant):
+    for _ in range(IP_LIMIT + 1):
+        response = _register(client, {**ANN, "userName": ""}, ip="10.0.6.1")
+        assert response.status_code == 400
+    assert _register(client, ip="10.0.6.1").status_code == 201
+
+
+def test_a_client_with_the_create_scope_is_not_limited_per_ip(app, client, tenant, mail):
+    from scim_me.storage.tenants import update_tenant
+
+    with app.extensions["scim_me"].db.connection_context():
+        tenant = update_tenant("acme", self_registration="scope")
+    token = bearer(make_token(app, tenant, None, scope="internal_user_mgt_create"))
+    for number in range(IP_LIMIT + 2):
+        _registered(client, {**ANN, "userName": f"ann{number}"}, ip="10.0.7.1", headers=token)
+
+
 # -- the setting off: usable at once ---------------------------------------------------------------
 
 
@@ -297,3 +349,6 @@ def test_with_the_setting_off_a_registered_account_signs_in_at_once(app, client,
     # No address is needed when nothing is confirmed.
     bare = {key: value for key, value in {**ANN, "userName": "bo"}.items() if key != "emails"}
     assert _registered(client, bare)["userName"] == "bo"
+    # Anonymous registrations are limited per IP whether or not they mail.
+    _registered(client, {**ANN, "userName": "cy"})
+    assert _register(client, {**ANN, "userName": "di"}).status_code == 429
