@@ -122,7 +122,7 @@ def reset_forced(profile: Mapping[str, Any]) -> bool:
     """WSO2's ``forcePasswordReset``: an administrator asked for a new password; the old one no
     longer signs in."""
     extension = profile.get(WSO2_URN)
-    return isinstance(extension, Mapping) and extension.get("forcePasswordReset") in (True, "true")
+    return isinstance(extension, Mapping) and as_flag(extension.get("forcePasswordReset")) is True
 
 
 def with_forced_reset(profile: Mapping[str, Any], forced: bool) -> dict[str, Any]:
@@ -175,11 +175,22 @@ def take_request_flag(body: Any, name: str, urns: tuple[str, ...], *, strict: bo
             without[key] = rest
         else:
             del without[key]
-    if strict and any(value not in (True, False, "true", "false") for value in values):
+    flags = [as_flag(value) for value in values]
+    if strict and None in flags:
         raise InvalidValueError(f"{name} must be a boolean.")
     if not values:
         return body, False
-    return without, any(value in (True, "true") for value in values)
+    return without, True in flags
+
+
+def as_flag(value: Any) -> bool | None:
+    """A request flag's value: a JSON boolean, or the text "true" / "false" WSO2's documentation
+    sends; None for anything else. Compared by type, since 1 == True and 0 == False in Python."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return None
 
 
 @dataclass(frozen=True)
@@ -238,9 +249,10 @@ def take_patch_requests(operations: list[Any], admin: bool) -> tuple[list[Any], 
         name = paths.get(path.strip().lower()) if isinstance(path, str) else None
         value = operation.get("value")
         if name is not None:
-            if op.lower() != "remove" and value not in (True, False, "true", "false"):
+            flag = as_flag(value)
+            if op.lower() != "remove" and flag is None:
                 raise InvalidValueError(f"{name} must be a boolean.")
-            found[name] = op.lower() != "remove" and value in (True, "true")
+            found[name] = op.lower() != "remove" and flag is True
             continue
         if op.lower() == "remove" or not isinstance(value, dict):
             kept.append(operation)

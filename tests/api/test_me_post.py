@@ -279,6 +279,7 @@ def test_the_request_flags_are_taken_out_and_never_stored(app, client, extension
         ),
         ({"askPassword": "maybe"}, "askPassword must be a boolean."),
         ({"verifyEmail": "yes"}, "verifyEmail must be a boolean."),
+        ({"verifyEmail": 1}, "verifyEmail must be a boolean."),  # JSON 1 is no boolean, though 1 == True in Python
     ],
 )
 def test_ask_password_and_flags_that_are_not_booleans_are_refused(app, client, flags, detail):

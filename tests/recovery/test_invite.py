@@ -86,6 +86,7 @@ def test_ask_password_false_creates_a_user_without_an_invitation(app, client, ma
         ({"password": "t1meMa$heen-7"}, "askPassword lets the user choose the password: send one or the other."),
         ({"emails": []}, "askPassword needs an e-mail address to send the invitation to."),
         ({WSO2: {"askPassword": "yes"}}, "askPassword must be a boolean."),
+        ({WSO2: {"askPassword": 1}}, "askPassword must be a boolean."),  # no boolean, though 1 == True in Python
     ],
 )
 def test_an_invitation_that_cannot_be_sent_creates_nobody(app, client, mail, admin, change, detail):
