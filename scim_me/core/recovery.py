@@ -249,10 +249,10 @@ def take_patch_requests(operations: list[Any], admin: bool) -> tuple[list[Any], 
         name = paths.get(path.strip().lower()) if isinstance(path, str) else None
         value = operation.get("value")
         if name is not None:
-            flag = as_flag(value)
-            if op.lower() != "remove" and flag is None:
+            asked_for = as_flag(value)
+            if op.lower() != "remove" and asked_for is None:
                 raise InvalidValueError(f"{name} must be a boolean.")
-            found[name] = op.lower() != "remove" and flag is True
+            found[name] = op.lower() != "remove" and asked_for is True
             continue
         if op.lower() == "remove" or not isinstance(value, dict):
             kept.append(operation)
