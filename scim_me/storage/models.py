@@ -53,12 +53,18 @@ class User(BaseModel):
             (("tenant", "user_name_skeleton"), True),
             # Listing in creation order (storage/user_query.py): new users come after every page.
             (("tenant", "created_at", "id"), False),
+            # The users without a value of a sortBy attribute, in id order (storage/user_query.py).
+            (("tenant", "id"), False),
         )
 
 
 class UserValue(BaseModel):
     """One searchable value of a user, maintained by triggers from the changes written to
-    ``users.search``: never written by the application. ``head`` is the indexed prefix of ``folded``."""
+    ``users.search``: never written by the application. ``head`` is the indexed prefix of
+    ``folded``, ``exact_head`` of ``exact``. Each sort column is indexed after
+    ``(tenant_id, attr, sub)`` and before ``user_id``, so a sort by an attribute walks its index in
+    order (migration step 21; the ``exact_head``, ``num``, ``flag`` and ``instant`` indexes are
+    partial: rows with such a value)."""
 
     tenant_id = peewee.IntegerField()
     user = peewee.ForeignKeyField(User, on_delete="CASCADE", column_name="user_id")
@@ -68,6 +74,7 @@ class UserValue(BaseModel):
     exact = peewee.TextField(null=True)
     folded = peewee.TextField(null=True)
     head = peewee.CharField(max_length=128, null=True)
+    exact_head = peewee.CharField(max_length=128, null=True)
     num = peewee.DoubleField(null=True)
     flag = peewee.BooleanField(null=True)
     instant = peewee.CharField(max_length=32, null=True)
@@ -75,7 +82,14 @@ class UserValue(BaseModel):
     class Meta:
         table_name = "user_values"
         primary_key = False
-        indexes = ((("tenant_id", "attr", "sub", "head"), False), (("user", "attr", "pos"), False))
+        indexes = (
+            (("tenant_id", "attr", "sub", "head", "user"), False),
+            (("tenant_id", "attr", "sub", "exact_head", "user"), False),
+            (("tenant_id", "attr", "sub", "num", "user"), False),
+            (("tenant_id", "attr", "sub", "flag", "user"), False),
+            (("tenant_id", "attr", "sub", "instant", "user"), False),
+            (("user", "attr", "pos"), False),
+        )
 
 
 class TenantUserCount(BaseModel):

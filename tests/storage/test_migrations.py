@@ -4,6 +4,7 @@ matches the models is tests/storage/test_schema_drift.py."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import peewee
@@ -85,7 +86,7 @@ def test_upgrade_from_empty_creates_every_table_and_records_every_step(database_
             assert upgrade(db) == ALL_STEPS
 
             assert set(db.get_tables()) == TABLES
-            assert LATEST == ALL_STEPS[-1] == 20
+            assert LATEST == ALL_STEPS[-1] == 21
             assert current_version(db) == LATEST
             assert _applied(db) == ALL_APPLIED
     finally:
@@ -237,5 +238,55 @@ def test_step_13_indexes_the_values_of_existing_users_and_keeps_them_in_step(
             assert values() == {("username", "", 0, "kim", "kim"), ("nickname", "", 0, "K", "k")}
             assert delete_user(tenant.id, "u0")
             assert values() == set()
+    finally:
+        db.close_all()
+
+
+def test_step_21_gives_existing_values_their_exact_head_and_the_triggers_keep_it(
+    database_url: str, monkeypatch: Any
+) -> None:
+    """Step 21's sort indexes: ``exact_head`` (the first 128 characters of ``exact``, as ``head``
+    is of ``folded``) is filled for the values written before it, and written by the triggers
+    after it, on insert and on update; a sort by a caseExact attribute reads it."""
+    from scim_me.core.schemas import load_registry
+    from scim_me.storage.migrations import runner
+    from scim_me.storage.user_query import search_users
+    from scim_me.storage.users import create_user
+    from scim_me.storage.users import get_user
+    from scim_me.storage.users import update_user
+
+    long = "Ä" + "x" * 200
+    db: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS[:20])
+            assert upgrade(db) == list(range(1, 21))
+            database_proxy.initialize(db)
+            tenant = create_tenant("acme")
+            before = create_user(tenant.id, {"userName": "kim", "externalId": "B-1", "title": long}, None)
+            monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+            assert upgrade(db) == ALL_STEPS[20:]
+
+            def heads(user_id: str) -> dict[str, tuple[Any, Any]]:
+                rows = db.execute_sql(
+                    f"SELECT attr, head, exact_head FROM user_values WHERE user_id = {db.param}", (user_id,)
+                )
+                return {attr: (head, exact_head) for attr, head, exact_head in rows.fetchall()}
+
+            assert heads(before.id) == {
+                "username": ("kim", "kim"),
+                "externalid": ("b-1", "B-1"),
+                "title": (long.casefold()[:128], long[:128]),
+            }
+            after = create_user(tenant.id, {"userName": "lee", "externalId": "a-2"}, None)
+            assert heads(after.id) == {"username": ("lee", "lee"), "externalid": ("a-2", "a-2")}
+            stored = get_user(tenant.id, before.id)
+            assert stored is not None
+            assert update_user(stored, {"userName": "kim", "externalId": "C-3"}) is not None
+            assert heads(before.id) == {"username": ("kim", "kim"), "externalid": ("c-3", "C-3")}
+            # externalId is caseExact: "C-3" sorts before "a-2" by code point.
+            registry = load_registry(Path(__file__).resolve().parents[2] / "schemas")
+            page = search_users(tenant.id, registry, sort_by="externalId")
+            assert [user.user_name for user in page.resources] == ["kim", "lee"]
     finally:
         db.close_all()

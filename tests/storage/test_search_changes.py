@@ -25,7 +25,7 @@ from scim_me.storage.users import update_user
 
 _TENANTS = itertools.count()
 SCALARS = st.one_of(
-    st.sampled_from(["Kim", "kim", "STRASSE", "straße", "2026-01-02T03:04:05Z", ""]),
+    st.sampled_from(["Kim", "kim", "STRASSE", "straße", "2026-01-02T03:04:05Z", "", "Ä" + "l" * 140]),
     st.booleans(),
     st.sampled_from([0, 1, 2.5]),
 )
@@ -52,7 +52,7 @@ EDITS = st.one_of(
 
 def stored_rows(user_id: str) -> list[tuple[Any, ...]]:
     cursor = current_database().execute_sql(
-        "SELECT attr, sub, pos, exact, folded, num, flag, instant FROM user_values WHERE user_id = "
+        "SELECT attr, sub, pos, exact, folded, num, flag, instant, head, exact_head FROM user_values WHERE user_id = "
         + current_database().param,
         (user_id,),
     )
@@ -62,7 +62,10 @@ def stored_rows(user_id: str) -> list[tuple[Any, ...]]:
 def expected_rows(profile: dict[str, Any]) -> list[tuple[Any, ...]]:
     rows = []
     for attr, sub, pos, exact, folded, num, flag, instant in search_rows(profile):
-        rows.append((attr, sub, pos, exact, exact if folded is None else folded, num, flag, instant))
+        folded = exact if folded is None else folded
+        # The indexed prefixes the triggers derive (steps 13 and 21): 128 characters.
+        heads = (None if folded is None else folded[:128], None if exact is None else exact[:128])
+        rows.append((attr, sub, pos, exact, folded, num, flag, instant, *heads))
     return sorted(rows)
 
 
@@ -94,8 +97,10 @@ def _normalized(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
             None if num is None else float(num),
             None if flag is None else bool(flag),
             instant,
+            head,
+            exact_head,
         )
-        for attr, sub, pos, exact, folded, num, flag, instant in rows
+        for attr, sub, pos, exact, folded, num, flag, instant, head, exact_head in rows
     )
 
 

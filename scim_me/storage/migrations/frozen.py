@@ -108,6 +108,7 @@ class FrozenSchema:
                     ((("tenant", "user_name_key"), True),)
                     + (((("tenant", "user_name_skeleton"), True),) if self.version >= 11 else ())
                     + (((("tenant", "created_at", "id"), False),) if self.version >= 13 else ())
+                    + (((("tenant", "id"), False),) if self.version >= 21 else ())
                 )
 
         return User
@@ -654,6 +655,8 @@ class FrozenSchema:
             exact = peewee.TextField(null=True, collation=c)
             folded = peewee.TextField(null=True, collation=c)
             head = peewee.CharField(max_length=128, null=True, collation=c)
+            if self.version >= 21:
+                exact_head = peewee.CharField(max_length=128, null=True, collation=c)
             num = peewee.DoubleField(null=True)
             flag = peewee.BooleanField(null=True)
             instant = peewee.CharField(max_length=32, null=True)
@@ -663,10 +666,18 @@ class FrozenSchema:
                 table_name = "user_values"
                 primary_key = False
                 indexes = (
-                    (("tenant_id", "attr", "sub", "head"), False),
+                    (("tenant_id", "attr", "sub", "head"), False)
+                    if self.version < 21
+                    else (("tenant_id", "attr", "sub", "head", "user"), False),
                     (("user", "attr", "pos"), False),
                 )
 
+        if self.version >= 21:
+            # The sort indexes of the other sort columns hold only the rows with such a value.
+            for column in ("exact_head", "num", "flag", "instant"):
+                field = getattr(UserValue, column)
+                fields = [UserValue.tenant_id, UserValue.attr, UserValue.sub, field, UserValue.user]
+                UserValue.add_index(UserValue.index(*fields, where=field.is_null(False)))
         return UserValue
 
     # 14: groups and their members (one row per membership)

@@ -27,6 +27,7 @@ from scim_me.storage.migrations.steps import v17_discoverable_clients
 from scim_me.storage.migrations.steps import v18_devices_and_alerts
 from scim_me.storage.migrations.steps import v19_passkeys
 from scim_me.storage.migrations.steps import v20_tenant_user_counts
+from scim_me.storage.migrations.steps import v21_user_value_sort_indexes
 
 Step = Callable[[peewee.Database], None]
 
@@ -53,5 +54,6 @@ MIGRATIONS: list[tuple[int, str, Step]] = [
         v18_devices_and_alerts,
         v19_passkeys,
         v20_tenant_user_counts,
+        v21_user_value_sort_indexes,
     )
 ]
