@@ -71,9 +71,13 @@ CONNECTORS: dict[str, dict[str, Property]] = {
     },
     "lite-user-sign-up": {"LiteRegistration.Enable": _off},
     "user-email-verification": {
-        # Verification of the address given at creation (WSO2's "ask password" flow) is not offered.
-        "EmailVerification.Enable": _off,
-        "EmailVerification.LockOnCreation": _off,
+        # An administrator's verifyEmail on a new user holds the account until the address is
+        # confirmed, and askPassword mails an invitation to choose a password (services/verify_email.py,
+        # services/recovery.invite_user): always offered, both codes valid recovery_link_lifetime.
+        "EmailVerification.Enable": lambda f: True,
+        "EmailVerification.LockOnCreation": lambda f: True,
+        "EmailVerification.ExpiryTime": lambda f: _minutes(f.settings.recovery_link_lifetime),
+        "EmailVerification.AskPassword.ExpiryTime": lambda f: _minutes(f.settings.recovery_link_lifetime),
     },
     "user-claim-update": {
         "UserClaimUpdate.Email.EnableVerification": lambda f: f.tenant.settings.verify_email_on_update,

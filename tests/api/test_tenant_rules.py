@@ -314,6 +314,22 @@ def test_preferences_answer_from_the_tenant_settings(app, client):
     ]  # fmt: skip
 
 
+def test_preferences_say_an_administrators_verify_email_and_invitation_are_offered(app, client):
+    """verifyEmail and askPassword on POST /scim2/Users work on every tenant (tests/recovery
+    test_verify_email.py, test_invite.py): WSO2's user-email-verification connector says so."""
+    tenant = make_tenant(app, "acme")
+    kim = make_user(app, tenant, "kim", PASSWORD)
+    response = _ask(client, _user_headers(app, tenant, kim), {"connector-name": "user-email-verification"})
+    assert response.status_code == 200
+    assert response.json == [
+        {"connector-name": "user-email-verification", "properties": [
+            {"name": "EmailVerification.Enable", "value": "true"},
+            {"name": "EmailVerification.LockOnCreation", "value": "true"},
+            {"name": "EmailVerification.ExpiryTime", "value": "1440"},
+            {"name": "EmailVerification.AskPassword.ExpiryTime", "value": "1440"}]},
+    ]  # fmt: skip
+
+
 def test_preferences_follow_a_settings_change(app, database_url, tmp_path):
     from scim_me.storage.tenants import update_tenant
     from tests.support.apps import build_app
