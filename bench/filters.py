@@ -41,6 +41,7 @@ sys.path[:0] = [str(ROOT)]
 
 DEPARTMENTS = [f"Dept {index:02d}" for index in range(50)]
 TITLES = ["Engineer", "Manager", "Analyst", "Designer", "Director", "Clerk", "Architect", "Nurse"]
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 FAMILY = ["Lee", "Smith", "Garcia", "Müller", "Nguyen", "Okafor", "Rossi", "Tanaka", "Kowalski", "Dubois"]
 
 
@@ -56,7 +57,7 @@ def _profile(index: int) -> dict[str, Any]:
             {"value": f"{name}@example.com", "type": "work", "primary": True},
             {"value": f"{name}@home.example", "type": "home"},
         ],
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+        ENTERPRISE: {
             "employeeNumber": str(index),
             "department": DEPARTMENTS[index % len(DEPARTMENTS)],
         },
@@ -296,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             return call
 
         users = "/t/acme/scim2/Users"
+        with db.connection_context():
+            second_page = search_users(
+                tenant.id, registry, count=100, cursor="", cursor_key=b"k", sort_by="name.familyName"
+            ).next_cursor
         eq_name = quote(f'userName eq "{user_name}"')
         eq_mail = quote(f'emails.value eq "{user_name}@example.com"')
         scenarios: list[tuple[str, Callable[[], Any]]] = [
@@ -306,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
             ("GET /scim2/Users?count=100&startIndex=50001", get(f"{users}?count=100&startIndex=50001", admin)),
             ("GET /scim2/Users?count=100&cursor= (first cursor page)", get(f"{users}?count=100&cursor=", admin)),
             ("GET /scim2/Users?count=100&sortBy=userName", get(f"{users}?count=100&sortBy=userName", admin)),
+            (
+                "GET /scim2/Users?count=100&sortBy=name.familyName (sorted by a profile attribute)",
+                get(f"{users}?count=100&sortBy=name.familyName", admin),
+            ),
         ]
         eq_member = quote(f'members.value eq "{member}"')
         groups_path = f"/t/acme/scim2/Groups?filter={eq_member}"
@@ -317,14 +326,32 @@ def main(argv: list[str] | None = None) -> int:
             ("module: 100-user page", module(count=100)),
             ("module: 100-user page sorted by name.familyName", module(count=100, sort_by="name.familyName")),
             (
+                "module: 100-user page sorted by name.familyName descending",
+                module(count=100, sort_by="name.familyName", sort_order="descending"),
+            ),
+            (
+                "module: 2nd cursor page sorted by name.familyName",
+                module(count=100, cursor=second_page, cursor_key=b"k", sort_by="name.familyName"),
+            ),
+            ("module: 100-user page sorted by title (8 values)", module(count=100, sort_by="title")),
+            ("module: 100-user page sorted by active (boolean)", module(count=100, sort_by="active")),
+            (
+                "module: 100-user page sorted by enterprise employeeNumber",
+                module(count=100, sort_by=f"{ENTERPRISE}:employeeNumber"),
+            ),
+            ("module: 100-user page sorted by nickName (nobody has one)", module(count=100, sort_by="nickName")),
+            (
+                'module: department eq "Dept 07" sorted by name.familyName',
+                module(filter=f'{ENTERPRISE}:department eq "Dept 07"', count=100, sort_by="name.familyName"),
+            ),
+            (
                 "module: 100-user cursor page by userName",
                 module(count=100, cursor="", cursor_key=b"k", sort_by="userName"),
             ),
             (
                 'module: department eq "Dept 07" and title sw "eng"',
                 module(
-                    filter='urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "Dept 07" '
-                    'and title sw "eng"',
+                    filter=f'{ENTERPRISE}:department eq "Dept 07" and title sw "eng"',
                     count=100,
                 ),
             ),

@@ -414,14 +414,16 @@ def _record_condition(node: Compare | Present, target: Target) -> Any:
 class _Order:
     """The sort: ``key`` (an SQL expression over ``users``), its direction, whether it can be
     NULL (resources without the attribute) and whether it is unique (then no id tie-break).
-    The page query selects it as ``t.sort_key`` from the filtered users (``t``)."""
+    The page query selects it as ``t.sort_key`` from the filtered users (``t``). A profile
+    attribute's sort also has its ``walk``: how a search without a filter reads a page of it
+    from the attribute's sort index instead (``_walked_rows``)."""
 
     key: Any
     descending: bool
     nullable: bool = False
     unique: bool = False
     dates: bool = False  # the key is a timestamp column
-    joined: Any = None  # a subquery of (sort_user, sort_value) the users are LEFT JOINed to
+    walk: _Walk | None = None
 
     def order_by(self, backwards: bool) -> str:
         down = "DESC" if self.descending != backwards else "ASC"
@@ -491,20 +493,13 @@ def _order(tenant_id: int, registry: SchemaRegistry, sort_by: str | None, sort_o
     if target.key == "username" and target.sub == "":
         # The uniqueness key (NFKC + casefold) is indexed and unique per tenant.
         return _Order(User.user_name_key, descending, unique=True)
-    # One pass over the attribute's rows (its index range), grouped, joined to the users: a
-    # correlated subquery per user costs an index probe for every user of the tenant instead.
+    # The least of the user's values (one, unless the profile holds several for a single-valued
+    # attribute), read per user: with a filter, for the matches only (an index probe each).
     value = _SORT_VALUES
-    # On SQLite grouped by ``+user_id`` (the same groups): by the bare column SQLite walks the
-    # user_id index over every value of every attribute to meet the groups in order, rather than
-    # read this attribute's range of the (tenant_id, attr, sub, head) index and sort it.
-    groups = peewee.NodeList((peewee.SQL("+"), value.user), glue="") if is_sqlite(current_database()) else value.user
-    values = (
-        value.select(value.user.alias("sort_user"), peewee.fn.MIN(_sort_column(value, target)).alias("sort_value"))
-        .where((value.tenant_id == tenant_id) & (value.attr == target.key) & (value.sub == target.sub))
-        .group_by(groups)
-        .alias("sorted_values")
+    least = value.select(peewee.fn.MIN(_sort_column(value, target))).where(
+        (value.user == User.id) & (value.attr == target.key) & (value.sub == target.sub)
     )
-    return _Order(values.c.sort_value, descending, nullable=True, joined=values)
+    return _Order(least, descending, nullable=True, walk=_walk(tenant_id, target))
 
 
 _SORT_VALUES = UserValue.alias("s")  # made once: see _Aliases
@@ -519,6 +514,251 @@ def _sort_column(value: Any, target: Target) -> Any:
     if kind == "dateTime":
         return value.instant
     return value.exact if target.case_exact else value.folded
+
+
+# Walking a sort index ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """How a page sorted by a profile attribute is read without a filter: in two sections, the
+    users with a value (by the least of their values, then id) and those without (by id); last
+    ascending, first descending (RFC 7644 §3.4.2.3). Each section is read in its order from an
+    index and cut to the page, so a page costs what it holds, not what the tenant holds:
+
+    - values: ``user_values``' sort index of the attribute's sort column (migration step 21):
+      ``(tenant_id, attr, sub, <indexed>, user_id)``, walked from the cursor's edge. ``indexed``
+      is the column itself for numbers, booleans and dates; for strings the first 128 characters
+      of the compared one (``head`` of ``folded``, ``exact_head`` of ``exact``): two strings whose
+      prefixes differ compare as their prefixes do, and a prefix shorter than 128 is the whole
+      value, so the index order is the sort order but among values of 128 characters or more
+      sharing their first 128, which ``_values_sql`` reads whole and sorts by the full value;
+    - without a value: ``users (tenant_id, id)`` from the edge (``_valueless_sql``): a window
+      of users probed one by one, bounded; where such users are too rare for it to fill the page,
+      an anti-join against the sort index, which reads the attribute's values and the tenant's
+      users (index only, but O(users): docs/scim-filters.md "Sorting by a profile attribute").
+    """
+
+    tenant_id: int
+    attr: str
+    sub: str
+    indexed: str  # the index's sort column
+    full: str  # the compared column (``indexed`` unless that is a prefix)
+    key: str  # the sort key as selected (the cursors hold it)
+    kind: str  # "string", "number", "flag"
+
+    @property
+    def no_value(self) -> str:
+        """The sort key of a user without a value: NULL of the key's type (a UNION matches them)."""
+        return {"number": "CAST(NULL AS DOUBLE PRECISION)", "flag": "CAST(NULL AS INTEGER)"}.get(self.kind, "NULL")
+
+    @property
+    def prefixed(self) -> bool:
+        return self.indexed != self.full
+
+
+def _walk(tenant_id: int, target: Target) -> _Walk:
+    kind = target.type
+    if kind == "boolean":
+        return _Walk(tenant_id, target.key, target.sub, "flag", "flag", "CAST(s.flag AS INTEGER)", "flag")
+    if kind in ("integer", "decimal"):
+        return _Walk(tenant_id, target.key, target.sub, "num", "num", "s.num", "number")
+    if kind == "dateTime":
+        return _Walk(tenant_id, target.key, target.sub, "instant", "instant", "s.instant", "string")
+    if target.case_exact:
+        return _Walk(tenant_id, target.key, target.sub, "exact_head", "exact", "s.exact", "string")
+    return _Walk(tenant_id, target.key, target.sub, "head", "folded", "s.folded", "string")
+
+
+def _edge_value(walk: _Walk, value: Any, sqlite: bool) -> Any:
+    """A cursor's sort value as the sort column compares it; ``invalidCursor`` when it is none."""
+    if walk.kind == "string" and isinstance(value, str):
+        return value
+    if walk.kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if walk.kind == "flag" and value in (0, 1) and not isinstance(value, bool):
+        return value if sqlite else bool(value)
+    raise InvalidCursorError("The cursor is not valid.")
+
+
+def _values_condition(
+    walk: _Walk, down: bool, edge: list[Any] | None, sqlite: bool, *, walked: bool = True
+) -> tuple[str, list[Any]]:
+    """The rows of ``user_values`` (``s``) that are users' least values, past ``edge``: in terms
+    the sort index answers (``walked``), or by the full value (for ``_values_sql``'s ``l``)."""
+    past = "<" if down else ">"
+    index, full = f"s.{walk.indexed}", f"s.{walk.full}"
+    condition = f"s.tenant_id = ? AND s.attr = ? AND s.sub = ? AND {index} IS NOT NULL"
+    params: list[Any] = [walk.tenant_id, walk.attr, walk.sub]
+    if edge is not None and not walked:
+        condition += f" AND ({full}, s.user_id) {past} (?, ?)"
+        params += [_edge_value(walk, edge[0], sqlite), edge[1]]
+    elif edge is not None:
+        value = _edge_value(walk, edge[0], sqlite)
+        if walk.prefixed and len(value) >= INDEXED_PREFIX:
+            head = value[:INDEXED_PREFIX]
+            condition += f" AND {index} {past}= ? AND ({index} {past} ? OR ({full}, s.user_id) {past} (?, ?))"
+            params += [head, head, value, edge[1]]
+        else:
+            # A shorter value is its own prefix: the index answers the row comparison.
+            condition += f" AND ({index}, s.user_id) {past} (?, ?)"
+            params += [value, edge[1]]
+    # One row per user: its least value (MIN, whatever the direction), the first stored of equal
+    # ones (a profile may hold two equal values where the schema allows one: "familyName" and
+    # "FAMILYNAME" are one sub-attribute); the row's identity is the backend's own.
+    row = "rowid" if sqlite else "ctid"
+    condition += (
+        " AND NOT EXISTS (SELECT 1 FROM user_values d WHERE d.user_id = s.user_id AND d.attr = s.attr "  # noqa: S608
+        f"AND d.sub = s.sub AND d.{walk.full} IS NOT NULL AND (d.{walk.full}, d.{row}) < ({full}, s.{row}))"
+    )
+    return condition, params
+
+
+def _values_sql(walk: _Walk, down: bool, edge: list[Any] | None, limit: int, sqlite: bool) -> tuple[str, list[Any]]:
+    """The first ``limit`` users with a value past ``edge`` (a cursor's value and id), by their
+    least value then id (``down``: greatest first): (id, sort_key) rows, in no particular order.
+
+    ``w`` walks the index. For strings, it meets the rows in sort order but among rows sharing
+    a whole 128-character prefix (values of 128 characters or more); the groups of those that
+    ``w`` reached are read whole by ``l`` and sorted by the full value. Every user of the page is
+    in ``w`` or ``l``: the rows ``w`` meets before a user's own are of users sorting before it or
+    of its own group, so ``w`` reaches the group of every user of the page."""
+    direction = "DESC" if down else "ASC"
+    index, full = f"s.{walk.indexed}", f"s.{walk.full}"
+    condition, params = _values_condition(walk, down, edge, sqlite)
+    walked = (
+        f"SELECT s.user_id AS id, {walk.key} AS sort_key, {index} AS h FROM user_values s "  # noqa: S608
+        f"WHERE {condition} ORDER BY {index} {direction}, s.user_id {direction} LIMIT ?"
+    )
+    if not walk.prefixed:
+        return f"SELECT id, sort_key FROM ({walked}) AS w", [*params, limit]  # noqa: S608
+    # ``l`` reads the groups by their prefix (the index), its edge test is on the full value: a
+    # test the index could answer too would tempt SQLite to walk the index from the edge.
+    grouped, grouped_params = _values_condition(walk, down, edge, sqlite, walked=False)
+    sql = (
+        f"WITH w AS ({walked}) SELECT id, sort_key FROM w UNION "  # noqa: S608
+        f"SELECT id, sort_key FROM (SELECT s.user_id AS id, {walk.key} AS sort_key FROM user_values s "
+        f"WHERE {grouped} AND {index} IN (SELECT h FROM w WHERE length(h) >= {INDEXED_PREFIX}) "
+        f"ORDER BY {full} {direction}, s.user_id {direction} LIMIT ?) AS l"
+    )
+    return sql, [*params, limit, *grouped_params, limit]
+
+
+def _valueless_sql(
+    walk: _Walk, down: bool, edge: list[Any] | None, window: int | None, sqlite: bool
+) -> tuple[str, list[Any]]:
+    """The users without a value past ``edge``'s id (a cursor's), as (id, NULL) rows in no
+    particular order (the page statement orders them by id and cuts them to the page).
+
+    With ``window``: among the next ``window`` users by id only, each probed for a value (cheap
+    where users without a value are dense, and bounded). Without: all of them, found by an
+    anti-join against the attribute's sort index, which reads the attribute's values and the
+    tenant's users once each, index only, whatever the page (where such users are rare, the
+    probes would find them one per many users). PostgreSQL is kept from planning it as probes
+    by ``OFFSET 0`` (the LIMIT above would make them look cheap); SQLite builds a temporary index
+    of the subquery of ``NOT IN`` once."""
+    params: list[Any] = [walk.tenant_id]
+    past = ""
+    if edge is not None:
+        past = f" AND id {'<' if down else '>'} ?"
+        params.append(edge[1])
+    has_value = f"d.attr = ? AND d.sub = ? AND d.{walk.indexed} IS NOT NULL"
+    if window is not None:
+        sql = (
+            f"SELECT u.id AS id, {walk.no_value} AS sort_key FROM (SELECT id FROM users WHERE tenant_id = ?{past} "  # noqa: S608
+            f"ORDER BY id {'DESC' if down else 'ASC'} LIMIT ?) AS u "
+            f"WHERE NOT EXISTS (SELECT 1 FROM user_values d WHERE d.user_id = u.id AND {has_value})"
+        )
+        return sql, [*params, window, walk.attr, walk.sub]
+    values = f"SELECT d.user_id FROM user_values d WHERE d.tenant_id = ? AND {has_value}"  # noqa: S608
+    if sqlite:
+        sql = f"SELECT id, {walk.no_value} AS sort_key FROM users WHERE tenant_id = ?{past} AND id NOT IN ({values})"  # noqa: S608
+    else:
+        sql = (
+            f"SELECT u.id AS id, {walk.no_value} AS sort_key FROM (SELECT id FROM users u WHERE tenant_id = ?{past} "  # noqa: S608
+            f"AND NOT EXISTS ({values} AND d.user_id = u.id) OFFSET 0) AS u"
+        )
+    return sql, [*params, walk.tenant_id, walk.attr, walk.sub]
+
+
+def _valued_users(walk: _Walk) -> int:
+    """How many users have a value: what a ``startIndex`` past the first section skips of it."""
+    db = current_database()
+    condition, params = _values_condition(walk, False, None, is_sqlite(db))
+    sql = f"SELECT COUNT(*) FROM user_values s WHERE {condition}"  # noqa: S608
+    return int(db.execute_sql(sql.replace("?", db.param), params).fetchone()[0])
+
+
+def _walked_rows(
+    order: _Order,
+    walk: _Walk,
+    *,
+    backwards: bool,
+    edge: list[Any] | None,
+    limit: int,
+    offset: int,
+    revocation: str | None,
+) -> tuple[list[tuple[Any, ...]], bool | None]:
+    """``_page_rows`` of a sort by a profile attribute without a filter: the page read section
+    by section (``_Walk``), a page statement each, the next only when the page is not full.
+
+    The users without a value: first those of a window of users, four times the page, probed
+    one by one (enough where at least one in four users has no value); if that does not fill
+    the page, all of them by the anti-join, and then, if the values follow (descending), in the
+    same statement as the values (the anti-join is complete, so the two need no third)."""
+    if edge is not None and (len(edge) != 2 or not isinstance(edge[1], str)):
+        raise InvalidCursorError("The cursor is not valid.")
+    sqlite = is_sqlite(current_database())
+    down = order.descending != backwards
+    sections = ["valueless", "values"] if down else ["values", "valueless"]
+    if edge is not None:
+        # The cursor's section, and what follows it.
+        del sections[: sections.index("valueless" if edge[0] is None else "values")]
+    rows: list[tuple[Any, ...]] = []
+    revoked: list[bool | None] = [None]
+
+    def read(keys: tuple[str, list[Any]], wanted: int, skip: int) -> list[tuple[Any, ...]]:
+        found, checked = _page_statement(
+            *keys,
+            order,
+            backwards=backwards,
+            edge=None,
+            limit=wanted,
+            offset=skip,
+            revocation=revocation if revoked[0] is None else None,
+        )
+        revoked[0] = checked if revoked[0] is None else revoked[0]
+        return found
+
+    for number, section in enumerate(sections):
+        start = edge if number == 0 else None
+        wanted = limit - len(rows)
+        if section == "values":
+            found = read(_values_sql(walk, down, start, offset + wanted, sqlite), wanted, offset)
+        else:
+            window = 4 * (offset + wanted) + 16
+            found = read(_valueless_sql(walk, down, start, window, sqlite), wanted, offset) if window <= _WINDOW else []
+            if len(found) < wanted:
+                keys = _valueless_sql(walk, down, start, None, sqlite)
+                if number + 1 < len(sections):
+                    values = _values_sql(walk, down, None, offset + wanted, sqlite)
+                    rows += read(_union(keys, values), wanted, offset)
+                    break
+                found = read(keys, wanted, offset)
+        rows += found
+        if len(rows) >= limit:
+            break
+        # ``startIndex`` past the values: the rest of the offset is in the next section.
+        offset = max(offset - _valued_users(walk), 0) if offset and not found else 0
+    return rows, revoked[0]
+
+
+_WINDOW = 1024  # the most users probed one by one for a page (deeper: the anti-join)
+
+
+def _union(first: tuple[str, list[Any]], second: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    sql = f"SELECT id, sort_key FROM ({first[0]}) AS a UNION ALL SELECT id, sort_key FROM ({second[0]}) AS b"  # noqa: S608
+    return sql, [*first[1], *second[1]]
 
 
 _PAGE_COLUMNS = (
@@ -538,12 +778,34 @@ def _page_rows(
     offset: int = 0,
     revocation: str | None = None,
 ) -> tuple[list[tuple[Any, ...]], bool | None]:
-    """One page of the filtered users (``t``: id and sort key), past ``edge``, in order; the
-    users' rows are read for that page only, so a sort over many users moves ids, not profiles.
+    """One page of the filtered users, past ``edge``, in order, with the users' rows and facts.
     With ``revocation`` (a token's jti), also whether that token is revoked: a column of every
     row (an uncorrelated subquery: evaluated once), so known only when the page has a row."""
+    if order.walk is not None and isinstance(where, _Everyone):
+        return _walked_rows(
+            order, order.walk, backwards=backwards, edge=edge, limit=limit, offset=offset, revocation=revocation
+        )
+    keys_sql, keys_params = _keys(current_database(), where, order)
+    return _page_statement(
+        keys_sql, keys_params, order, backwards=backwards, edge=edge, limit=limit, offset=offset, revocation=revocation
+    )
+
+
+def _page_statement(
+    keys_sql: str,
+    keys_params: list[Any],
+    order: _Order,
+    *,
+    backwards: bool,
+    edge: list[Any] | None,
+    limit: int,
+    offset: int,
+    revocation: str | None,
+) -> tuple[list[tuple[Any, ...]], bool | None]:
+    """The page statement: of the users ``keys_sql`` selects (``t``: id and sort key), those past
+    ``edge``, in order, cut to the page; the users' rows are read for that page only, so a sort
+    over many users moves ids, not profiles."""
     db = current_database()
-    keys_sql, keys_params = _keys(db, where, order)
     page = f"SELECT t.id, t.sort_key FROM ({keys_sql}) AS t"  # noqa: S608 (peewee-built SQL, parameters bound)
     params = list(keys_params)
     if edge is not None:
@@ -574,20 +836,21 @@ _KEYS: dict[tuple[Any, str], str] = {}
 
 
 def _keys(db: Any, where: Any, order: _Order) -> tuple[str, list[Any]]:
-    """The ids and sort keys of the filtered users: a SELECT over ``users`` (``t1``). Without a
-    joined sort, its text is the SELECT of the sort column (made once per dialect) and the
-    condition's text (compiled once per filter shape, storage/filter_plans.py): peewee builds
+    """The ids and sort keys of the filtered users: a SELECT over ``users`` (``t1``). Sorted by
+    a column of ``users``, its text is the SELECT of the sort column (made once per dialect) and
+    the condition's text (compiled once per filter shape, storage/filter_plans.py): peewee builds
     neither per request."""
-    if order.joined is None and isinstance(where, peewee.SQL):
+    if isinstance(order.key, peewee.Field) and isinstance(where, peewee.SQL):
         key = (type(db), order.key.name)
         head = _KEYS.get(key)
         if head is None:
             head = _KEYS.setdefault(key, User.select(User.id, order.key.alias("sort_key")).sql()[0])
         return f"{head} WHERE {where.sql}", list(where.params)
-    keys = User.select(User.id, order.key.alias("sort_key"))
-    if order.joined is not None:
-        keys = keys.join(order.joined, peewee.JOIN.LEFT_OUTER, on=(order.joined.c.sort_user == User.id))
-    sql, params = keys.where(where).sql()
+    sql, params = User.select(User.id, peewee.Alias(order.key, "sort_key")).where(where).sql()
+    if not isinstance(order.key, peewee.Field):
+        # A correlated key (a profile attribute's least value): kept from being merged into the
+        # page statement, where it would be read again for each use of ``t.sort_key``.
+        sql += " LIMIT -1" if is_sqlite(db) else " OFFSET 0"
     return sql, list(params)
 
 
