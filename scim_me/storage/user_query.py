@@ -529,7 +529,8 @@ class _Walk:
     - values: ``user_values``' sort index of the attribute's sort column (migration step 21):
       ``(tenant_id, attr, sub, <indexed>, user_id)``, walked from the cursor's edge. ``indexed``
       is the column itself for numbers, booleans and dates; for strings the first 128 characters
-      of the compared one (``head`` of ``folded``, ``exact_head`` of ``exact``): two strings whose
+      of the compared one (``head`` of ``folded``, ``exact_head`` of ``exact``, which has no index:
+      a caseExact sort reads the attribute's values and sorts them, migration step 21): two strings whose
       prefixes differ compare as their prefixes do, and a prefix shorter than 128 is the whole
       value, so the index order is the sort order but among values of 128 characters or more
       sharing their first 128, which ``_values_sql`` reads whole and sorts by the full value;

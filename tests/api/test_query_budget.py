@@ -24,6 +24,7 @@ from scim_me.core.schemas import WSO2_URN
 from tests.factories import basic
 from tests.factories import bearer
 from tests.factories import make_tenant
+from tests.factories import make_token
 from tests.factories import make_user
 from tests.factories import patch_body
 from tests.support.privacy import CM
@@ -154,6 +155,43 @@ def test_one_operation_patch_runs_two_statements(busy: Busy) -> None:
 
     seen = _statements(busy, patch)
     assert len(seen) <= PATCH_ME_BUDGET, "\n".join(seen)
+
+
+# Pages a one-operation PATCH of /scim2/Me writes to SQLite's WAL (each is written and flushed
+# before the answer): the user row's page, and for the changed attribute, whose searchable rows
+# the triggers rewrite, a page of user_values and one of each index those rows enter. An index
+# on user_values is a page more for every PATCH: migration step 21 left exact_head unindexed
+# for that (a caseExact sort reads and sorts the attribute's values instead).
+PATCH_ME_WAL_PAGES = 5
+
+
+def test_one_operation_patch_writes_five_wal_pages(tmp_path: Any) -> None:
+    """Counted on a real SQLite file: the WAL's frames after 20 PATCHes (one per page a
+    transaction wrote; the WAL is truncated first, so none is reused)."""
+    import sqlite3
+
+    from tests.support.apps import build_app
+
+    path = tmp_path / "pages.db"
+    app = build_app(f"sqlite:///{path}", tmp_path)
+    tenant = make_tenant(app, "acme")
+    profile = {"name": {"givenName": "Kim", "familyName": "Lee"}, "title": "Engineer"}
+    kim = make_user(app, tenant, "kim", emails=[{"value": "kim@example.com", "primary": True}], **profile)
+    headers = {**bearer(make_token(app, tenant, kim)), "Content-Type": SCIM_JSON}
+    client = app.test_client()
+
+    def patch(value: str) -> None:
+        op = {"op": "replace", "path": "name.givenName", "value": value}
+        assert client.patch(ME, json=patch_body(op), headers=headers).status_code == 200
+
+    patch("warm-up")  # the token's first use may write (last use), and caches fill
+    with sqlite3.connect(path) as admin:
+        assert admin.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
+    for index in range(20):
+        patch(f"Kim {index}")
+    with sqlite3.connect(path) as admin:
+        _busy, frames, _copied = admin.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames <= 20 * PATCH_ME_WAL_PAGES, frames / 20
 
 
 def test_refresh_grant_statements(busy: Busy) -> None:

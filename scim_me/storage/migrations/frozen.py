@@ -674,7 +674,7 @@ class FrozenSchema:
 
         if self.version >= 21:
             # The sort indexes of the other sort columns hold only the rows with such a value.
-            for column in ("exact_head", "num", "flag", "instant"):
+            for column in ("num", "flag", "instant"):
                 field = getattr(UserValue, column)
                 fields = [UserValue.tenant_id, UserValue.attr, UserValue.sub, field, UserValue.user]
                 UserValue.add_index(UserValue.index(*fields, where=field.is_null(False)))

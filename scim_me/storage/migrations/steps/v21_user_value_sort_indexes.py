@@ -10,8 +10,13 @@ user_id)``:
 - ``head`` (the indexed prefix of ``folded``, caseExact false strings): the filters' index
   ``(tenant_id, attr, sub, head)`` gains ``user_id`` and replaces it (the filters use its prefix);
 - ``exact_head``, new here: the first 128 characters of ``exact`` (caseExact strings), as ``head``
-  is of ``folded``; the triggers fill it from now on, and the rows already there here;
-- ``num``, ``flag``, ``instant``: partial indexes (only rows holding such a value).
+  is of ``folded``; the triggers fill it from now on, and the rows already there here. It has
+  no index: every index of ``user_values`` is one more page written (and flushed) by every
+  PATCH of /scim2/Me, since the triggers rewrite the changed attribute's rows (5 WAL frames
+  for a one-operation PATCH, 6 with it), for sorts by the few caseExact attributes
+  (``externalId``, a tenant's own), which read the attribute's values and sort them instead;
+- ``num``, ``flag``, ``instant``: partial indexes (only rows holding such a value: none of a
+  string attribute's, so a PATCH of one writes no page of them).
 
 Code point order on both backends: ``exact_head`` is declared ``COLLATE "C"`` on PostgreSQL as
 ``head``, ``exact`` and ``folded`` are (step 13). And ``users (tenant_id, id)``: the users
@@ -78,8 +83,6 @@ $$""",  # noqa: S608 (constant SQL)
 INDEXES = (
     "DROP INDEX IF EXISTS uservalue_tenant_id_attr_sub_head",
     "CREATE INDEX uservalue_tenant_id_attr_sub_head_user_id ON user_values (tenant_id, attr, sub, head, user_id)",
-    "CREATE INDEX uservalue_tenant_id_attr_sub_exact_head_user_id "
-    "ON user_values (tenant_id, attr, sub, exact_head, user_id) WHERE exact_head IS NOT NULL",
     "CREATE INDEX uservalue_tenant_id_attr_sub_num_user_id "
     "ON user_values (tenant_id, attr, sub, num, user_id) WHERE num IS NOT NULL",
     "CREATE INDEX uservalue_tenant_id_attr_sub_flag_user_id "
