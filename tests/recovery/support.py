@@ -23,6 +23,14 @@ ME = "/t/acme/scim2/Me"
 USERNAME_CLAIM = "http://wso2.org/claims/username"
 EMAIL_CLAIM = "http://wso2.org/claims/emailaddress"
 CODE = re.compile(r"Recovery code: (\d+)")
+# The address confirmations of new accounts (an administrator's verifyEmail, self-registration):
+# their endpoints, the code and the link their mails carry.
+USERS = "/t/acme/scim2/Users"
+VALIDATE = "/t/acme/api/identity/user/v1.0/validate-code"
+RESEND = "/t/acme/api/identity/user/v1.0/resend-code"
+CONFIRM_PAGE = "/t/acme/accountrecoveryendpoint/confirm-email"
+CONFIRMATION_CODE = re.compile(r"Verification code: ([\w-]+)")
+CONFIRMATION_LINK = re.compile(r"http://localhost/t/acme/accountrecoveryendpoint/confirm-email#code=([\w-]+)")
 
 
 def init(client: Any, user: str = "kim", claim: str = USERNAME_CLAIM, **extra: Any) -> Any:

@@ -11,7 +11,6 @@ setting off an account signs in at once, as before."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,13 @@ from tests.factories import bearer
 from tests.factories import load_user
 from tests.factories import make_tenant
 from tests.factories import make_token
+from tests.recovery.support import CONFIRM_PAGE as PAGE
+from tests.recovery.support import CONFIRMATION_CODE as CODE
+from tests.recovery.support import CONFIRMATION_LINK as LINK
 from tests.recovery.support import ME
+from tests.recovery.support import RESEND
+from tests.recovery.support import USERS
+from tests.recovery.support import VALIDATE
 from tests.recovery.support import WSO2
 from tests.recovery.support import authorize_url
 from tests.recovery.support import password_token
@@ -39,14 +44,8 @@ from tests.support.apps import build_app
 from tests.support.faults import table_unavailable
 from tests.support.statements import count_statements
 
-USERS = "/t/acme/scim2/Users"
-VALIDATE = "/t/acme/api/identity/user/v1.0/validate-code"
-RESEND = "/t/acme/api/identity/user/v1.0/resend-code"
-PAGE = "/t/acme/accountrecoveryendpoint/confirm-email"
 PASSWORD = "t1meMa$heen-7"
 ADDRESS = "ann@example.com"
-CODE = re.compile(r"Verification code: ([\w-]+)")
-LINK = re.compile(r"http://localhost/t/acme/accountrecoveryendpoint/confirm-email#code=([\w-]+)")
 ANN = {
     "schemas": [USER_URN],
     "userName": "ann",

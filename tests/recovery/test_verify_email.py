@@ -7,7 +7,6 @@ it (validate-code, or the mailed link's page) sets ``emailVerified`` true and li
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +15,12 @@ import pytest
 from tests.factories import basic
 from tests.factories import make_tenant
 from tests.factories import patch_body
+from tests.recovery.support import CONFIRM_PAGE as PAGE
+from tests.recovery.support import CONFIRMATION_CODE as CODE
+from tests.recovery.support import CONFIRMATION_LINK as LINK
 from tests.recovery.support import ME
+from tests.recovery.support import USERS
+from tests.recovery.support import VALIDATE
 from tests.recovery.support import WSO2
 from tests.recovery.support import assert_created_nobody
 from tests.recovery.support import password_token
@@ -29,12 +33,7 @@ from tests.support.faults import outbox_unavailable
 from tests.support.faults import table_unavailable
 from tests.support.statements import count_statements
 
-USERS = "/t/acme/scim2/Users"
-VALIDATE = "/t/acme/api/identity/user/v1.0/validate-code"
-PAGE = "/t/acme/accountrecoveryendpoint/confirm-email"
 PASSWORD = "t1meMa$heen-7"
-CODE = re.compile(r"Verification code: ([\w-]+)")
-LINK = re.compile(r"http://localhost/t/acme/accountrecoveryendpoint/confirm-email#code=([\w-]+)")
 ANN = {
     "schemas": [USER_URN],
     "userName": "ann",

@@ -9,7 +9,6 @@ limits per account and per client IP."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +18,11 @@ from tests.factories import assert_wso2_error
 from tests.factories import basic
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.recovery.support import CONFIRMATION_CODE as CODE
 from tests.recovery.support import ME
+from tests.recovery.support import RESEND
+from tests.recovery.support import USERS
+from tests.recovery.support import VALIDATE
 from tests.recovery.support import WSO2
 from tests.recovery.support import authorize_url
 from tests.recovery.support import resend_form
@@ -30,11 +33,7 @@ from tests.support.apps import build_app
 from tests.support.faults import outbox_unavailable
 from tests.support.statements import count_statements
 
-USERS = "/t/acme/scim2/Users"
-RESEND = "/t/acme/api/identity/user/v1.0/resend-code"
-VALIDATE = "/t/acme/api/identity/user/v1.0/validate-code"
 PASSWORD = "t1meMa$heen-7"
-CODE = re.compile(r"Verification code: ([\w-]+)")
 HELD_MESSAGE = "Confirm your e-mail address: use the link we mailed you."
 ANN = {
     "schemas": [USER_URN],
