@@ -281,17 +281,19 @@ def authorize() -> Response:
                     if outcome.lost:
                         raise _ChallengeTaken
                     passed = outcome.user
-                    if passed is None:
-                        return _passkey_problem(tenant, client, action, outcome)  # the refusal's record commits
                     second = outcome.amr.startswith("pwd")  # the second factor, after the password
-                    if second and must_change_password(settings(), tenant, passed) == "expired":
+                    if passed is not None and second and must_change_password(settings(), tenant, passed) == "expired":
                         browser.pop(_MFA_KEY, None)
                         return _expired_page(tenant, passed, client, action, outcome.amr)
-                    session, new_cookie, trusted = _sign_browser_in(
-                        tenant, client, session, passed, outcome.amr, trust=second
-                    )
+                    if passed is not None:
+                        session, new_cookie, trusted = _sign_browser_in(
+                            tenant, client, session, passed, outcome.amr, trust=second
+                        )
             except _ChallengeTaken:
                 return _restart(client, action, "Your sign-in expired. Sign in again.")
+            if passed is None:
+                # The refusal's record committed above; the page is rendered outside the write lock.
+                return _passkey_problem(tenant, client, action, outcome)
             if second:
                 browser.pop(_MFA_KEY, None)  # only now: after a rollback the challenge is still open
             user = passed
