@@ -13,6 +13,9 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
@@ -124,11 +127,23 @@ def signing_key(tenant_id: int, master_key: bytes) -> tuple[str, str, Any]:
     with _lock:
         cached = _private_cache.get(cache_key)
     if cached is None:
-        pem = unseal(master_key, sealed, _context(kid))
-        cached = (RSAKey if alg == "RS256" else ECKey).import_key(pem, parameters={"kid": kid, "alg": alg})
+        cached = _open_private_key(unseal(master_key, sealed, _context(kid)), kid, alg)
         with _lock:
             _private_cache[cache_key] = cached
     return kid, alg, cached
+
+
+def _open_private_key(pem: bytes, kid: str, alg: str) -> Any:
+    """The joserfc key of a PEM this module generated. OpenSSL's RSA consistency check (42 ms
+    for 2048 bits, far more than signing) is skipped: it guards against malformed or hostile keys,
+    and this one was generated here and comes out of AES-GCM, authenticated with its ``kid``."""
+    raw = load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+    parameters: Any = {"kid": kid, "alg": alg}
+    if alg == "RS256" and isinstance(raw, rsa.RSAPrivateKey):
+        return RSAKey(raw, pem, parameters)
+    if alg == "ES256" and isinstance(raw, ec.EllipticCurvePrivateKey):
+        return ECKey(raw, pem, parameters)
+    raise LookupError(f"signing key {kid} does not hold an {alg} key")
 
 
 _SIGNING_KEY_SQL = (
