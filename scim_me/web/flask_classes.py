@@ -20,6 +20,11 @@ With ``SERVER_NAME``, ``TRUSTED_HOSTS``, host or subdomain matching configured (
 none of them) every request goes to werkzeug. Routes are added through ``add_url_rule`` (as
 blueprints do), which drops the table; it is built again on the next request.
 
+URL building: werkzeug compiles two URL builders for every rule as it is added (Python source
+generated and compiled, about 0.35 ms a rule, 40 ms of the app's 50 ms start-up). This server
+builds URLs for a handful of rules, so :class:`LazyBuildRule` compiles a rule's builder the first
+time it is used, with werkzeug's own code.
+
 Response headers: before a response leaves, werkzeug copies its headers (checking every value
 again), turns ``Location`` into a URI and sets ``Content-Length``. For the usual answer, a 2xx
 with a body of known length and a ``Location`` that is a URI already (ours are built from the base
@@ -118,10 +123,26 @@ def static_rules(app: Flask) -> dict[tuple[str, str], Rule]:
     return table
 
 
+class LazyBuildRule(Rule):
+    """werkzeug's rule, whose URL builders are compiled at their first use (see above)."""
+
+    def _compile_builder(self, append_unknown: bool = True) -> Any:
+        compiled: Any = None
+
+        def build(rule: Rule, *args: Any, **kwargs: Any) -> tuple[str, str]:
+            nonlocal compiled
+            if compiled is None:
+                compiled = Rule._compile_builder(rule, append_unknown).__get__(rule, None)
+            return compiled(*args, **kwargs)  # type: ignore[no-any-return]
+
+        return build
+
+
 class ScimMeFlask(Flask):
-    """Flask, with the static-route table above and :class:`ScimMeResponse`."""
+    """Flask, with the static-route table above, :class:`LazyBuildRule` and :class:`ScimMeResponse`."""
 
     response_class = ScimMeResponse
+    url_rule_class = LazyBuildRule
 
     _static_rules: dict[tuple[str, str], Rule] | None = None
 

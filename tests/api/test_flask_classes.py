@@ -11,9 +11,12 @@ from flask import Response
 from flask import url_for
 from flask.globals import _cv_request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
 from werkzeug.routing import RequestRedirect
+from werkzeug.routing import Rule
 from werkzeug.test import EnvironBuilder
 
+from scim_me.web.flask_classes import LazyBuildRule
 from scim_me.web.flask_classes import ScimMeFlask
 from scim_me.web.flask_classes import ScimMeResponse
 from scim_me.web.flask_classes import StaticMatch
@@ -83,6 +86,34 @@ def test_host_settings_leave_matching_to_werkzeug(app: Any, setting: str) -> Non
     app.config[setting] = "localhost" if setting == "SERVER_NAME" else ["localhost"]
     _ours, _werkzeugs, adapter = _both(app, "GET", "/scim2/Me")
     assert not isinstance(adapter, StaticMatch)
+
+
+def _built(rule: Any, values: dict[str, str], append_unknown: bool) -> Any:
+    try:
+        return rule.build(values, append_unknown)
+    except Exception as error:  # a refusal must be the same refusal
+        return type(error).__name__
+
+
+def test_every_rule_builds_its_url_as_werkzeug_builds_it(app: Any) -> None:
+    """LazyBuildRule compiles a rule's builders at their first use, with werkzeug's code."""
+    werkzeugs = Map(converters=app.url_map.converters)
+    rules = list(app.url_map.iter_rules())
+    for rule in rules:
+        assert isinstance(rule, LazyBuildRule)
+        twin = Rule(rule.rule, endpoint=rule.endpoint, methods=rule.methods, defaults=rule.defaults)
+        werkzeugs.add(twin)
+        values = {name: "v-1 é" for name in rule.arguments}
+        for extra in ({}, {"next": "/a b", "n": "2"}):
+            for append_unknown in (True, False):
+                built = _built(rule, {**values, **extra}, append_unknown)
+                assert built == _built(twin, {**values, **extra}, append_unknown), rule.rule
+    assert _url_for(app, "scim_me.get_me") == "/scim2/Me"
+
+
+def _url_for(app: Any, endpoint: str) -> str:
+    with app.test_request_context("/"):
+        return str(url_for(endpoint))
 
 
 def test_a_route_added_later_is_matched() -> None:
