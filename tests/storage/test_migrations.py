@@ -108,6 +108,37 @@ def test_second_upgrade_applies_nothing_and_keeps_data(database_url: str) -> Non
         db.close_all()
 
 
+def test_an_up_to_date_database_upgrades_without_waiting_for_a_writer(database_url: str) -> None:
+    """Every instance runs the upgrade as it starts: on a database that has every step, it only
+    reads, so a start does not queue behind a long write (or behind another upgrader's lock)."""
+    db: Any = open_database(database_url)
+    writer: Any = open_database(database_url)
+    try:
+        with db.connection_context():
+            assert upgrade(db) == ALL_STEPS
+        writer.connect()
+        sqlite = isinstance(writer, peewee.SqliteDatabase)
+        with writer.atomic("IMMEDIATE") if sqlite else writer.atomic():
+            if not sqlite:  # what a concurrent upgrader holds (runner._serialize_upgraders)
+                writer.execute_sql("SELECT pg_advisory_xact_lock(727274)")
+            results: list[list[int]] = []
+
+            def run() -> None:
+                with db.connection_context():
+                    results.append(upgrade(db))
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            thread.join(timeout=5)
+            waited = thread.is_alive()
+        thread.join(timeout=30)
+        assert not waited, "the upgrade waited for the writer"
+        assert results == [[]]
+    finally:
+        writer.close_all()
+        db.close_all()
+
+
 def test_concurrent_upgrades_apply_each_step_once(database_url: str) -> None:
     """Two operators (or deploy hooks) upgrading at once: one applies, the other finds nothing to do."""
     results: list[list[int]] = []

@@ -52,8 +52,15 @@ def current_version(db: peewee.Database) -> int:
 
 
 def upgrade(db: peewee.Database) -> list[int]:
-    """Apply every pending step; return the versions applied. Safe to run concurrently."""
+    """Apply every pending step; return the versions applied. Safe to run concurrently.
+
+    A step once recorded stays recorded, so the steps already applied are skipped without taking
+    the writer lock: an up-to-date database (every start of every instance) costs two reads and
+    never waits behind a writer."""
     applied_model = _applied_model(db)
+    done = _recorded(db, applied_model)
+    if all(version in done for version, _name, _step in MIGRATIONS):
+        return []
     applied: list[int] = []
     with write_transaction(db):
         # Under the lock too: concurrent CREATE TABLE IF NOT EXISTS races on PostgreSQL's catalog
@@ -61,6 +68,8 @@ def upgrade(db: peewee.Database) -> list[int]:
         _serialize_upgraders(db)
         db.create_tables([applied_model], safe=True)
     for version, name, step in MIGRATIONS:
+        if version in done:
+            continue
         with write_transaction(db):
             _serialize_upgraders(db)
             if applied_model.get_or_none(applied_model.version == version) is not None:
@@ -69,3 +78,9 @@ def upgrade(db: peewee.Database) -> list[int]:
             applied_model.create(version=version, name=name, applied_at=datetime.now(UTC).replace(tzinfo=None))
             applied.append(version)
     return applied
+
+
+def _recorded(db: peewee.Database, applied_model: Any) -> set[int]:
+    if not db.table_exists("schema_migrations"):
+        return set()
+    return {row.version for row in applied_model.select(applied_model.version)}
