@@ -9,6 +9,7 @@ set once but never change (``userName``, as WSO2 does).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -313,15 +314,28 @@ def load_registry(schemas_dir: Traversable, *, admin: bool = False) -> SchemaReg
     With ``admin``, the registry an administrator writes through ``/scim2/Users``: the
     ``readOnlyForSelf`` attributes keep the schema's mutability, the ``writableByAdmin`` ones of
     ``admin.json`` (WSO2's account-state flags) become readWrite, and ``lockedAfterSet`` holds
-    for everyone (renaming a user is not supported)."""
-    parsed = [parse_schema(_read_json(schemas_dir / name), name) for name in _BASE_FILES]
+    for everyone (renaming a user is not supported).
+
+    The files are read every time; what they give is built once a process for the same texts
+    (the registry is immutable): every app and CLI command builds two of them."""
+    names = (*_BASE_FILES, "self-service.json", "admin.json")
+    texts = tuple(_read_text(schemas_dir / name) for name in names)
+    return _build_registry(str(schemas_dir), texts, admin)
+
+
+@functools.lru_cache(maxsize=16)
+def _build_registry(where: str, texts: tuple[str | None, ...], admin: bool) -> SchemaRegistry:
+    *base, self_service, admin_policy = texts
+    parsed = [
+        parse_schema(_decode(text, f"{where}/{name}"), name) for name, text in zip(_BASE_FILES, base, strict=True)
+    ]
     overrides: dict[str, str] = {}
-    policy = _policy(schemas_dir / "self-service.json")
+    policy = _policy(self_service, f"{where}/self-service.json")
     if not admin:
         for path in policy.get("readOnlyForSelf", []):
             overrides[str(path).lower()] = "readOnly"
     else:
-        for path in _policy(schemas_dir / "admin.json").get("writableByAdmin", []):
+        for path in _policy(admin_policy, f"{where}/admin.json").get("writableByAdmin", []):
             overrides[str(path).lower()] = "readWrite"
     for path in policy.get("lockedAfterSet", []):
         overrides[str(path).lower()] = "lock"
@@ -329,12 +343,31 @@ def load_registry(schemas_dir: Traversable, *, admin: bool = False) -> SchemaReg
     return SchemaRegistry(common=common, core=core, extensions=(enterprise, wso2))
 
 
-def _policy(path: Traversable) -> dict[str, Any]:
+def _read_text(path: Traversable) -> str | None:
+    """The file's text; None when there is no such file (the policies are optional)."""
     if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SchemaFileError(f"{path}: {exc}") from exc
+
+
+def _decode(text: str | None, where: str) -> Any:
+    if text is None:
+        raise SchemaFileError(f"{where}: no such file")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise SchemaFileError(f"{where}: {exc}") from exc
+
+
+def _policy(text: str | None, where: str) -> dict[str, Any]:
+    if text is None:
         return {}
-    policy = _read_json(path)
+    policy = _decode(text, where)
     if not isinstance(policy, dict):
-        raise SchemaFileError(f"{path}: expected a JSON object")
+        raise SchemaFileError(f"{where}: expected a JSON object")
     return policy
 
 
