@@ -67,6 +67,9 @@ def ann(app, client, tenant, mail) -> str:
     created = client.post(USERS, json=ANN, headers=client_headers(app, tenant))
     assert created.status_code == 201, created.get_json()
     (message,) = mail.wait_for(1)
+    # Delivered, and marked so: a test that then takes the outbox away fails its own request,
+    # not the sender still finishing this mail.
+    assert app.extensions["scim_me"].mailer.wait_idle(20)
     return _code(message)
 
 
