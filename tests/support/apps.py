@@ -30,12 +30,14 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
     key_file = tmp_path / "encryption.key"
     if not key_file.exists():
         key_file.write_text(new_master_key())
-    prepare(database_url)  # an empty database: a copy of one migrated once (tests/support/templates.py)
-    db = open_database(database_url)
-    database_proxy.initialize(db)
-    with db.connection_context():
-        upgrade(db)
-    db.close_all()
+    # An empty database becomes a copy of one migrated once (tests/support/templates.py); any
+    # other is upgraded here, as `scim-me db upgrade` would.
+    if not prepare(database_url):
+        db = open_database(database_url)
+        database_proxy.initialize(db)
+        with db.connection_context():
+            upgrade(db)
+        db.close_all()
     settings: dict[str, Any] = {
         "database_url": database_url,
         "encryption_key_file": str(key_file),
