@@ -9,6 +9,11 @@ WORKERS ?= 2
 DEMO_TENANT ?= demo
 DEMO_USER ?= kim
 PYTEST_ARGS ?=
+# Python caches compiled modules (__pycache__, git-ignored) even where the environment says not to
+# (PYTHONDONTWRITEBYTECODE): without the cache every gunicorn worker, CLI call and test process
+# compiles scim_me again (0.3 s of CPU each), and pytest rewrites every test module's asserts again
+# in each of its workers.
+unexport PYTHONDONTWRITEBYTECODE
 # Tokens name their issuer by the base URL: `make run` and `make serve` write it into the instance
 # config (instance/scim-me.toml), so a later `scim-me token` matches the port being served.
 
