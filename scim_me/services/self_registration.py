@@ -36,6 +36,15 @@ registration (a malformed body costs nothing and writes nothing) and before the 
 hashed or the name is looked up, so a taken name's 409 cannot be probed faster either. Over the
 limit: ``RecoveryRefused("throttled")``, answered 429 with ``Retry-After``. A caller with the
 ``internal_user_mgt_create`` scope (mode ``scope``) is not limited.
+
+An unconfirmed registration does not keep its name for ever: anybody may register with any
+name, so one left unconfirmed would otherwise squat it. Once its confirmation has lapsed (no
+unexpired code of it left: a resend renews it), a new registration of the same name replaces it,
+in the new registration's transaction: the held account and everything of it is deleted (as
+``DELETE /scim2/Users`` deletes), and the new account's ``account.created`` event names the one it
+replaced. A confirmed account, one an administrator locked or created with ``verifyEmail``, and
+one whose code still works keep their name (409 ``uniqueness`` as before). WSO2 keeps
+unconfirmed self sign-ups until an administrator deletes them; this is our decision.
 """
 
 from __future__ import annotations
@@ -54,11 +63,17 @@ from scim_me.services.user_write import Writer
 from scim_me.services.user_write import changed_attributes
 from scim_me.services.user_write import check_bounds
 from scim_me.services.user_write import hash_new_password
+from scim_me.services.user_write import remove_user
 from scim_me.services.verify_email import hold_until_confirmed
+from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
+from scim_me.storage.recovery_flows import has_live_flow
 from scim_me.storage.tenants import TenantRecord
+from scim_me.storage.throttle import lock_state
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import create_user
+from scim_me.storage.users import find_user
+from scim_me.storage.users import now
 from scim_me.web.context import registry
 from scim_me.web.context import settings
 
@@ -95,13 +110,34 @@ def register(tenant: TenantRecord, body: Any, caller: Caller, *, anonymous: bool
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
     password_hash = hash_new_password(Writer(tenant, None), password, profile, None)
     with write_transaction():
+        replaced = _reclaim_lapsed(tenant, str(profile.get("userName", "")))
         user = create_user(tenant.id, profile, password_hash, max_bytes=config.max_profile_bytes)
         details: dict[str, Any] = {"channel": "self_registration", "attributes": changed_attributes({}, user.profile)}
+        if replaced is not None:
+            details["replaced_unconfirmed"] = replaced.id
         caller.record(tenant.id, user.id, "account.created", details)
         if address is not None:
             # The user, the hold, the code and its mail commit together: no account waits for a
             # mail that was never queued, and no mail names an account that was never stored.
             hold_until_confirmed(config, tenant, user, address, sign_up=True)
+    if replaced is not None:
+        log.info("unconfirmed self-registration %s lapsed; user %s registered its name", replaced.id, user.id)
     if address is not None:
         log.info("self-registered user %s held until its address is confirmed", user.id)
     return user
+
+
+def _reclaim_lapsed(tenant: TenantRecord, user_name: str) -> StoredUser | None:
+    """In the registration's transaction: delete the self-registered account holding
+    ``user_name`` if it was never confirmed and its confirmation lapsed (module docstring), and
+    return it; None when no such account stands in the way."""
+    held = find_user(tenant.id, user_name)
+    if held is None:
+        return None
+    at = now()
+    if not lock_state(tenant.id, held.user_name, at).sign_up:
+        return None  # confirmed, an administrator's lock or verifyEmail, or no hold at all
+    if has_live_flow(tenant.id, held.id, (flows.SELF_SIGN_UP,), at):
+        return None
+    # Against the version read: a confirmation that lands first changes it, and the name stays.
+    return held if remove_user(tenant.id, held, version=held.version) else None

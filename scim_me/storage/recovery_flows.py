@@ -147,6 +147,17 @@ def count_attempt(flow: FlowRecord) -> int:
     return int(row.attempts) if row else 0
 
 
+def has_live_flow(tenant_id: int, user_id: str, kinds: tuple[str, ...], at: datetime) -> bool:
+    """Whether the user has a flow of ``kinds`` whose code still works at ``at``."""
+    query = RecoveryFlow.select(RecoveryFlow.id).where(
+        (RecoveryFlow.tenant == tenant_id)
+        & (RecoveryFlow.user == user_id)
+        & RecoveryFlow.kind.in_(kinds)
+        & (RecoveryFlow.expires_at > at)
+    )
+    return bool(query.exists())
+
+
 def end_flows(tenant_id: int, user_id: str, kinds: tuple[str, ...], *, keep: str | None = None) -> int:
     """Kill the user's flows of ``kinds`` (all their codes), but ``keep``: only the latest works."""
     query = RecoveryFlow.delete().where(

@@ -183,6 +183,71 @@ def test_an_expired_code_confirms_nothing(app, client, mail, admin):
     assert client.get(ME, headers=basic("ann", PASSWORD)).status_code == 401
 
 
+def _lapse_codes(app: Any) -> None:
+    db = app.extensions["scim_me"].db
+    with db.connection_context():
+        db.execute_sql("UPDATE recovery_flows SET expires_at = ?".replace("?", db.param), (datetime(2000, 1, 1),))
+
+
+SQUATTER = {**ANN, "password": "another-Pa55word!", "emails": [{"value": "ann.lee@example.org", "primary": True}]}
+
+
+def test_a_lapsed_registration_gives_its_name_to_the_next_one(app, client, tenant, mail, admin):
+    """An unconfirmed registration whose code lapsed no longer squats its name (our decision,
+    services/self_registration.py): the next registration replaces it in one transaction."""
+    first = _registered(client)
+    old_code = _mailed_code(mail)
+    _lapse_codes(app)
+
+    begins: list[str] = []
+    with count_statements(app, begins):
+        second = _registered(client, SQUATTER, ip="10.0.0.2")
+    assert len(begins) == 2, begins  # the IP's count, then the old account out and the new one in
+    assert second["id"] != first["id"] and second[WSO2] == HELD
+    assert client.get(f"{USERS}/{first['id']}", headers=admin).status_code == 404
+    assert users_named(client, admin, "ann") == 1 and _wso2(client, admin, second["id"]) == HELD
+    assert _events(app, tenant, second["id"])["account.created"]["replaced_unconfirmed"] == first["id"]
+    # The old code died with its account; the new one, mailed to the new address, confirms it.
+    assert_wso2_error(_validate(client, old_code), 400, "18001")
+    _, message = mail.wait_for(2)
+    assert message.rcpt_tos == ["ann.lee@example.org"]
+    assert _validate(client, _code(message)).status_code == 202
+    assert client.get(ME, headers=basic("ann", "another-Pa55word!")).status_code == 200
+    assert client.get(ME, headers=basic("ann", PASSWORD)).status_code == 401
+
+
+def test_a_registration_whose_code_still_works_keeps_its_name(app, client, tenant, mail, admin):
+    first = _registered(client)
+    _mailed_code(mail)
+    taken = _register(client, SQUATTER, ip="10.0.0.2")
+    assert taken.status_code == 409 and taken.get_json()["scimType"] == "uniqueness"
+    assert users_named(client, admin, "ann") == 1 and _wso2(client, admin, first["id"]) == HELD
+    # A resend renews the window: the lapsed first code does not matter once a new one is out.
+    _lapse_codes(app)
+    assert _resend(client, "ann", "SELF_SIGN_UP").status_code == 201
+    mail.wait_for(2)
+    assert _register(client, SQUATTER, ip="10.0.0.3").status_code == 409
+    assert _wso2(client, admin, first["id"]) == HELD
+
+
+def test_a_confirmed_account_or_an_administrators_verify_email_keeps_its_name(app, client, tenant, mail, admin):
+    _registered(client)
+    assert _validate(client, _mailed_code(mail)).status_code == 202
+    invited = {**ANN, "userName": "bob", "emails": [{"value": "bob@example.com", "primary": True}]}
+    created = client.post(USERS, json={**invited, WSO2: {"verifyEmail": True}}, headers=admin)
+    assert created.status_code == 201, created.get_json()
+    mail.wait_for(2)
+    _lapse_codes(app)
+    for name in ("ann", "bob"):
+        taken = _register(client, {**SQUATTER, "userName": name}, ip=f"10.0.1.{len(name)}")
+        assert taken.status_code == 409, (name, taken.get_json())
+    assert _wso2(client, admin, created.get_json()["id"]) == {
+        "accountLocked": True,
+        "lockedReason": "PENDING_EMAIL_VERIFICATION",
+        "accountState": "PENDING_EV",
+    }
+
+
 def test_a_registration_by_a_client_with_the_create_scope_is_held_too(app, client, tenant, mail, admin):
     from scim_me.storage.tenants import update_tenant
 
