@@ -23,8 +23,17 @@ from scim_me.storage.users import get_user
 from scim_me.storage.users import update_user
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.support.apps import build_app
 from tests.support.statements import count_statements
 from tests.support.statements import count_wal_syncs
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any) -> Iterator[Any]:
+    # Durable commits, as in production: a test here counts them (count_wal_syncs).
+    application = build_app(database_url, tmp_path, sqlite_synchronous="full")
+    yield application
+    application.extensions["scim_me"].db.close_all()
 
 
 @pytest.fixture

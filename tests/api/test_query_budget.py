@@ -14,7 +14,9 @@ the bearer token is a recorded one (so its revocation is checked on every reques
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +72,17 @@ LIST_SORTED_DESCENDING_BUDGET = 3
 # revocation, and on SQLite the page's members (1; PostgreSQL reads them with the page, where a
 # statement costs a round trip; none when members are excluded).
 GROUP_LOOKUP_BUDGET = {"sqlite": 2, "postgresql": 1}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Durable commits, as in production: the hot paths are measured as they run, and a test
+    here counts the WAL flushes (count_wal_syncs)."""
+    from tests.support.apps import build_app
+
+    application = build_app(database_url, tmp_path, sqlite_synchronous="full")
+    yield application
+    application.extensions["scim_me"].db.close_all()
 
 
 @dataclass

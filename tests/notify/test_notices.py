@@ -19,7 +19,8 @@ PASSWORD = "correct-horse-9"
 
 @pytest.fixture
 def app(database_url, tmp_path, mail):
-    application = build_app(database_url, tmp_path, **mail.settings())
+    # Durable commits, as in production: a test here counts them (count_wal_syncs).
+    application = build_app(database_url, tmp_path, sqlite_synchronous="full", **mail.settings())
     yield application
     # Let queued mail reach the sink before `mail` stops it: a send cut off by the server going
     # away would be retried into the next test.

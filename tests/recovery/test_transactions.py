@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.factories import bearer
 from tests.recovery.support import ME
 from tests.recovery.support import NEW_PASSWORD
@@ -20,9 +22,19 @@ from tests.recovery.support import password_token
 from tests.recovery.support import recover
 from tests.recovery.support import reset
 from tests.recovery.support import start_and_send
+from tests.support.apps import build_app
 from tests.support.faults import outbox_unavailable
 from tests.support.statements import count_statements
 from tests.support.statements import count_wal_syncs
+
+
+@pytest.fixture
+def app(database_url, tmp_path, mail):
+    # Durable commits, as in production: these tests count them (count_wal_syncs).
+    application = build_app(database_url, tmp_path, sqlite_synchronous="full", **mail.settings())
+    yield application
+    application.extensions["scim_me"].mailer.wait_idle(20)
+    application.extensions["scim_me"].db.close_all()
 
 
 def _recovery_code(client: Any, user: str) -> str:

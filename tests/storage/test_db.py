@@ -23,7 +23,7 @@ PRAGMAS = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
 
 
 def test_app_connection_has_the_sqlite_pragmas(tmp_path: Path) -> None:
-    app = build_app(f"sqlite:///{tmp_path / 'pragmas.db'}", tmp_path)
+    app = build_app(f"sqlite:///{tmp_path / 'pragmas.db'}", tmp_path, sqlite_synchronous="full")  # the default
 
     @app.get("/__test__/pragmas")
     def pragmas():  # type: ignore[no-untyped-def]

@@ -18,6 +18,11 @@ _BUILT: dict[str, list[Any]] = {}
 
 # Cheap argon2 for tests; one dedicated test checks production parameters.
 FAST_HASH = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
+# No fdatasync at every commit of an in-process app: these tests check behaviour, not what
+# survives a power cut, and on a slow disk the flushes made the suite disk-bound. Durability is
+# tested where it is a property: tests/storage/test_group_commit.py (it sets "full" itself), and
+# the live servers (tests/e2e, tests/cluster: kill -9 under load), which run the defaults.
+FAST_COMMIT = {"sqlite_synchronous": "normal"}
 
 
 def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
@@ -44,6 +49,7 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
         "base_url": "http://localhost",
         "mail_outbox_dir": str(tmp_path / "outbox"),
         **FAST_HASH,
+        **FAST_COMMIT,
     }
     settings.update(overrides)
     app = create_app(settings)

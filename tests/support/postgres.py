@@ -57,6 +57,9 @@ def own_database(drop_in_background: bool = False) -> Iterator[str]:
             except errors.InsufficientPrivilege:
                 yield POSTGRES_URL
                 return
+            # Commits do not wait for the WAL flush: a test's app or server may be killed, the
+            # PostgreSQL server is not, so nothing a test checks changes (tests/support/apps.py).
+            cur.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         try:
             yield urlunsplit(base._replace(path=f"/{name}"))
         finally:

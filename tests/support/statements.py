@@ -63,9 +63,15 @@ def count_statements(app: Any, begins: list[str] | None = None) -> Iterator[list
 def count_wal_syncs(app: Any) -> Iterator[list[int]]:
     """Within the block, one entry per fdatasync of the WAL (a durable commit, storage/db.py's
     group commit) on SQLite; PostgreSQL commits durably itself and the list stays empty."""
-    wal_sync = getattr(app.extensions["scim_me"].db, "wal_sync", None)
+    from scim_me.storage.db import is_sqlite
+
+    db = app.extensions["scim_me"].db
+    wal_sync = getattr(db, "wal_sync", None)
     syncs: list[int] = []
     if wal_sync is None:
+        # Test apps commit without flushing (tests/support/apps.py:FAST_COMMIT): counting would
+        # find nothing, whatever the code does.
+        assert not is_sqlite(db), "count_wal_syncs needs an app built with sqlite_synchronous='full'"
         yield syncs
         return
     real_sync = wal_sync.sync
