@@ -10,12 +10,12 @@ fixture call it, then ``upgrade()`` itself (which then finds every step applied)
   setup. Each test process keeps a pool of migrated schemas: the test's empty schema is dropped
   and a pooled one renamed to its name (the URL the test holds is unchanged). At the test's end
   ``release()`` checks that no catalog row of the schema's objects (tables, columns, defaults,
-  constraints, indexes, triggers, functions, sequences) was written since the schema was migrated,
-  by their transaction ids (``xmin``): any DDL writes a new row version, a test's DDL included, so
-  the check is exact where describing the catalog cost 25 ms a test (see _FINGERPRINT). With that and the applied
-  steps as migrated, its rows are deleted and its sequences reset and it goes back to the pool,
-  as empty as a fresh one; anything else (a test's own DDL, a partial upgrade, nothing at all)
-  and it is dropped, as every schema used to be.
+  constraints, indexes, triggers, functions, sequences) was written since the schema was
+  migrated, by their transaction ids (``xmin``, see ``_FINGERPRINT``): any DDL writes a new row
+  version, a test's DDL included, so the check is exact, where describing the whole catalog cost
+  25 ms a test. With that and the applied steps as migrated, its rows are deleted and its
+  sequences reset and it goes back to the pool, as empty as a fresh one; anything else (a test's
+  own DDL, a partial upgrade, nothing at all) and it is dropped, as every schema used to be.
 
 The migration steps themselves still run from an empty database in tests/storage
 (test_migrations.py, test_schema_drift.py, which take ``database_url`` without this), in every
