@@ -29,7 +29,7 @@ from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 
 PASSWORD = "correct-horse-9"
 REDIRECT = "http://localhost:5173/callback"
@@ -48,10 +48,8 @@ POLICY = otp.TotpPolicy()
 
 @pytest.fixture
 def app(database_url: str, tmp_path: Any, mail: Any) -> Any:
-    application = build_app(database_url, tmp_path, alert_new_network=True, **mail.settings())
-    yield application
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail, alert_new_network=True) as application:
+        yield application
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 from tests.support.faults import outbox_unavailable
 from tests.support.faults import user_row_changing
 from tests.support.mailserver import code_in
@@ -37,12 +37,8 @@ PAGE = "/t/acme/accountrecoveryendpoint/confirm-email"
 
 @pytest.fixture
 def app(database_url, tmp_path, mail):
-    application = build_app(database_url, tmp_path, **mail.settings())
-    yield application
-    # Let queued mail reach the sink before `mail` stops it: a send cut off by the server going
-    # away would be retried into the next test.
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail) as application:
+        yield application
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from scim_me.storage.events import record_event
 from tests.factories import make_tenant
 from tests.factories import make_user
 from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 
 PASSWORD = "correct-horse-9"
 
@@ -20,12 +21,8 @@ PASSWORD = "correct-horse-9"
 @pytest.fixture
 def app(database_url, tmp_path, mail):
     # Durable commits, as in production: a test here counts them (count_wal_syncs).
-    application = build_app(database_url, tmp_path, sqlite_synchronous="full", **mail.settings())
-    yield application
-    # Let queued mail reach the sink before `mail` stops it: a send cut off by the server going
-    # away would be retried into the next test.
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail, sqlite_synchronous="full") as application:
+        yield application
 
 
 @pytest.fixture

@@ -12,15 +12,13 @@ from tests.factories import make_user
 from tests.recovery.support import ADDRESS
 from tests.recovery.support import PASSWORD
 from tests.recovery.support import WSO2
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 
 
 @pytest.fixture
 def app(database_url, tmp_path, mail):
-    application = build_app(database_url, tmp_path, **mail.settings())
-    yield application
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail) as application:
+        yield application
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from tests.support.admin import ENTERPRISE_URN
 from tests.support.admin import USER_URN
 from tests.support.admin import client_headers
 from tests.support.admin import events_of
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 from tests.support.faults import table_unavailable
 from tests.support.statements import count_statements
 
@@ -61,10 +61,8 @@ IP_LIMIT = 3
 @pytest.fixture
 def app(database_url, tmp_path, mail):
     # A small per-IP mail limit, so the limit is reached in a few registrations.
-    application = build_app(database_url, tmp_path, recovery_ip_sends_per_window=IP_LIMIT, **mail.settings())
-    yield application
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail, recovery_ip_sends_per_window=IP_LIMIT) as application:
+        yield application
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.recovery.support import password_token
 from tests.recovery.support import recover
 from tests.recovery.support import reset
 from tests.recovery.support import start_and_send
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 from tests.support.faults import outbox_unavailable
 from tests.support.statements import count_statements
 from tests.support.statements import count_wal_syncs
@@ -31,10 +31,8 @@ from tests.support.statements import count_wal_syncs
 @pytest.fixture
 def app(database_url, tmp_path, mail):
     # Durable commits, as in production: these tests count them (count_wal_syncs).
-    application = build_app(database_url, tmp_path, sqlite_synchronous="full", **mail.settings())
-    yield application
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    with mailing_app(database_url, tmp_path, mail, sqlite_synchronous="full") as application:
+        yield application
 
 
 def _recovery_code(client: Any, user: str) -> str:

@@ -29,7 +29,7 @@ from tests.recovery.support import resend_form
 from tests.recovery.support import sign_in
 from tests.support.admin import USER_URN
 from tests.support.admin import client_headers
-from tests.support.apps import build_app
+from tests.support.apps import mailing_app
 from tests.support.faults import outbox_unavailable
 from tests.support.statements import count_statements
 
@@ -49,16 +49,9 @@ IP_LIMIT = 5
 @pytest.fixture
 def app(database_url, tmp_path, mail):
     # Small mail limits, so each limit is reached in a few requests.
-    application = build_app(
-        database_url,
-        tmp_path,
-        recovery_sends_per_window=ACCOUNT_LIMIT,
-        recovery_ip_sends_per_window=IP_LIMIT,
-        **mail.settings(),
-    )
-    yield application
-    application.extensions["scim_me"].mailer.wait_idle(20)
-    application.extensions["scim_me"].db.close_all()
+    limits = {"recovery_sends_per_window": ACCOUNT_LIMIT, "recovery_ip_sends_per_window": IP_LIMIT}
+    with mailing_app(database_url, tmp_path, mail, **limits) as application:
+        yield application
 
 
 @pytest.fixture

@@ -57,6 +57,17 @@ def build_app(database_url: str, tmp_path: Path, **overrides: Any) -> Any:
     return app
 
 
+@contextmanager
+def mailing_app(database_url: str, tmp_path: Path, mail: Any, **overrides: Any) -> Iterator[Any]:
+    """``build_app`` mailing to the test's ``mail`` sink. On the way out its queued mail reaches the
+    sink first (a send cut off by the sink stopping would be retried into the next test), then its
+    connections close."""
+    application = build_app(database_url, tmp_path, **mail.settings(), **overrides)
+    yield application
+    application.extensions["scim_me"].mailer.wait_idle(20)
+    application.extensions["scim_me"].db.close_all()
+
+
 def close_apps(database_url: str) -> None:
     """Stop the mail senders of the apps built on ``database_url`` (it is about to be dropped);
     the RSA keys lent to its tenants are free again."""
