@@ -270,10 +270,7 @@ def parse_schema(raw: Mapping[str, Any], where: str, *, default_id: str | None =
 
 
 def _read_json(path: Traversable) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SchemaFileError(f"{path}: {exc}") from exc
+    return _decode(_read_text(path), str(path))
 
 
 def _override(schema: Schema, paths: Mapping[str, str]) -> Schema:
