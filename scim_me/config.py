@@ -234,6 +234,11 @@ class Settings:
     # Mails per client IP within the window (recovery, resend-code), each anonymous
     # self-registration counted as one (docs/self-registration.md); then 429.
     recovery_ip_sends_per_window: int = 20
+    # Mails to one address nobody has confirmed yet, within the window, whoever asks and for
+    # whichever account: a new account's confirmation (self-registration, resend-code) and an
+    # e-mail change's verification (docs/mail.md); then 429, or no mail where the answer must not
+    # tell (resend-code).
+    recovery_address_sends_per_window: int = 10
     # Recoveries one client IP may start (init) within the window; then 429.
     recovery_ip_inits_per_window: int = 100
     # The window for recovery mails, seconds.
@@ -390,6 +395,7 @@ class Settings:
         recovery_numbers = (
             self.recovery_sends_per_window,
             self.recovery_ip_sends_per_window,
+            self.recovery_address_sends_per_window,
             self.recovery_ip_inits_per_window,
             self.recovery_send_window_seconds,
             self.recovery_max_attempts,

@@ -51,6 +51,7 @@ from scim_me.notify.notices import current_mailer
 from scim_me.services import verify_email
 from scim_me.services.email_change import check_mail_budget
 from scim_me.services.email_change import client_ip
+from scim_me.services.email_change import take_address_budget
 from scim_me.services.email_change import user_agent
 from scim_me.services.email_change import verification_mail
 from scim_me.services.recovery import Caller
@@ -265,6 +266,7 @@ def resend_code() -> Response:
     code = new_code()
     expires = now() + timedelta(seconds=settings().email_change_code_lifetime)
     with write_transaction():
+        take_address_budget(pending.change.address, api=True)
         if not email_changes.replace_code(pending, code_digest(code), expires):
             raise EVU.error("10002", "The pending change was just replaced; try again.", status=409)
         record_event(

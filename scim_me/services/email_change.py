@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import NoReturn
 
 from flask import request
 
@@ -20,6 +21,7 @@ from scim_me.errors import ScimError
 from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
 from scim_me.notify.notices import tenant_url
+from scim_me.services.recovery import take_address_mail_slot
 from scim_me.storage import email_changes
 from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
@@ -66,7 +68,20 @@ def check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
     if len(recent) < limit:
         return
     wait = max(1, int((recent[-1].occurred_at + timedelta(hours=1) - now()).total_seconds()) + 1)
-    message = f"Too many verification mails for this account; try again in {wait} seconds."
+    _refuse(f"Too many verification mails for this account; try again in {wait} seconds.", wait, api)
+
+
+def take_address_budget(address: str, api: bool = False) -> None:
+    """In the transaction that queues a verification mail to ``address``: count it against the
+    address, whichever account asks (services/recovery.py ``take_address_mail_slot``); past the
+    limit, 429 and the transaction rolls back. The per-account budget alone lets many accounts
+    take turns mailing one address."""
+    wait = take_address_mail_slot(settings(), address)
+    if wait:
+        _refuse(f"Too many verification mails to this address; try again in {wait} seconds.", wait, api)
+
+
+def _refuse(message: str, wait: int, api: bool) -> NoReturn:
     if api:
         raise EVU.error("10004", message, status=429, message="Too Many Requests", headers={"Retry-After": str(wait)})
     raise TooManyMailsError(message, headers={"Retry-After": str(wait)})
@@ -75,6 +90,7 @@ def check_mail_budget(tenant_id: int, user_id: str, api: bool = False) -> None:
 def store_email_change(tenant: TenantRecord, user: StoredUser, change: RequestedChange) -> None:
     """Inside the /Me write's transaction: replace the pending change, record the request, and mail
     the code to the new address once the transaction commits."""
+    take_address_budget(change.address)
     code = new_code()
     stamp = now()
     expires = stamp + timedelta(seconds=settings().email_change_code_lifetime)

@@ -41,6 +41,7 @@ from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
 from scim_me.config import ConfigError
 from scim_me.config import Settings
+from scim_me.core.email_change import key as email_key
 from scim_me.core.password_policy import PolicyViolation
 from scim_me.core.passwords import verify_password
 from scim_me.core.recovery import Identifier
@@ -224,6 +225,17 @@ def take_ip_mail_slot(settings: Settings, caller: Caller, detail: str) -> None:
     wait = _ip_send_wait(settings, caller, now())
     if wait:
         raise RecoveryRefused("throttled", detail, wait)
+
+
+def take_address_mail_slot(settings: Settings, address: str) -> int:
+    """Count one mail to ``address``, an address nobody has confirmed yet (whoever asked may have
+    typed somebody else's); 0 when it may leave, else the seconds until the window ends (the
+    refused mail is not counted). Keyed on the address alone, across accounts, clients and
+    tenants: the per-account and per-IP limits do not stop many accounts, or many clients, from
+    naming one address, and its owner's mailbox is one."""
+    key = window_key("unconfirmed-address", email_key(address))
+    window = settings.recovery_send_window_seconds
+    return take_slot(key, RECOVERY_SEND, None, settings.recovery_address_sends_per_window, window, now())
 
 
 def _ip_send_wait(settings: Settings, caller: Caller, stamp: datetime) -> int:

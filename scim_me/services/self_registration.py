@@ -35,7 +35,12 @@ choosing, or creates an account without one. It is counted once the body is know
 registration (a malformed body costs nothing and writes nothing) and before the password is
 hashed or the name is looked up, so a taken name's 409 cannot be probed faster either. Over the
 limit: ``RecoveryRefused("throttled")``, answered 429 with ``Retry-After``. A caller with the
-``internal_user_mgt_create`` scope (mode ``scope``) is not limited.
+``internal_user_mgt_create`` scope (mode ``scope``) is not limited per IP.
+
+Every registration that mails a confirmation, in either mode, also counts against its address
+(``SCIM_ME_RECOVERY_ADDRESS_SENDS_PER_WINDOW``, services/recovery.py ``take_address_mail_slot``):
+the per-IP limit does not stop many clients from registering one victim's address under many
+names. Past it, 429 with ``Retry-After`` as well. This is our decision; WSO2 has no such limit.
 
 An unconfirmed registration does not keep its name for ever: anybody may register with any
 name, so one left unconfirmed would otherwise squat it. Once its confirmation has lapsed (no
@@ -58,6 +63,8 @@ from scim_me.core.replace import new_resource
 from scim_me.errors import InvalidValueError
 from scim_me.notify.notices import primary_email
 from scim_me.services.recovery import Caller
+from scim_me.services.recovery import RecoveryRefused
+from scim_me.services.recovery import take_address_mail_slot
 from scim_me.services.recovery import take_ip_mail_slot
 from scim_me.services.user_write import Writer
 from scim_me.services.user_write import changed_attributes
@@ -80,6 +87,7 @@ from scim_me.web.context import settings
 log = logging.getLogger("scim_me.self_registration")
 
 THROTTLED = "Too many self-registrations from this client; retry after the time given in Retry-After."
+ADDRESS_THROTTLED = "Too many confirmation mails to this address; retry after the time given in Retry-After."
 
 
 def register(tenant: TenantRecord, body: Any, caller: Caller, *, anonymous: bool) -> StoredUser:
@@ -104,8 +112,14 @@ def register(tenant: TenantRecord, body: Any, caller: Caller, *, anonymous: bool
         raise InvalidValueError(
             "An e-mail address is required to register: it is confirmed before the account signs in."
         )
-    if anonymous:
-        take_ip_mail_slot(config, caller, THROTTLED)
+    with write_transaction():  # both counts in one commit; a refusal by either counts neither
+        if anonymous:
+            take_ip_mail_slot(config, caller, THROTTLED)
+        if address is not None:
+            # Whoever registers, with whichever name: the address's owner gets at most so many mails.
+            wait = take_address_mail_slot(config, address)
+            if wait:
+                raise RecoveryRefused("throttled", ADDRESS_THROTTLED, wait)
     # Registration creates the credential; the tenant's password_update_in_me switch only
     # governs changing it through /Me (WSO2 applies it in updateMe, not createUser).
     password_hash = hash_new_password(Writer(tenant, None), password, profile, None)

@@ -46,6 +46,7 @@ from scim_me.notify.notices import primary_email
 from scim_me.notify.notices import tenant_url
 from scim_me.services.recovery import Caller
 from scim_me.services.recovery import account_window
+from scim_me.services.recovery import take_address_mail_slot
 from scim_me.services.recovery import take_mail_slot
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
@@ -91,23 +92,31 @@ def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Cal
     """A new code for the account ``user_name`` names, if it is held for its address: the older
     codes die and the mail to its current primary address is queued, in one transaction (a
     failure sends nothing and the old code still works). Raises ``RecoveryRefused("throttled")``
-    past the recovery mail limits (per account and per client IP, shared with "forgot password").
+    past the recovery mail limits (per account and per client IP, shared with "forgot password");
+    past the address's own limit it mails nothing and answers as for anybody.
 
     Anonymous callers must learn nothing: an unknown name, an account that is not held (or held
     without an address) and a held one cost the same statements (the limits, the user, its lock
-    row, then one write transaction that stores a flow and ends the older ones of that name: a
-    decoy nobody can redeem when no account is waiting) and answer the same; only the held
-    account's transaction also queues the mail, which leaves from the sender thread."""
+    row, then one write transaction that counts a mail against the address, stores a flow and
+    ends the older ones of that name: a decoy nobody can redeem when no account is waiting) and
+    answer the same; only the held account's transaction also queues the mail, which leaves from
+    the sender thread."""
     account = account_window(tenant.id, user_name)
     take_mail_slot(settings, tenant.id, account, caller)
     user = find_user(tenant.id, user_name)
     state = lock_state(tenant.id, user_name, now())  # read for an unknown name too
     address = primary_email(user.profile) if user is not None and state.email_pending else None
+    # The address's own limit, counted for every name (an unknown one on a key of its own, so the
+    # statements stay the same). Past it the account gets the decoy: no mail and the code mailed
+    # before still works. A 429 here would tell that the name is a held account.
     with write_transaction():
-        to = (user, address) if user is not None and address else None
+        flooded = take_address_mail_slot(settings, address or f"\0{account}")
+        to = (user, address) if user is not None and address and not flooded else None
         _issue(settings, tenant, user_name, to, sign_up=state.sign_up)
-    if user is not None and address:
-        log.info("confirmation code resent for user %s", user.id)
+    if to is not None:
+        log.info("confirmation code resent for user %s", to[0].id)
+    elif address and user is not None:
+        log.warning("confirmation code not resent for user %s: its address had its mails for now", user.id)
 
 
 def _issue(

@@ -322,12 +322,14 @@ def take_slot(key: str, kind: str, tenant_id: int | None, limit: int, window_sec
         window_start, used = row.window_start, row.failures
         if window_start + timedelta(seconds=window_seconds) <= now:
             window_start, used = now, 0
-        if used >= limit:
-            return _seconds_until(window_start + timedelta(seconds=window_seconds), now)
-        LoginThrottle.update(failures=used + 1, window_start=window_start, updated_at=now).where(
+        refused = used >= limit
+        # A refusal writes too (the row's last use only): a refused and an allowed event cost the
+        # same statements, so where the answer must not tell which (resend-code), neither does
+        # the work.
+        LoginThrottle.update(failures=used + (0 if refused else 1), window_start=window_start, updated_at=now).where(
             LoginThrottle.key == key
         ).execute()
-    return 0
+    return _seconds_until(window_start + timedelta(seconds=window_seconds), now) if refused else 0
 
 
 def slot_wait(key: str, limit: int, window_seconds: int, now: datetime) -> int:

@@ -134,7 +134,8 @@ def test_a_registered_account_is_held_until_its_address_is_confirmed(app, client
     begins: list[str] = []
     with count_statements(app, begins):
         created = _registered(client)
-    # The IP's count, then the user, the hold, the code and its queued mail in one transaction.
+    # The limits' counts (the IP's and the address's), then the user, the hold, the code and its
+    # queued mail in one transaction.
     assert len(begins) == 2, begins
     # 201 with the user, as WSO2 answers; it shows the hold as WSO2 shows it, to the caller and
     # to an administrator.
@@ -255,7 +256,7 @@ def test_a_registration_by_a_client_with_the_create_scope_is_held_too(app, clien
     begins: list[str] = []
     with count_statements(app, begins):
         created = _registered(client, headers=token)
-    assert len(begins) == 1, begins  # one transaction, and no IP counted
+    assert len(begins) == 2, begins  # the address's count (no IP's), then one transaction
     assert created[WSO2] == HELD
     assert _validate(client, _mailed_code(mail)).status_code == 202
     assert _wso2(client, admin, created["id"]) == {"emailVerified": True}
