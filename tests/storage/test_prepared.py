@@ -50,9 +50,8 @@ def test_a_recurring_text_is_prepared_once_then_executed(db: Any, sent: Any) -> 
         assert sent.texts == ["SELECT", "PREPARE"] + ["EXECUTE"] * 9
 
 
+@pytest.mark.postgres
 def test_a_connection_keeps_at_most_limit_statements(db: Any, sent: Any, monkeypatch: Any) -> None:
-    if is_sqlite(db):
-        pytest.skip("SQLite keeps compiled statements itself: nothing to bound")
     monkeypatch.setattr(prepared, "LIMIT", 2)
     texts = [f"SELECT {n} + {db.param}" for n in range(3)]
     for number, text in enumerate(texts):  # each seen twice: prepared on the second sighting
@@ -61,26 +60,23 @@ def test_a_connection_keeps_at_most_limit_statements(db: Any, sent: Any, monkeyp
     assert prepared.execute(texts[2], [1]).fetchone()[0] == 3  # the last prepared is still there
 
 
+@pytest.mark.postgres
 def test_what_cannot_be_prepared_is_sent_as_is(db: Any, sent: Any) -> None:
-    if is_sqlite(db):
-        pytest.skip("SQLite prepares nothing")
     text = f"SELECT {db.param} IS NULL"  # PostgreSQL cannot infer the parameter's type
     assert [prepared.execute(text, [None]).fetchone()[0] for _ in range(3)] == [True, True, True]
     assert sent.texts.count("EXECUTE") == 0
 
 
+@pytest.mark.postgres
 def test_inside_a_transaction_nothing_is_prepared(db: Any, sent: Any) -> None:
-    if is_sqlite(db):
-        pytest.skip("SQLite prepares nothing")
     with db.atomic():
         for _ in range(3):
             assert prepared.execute(f"SELECT 1 + {db.param}", [1]).fetchone()[0] == 2
     assert "PREPARE" not in sent.texts
 
 
+@pytest.mark.postgres
 def test_inside_a_transaction_a_text_already_prepared_is_executed(db: Any, sent: Any) -> None:
-    if is_sqlite(db):
-        pytest.skip("SQLite prepares nothing")
     text = f"SELECT 2 + {db.param}"
     assert [prepared.execute(text, [1], recurring=True).fetchone()[0] for _ in range(2)] == [3, 3]
     sent.texts.clear()
