@@ -650,13 +650,13 @@ def _clear_forced_reset(record: Any, found: Any) -> None:
 def user_force_reset(tenant_name: str | None, username: str) -> None:
     """Force a password reset (WSO2's forcePasswordReset): the old password stops signing in,
     every session and token of the user ends, and a reset link is mailed to the user."""
-    from scim_me.services.recovery import Caller
     from scim_me.services.recovery import force_password_reset
+    from scim_me.storage.events import Actor
 
     settings = _settings()
     with _database(settings):
         record, found = _target_user(settings, tenant_name, username)
-        mailed = force_password_reset(settings, record, found, Caller(), channel="cli")
+        mailed = force_password_reset(settings, record, found, Actor(), channel="cli")
     if mailed:
         click.echo("password reset forced; a reset link was mailed to the user")
     else:

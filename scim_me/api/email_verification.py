@@ -54,7 +54,6 @@ from scim_me.services.email_change import client_ip
 from scim_me.services.email_change import take_address_budget
 from scim_me.services.email_change import user_agent
 from scim_me.services.email_change import verification_mail
-from scim_me.services.recovery import Caller
 from scim_me.services.verify_email import EXPIRED_CODE
 from scim_me.services.verify_email import INVALID_CODE
 from scim_me.storage import email_changes
@@ -77,6 +76,7 @@ from scim_me.web.code_requests import RESEND_BODY
 from scim_me.web.code_requests import ResendRequest
 from scim_me.web.code_requests import recovery_scenario
 from scim_me.web.context import current_tenant
+from scim_me.web.context import request_actor
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
@@ -224,7 +224,7 @@ def _redeem_anonymous(tenant: TenantRecord, code: str) -> bool:
     confirmation = verify_email.find_confirmation(tenant, code)
     if confirmation is None:
         raise _invalid()
-    verify_email.confirm(tenant, confirmation, Caller.of_request())
+    verify_email.confirm(tenant, confirmation, request_actor())
     return True
 
 

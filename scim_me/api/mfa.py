@@ -37,6 +37,7 @@ from scim_me.errors import ApiError
 from scim_me.errors import Wso2Family
 from scim_me.storage import mfa as store
 from scim_me.storage.caller import UserFacts
+from scim_me.storage.events import Actor
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.web.bodies import Body
@@ -46,6 +47,7 @@ from scim_me.web.bodies import load
 from scim_me.web.bodies import messages
 from scim_me.web.bodies import read_body
 from scim_me.web.bodies import read_json
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.guards import sends_basic
 from scim_me.web.principal import Principal
@@ -100,13 +102,8 @@ _BCA_BODY = _body_dialect(BCA)
 _MFA_BODY = _body_dialect(MFA, {"enabledAuthenticators": ("10002", "Bad Request")})
 
 
-def _ctx(principal: Principal) -> mfa.Context:
-    return mfa.Context(
-        ip=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        client_id=principal.client_id,
-        channel="api",
-    )
+def _ctx(principal: Principal) -> Actor:
+    return request_actor(principal.client_id)
 
 
 def _empty() -> Response:

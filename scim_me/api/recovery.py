@@ -30,15 +30,16 @@ from scim_me.errors import ScimError
 from scim_me.errors import reason
 from scim_me.services import recovery
 from scim_me.services.recovery import CHANNEL_ID
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
 from scim_me.storage import recovery_flows as flows
+from scim_me.storage.events import Actor
 from scim_me.storage.tenants import TenantRecord
 from scim_me.web.bodies import Body
 from scim_me.web.bodies import StrictString
 from scim_me.web.bodies import Wso2Body
 from scim_me.web.bodies import messages
 from scim_me.web.bodies import read_body
+from scim_me.web.context import request_actor
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
@@ -167,9 +168,9 @@ def _tenant(enabled_flag: str, off: ApiErrorKind) -> TenantRecord:
     return tenant
 
 
-def _caller() -> Caller:
+def _caller() -> Actor:
     principal = g.get("principal")
-    return Caller.of_request(principal.client_id if principal is not None else None)
+    return request_actor(principal.client_id if principal is not None else None)
 
 
 def _link(tenant: TenantRecord, rel: str, step: str) -> dict[str, str]:

@@ -32,10 +32,11 @@ from scim_me.core.recovery import Identifier
 from scim_me.services import recovery
 from scim_me.services import verify_email
 from scim_me.services.recovery import CHANNEL_ID
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
 from scim_me.storage import recovery_flows as flows
+from scim_me.storage.events import Actor
 from scim_me.web.context import current_tenant
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.pages import check_csrf
 from scim_me.web.pages import csrf_token
@@ -52,8 +53,8 @@ _LINK_PAGE_CSP = (
 _MAX_INPUT = 320
 
 
-def _caller() -> Caller:
-    return Caller.of_request()
+def _caller() -> Actor:
+    return request_actor()
 
 
 def _return_to() -> str:

@@ -25,7 +25,6 @@ from marshmallow import validate
 
 from scim_me.errors import UAR
 from scim_me.services import verify_email
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
 from scim_me.web.bodies import Body
 from scim_me.web.bodies import StrictString
@@ -35,6 +34,7 @@ from scim_me.web.code_requests import BAD_REQUEST
 from scim_me.web.code_requests import RESEND_BODY
 from scim_me.web.code_requests import ResendRequest
 from scim_me.web.code_requests import recovery_scenario
+from scim_me.web.context import request_actor
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 
@@ -76,7 +76,7 @@ def resend_code() -> Response:
     if realm is not None and realm.upper() != PRIMARY:
         raise BAD_REQUEST(f"Unknown realm: the only user store is {PRIMARY}.")
     try:
-        verify_email.resend(settings(), tenant, body["user"]["username"].strip(), Caller.of_request())
+        verify_email.resend(settings(), tenant, body["user"]["username"].strip(), request_actor())
     except RecoveryRefused as exc:
         raise THROTTLED(exc.detail, headers={"Retry-After": str(exc.retry_after)}) from exc
     return Response(status=201)

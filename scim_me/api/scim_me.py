@@ -21,7 +21,6 @@ from scim_me.errors import PreconditionFailedError
 from scim_me.errors import TooManyRequestsError
 from scim_me.services import self_registration
 from scim_me.services.read_only import check_writable
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
 from scim_me.services.user_view import entity_tag
 from scim_me.services.user_view import user_response
@@ -37,6 +36,7 @@ from scim_me.web.context import app_globals
 from scim_me.web.context import current_request
 from scim_me.web.context import current_tenant
 from scim_me.web.context import registry
+from scim_me.web.context import request_actor
 from scim_me.web.context import require_tenant
 from scim_me.web.context import settings
 from scim_me.web.guards import authenticate
@@ -139,7 +139,7 @@ def register_me() -> Response:
     check_writable(tenant)  # a read-only user store takes no new user
     check_accept()
     body = parse_body()
-    caller = Caller.of_request(principal.client_id if principal is not None else None)
+    caller = request_actor(principal.client_id if principal is not None else None)
     try:
         user = self_registration.register(tenant, body, caller, anonymous=principal is None)
     except RecoveryRefused as exc:

@@ -51,6 +51,7 @@ from scim_me.storage.clients import find_client
 from scim_me.storage.consents import grant_consent
 from scim_me.storage.consents import has_consent
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.grants import digest
 from scim_me.storage.mfa import complete_challenge
 from scim_me.storage.mfa import count_challenge_attempt
@@ -68,6 +69,7 @@ from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.pages import check_csrf
 from scim_me.web.pages import csrf_token
@@ -474,7 +476,7 @@ def _check_mfa_answer(
 ) -> StoredUser | Response:
     """The user once the second factor passed, or the page to show instead; in the caller's
     transaction, which :class:`_ChallengeTaken` rolls back."""
-    context = mfa.Context(_client_ip(), request.headers.get("User-Agent", ""), client.client_id, "signin")
+    context = request_actor(client.client_id, "signin")
     verdict = mfa.check_second_factor(settings(), answer, context)
     if not verdict.ok:
         return _mfa_refused(tenant, client, action, user, id_hash, verdict)
@@ -534,8 +536,8 @@ def _new_password_page(action: str, status: int = 200, error: str | None = None)
     )
 
 
-def _recovery_caller(client: Any) -> recovery.Caller:
-    return recovery.Caller(_client_ip(), request.headers.get("User-Agent", ""), client.client_id)
+def _recovery_caller(client: Any) -> Actor:
+    return request_actor(client.client_id)
 
 
 def _expired_answer(tenant: TenantRecord, client: Any, action: str) -> tuple[StoredUser, str] | Response:

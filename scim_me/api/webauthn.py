@@ -33,8 +33,10 @@ from scim_me.auth import passkeys
 from scim_me.errors import FIDO
 from scim_me.errors import ApiError
 from scim_me.storage import passkeys as store
+from scim_me.storage.events import Actor
 from scim_me.storage.passkeys import PasskeyRecord
 from scim_me.storage.users import StoredUser
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.context import state
 from scim_me.web.principal import Principal
@@ -51,13 +53,8 @@ _CREDENTIAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,1400}$")
 _MAX_BODY = 64 * 1024  # an attestation with a certificate chain is a few kB
 
 
-def _ctx(principal: Principal) -> passkeys.Context:
-    return passkeys.Context(
-        ip=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-        client_id=principal.client_id,
-        channel="api",
-    )
+def _ctx(principal: Principal) -> Actor:
+    return request_actor(principal.client_id)
 
 
 def _iso(value: Any) -> str | None:

@@ -15,7 +15,6 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from scim_me.config import Settings
 from scim_me.core import otp
@@ -25,28 +24,10 @@ from scim_me.crypto import unseal
 from scim_me.storage import mfa as store
 from scim_me.storage import passkeys as passkey_store
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.events import record_event
 
 log = logging.getLogger("scim_me.mfa")
-
-
-@dataclass(frozen=True)
-class Context:
-    """Who is answering, for the security history."""
-
-    ip: str = ""
-    user_agent: str = ""
-    client_id: str | None = None
-    channel: str = "api"
-
-
-def record_factor_event(
-    tenant_id: int, user_id: str, kind: str, ctx: Context, details: dict[str, Any] | None = None
-) -> None:
-    """A security event of a factor (TOTP, backup codes, passkeys) with who answered (``ctx``)."""
-    record_event(
-        tenant_id, user_id, kind, ip=ctx.ip, user_agent=ctx.user_agent, client_id=ctx.client_id, details=details
-    )
 
 
 @dataclass(frozen=True)
@@ -132,19 +113,17 @@ def _locked(attempt: store.Attempt) -> Verdict:
 
 
 def _failed(
-    tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: store.Attempt, kind: str = "mfa.totp.failure"
+    tenant_id: int, user_id: str, ctx: Actor, reason: str, attempt: store.Attempt, kind: str = "mfa.totp.failure"
 ) -> Verdict:
     with write_transaction():  # the failure and the lock it causes: both in the history, or neither
-        record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, "reason": reason})
+        ctx.record(tenant_id, user_id, kind, {"channel": ctx.channel, "reason": reason})
         if attempt.locked_now:
-            record_factor_event(
-                tenant_id, user_id, "mfa.locked", ctx, {"channel": ctx.channel, "failures": attempt.failures}
-            )
+            ctx.record(tenant_id, user_id, "mfa.locked", {"channel": ctx.channel, "failures": attempt.failures})
     return Verdict(False, reason)
 
 
 def validate_enrolment_or_code(
-    settings: Settings, tenant_id: int, user_id: str, code: str, ctx: Context, *, at: float | None = None
+    settings: Settings, tenant_id: int, user_id: str, code: str, ctx: Actor, *, at: float | None = None
 ) -> Verdict:
     """The API's VALIDATE: against the pending secret when there is one (success activates it and
     consumes the step, so the enrolment code cannot also be the first sign-in's code), else
@@ -163,7 +142,7 @@ def validate_enrolment_or_code(
             return _failed(tenant_id, user_id, ctx, "wrong", attempt)
         with write_transaction():  # the factor is on exactly when its event is recorded
             if store.promote_pending(tenant_id, user_id, secrets_.pending, step):
-                record_factor_event(tenant_id, user_id, "mfa.totp.enrolled", ctx, {"channel": ctx.channel})
+                ctx.record(tenant_id, user_id, "mfa.totp.enrolled", {"channel": ctx.channel})
                 return Verdict(True, "ok", "totp")
         return _failed(tenant_id, user_id, ctx, "replayed", attempt)
     return _check_active(settings, tenant_id, user_id, secrets_.active, code, ctx, now, attempt)
@@ -175,7 +154,7 @@ def _check_active(
     user_id: str,
     active: str | None,
     code: str,
-    ctx: Context,
+    ctx: Actor,
     now: float,
     attempt: store.Attempt,
 ) -> Verdict:
@@ -186,7 +165,7 @@ def _check_active(
         return _failed(tenant_id, user_id, ctx, "wrong", attempt)
     with write_transaction():  # the accepted step and its event
         if store.consume_step(tenant_id, user_id, active, step):
-            record_factor_event(tenant_id, user_id, "mfa.totp.validated", ctx, {"channel": ctx.channel})
+            ctx.record(tenant_id, user_id, "mfa.totp.validated", {"channel": ctx.channel})
             return Verdict(True, "ok", "totp")
     return _failed(tenant_id, user_id, ctx, "replayed", attempt)
 
@@ -197,28 +176,28 @@ def _check_active(
 # and record nothing.
 
 
-def disable_totp(tenant_id: int, user_id: str, ctx: Context) -> None:
+def disable_totp(tenant_id: int, user_id: str, ctx: Actor) -> None:
     with write_transaction():
         if store.clear_totp(tenant_id, user_id):
-            record_factor_event(tenant_id, user_id, "mfa.totp.disabled", ctx)
+            ctx.record(tenant_id, user_id, "mfa.totp.disabled")
 
 
 # -- backup codes ---------------------------------------------------------------------------------
 
 
-def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ctx: Context) -> list[str]:
+def regenerate_backup_codes(settings: Settings, tenant_id: int, user_id: str, ctx: Actor) -> list[str]:
     codes = otp.new_backup_codes(settings.backup_code_count, settings.backup_code_length)
     digests = [backup_digest(settings, tenant_id, user_id, c) for c in codes]
     with write_transaction():
         store.replace_backup_codes(tenant_id, user_id, digests)
-        record_factor_event(tenant_id, user_id, "mfa.backup_codes.generated", ctx, {"count": len(codes)})
+        ctx.record(tenant_id, user_id, "mfa.backup_codes.generated", {"count": len(codes)})
     return codes
 
 
-def remove_backup_codes(tenant_id: int, user_id: str, ctx: Context) -> None:
+def remove_backup_codes(tenant_id: int, user_id: str, ctx: Actor) -> None:
     with write_transaction():
         if store.delete_backup_codes(tenant_id, user_id):
-            record_factor_event(tenant_id, user_id, "mfa.backup_codes.removed", ctx)
+            ctx.record(tenant_id, user_id, "mfa.backup_codes.removed")
 
 
 def operator_reset(tenant_id: int, user_id: str, *, unlock_only: bool) -> None:
@@ -276,7 +255,7 @@ def reserve_second_factor(settings: Settings, tenant_id: int, user_id: str, answ
     return Answer(tenant_id, user_id, code, backup, attempt)
 
 
-def check_second_factor(settings: Settings, answer: Answer, ctx: Context, *, at: float | None = None) -> Verdict:
+def check_second_factor(settings: Settings, answer: Answer, ctx: Actor, *, at: float | None = None) -> Verdict:
     """Evaluate a reserved answer: a TOTP code of the active secret, or one of the user's backup
     codes, spent (and its event recorded) in the caller's transaction, if it has one, so that
     the spend commits with what it lets the user do."""
@@ -293,13 +272,13 @@ def check_second_factor(settings: Settings, answer: Answer, ctx: Context, *, at:
         outcome = store.use_backup_code(tenant_id, user_id, backup_digest(settings, tenant_id, user_id, answer.backup))
         if outcome == "used":
             remaining = store.get_state(tenant_id, user_id).backup_codes_remaining
-            record_factor_event(tenant_id, user_id, "mfa.backup_codes.used", ctx, {"remaining": remaining})
+            ctx.record(tenant_id, user_id, "mfa.backup_codes.used", {"remaining": remaining})
             return Verdict(True, "ok", "backup_code")
     return _failed(tenant_id, user_id, ctx, "spent" if outcome == "spent" else "wrong", attempt)
 
 
 def verify_second_factor(
-    settings: Settings, tenant_id: int, user_id: str, answer: str, ctx: Context, *, at: float | None = None
+    settings: Settings, tenant_id: int, user_id: str, answer: str, ctx: Actor, *, at: float | None = None
 ) -> Verdict:
     """:func:`reserve_second_factor` then :func:`check_second_factor`."""
     reserved = reserve_second_factor(settings, tenant_id, user_id, answer)
@@ -308,4 +287,4 @@ def verify_second_factor(
     return check_second_factor(settings, reserved, ctx, at=at)
 
 
-__all__ = ["Answer", "Context", "SealError", "Verdict"]
+__all__ = ["Answer", "SealError", "Verdict"]

@@ -46,6 +46,7 @@ from scim_me.config import Settings
 from scim_me.storage import mfa as mfa_store
 from scim_me.storage import passkeys as store
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.events import record_event
 from scim_me.storage.grants import digest
 from scim_me.storage.passkeys import PasskeyRecord
@@ -71,10 +72,6 @@ class PasskeyRefused(Exception):
         self.detail = detail
         self.retry_after = retry_after
         super().__init__(detail)
-
-
-# Who is acting, for the security history: the same as for the other factors.
-Context = mfa.Context
 
 
 @dataclass(frozen=True)
@@ -220,7 +217,7 @@ def start_registration(
 
 
 def finish_registration(
-    settings: Settings, tenant_id: int, user_id: str, request_id: str, credential: Any, ctx: Context
+    settings: Settings, tenant_id: int, user_id: str, request_id: str, credential: Any, ctx: Actor
 ) -> PasskeyRecord:
     """Verify the authenticator's answer to our challenge and store the public key."""
     ceremony = store.take_ceremony(tenant_id, digest(request_id), (REGISTER, REGISTER_DISCOVERABLE))
@@ -281,7 +278,7 @@ def _why(exc: Exception) -> str:
     return text[:200].rstrip(".") + "."
 
 
-def rename(tenant_id: int, user_id: str, credential_id: str, name: str, ctx: Context) -> PasskeyRecord | None:
+def rename(tenant_id: int, user_id: str, credential_id: str, name: str, ctx: Actor) -> PasskeyRecord | None:
     with write_transaction():
         passkey = store.rename_passkey(tenant_id, user_id, credential_id, name)
         if passkey is not None:
@@ -289,7 +286,7 @@ def rename(tenant_id: int, user_id: str, credential_id: str, name: str, ctx: Con
     return passkey
 
 
-def remove(tenant_id: int, user_id: str, credential_id: str, ctx: Context) -> bool:
+def remove(tenant_id: int, user_id: str, credential_id: str, ctx: Actor) -> bool:
     """The passkey and its event (the notice, the alert, trusted devices revoked) together."""
     with write_transaction():
         gone = store.delete_passkey(tenant_id, user_id, credential_id)
@@ -342,7 +339,7 @@ class Checked:
 
 
 def check_signin(
-    settings: Settings, tenant_id: int, request_id: str, credential: Any, client_id: str, ctx: Context
+    settings: Settings, tenant_id: int, request_id: str, credential: Any, client_id: str, ctx: Actor
 ) -> Checked:
     """Check an assertion against its ceremony; :class:`PasskeyRefused` when it fails, which ends
     the ceremony (and records the failure, once the passkey named a user)."""
@@ -395,7 +392,7 @@ def check_signin(
     return Checked(request_hash, ceremony, passkey, count, attempt)
 
 
-def spend_signin(tenant_id: int, checked: Checked, ctx: Context) -> Passed | PasskeyRefused:
+def spend_signin(tenant_id: int, checked: Checked, ctx: Actor) -> Passed | PasskeyRefused:
     """Spend a checked assertion, in the caller's transaction (the one that signs the browser in,
     so a failure there leaves the ceremony open and the counter where it was): the ceremony, the
     counter, the failure count. The refusal, not raised, when a parallel answer spent the ceremony
@@ -426,14 +423,14 @@ def _same_handle(handle: Any, user_id: str) -> bool:
 
 
 def _failed(
-    tenant_id: int, request_hash: str, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt
+    tenant_id: int, request_hash: str, user_id: str, ctx: Actor, reason: str, attempt: mfa_store.Attempt
 ) -> None:
     with write_transaction():  # the ceremony ends with its failure, and the lock it causes
         store.spend_ceremony(tenant_id, request_hash)
         _record_failure(tenant_id, user_id, ctx, reason, attempt)
 
 
-def _record_failure(tenant_id: int, user_id: str, ctx: Context, reason: str, attempt: mfa_store.Attempt) -> None:
+def _record_failure(tenant_id: int, user_id: str, ctx: Actor, reason: str, attempt: mfa_store.Attempt) -> None:
     """The failure and the lock it causes: both in the history, or neither."""
     with write_transaction():
         _event(tenant_id, user_id, "mfa.passkey.failure", ctx, reason=reason)
@@ -441,5 +438,5 @@ def _record_failure(tenant_id: int, user_id: str, ctx: Context, reason: str, att
             _event(tenant_id, user_id, "mfa.locked", ctx, failures=attempt.failures)
 
 
-def _event(tenant_id: int, user_id: str, kind: str, ctx: Context, **details: Any) -> None:
-    mfa.record_factor_event(tenant_id, user_id, kind, ctx, {"channel": ctx.channel, **details})
+def _event(tenant_id: int, user_id: str, kind: str, ctx: Actor, **details: Any) -> None:
+    ctx.record(tenant_id, user_id, kind, {"channel": ctx.channel, **details})

@@ -24,11 +24,13 @@ from scim_me.auth import passkeys
 from scim_me.auth.credentials import must_change_password
 from scim_me.core.accounts import is_disabled
 from scim_me.storage import mfa as mfa_store
+from scim_me.storage.events import Actor
 from scim_me.storage.events import record_event
 from scim_me.storage.grants import digest
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.pages import PAGE_HEADERS
 from scim_me.web.rest import json_response
@@ -53,10 +55,8 @@ def factors(tenant_id: int, user_id: str) -> dict[str, bool]:
     }
 
 
-def _ctx(client: Any) -> passkeys.Context:
-    return passkeys.Context(
-        request.remote_addr or "", request.headers.get("User-Agent", ""), client.client_id, "signin"
-    )
+def _ctx(client: Any) -> Actor:
+    return request_actor(client.client_id, "signin")
 
 
 def _json_error(message: str, status: int = 400) -> Response:
@@ -83,7 +83,7 @@ class Pending:
 
     checked: passkeys.Checked
     challenge: Any  # the MFA challenge it answers; None for a passwordless sign-in
-    ctx: passkeys.Context
+    ctx: Actor
 
 
 def handle(step: str, tenant: TenantRecord, client: Any, mfa_secret: str | None) -> Response | Outcome | Pending:

@@ -35,8 +35,6 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from flask import request
-
 from scim_me.auth.credentials import new_password_hash
 from scim_me.auth.credentials import password_replaced
 from scim_me.config import ConfigError
@@ -64,7 +62,7 @@ from scim_me.notify.notices import tenant_url
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import after_commit
 from scim_me.storage.db import write_transaction
-from scim_me.storage.events import record_event
+from scim_me.storage.events import Actor
 from scim_me.storage.external_issuers import find_user_by_email
 from scim_me.storage.recovery_flows import FlowRecord
 from scim_me.storage.sessions import end_other_sessions
@@ -100,24 +98,6 @@ class RecoveryRefused(Exception):
         self.detail = detail
         self.retry_after = retry_after
         super().__init__(f"{reason}: {detail}")
-
-
-@dataclass(frozen=True)
-class Caller:
-    ip: str = ""
-    user_agent: str = ""
-    client_id: str | None = None
-
-    @classmethod
-    def of_request(cls, client_id: str | None = None) -> Caller:
-        """The current request's client, as security events record it."""
-        return cls(request.remote_addr or "", request.headers.get("User-Agent", ""), client_id)
-
-    def record(self, tenant_id: int, user_id: str, kind: str, details: dict[str, Any]) -> None:
-        """A security event of ``user_id``, with this client as who did it."""
-        record_event(
-            tenant_id, user_id, kind, ip=self.ip, user_agent=self.user_agent, client_id=self.client_id, details=details
-        )
 
 
 @dataclass(frozen=True)
@@ -200,11 +180,11 @@ def _mail(settings: Settings, mail: Mail) -> None:
         mailer.send_later(mail)
 
 
-def _take_send(settings: Settings, tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> None:
+def _take_send(settings: Settings, tenant: TenantRecord, flow: FlowRecord, caller: Actor) -> None:
     take_mail_slot(settings, tenant.id, flow.account_key, caller)
 
 
-def take_mail_slot(settings: Settings, tenant_id: int, account_key: str, caller: Caller) -> None:
+def take_mail_slot(settings: Settings, tenant_id: int, account_key: str, caller: Actor) -> None:
     """Count one recovery mail against the account (``account_key``, known or not) and the
     client IP; over either limit → ``RecoveryRefused("throttled")`` with the seconds to wait."""
     window = settings.recovery_send_window_seconds
@@ -216,7 +196,7 @@ def take_mail_slot(settings: Settings, tenant_id: int, account_key: str, caller:
         raise RecoveryRefused("throttled", "Too many recovery mails; try again later.", wait)
 
 
-def take_ip_mail_slot(settings: Settings, caller: Caller, detail: str) -> None:
+def take_ip_mail_slot(settings: Settings, caller: Actor, detail: str) -> None:
     """Count one event against the client IP's mail limit alone (an anonymous self-registration,
     which mails a confirmation to an address of the caller's choosing, or would create an account
     without one); over it → ``RecoveryRefused("throttled", detail)`` with the seconds to wait. The
@@ -238,7 +218,7 @@ def take_address_mail_slot(settings: Settings, address: str) -> int:
     return take_slot(key, RECOVERY_SEND, None, settings.recovery_address_sends_per_window, window, now())
 
 
-def _ip_send_wait(settings: Settings, caller: Caller, stamp: datetime) -> int:
+def _ip_send_wait(settings: Settings, caller: Actor, stamp: datetime) -> int:
     if not caller.ip:
         return 0
     key = window_key("recovery-send-ip", caller.ip)
@@ -246,7 +226,7 @@ def _ip_send_wait(settings: Settings, caller: Caller, stamp: datetime) -> int:
     return take_slot(key, RECOVERY_SEND, None, settings.recovery_ip_sends_per_window, window, stamp)
 
 
-def _try_keys(settings: Settings, account_key: str | None, caller: Caller) -> list[tuple[str, int]]:
+def _try_keys(settings: Settings, account_key: str | None, caller: Actor) -> list[tuple[str, int]]:
     """The wrong-code counters: the flow's account (when the flow is known) and the client IP."""
     keys = []
     if account_key:
@@ -256,7 +236,7 @@ def _try_keys(settings: Settings, account_key: str | None, caller: Caller) -> li
     return keys
 
 
-def _check_tries(settings: Settings, account_key: str | None, caller: Caller) -> None:
+def _check_tries(settings: Settings, account_key: str | None, caller: Actor) -> None:
     """Refuse before any code is compared while the account's or the IP's wrong codes are spent."""
     for key, limit in _try_keys(settings, account_key, caller):
         wait = slot_wait(key, limit, settings.recovery_send_window_seconds, now())
@@ -264,7 +244,7 @@ def _check_tries(settings: Settings, account_key: str | None, caller: Caller) ->
             raise RecoveryRefused("throttled", "Too many wrong codes; try again later.", wait)
 
 
-def _wrong_code(settings: Settings, tenant: TenantRecord, flow: FlowRecord | None, caller: Caller) -> None:
+def _wrong_code(settings: Settings, tenant: TenantRecord, flow: FlowRecord | None, caller: Actor) -> None:
     """Count a wrong code against the flow (which dies at its limit), the account and the IP."""
     if flow is not None:
         with write_transaction():  # the count that reaches the limit ends the flow with it
@@ -279,7 +259,7 @@ def _wrong_code(settings: Settings, tenant: TenantRecord, flow: FlowRecord | Non
 # -- password and username recovery ----------------------------------------------------------------
 
 
-def start(settings: Settings, tenant: TenantRecord, identifier: Identifier, kind: str, caller: Caller) -> Started:
+def start(settings: Settings, tenant: TenantRecord, identifier: Identifier, kind: str, caller: Actor) -> Started:
     """Init: a flow for the account ``identifier`` names (or a flow with nobody behind it)."""
     if caller.ip:  # every init stores a flow: one client may not fill the table
         key = window_key("recovery-init-ip", caller.ip)
@@ -326,7 +306,7 @@ def _flow_by(tenant: TenantRecord, kind: str, step: str, missing: str, expired: 
 
 
 def send(
-    settings: Settings, tenant: TenantRecord, recovery_code: str, channel_id: str, kind: str, caller: Caller
+    settings: Settings, tenant: TenantRecord, recovery_code: str, channel_id: str, kind: str, caller: Actor
 ) -> Notified | None:
     """Recover: mail the code (password) or the username (username) through the channel. Returns
     the next codes for password recovery, None for username recovery."""
@@ -353,7 +333,7 @@ def send(
     return _notify(settings, tenant, flow, "recovery_code_hash", flow.recovery_code_hash, caller)
 
 
-def resend(settings: Settings, tenant: TenantRecord, resend_code: str, caller: Caller) -> Notified:
+def resend(settings: Settings, tenant: TenantRecord, resend_code: str, caller: Actor) -> Notified:
     """A new mailed code for the flow; the previous code and resend code stop working."""
     flow = _flow_by(
         tenant,
@@ -368,7 +348,7 @@ def resend(settings: Settings, tenant: TenantRecord, resend_code: str, caller: C
 
 
 def _notify(
-    settings: Settings, tenant: TenantRecord, flow: FlowRecord, guard: str, expected: str | None, caller: Caller
+    settings: Settings, tenant: TenantRecord, flow: FlowRecord, guard: str, expected: str | None, caller: Actor
 ) -> Notified:
     otp = new_otp(settings.recovery_otp_digits)
     flow_code, resend_code = new_code(), new_code()
@@ -402,7 +382,7 @@ def _notify(
     return Notified(flow_code, resend_code)
 
 
-def confirm(settings: Settings, tenant: TenantRecord, flow_code: str, otp: str, caller: Caller) -> str:
+def confirm(settings: Settings, tenant: TenantRecord, flow_code: str, otp: str, caller: Actor) -> str:
     """The mailed code, with its flow's ``flowConfirmationCode`` → a ``resetCode``."""
     flow = flows.find_flow(tenant.id, flow_code_hash=code_digest(flow_code))
     _check_tries(settings, flow.account_key if flow else None, caller)
@@ -436,7 +416,7 @@ def reset(
     tenant: TenantRecord,
     reset_code: str,
     password: str,
-    caller: Caller,
+    caller: Actor,
     *,
     flow_code: str | None = None,
     kinds: tuple[str, ...] = (flows.PASSWORD,),
@@ -539,7 +519,7 @@ def _code_mail(settings: Settings, tenant: TenantRecord, user: StoredUser, addre
 
 
 def force_password_reset(
-    settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Caller, *, channel: str = "cli"
+    settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Actor, *, channel: str = "cli"
 ) -> bool:
     """WSO2's ``forcePasswordReset`` from the operator's CLI: sets the flag on ``user``, then
     :func:`require_new_password`, in one transaction. Returns whether a link was mailed (False:
@@ -559,7 +539,7 @@ def require_new_password(
     settings: Settings,
     tenant: TenantRecord,
     user: StoredUser,
-    caller: Caller,
+    caller: Actor,
     *,
     channel: str,
     by: dict[str, Any] | None = None,
@@ -619,7 +599,7 @@ def _password_link(settings: Settings, tenant: TenantRecord, user: StoredUser, k
     return f"{tenant_url(settings, tenant.name)}/accountrecoveryendpoint/password-reset#code={code}"
 
 
-def start_expired_change(settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Caller) -> str:
+def start_expired_change(settings: Settings, tenant: TenantRecord, user: StoredUser, caller: Actor) -> str:
     """A one-time code that lets the sign-in page set a new password for ``user``, whose correct
     but expired password was just given (it lives as long as an MFA challenge)."""
     code = new_code()

@@ -62,7 +62,6 @@ from scim_me.core.recovery import take_verify_email
 from scim_me.core.replace import new_resource
 from scim_me.errors import InvalidValueError
 from scim_me.notify.notices import primary_email
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import RecoveryRefused
 from scim_me.services.recovery import take_address_mail_slot
 from scim_me.services.recovery import take_ip_mail_slot
@@ -74,6 +73,7 @@ from scim_me.services.user_write import remove_user
 from scim_me.services.verify_email import hold_until_confirmed
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.recovery_flows import has_live_flow
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import lock_state
@@ -90,7 +90,7 @@ THROTTLED = "Too many self-registrations from this client; retry after the time 
 ADDRESS_THROTTLED = "Too many confirmation mails to this address; retry after the time given in Retry-After."
 
 
-def register(tenant: TenantRecord, body: Any, caller: Caller, *, anonymous: bool) -> StoredUser:
+def register(tenant: TenantRecord, body: Any, caller: Actor, *, anonymous: bool) -> StoredUser:
     """Create the account ``body`` describes (its own password included) and, when the tenant says
     so, hold it until the address is confirmed; ``anonymous``: count it against the caller's IP.
     Raises ``RecoveryRefused("throttled")`` past that limit."""

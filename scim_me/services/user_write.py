@@ -45,13 +45,13 @@ from scim_me.services.email_change import hold_email_change
 from scim_me.services.email_change import store_email_change
 from scim_me.services.password_state import after_password_change
 from scim_me.services.read_only import check_writable
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import invite_user
 from scim_me.services.recovery import require_new_password
 from scim_me.services.user_view import entity_tag
 from scim_me.services.verify_email import hold_until_confirmed
 from scim_me.storage.caller import UserFacts
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.recovery_flows import RESET_KINDS
 from scim_me.storage.recovery_flows import end_flows
 from scim_me.storage.sessions import end_other_sessions
@@ -66,6 +66,7 @@ from scim_me.storage.users import get_user
 from scim_me.storage.users import now
 from scim_me.storage.users import update_user
 from scim_me.web.context import admin_registry
+from scim_me.web.context import request_actor
 from scim_me.web.context import settings
 from scim_me.web.principal import Principal
 from scim_me.web.step_up import require_recent_sign_in
@@ -279,8 +280,8 @@ def _check_update_requests(writer: Writer, requests: UpdateRequests, stored: Upd
         )
 
 
-def _caller(writer: Writer) -> Caller:
-    return Caller.of_request(writer.principal.client_id if writer.principal else None)
+def _caller(writer: Writer) -> Actor:
+    return request_actor(writer.principal.client_id if writer.principal else None)
 
 
 def record_admin_event(writer: Writer, user_id: str, kind: str, details: dict[str, Any]) -> None:

@@ -44,12 +44,12 @@ from scim_me.notify.mail import Mail
 from scim_me.notify.notices import current_mailer
 from scim_me.notify.notices import primary_email
 from scim_me.notify.notices import tenant_url
-from scim_me.services.recovery import Caller
 from scim_me.services.recovery import account_window
 from scim_me.services.recovery import take_address_mail_slot
 from scim_me.services.recovery import take_mail_slot
 from scim_me.storage import recovery_flows as flows
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.recovery_flows import FlowRecord
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.throttle import hold_for_email
@@ -88,7 +88,7 @@ def hold_until_confirmed(
     _issue(settings, tenant, user.user_name, (user, address), sign_up=sign_up)
 
 
-def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Caller) -> None:
+def resend(settings: Settings, tenant: TenantRecord, user_name: str, caller: Actor) -> None:
     """A new code for the account ``user_name`` names, if it is held for its address: the older
     codes die and the mail to its current primary address is queued, in one transaction (a
     failure sends nothing and the old code still works). Raises ``RecoveryRefused("throttled")``
@@ -186,7 +186,7 @@ def find_confirmation(tenant: TenantRecord, code: str) -> FlowRecord | None:
     return flow
 
 
-def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Caller) -> StoredUser:
+def confirm(tenant: TenantRecord, flow: FlowRecord, caller: Actor) -> StoredUser:
     """Spend the code: ``emailVerified`` true, the hold lifted, the events recorded, in one
     transaction; refused when expired, spent meanwhile, or the address is no longer the user's."""
     if flow.expired(now()):

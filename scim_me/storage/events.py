@@ -118,6 +118,23 @@ def _record(row: SecurityEvent) -> EventRecord:
     )
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, as the security history records it: the client's address and user agent, the
+    OAuth client, and the channel the factor events name (``api``, ``signin``, ``cli``)."""
+
+    ip: str = ""
+    user_agent: str = ""
+    client_id: str | None = None
+    channel: str = "api"
+
+    def record(self, tenant_id: int, user_id: str, kind: str, details: dict[str, Any] | None = None) -> None:
+        """A security event of ``user_id``, with this actor as who did it."""
+        record_event(
+            tenant_id, user_id, kind, ip=self.ip, user_agent=self.user_agent, client_id=self.client_id, details=details
+        )
+
+
 def record_event(
     tenant_id: int,
     user_id: str,

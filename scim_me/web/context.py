@@ -30,6 +30,7 @@ from scim_me.errors import NotFoundError
 from scim_me.notify.outbox import OutboxMailer
 from scim_me.storage.clients import tenant_origins
 from scim_me.storage.db import Database
+from scim_me.storage.events import Actor
 from scim_me.storage.tenants import TenantRecord
 from scim_me.storage.tenants import find_tenant
 from scim_me.tenancy import TENANT_KEY
@@ -130,6 +131,12 @@ def state() -> AppState:
 def app_globals() -> _AppCtxGlobals:
     """``flask.g`` itself (this request's app context's namespace)."""
     return _cv_app.get().g
+
+
+def request_actor(client_id: str | None = None, channel: str = "api") -> Actor:
+    """The current request's client, as security events record who acted."""
+    req = current_request()
+    return Actor(req.remote_addr or "", req.headers.get("User-Agent", ""), client_id, channel)
 
 
 def current_request() -> Request:

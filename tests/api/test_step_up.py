@@ -35,6 +35,7 @@ import time_machine
 
 from scim_me.core import otp
 from scim_me.core.schemas import WSO2_URN
+from scim_me.storage.events import Actor
 from scim_me.storage.tenants import STEP_UP_DEFAULTS
 from scim_me.storage.tenants import TenantError
 from scim_me.storage.tenants import TenantSettings
@@ -151,7 +152,7 @@ class World:
 
         with self.app.app_context(), self.app.extensions["scim_me"].db.connection_context():
             before = get_state(self.tenant.id, self.user_id).backup_codes_remaining
-            ctx = mfa.Context("127.0.0.1", "pytest", None, "api")
+            ctx = Actor("127.0.0.1", "pytest", None, "api")
             settings = self.app.extensions["scim_me"].settings
             verdict = mfa.verify_second_factor(settings, self.tenant.id, self.user_id, self.first_backup_code, ctx)
             return not verdict.ok and get_state(self.tenant.id, self.user_id).backup_codes_remaining == before

@@ -13,6 +13,7 @@ import pytest
 
 from scim_me.auth import passkeys
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.events import list_events
 from scim_me.web.context import settings
 from scim_me.web.sections import Subject
@@ -351,9 +352,9 @@ def _sign_in(app: Any, tenant: Any, device: SoftAuthenticator, *, user_id: str |
         s = settings()
         started = passkeys.start_signin(s, tenant.id, "spa", user_id)
         assertion = device.get(started.options, ORIGIN, **get)
-        checked = passkeys.check_signin(s, tenant.id, started.request_id, assertion, "spa", passkeys.Context())
+        checked = passkeys.check_signin(s, tenant.id, started.request_id, assertion, "spa", Actor())
         with write_transaction():
-            spent = passkeys.spend_signin(tenant.id, checked, passkeys.Context())
+            spent = passkeys.spend_signin(tenant.id, checked, Actor())
         if isinstance(spent, passkeys.PasskeyRefused):
             raise spent
         return spent
