@@ -141,26 +141,26 @@ def verify_login(
                         },
                     )
         return None
-    succeeded(account, address, now(), held=reservation.held)
     # The right password that still opens nothing: an account disabled by an administrator
     # (``active`` false), or one held until its address is confirmed. Said only after the
     # password is proven, so a guesser learns nothing from it.
     refused = "disabled" if is_disabled(user.profile) else "email_pending" if reservation.held else None
-    if refused is not None:
-        record_event(
-            tenant_id,
-            user.id,
-            "signin.failure",
-            ip=ip,
-            user_agent=user_agent,
-            client_id=client_id,
-            details={**details, "reason": refused},
-        )
-        if refused == "email_pending":
-            raise AccountHeld(policy.max_lock_seconds)
-        return None
-    if record_success:
-        record_event(
-            tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details
-        )
-    return user
+    with write_transaction():  # the counters start afresh with the history saying why: one commit
+        succeeded(account, address, now(), held=reservation.held)
+        if refused is not None:
+            record_event(
+                tenant_id,
+                user.id,
+                "signin.failure",
+                ip=ip,
+                user_agent=user_agent,
+                client_id=client_id,
+                details={**details, "reason": refused},
+            )
+        elif record_success:
+            record_event(
+                tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details
+            )
+    if refused == "email_pending":
+        raise AccountHeld(policy.max_lock_seconds)
+    return None if refused is not None else user

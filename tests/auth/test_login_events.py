@@ -13,6 +13,7 @@ from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.support.statements import count_statements
 
 PASSWORD = "correct-horse-9"
 
@@ -59,6 +60,16 @@ def test_password_grant_records_failure_then_success(app, client, tenant, kim, p
     ]
     assert events[0].client_id == record.client_id
     assert events[0].user_agent == "pytest-agent"
+
+
+def test_a_right_password_resets_its_counters_and_records_the_success_in_one_commit(app, client, tenant, kim, postman):
+    _, auth = postman
+    begins: list[str] = []
+    with count_statements(app, begins):
+        assert _grant(client, auth, PASSWORD).status_code == 200
+    # The check reserved before the hash runs (its own commit: racing guesses must see it), then
+    # the counters' reset with the signin.success event, then the tokens.
+    assert len(begins) == 3, begins
 
 
 def test_basic_records_failures_only(app, client, tenant, kim):
