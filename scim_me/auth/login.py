@@ -24,8 +24,8 @@ from scim_me.core.accounts import is_disabled
 from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import verify_password
 from scim_me.storage.db import write_transaction
+from scim_me.storage.events import Actor
 from scim_me.storage.events import count_events
-from scim_me.storage.events import record_event
 from scim_me.storage.throttle import LockoutPolicy
 from scim_me.storage.throttle import account_key
 from scim_me.storage.throttle import ip_key
@@ -94,6 +94,7 @@ def verify_login(
     account = account_key(tenant_id, name) if name else None
     address = ip_key(ip) if ip else None
     reservation = reserve(tenant_id, account, address, policy, now())
+    actor = Actor(ip, user_agent, client_id)
     details: dict[str, Any] = {"channel": channel}
     if not reservation.allowed:
         # One signin.locked event a minute per account is history enough; one per refused
@@ -101,39 +102,25 @@ def verify_login(
         if user is not None and not count_events(
             tenant_id, user.id, kinds=_LOCKED_KIND, since=now() - timedelta(seconds=60)
         ):
-            record_event(
+            actor.record(
                 tenant_id,
                 user.id,
                 "signin.locked",
-                ip=ip,
-                user_agent=user_agent,
-                client_id=client_id,
-                details={**details, "reason": reservation.reason, "retry_after": reservation.retry_after},
+                {**details, "reason": reservation.reason, "retry_after": reservation.retry_after},
             )
         raise LoginThrottled(reservation.retry_after, reservation.reason)
     ok = verify_password(password, user.password_hash if user else None, params)
     if user is None or not ok:
         if user is not None:
             with write_transaction():  # the failure and the lock it causes: both in the history, or neither
-                record_event(
-                    tenant_id,
-                    user.id,
-                    "signin.failure",
-                    ip=ip,
-                    user_agent=user_agent,
-                    client_id=client_id,
-                    # failures in a row, this one included: the failed_signins alert (services/alerts.py)
-                    details={**details, "failures": reservation.failures},
-                )
+                # failures in a row, this one included: the failed_signins alert (services/alerts.py)
+                actor.record(tenant_id, user.id, "signin.failure", {**details, "failures": reservation.failures})
                 if reservation.locks:
-                    record_event(
+                    actor.record(
                         tenant_id,
                         user.id,
                         "account.locked",
-                        ip=ip,
-                        user_agent=user_agent,
-                        client_id=client_id,
-                        details={
+                        {
                             **details,
                             "failures": reservation.failures,
                             "seconds": policy.lock_for(reservation.failures),
@@ -148,19 +135,9 @@ def verify_login(
     with write_transaction():  # the counters start afresh with the history saying why: one commit
         succeeded(account, address, now(), held=reservation.held)
         if refused is not None:
-            record_event(
-                tenant_id,
-                user.id,
-                "signin.failure",
-                ip=ip,
-                user_agent=user_agent,
-                client_id=client_id,
-                details={**details, "reason": refused},
-            )
+            actor.record(tenant_id, user.id, "signin.failure", {**details, "reason": refused})
         elif record_success:
-            record_event(
-                tenant_id, user.id, "signin.success", ip=ip, user_agent=user_agent, client_id=client_id, details=details
-            )
+            actor.record(tenant_id, user.id, "signin.success", details)
     if refused == "email_pending":
         raise AccountHeld(policy.max_lock_seconds)
     return None if refused is not None else user
