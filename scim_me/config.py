@@ -236,8 +236,8 @@ class Settings:
     recovery_ip_sends_per_window: int = 20
     # Mails to one address nobody has confirmed yet, within the window, whoever asks and for
     # whichever account: a new account's confirmation (self-registration, resend-code) and an
-    # e-mail change's verification (docs/mail.md); then 429, or no mail where the answer must not
-    # tell (resend-code).
+    # e-mail change's verification (docs/self-registration.md); then 429, or no mail where the
+    # answer must not tell (resend-code).
     recovery_address_sends_per_window: int = 10
     # Recoveries one client IP may start (init) within the window; then 429.
     recovery_ip_inits_per_window: int = 100
