@@ -166,6 +166,12 @@ class Settings:
     # answer, after the write lock is released: a group commit, storage/db.py); `normal`: no fsync
     # before answering, survives a crash of the process, not of the machine.
     sqlite_synchronous: str = "full"
+    # Time budget of each statement, milliseconds (0: none): a request whose statement runs
+    # longer (a filter and sort that read the whole tenant) is stopped and answers 400
+    # `tooMany`, so no request holds a worker for long. PostgreSQL: the session's
+    # `statement_timeout` (behind a transaction pooler, set it on the role instead); migration
+    # steps run without it.
+    db_statement_timeout_ms: int = 5000
     # PostgreSQL reached through a transaction-pooling PgBouncer: keep no state on a server
     # connection between transactions (no SQL `PREPARE`, no session advisory lock). Statements
     # are then planned on every execution (docs/deployment.md).
@@ -362,6 +368,8 @@ class Settings:
             raise ConfigError("max_values_per_attribute must be >= 1 and max_profile_bytes >= 1024")
         if not 1 <= self.default_page_size <= self.max_page_size:
             raise ConfigError("default_page_size must be >= 1 and at most max_page_size")
+        if self.db_statement_timeout_ms < 0:
+            raise ConfigError("db_statement_timeout_ms must be >= 0 (0: no budget)")
         if self.sqlite_synchronous not in ("full", "normal"):
             raise ConfigError("sqlite_synchronous must be 'full' or 'normal'")
         if not 1 <= self.backup_code_count <= 100 or not 4 <= self.backup_code_length <= 64:
@@ -435,6 +443,7 @@ class Settings:
             "busy_timeout_ms": self.db_busy_timeout_ms,
             "synchronous": self.sqlite_synchronous,
             "transaction_pooling": self.postgres_transaction_pooling,
+            "statement_timeout_ms": self.db_statement_timeout_ms,
         }
 
     def hash_params(self) -> HashParams:

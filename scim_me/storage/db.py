@@ -41,6 +41,14 @@ moments before its fsync returns. Should power fail then, that transaction is lo
 reader saw it; the writer's client was never told it succeeded and retries, as after any failed
 request. A write that builds on what it read lands later in the same WAL, so its own fsync
 makes both durable. PostgreSQL commits durably itself (``synchronous_commit``): nothing to do.
+
+Statement time budget (``db_statement_timeout_ms``): no statement may hold a worker for
+long, however hostile the request that caused it (a filter and sort that read the whole tenant).
+On PostgreSQL it is the session's ``statement_timeout``, set once on each new connection; on
+SQLite a progress handler interrupts a statement once it has run past its deadline, which each
+statement sets as it starts. A statement stopped so fails with an error :func:`over_budget`
+recognises. A migration step lifts the budget (:func:`without_statement_timeout`): rebuilding an
+index of a large table is work the operator asked for.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,9 +134,16 @@ class WalSync:
 
 
 class _Connection(sqlite3.Connection):
-    """A SQLite connection that remembers how many row changes its WAL sync already covers."""
+    """A SQLite connection that remembers how many row changes its WAL sync already covers, and
+    whether its statement budget's progress handler is installed."""
 
     synced_changes = 0
+    budgeted = False
+
+
+# SQLite calls the progress handler every this many virtual-machine instructions: about every
+# 0.1-1 ms of a statement's work, never for a short statement such as GET /Me's.
+_PROGRESS_STEPS = 10_000
 
 
 class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
@@ -140,6 +156,12 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
 
     _file_path: str | None = None
     wal_sync: WalSync | None = None
+    statement_budget: float | None = None  # seconds; None: no budget
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        if self.statement_budget is not None:
+            _budget.deadline = None if _budget.lifted else time.monotonic() + self.statement_budget
+        return super().execute_sql(sql, params)
 
     def sync_wal(self, *, force: bool = False) -> None:
         """fdatasync the WAL if this thread's connection changed rows since its last sync (or,
@@ -169,11 +191,32 @@ class _SqliteDatabase(PooledSqliteDatabase):  # type: ignore[misc]
         deadline = time.monotonic() + self._busy_seconds
         while True:
             try:
-                return super()._connect()
+                conn = super()._connect()
             except (sqlite3.OperationalError, peewee.OperationalError) as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.01)
+                continue
+            if self.statement_budget is not None and not getattr(conn, "budgeted", True):
+                conn.set_progress_handler(_past_deadline, _PROGRESS_STEPS)
+                conn.budgeted = True
+            return conn
+
+
+class _Budget(threading.local):
+    """This thread's SQLite statement deadline (the class attributes are each thread's start)."""
+
+    deadline: float | None = None
+    lifted = False  # inside without_statement_timeout
+
+
+_budget = _Budget()
+
+
+def _past_deadline() -> int:
+    """SQLite's progress handler: non-zero interrupts the running statement of this thread."""
+    deadline = _budget.deadline
+    return 1 if deadline is not None and time.monotonic() > deadline else 0
 
 
 # SQLite creates a database's -wal, -shm and -journal files with the database file's own mode,
@@ -190,10 +233,24 @@ class _PostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
 
     ping_after = 1.0
     session_state = True  # False behind a transaction-pooling PgBouncer (keeps_session_state)
+    statement_timeout_ms = 0  # 0: PostgreSQL's own default (none, unless the role sets one)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._returned: dict[int, float] = {}
+        self._budgeted: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def _connect(self) -> Any:
+        conn = super()._connect()
+        if self.statement_timeout_ms and conn not in self._budgeted:
+            # Once per server session (the pool hands the same connection out again). Behind a
+            # transaction pooler a session setting would land on whichever server connection
+            # ran it: there the operator sets it on the role (docs/deployment.md).
+            if self.session_state:
+                with conn.cursor() as cursor:
+                    cursor.execute("SET statement_timeout = %s", (self.statement_timeout_ms,))
+            self._budgeted.add(conn)
+        return conn
 
     def _is_closed(self, conn: Any) -> bool:
         returned = self._returned.pop(id(conn), None)
@@ -246,12 +303,18 @@ def make_private_directory(path: Path) -> None:
 
 
 def open_database(
-    url: str, *, busy_timeout_ms: int = 10000, synchronous: str = "full", transaction_pooling: bool = False
+    url: str,
+    *,
+    busy_timeout_ms: int = 10000,
+    synchronous: str = "full",
+    transaction_pooling: bool = False,
+    statement_timeout_ms: int = 0,
 ) -> peewee.Database:
     """Create (but do not connect) the database named by ``url``. ``synchronous``: ``full``
     (acknowledged writes are on disk) or ``normal`` (no fsync before answering), see above.
     ``transaction_pooling``: PostgreSQL behind a pooler that may hand each transaction another
-    server connection (see :func:`keeps_session_state`)."""
+    server connection (see :func:`keeps_session_state`). ``statement_timeout_ms``: each
+    statement's time budget, 0 for none (module docstring)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
@@ -285,6 +348,7 @@ def open_database(
         db._file_path = None if in_memory else path  # type: ignore[attr-defined]
         if group_commit:
             db.wal_sync = WalSync(path)  # type: ignore[attr-defined]
+        db.statement_budget = statement_timeout_ms / 1000 if statement_timeout_ms > 0 else None  # type: ignore[attr-defined]
         return db
     if parsed.scheme in ("postgres", "postgresql"):
         pg = _PostgresqlDatabase(
@@ -294,6 +358,7 @@ def open_database(
             **_postgres_options(parsed),
         )
         pg.session_state = not transaction_pooling
+        pg.statement_timeout_ms = max(statement_timeout_ms, 0)
         return pg
     raise ValueError(f"unsupported database URL scheme: {parsed.scheme}")
 
@@ -451,6 +516,33 @@ def lost_session_state(exc: BaseException) -> bool:
         getattr(exc, "pgcode", None) in _LOST_SESSION_STATE
         or getattr(getattr(exc, "orig", None), "pgcode", None) in _LOST_SESSION_STATE
     )
+
+
+# PostgreSQL's query_canceled: statement_timeout (or an operator's pg_cancel_backend).
+_CANCELED = "57014"
+
+
+def over_budget(exc: BaseException) -> bool:
+    """True when ``exc`` is a statement stopped by its time budget (module docstring)."""
+    if getattr(exc, "pgcode", None) == _CANCELED or getattr(getattr(exc, "orig", None), "pgcode", None) == _CANCELED:
+        return True
+    return isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)) and str(exc) == "interrupted"
+
+
+@contextmanager
+def without_statement_timeout(db: peewee.Database) -> Iterator[None]:
+    """Inside a transaction of ``db``: its statements run without the time budget (a migration
+    step). On PostgreSQL for the rest of the transaction (``SET LOCAL``)."""
+    if is_sqlite(db):
+        lifted, _budget.lifted = _budget.lifted, True
+        try:
+            yield
+        finally:
+            _budget.lifted = lifted
+        return
+    # Also when the budget is the role's (behind a transaction pooler), not scim-me's.
+    db.execute_sql("SET LOCAL statement_timeout = 0")  # type: ignore[no-untyped-call]
+    yield
 
 
 def after_commit(callback: Callable[[], None], db: peewee.Database | peewee.DatabaseProxy | None = None) -> None:

@@ -26,13 +26,20 @@ from scim_me.errors import NotFoundError
 from scim_me.errors import PayloadTooLargeError
 from scim_me.errors import ScimError
 from scim_me.errors import ServerError
+from scim_me.errors import TooManyError
 from scim_me.errors import UnavailableError
 from scim_me.errors import reason
 from scim_me.storage.db import is_busy
 from scim_me.storage.db import lost_session_state
+from scim_me.storage.db import over_budget
 
 SCIM_JSON = "application/scim+json"
 log = logging.getLogger("scim_me.errors")
+# RFC 7644 §3.12 tooMany: "more results than the server is willing to calculate or process".
+OVER_BUDGET = (
+    "The request needs more database work than one request may do; narrow the filter, sort by"
+    " another attribute or page with a cursor (RFC 9865)."
+)
 
 
 def trace_id() -> str:
@@ -107,9 +114,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        if is_busy(exc):
+        if over_budget(exc):
+            # Before is_busy: PostgreSQL's message says "statement timeout".
+            log.warning("a statement ran past db_statement_timeout_ms and was stopped (trace %s)", trace_id())
+            error: ScimError = TooManyError(OVER_BUDGET)
+        elif is_busy(exc):
             log.warning("database busy: %s", exc)
-            error: ScimError = UnavailableError(headers={"Retry-After": "1"})
+            error = UnavailableError(headers={"Retry-After": "1"})
         else:
             log.exception("unhandled error (trace %s)", trace_id())
             if lost_session_state(exc):

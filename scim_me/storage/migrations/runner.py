@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee
 
+from scim_me.storage.db import without_statement_timeout
 from scim_me.storage.db import write_transaction
 from scim_me.storage.migrations.steps import MIGRATIONS
 
@@ -70,7 +71,9 @@ def upgrade(db: peewee.Database) -> list[int]:
     for version, name, step in MIGRATIONS:
         if version in done:
             continue
-        with write_transaction(db):
+        # A step may rebuild a large table's index: not bounded by the statement budget, nor is
+        # the wait for another upgrader's step.
+        with write_transaction(db), without_statement_timeout(db):
             _serialize_upgraders(db)
             if applied_model.get_or_none(applied_model.version == version) is not None:
                 continue
