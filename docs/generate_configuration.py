@@ -39,7 +39,9 @@ Mistakes stop the server and the CLI at start-up with one line that names them:
   (`unknown setting bse_url (did you mean base_url?)`); `SCIM_ME_CONFIG` and the test suite's
   `SCIM_ME_TEST_*` / benchmark's `SCIM_ME_BENCH_*` variables are not settings;
 - a value of the wrong type (`SCIM_ME_ACCESS_TOKEN_LIFETIME: expected an integer, got 'abc'`);
-  booleans in the environment read `1/true/yes/on` as true, any other word as false;
+  a boolean is one of `1/true/yes/on` or `0/false/no/off`, in any case
+  (`SCIM_ME_MFA_ALLOW_BASIC: expected true or false, got 'enabled'`): a typo must not turn a
+  protection off;
 - invalid TOML, with its line and column;
 - a file named by `SCIM_ME_CONFIG` that does not exist.
 

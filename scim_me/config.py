@@ -316,7 +316,7 @@ class Settings:
             raw = env.get(PREFIX + name.upper())
             if raw is not None:
                 try:
-                    values[name] = parse_setting(raw, spec.default, strict_bool=False)
+                    values[name] = parse_setting(raw, spec.default)
                 except SettingTextError as exc:
                     raise ConfigError(f"{PREFIX + name.upper()}: expected {exc.expected}, got {raw!r}") from exc
         unknown_overrides = sorted(set(overrides or {}) - set(known))
@@ -595,14 +595,14 @@ class SettingTextError(ValueError):
         self.expected = expected
 
 
-def parse_setting(raw: str, default: Any, *, strict_bool: bool = True) -> Any:
+def parse_setting(raw: str, default: Any) -> Any:
     """``raw`` (an environment variable, a CLI ``KEY=VALUE``) as a value of the type of the
-    setting's ``default``: a bool from the words in TRUE_WORDS / FALSE_WORDS (any case), an int,
-    or the text itself. ``strict_bool=False`` reads any other word as false, as the environment
-    always has. Raises :class:`SettingTextError`."""
+    setting's ``default``: a bool from the words in TRUE_WORDS / FALSE_WORDS (any case; any
+    other word is a mistake, not false: ``SCIM_ME_MFA_ALLOW_BASIC=enabled`` must not read as
+    off), an int, or the text itself. Raises :class:`SettingTextError`."""
     if isinstance(default, bool):
         word = raw.strip().lower()
-        if strict_bool and word not in TRUE_WORDS + FALSE_WORDS:
+        if word not in TRUE_WORDS + FALSE_WORDS:
             raise SettingTextError("true or false")
         return word in TRUE_WORDS
     if isinstance(default, int):

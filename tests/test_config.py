@@ -47,9 +47,20 @@ def test_text_of_another_type_says_what_was_expected(raw, default, expected):
     assert caught.value.expected == expected
 
 
-@pytest.mark.parametrize("raw", ["maybe", "", "enabled"])
-def test_without_strict_bool_any_other_word_is_false(raw):
-    assert parse_setting(raw, True, strict_bool=False) is False
+@pytest.mark.parametrize("raw", ["maybe", "", "enabled", "disable"])
+def test_an_environment_boolean_that_is_no_boolean_word_stops_the_load(raw):
+    # A typo must not turn a protection off (or on): it read as false before.
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ={**NO_FILE, "SCIM_ME_MFA_ALLOW_BASIC": raw})
+    assert str(caught.value) == f"SCIM_ME_MFA_ALLOW_BASIC: expected true or false, got {raw!r}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("On", True), (" yes ", True), ("1", True), ("OFF", False), ("0", False)]
+)
+def test_an_environment_boolean_reads_its_words_in_any_case(raw, expected):
+    settings = Settings.load(environ={**NO_FILE, "SCIM_ME_MFA_ALLOW_BASIC": raw})
+    assert settings.mfa_allow_basic is expected
 
 
 def test_the_environment_is_read_through_the_conversion():
@@ -62,8 +73,6 @@ def test_the_environment_is_read_through_the_conversion():
         }
     )
     assert (settings.mfa_allow_basic, settings.token_leeway, settings.mail_from) == (True, 5, " x <x@example.com>")
-    # The environment has always read an unknown word as false rather than refusing to start.
-    assert Settings.load(environ={**NO_FILE, "SCIM_ME_MFA_ALLOW_BASIC": "enabled"}).mfa_allow_basic is False
 
 
 def test_an_integer_setting_that_is_not_an_integer_stops_the_load():
