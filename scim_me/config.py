@@ -158,6 +158,13 @@ class Settings:
     argon2_time_cost: int = 3
     # argon2id parallelism (lanes).
     argon2_parallelism: int = 4
+    # Password hashes and checks one process runs at once. Each holds `argon2_memory_kib`, so a
+    # process never needs more than this many times that, whatever the worker class (a sync
+    # worker runs one at a time anyway); more wait for a turn.
+    password_hash_concurrency: int = 2
+    # How long a password check waits for its turn, milliseconds; then 503 with `Retry-After`
+    # (counted as no attempt: the account's and the IP's failure counters are not touched).
+    password_hash_wait_ms: int = 5000
 
     # -- Database
     # SQLite busy timeout, milliseconds; a still-locked database answers 503 + `Retry-After`.
@@ -368,6 +375,8 @@ class Settings:
             raise ConfigError("max_values_per_attribute must be >= 1 and max_profile_bytes >= 1024")
         if not 1 <= self.default_page_size <= self.max_page_size:
             raise ConfigError("default_page_size must be >= 1 and at most max_page_size")
+        if self.password_hash_concurrency < 1 or self.password_hash_wait_ms < 0:
+            raise ConfigError("password_hash_concurrency must be >= 1 and password_hash_wait_ms >= 0")
         if self.db_statement_timeout_ms < 0:
             raise ConfigError("db_statement_timeout_ms must be >= 0 (0: no budget)")
         if self.sqlite_synchronous not in ("full", "normal"):
@@ -450,7 +459,13 @@ class Settings:
         """The argon2id cost parameters every password hash and verification uses."""
         from scim_me.core.passwords import HashParams
 
-        return HashParams(self.argon2_memory_kib, self.argon2_time_cost, self.argon2_parallelism)
+        return HashParams(
+            self.argon2_memory_kib,
+            self.argon2_time_cost,
+            self.argon2_parallelism,
+            concurrency=self.password_hash_concurrency,
+            wait_seconds=self.password_hash_wait_ms / 1000,
+        )
 
     def master_key(self) -> bytes:
         """Return the 32-byte key that encrypts secrets at rest; fail with a clear message."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from scim_me.core.accounts import is_disabled
 from scim_me.core.passwords import HashParams
+from scim_me.core.passwords import hash_slot
 from scim_me.core.passwords import verify_password
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import Actor
@@ -93,23 +94,25 @@ def verify_login(
     name = user.user_name if user is not None else attempted_name
     account = account_key(tenant_id, name) if name else None
     address = ip_key(ip) if ip else None
-    reservation = reserve(tenant_id, account, address, policy, now())
     actor = Actor(ip, user_agent, client_id)
     details: dict[str, Any] = {"channel": channel}
-    if not reservation.allowed:
-        # One signin.locked event a minute per account is history enough; one per refused
-        # attempt would let a flood of them fill the table (and queue writers) at no cost.
-        if user is not None and not count_events(
-            tenant_id, user.id, kinds=_LOCKED_KIND, since=now() - timedelta(seconds=60)
-        ):
-            actor.record(
-                tenant_id,
-                user.id,
-                "signin.locked",
-                {**details, "reason": reservation.reason, "retry_after": reservation.retry_after},
-            )
-        raise LoginThrottled(reservation.retry_after, reservation.reason)
-    ok = verify_password(password, user.password_hash if user else None, params)
+    # The turn is taken before the reservation: a check refused a turn (503) is no attempt at all.
+    with hash_slot(params):
+        reservation = reserve(tenant_id, account, address, policy, now())
+        if not reservation.allowed:
+            # One signin.locked event a minute per account is history enough; one per refused
+            # attempt would let a flood of them fill the table (and queue writers) at no cost.
+            if user is not None and not count_events(
+                tenant_id, user.id, kinds=_LOCKED_KIND, since=now() - timedelta(seconds=60)
+            ):
+                actor.record(
+                    tenant_id,
+                    user.id,
+                    "signin.locked",
+                    {**details, "reason": reservation.reason, "retry_after": reservation.retry_after},
+                )
+            raise LoginThrottled(reservation.retry_after, reservation.reason)
+        ok = verify_password(password, user.password_hash if user else None, params)
     if user is None or not ok:
         if user is not None:
             with write_transaction():  # the failure and the lock it causes: both in the history, or neither
