@@ -523,10 +523,20 @@ _CANCELED = "57014"
 
 
 def over_budget(exc: BaseException) -> bool:
-    """True when ``exc`` is a statement stopped by its time budget (module docstring)."""
-    if getattr(exc, "pgcode", None) == _CANCELED or getattr(getattr(exc, "orig", None), "pgcode", None) == _CANCELED:
-        return True
-    return isinstance(exc, (sqlite3.OperationalError, peewee.OperationalError)) and str(exc) == "interrupted"
+    """True when ``exc`` is a statement stopped by its time budget (module docstring), or an
+    error it caused: SQLite rolls a transaction back itself when it interrupts a write, so the
+    ROLLBACK of the transaction's block then fails ("no transaction is active") while handling it."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # nested savepoints each add a failed ROLLBACK TO
+        if seen is None:
+            return False
+        pgcode = getattr(seen, "pgcode", None) or getattr(getattr(seen, "orig", None), "pgcode", None)
+        if pgcode == _CANCELED:
+            return True
+        if isinstance(seen, (sqlite3.OperationalError, peewee.OperationalError)) and str(seen) == "interrupted":
+            return True
+        seen = seen.__context__
+    return False
 
 
 @contextmanager

@@ -50,6 +50,17 @@ def test_a_statement_past_its_budget_is_stopped_and_the_connection_goes_on(budge
     assert budgeted.execute_sql("SELECT 1 + 1").fetchone()[0] == 2
 
 
+def test_a_write_stopped_in_its_transaction_leaves_nothing_and_is_recognised(budgeted):
+    budgeted.execute_sql("CREATE TABLE budget_probe (i INTEGER)")
+    with pytest.raises(Exception) as stopped, write_transaction(budgeted):
+        budgeted.execute_sql("INSERT INTO budget_probe VALUES (0)")
+        budgeted.execute_sql(f"INSERT INTO budget_probe {LONG.replace('COUNT(*)', 'i')}")
+    # SQLite rolls the transaction back itself, so the block's own ROLLBACK fails while handling
+    # the interruption: still recognised as the budget's doing (a 400, not a 500).
+    assert over_budget(stopped.value), repr(stopped.value)
+    assert budgeted.execute_sql("SELECT COUNT(*) FROM budget_probe").fetchone()[0] == 0
+
+
 def test_a_migration_step_runs_without_the_budget(budgeted):
     with write_transaction(budgeted), without_statement_timeout(budgeted):
         assert budgeted.execute_sql(LONG).fetchone()[0] == 600000
