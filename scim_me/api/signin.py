@@ -30,7 +30,6 @@ from scim_me.auth.login import AccountHeld
 from scim_me.auth.login import LoginThrottled
 from scim_me.auth.login import lockout_policy
 from scim_me.auth.login import verify_login
-from scim_me.auth.tokens import issuer_for
 from scim_me.core.session_state import new_browser_state
 from scim_me.oauth.browser_state import change_browser_state
 from scim_me.oauth.browser_state import read_browser_state
@@ -71,6 +70,7 @@ from scim_me.web.context import current_tenant
 from scim_me.web.context import oauth_server
 from scim_me.web.context import request_actor
 from scim_me.web.context import settings
+from scim_me.web.context import tenant_issuer
 from scim_me.web.pages import check_csrf
 from scim_me.web.pages import csrf_token
 from scim_me.web.pages import page
@@ -622,10 +622,7 @@ def _logout_hint(tenant: TenantRecord) -> LogoutHint | None:
     token = request.values.get("id_token_hint", "")
     if not token:
         return None
-    s = settings()
-    return verify_id_token_hint(
-        token, tenant_id=tenant.id, issuer=issuer_for(s.base_url, tenant.name, s.default_tenant)
-    )
+    return verify_id_token_hint(token, tenant_id=tenant.id, issuer=tenant_issuer(tenant))
 
 
 def _logout_proven(tenant: TenantRecord, user: StoredUser, named_client: str) -> bool:
@@ -645,8 +642,7 @@ def _discovery() -> Response:
     tenant = current_tenant()
     if tenant is None:
         return _message("Unknown organization", "No such organization.", 404)
-    s = settings()
-    issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
+    issuer = tenant_issuer(tenant)
     base = issuer[: -len("/oauth2/token")]
     document = {
         "issuer": issuer,

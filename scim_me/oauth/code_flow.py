@@ -19,7 +19,6 @@ from authlib.oidc.core import OpenIDToken
 from flask import g
 
 from scim_me.auth.keys import signing_key
-from scim_me.auth.tokens import issuer_for
 from scim_me.core.accounts import is_disabled
 from scim_me.oauth.claims import id_token_claims
 from scim_me.oauth.requests import repeated_description
@@ -32,6 +31,7 @@ from scim_me.storage.users import StoredUser
 from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
+from scim_me.web.context import tenant_issuer
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]
@@ -137,7 +137,7 @@ class _TenantSigned:
         assert tenant is not None
         now = int(time.time())
         return {
-            "iss": issuer_for(s.base_url, tenant.name, s.default_tenant),
+            "iss": tenant_issuer(tenant),
             "aud": [client.get_client_id()],
             "azp": client.get_client_id(),
             "iat": now,
@@ -180,8 +180,7 @@ class TenantIssuerParameter(IssuerParameter):  # type: ignore[misc]
         tenant = current_tenant()
         if tenant is None:
             return None
-        s = settings()
-        return issuer_for(s.base_url, tenant.name, s.default_tenant)
+        return tenant_issuer(tenant)
 
     def add_to(self, response: Any) -> Any:
         """For the redirects built outside ``create_authorization_response`` (early errors)."""

@@ -34,7 +34,6 @@ from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import AccessClaims
 from scim_me.auth.tokens import TokenError
-from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import mint_access_token
 from scim_me.auth.tokens import unverified_claim
 from scim_me.auth.tokens import verify_access_token
@@ -79,6 +78,7 @@ from scim_me.storage.users import find_user
 from scim_me.storage.users import get_user
 from scim_me.web.context import current_tenant
 from scim_me.web.context import settings
+from scim_me.web.context import tenant_issuer
 
 _SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 _ALL_METHODS = [*_SECRET_METHODS, "none"]
@@ -309,7 +309,7 @@ class IntrospectionEndpoint(rfc7662.IntrospectionEndpoint):  # type: ignore[misc
             claims = verify_access_token(
                 token_string,
                 tenant_id=tenant.id,
-                issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
+                issuer=tenant_issuer(tenant),
                 audience=s.resource_audience,
                 leeway=0,
                 now=current,
@@ -399,7 +399,7 @@ def _generate(
         extra["auth_time"], extra["amr"] = g.token_authentication
     access_token = mint_access_token(
         tenant_id=tenant.id,
-        issuer=issuer_for(s.base_url, tenant.name, s.default_tenant),
+        issuer=tenant_issuer(tenant),
         subject=user.id if user else client.record.client_id,
         client_id=client.record.client_id,
         scopes=scope or "",

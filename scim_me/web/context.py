@@ -22,6 +22,7 @@ from flask.globals import _cv_request
 
 from scim_me.auth.external import JwksCache
 from scim_me.auth.tokens import VerifiedTokens
+from scim_me.auth.tokens import issuer_for
 from scim_me.config import Settings
 from scim_me.core.schemas import Schema
 from scim_me.core.schemas import SchemaRegistry
@@ -131,6 +132,13 @@ def state() -> AppState:
 def app_globals() -> _AppCtxGlobals:
     """``flask.g`` itself (this request's app context's namespace)."""
     return _cv_app.get().g
+
+
+def tenant_issuer(tenant: TenantRecord) -> str:
+    """The issuer of ``tenant``'s own tokens: WSO2's ``{base}/oauth2/token``, under ``/t/{name}``
+    except for the default tenant."""
+    s = settings()
+    return issuer_for(s.base_url, tenant.name, s.default_tenant)
 
 
 def request_actor(client_id: str | None = None, channel: str = "api") -> Actor:

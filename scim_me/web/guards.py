@@ -22,7 +22,6 @@ from scim_me.auth.login import verify_login
 from scim_me.auth.mfa import required as mfa_required
 from scim_me.auth.tokens import TokenError
 from scim_me.auth.tokens import check_claim_times
-from scim_me.auth.tokens import issuer_for
 from scim_me.auth.tokens import verify_access_token
 from scim_me.core.accounts import ADMIN_SCOPES
 from scim_me.core.accounts import holds_role
@@ -40,6 +39,7 @@ from scim_me.web.context import app_globals
 from scim_me.web.context import current_request
 from scim_me.web.context import settings
 from scim_me.web.context import state
+from scim_me.web.context import tenant_issuer
 from scim_me.web.external_auth import authenticate_external
 from scim_me.web.principal import LOGIN_SCOPE
 from scim_me.web.principal import Principal
@@ -89,7 +89,7 @@ def authenticate(tenant: TenantRecord | None, *, allow_basic: bool = True, defer
 
 def _bearer(tenant: TenantRecord, token: str, defer_revocation: bool = False) -> Principal:
     s = settings()
-    issuer = issuer_for(s.base_url, tenant.name, s.default_tenant)
+    issuer = tenant_issuer(tenant)
     cache = state().verified_tokens
     # Routing only: the unverified ``iss`` picks the verifier, which then checks everything. A
     # token this worker already verified as this tenant's own needs no routing (nor the parse).
