@@ -22,7 +22,9 @@ from typing import Any
 
 from scim_me.core.accounts import is_disabled
 from scim_me.core.passwords import HashParams
+from scim_me.core.passwords import hash_password
 from scim_me.core.passwords import hash_slot
+from scim_me.core.passwords import needs_rehash
 from scim_me.core.passwords import verify_password
 from scim_me.storage.db import write_transaction
 from scim_me.storage.events import Actor
@@ -34,6 +36,7 @@ from scim_me.storage.throttle import reserve
 from scim_me.storage.throttle import succeeded
 from scim_me.storage.users import StoredUser
 from scim_me.storage.users import now
+from scim_me.storage.users import upgrade_password_hash
 
 CHANNELS = frozenset({"signin", "password_grant", "basic", "change_password"})
 _LOCKED_KIND = frozenset({"signin.locked"})
@@ -135,8 +138,20 @@ def verify_login(
     # (``active`` false), or one held until its address is confirmed. Said only after the
     # password is proven, so a guesser learns nothing from it.
     refused = "disabled" if is_disabled(user.profile) else "email_pending" if reservation.held else None
+    upgraded = None
+    if (
+        refused is None
+        and channel != "change_password"
+        and user.password_hash
+        and needs_rehash(user.password_hash, params)
+    ):
+        # Hashed with older parameters (argon2_* raised since): the proven password is hashed
+        # again now, once, with today's (security.md T-PW-5). A password about to be replaced is not.
+        upgraded = hash_password(password, params)
     with write_transaction():  # the counters start afresh with the history saying why: one commit
         succeeded(account, address, now(), held=reservation.held)
+        if upgraded is not None and user.password_hash:
+            upgrade_password_hash(tenant_id, user.id, user.password_hash, upgraded)
         if refused is not None:
             actor.record(tenant_id, user.id, "signin.failure", {**details, "reason": refused})
         elif record_success:

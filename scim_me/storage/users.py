@@ -291,6 +291,17 @@ def _update_sql(with_search: bool, with_password: bool, param: str) -> str:
     return sql.replace("?", param)
 
 
+def upgrade_password_hash(tenant_id: int, user_id: str, current: str, upgraded: str) -> bool:
+    """Store ``upgraded``, the same password hashed with today's parameters, if the stored hash
+    is still ``current``. The password did not change: neither its age (``password_changed_at``)
+    nor the user's version (the representation and its ETag) moves."""
+    query = User.update({User.password_hash: upgraded}).where(
+        (User.id == user_id) & (User.tenant == tenant_id) & (User.password_hash == current)
+    )
+    with write_transaction():
+        return bool(query.execute() == 1)
+
+
 def set_password_hash(tenant_id: int, user_id: str, password_hash: str, *, expected: str | None = None) -> bool:
     """Replace the credential (CLI, change-password); bumps the version so cached ETags go stale.
     With ``expected``, only if the stored hash is still that one (of two racing changes proven
