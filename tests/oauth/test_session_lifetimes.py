@@ -277,6 +277,6 @@ def test_lifetimes_are_positive_whole_numbers(name, value):
         validate_settings(TenantSettings(**{name: value}))
 
 
-def test_the_defaults_are_30_minutes_idle_and_12_hours_absolute():
+def test_the_defaults_are_60_minutes_idle_and_12_hours_absolute():
     settings = TenantSettings()
     assert (settings.session_idle_minutes, settings.session_absolute_hours) == (60, 12)

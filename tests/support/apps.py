@@ -16,7 +16,8 @@ from tests.support.templates import prepare
 # against a dropped schema into a later test's log capture.
 _BUILT: dict[str, list[Any]] = {}
 
-# Cheap argon2 for tests; one dedicated test checks production parameters.
+# Cheap argon2 for tests; tests/auth/test_password_storage.py and test_hash_memory.py check the
+# production parameters.
 FAST_HASH = {"argon2_memory_kib": 1024, "argon2_time_cost": 1, "argon2_parallelism": 1}
 # No fdatasync at every commit of an in-process app: these tests check behaviour, not what
 # survives a power cut, and on a slow disk the flushes made the suite disk-bound. Durability is
