@@ -77,6 +77,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = ScimMeFlask(__name__, template_folder=None, static_folder=None)
     register_converters(app)  # before any route: no path parameter reaches a view unchecked
     app.jinja_loader = PackageLoader("scim_me", "templates")
+    # Flask reads FLASK_DEBUG from the environment: a development .env must not turn debug
+    # behaviour (exceptions propagated past the error handlers, templates reloaded) on in
+    # production. Nothing in scim-me needs it.
+    app.config["DEBUG"] = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     class _Request(Request):

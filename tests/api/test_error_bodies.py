@@ -88,6 +88,40 @@ def test_unsupported_method_is_a_scim_405_with_allow(client, token, method, path
     assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("TRACE", "/t/acme/api/users/v1/me/sessions", {"GET", "HEAD", "OPTIONS", "DELETE"}),
+        ("DELETE", "/t/acme/api/identity/consent-mgt/v1.0/consents/purposes", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("TRACE", "/t/acme/oauth2/token", {"OPTIONS", "POST"}),
+    ],
+)
+def test_unsupported_method_on_a_wso2_api_is_its_405_with_allow(client, token, method, path, allowed):
+    response = client.open(path, method=method, headers=bearer(token))
+    assert response.status_code == 405
+    body = response.get_json()
+    assert set(body) == {"code", "message", "description", "traceId"} and body["code"] == "SCM-405", body
+    assert {m.strip() for m in response.headers["Allow"].split(",")} == allowed
+
+
+def test_flask_debug_in_the_environment_does_not_reach_the_app(database_url, tmp_path, monkeypatch):
+    # security.md T-HTTP-2: debug off, whatever a development .env says.
+    from tests.support.apps import build_app
+
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    app = build_app(database_url, tmp_path)
+
+    def explode():
+        raise RuntimeError("kaboom: secret internals")
+
+    app.add_url_rule("/scim2/_explode", "explode", explode)
+    assert app.debug is False
+    response = app.test_client().get("/scim2/_explode")
+    assert_scim_error(response, 500)
+    assert response.json == INTERNAL
+    app.extensions["scim_me"].db.close_all()
+
+
 def test_unexpected_exception_is_a_generic_500(app, client):
     def explode():
         raise RuntimeError("kaboom: secret internals")

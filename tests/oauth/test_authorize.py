@@ -172,6 +172,18 @@ def test_pkce_is_s256_only(client, kim, spa, change):
     assert query["state"] == ["st-123"]
 
 
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code token", "id_token token"])
+def test_only_the_code_response_type_is_served(client, kim, spa, response_type):
+    # security.md T-OA-4: no implicit or hybrid flow; nothing is issued in the redirect.
+    _, challenge = pkce()
+    response = client.get(f"{AUTHORIZE}?{urlencode(_params(spa.client_id, challenge, response_type=response_type))}")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    query = parse_qs(location.query)
+    assert (query["error"], query["state"]) == (["unsupported_response_type"], ["st-123"])
+    assert location.fragment == "" and "access_token" not in location.query and "code" not in query
+
+
 @pytest.mark.parametrize(
     "redirect_uri",
     ["http://localhost:5173/callback/", "http://LOCALHOST:5173/callback", "http://localhost:5174/callback",
