@@ -73,7 +73,8 @@ class Settings:
     # (https: cookies get `Secure`) and X-Forwarded-For (the client address per-IP limits and security
     # events use) are honoured (web/proxies.py); from any other peer both are ignored.
     trusted_proxies: str = ""
-    # Python logging level: DEBUG, INFO, WARNING, ERROR.
+    # Python logging level: DEBUG, INFO, WARNING, ERROR, CRITICAL. authlib and peewee log at INFO at
+    # most whatever it says: at DEBUG they would log issued tokens and statements' parameters.
     log_level: str = "INFO"
     # How long a worker caches a tenant record, seconds (tenant settings changed with the CLI apply after this).
     tenant_cache_seconds: int = 5
@@ -377,6 +378,8 @@ class Settings:
             raise ConfigError("default_page_size must be >= 1 and at most max_page_size")
         if self.password_hash_concurrency < 1 or self.password_hash_wait_ms < 0:
             raise ConfigError("password_hash_concurrency must be >= 1 and password_hash_wait_ms >= 0")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if self.db_statement_timeout_ms < 0:
             raise ConfigError("db_statement_timeout_ms must be >= 0 (0: no budget)")
         if self.sqlite_synchronous not in ("full", "normal"):

@@ -191,3 +191,10 @@ def test_write_setting_refuses_unknown_keys_and_wrong_types(tmp_path, key, text,
         write_setting(tmp_path / "scim-me.toml", key, text)
     assert one_line(caught) == message
     assert not (tmp_path / "scim-me.toml").exists()
+
+
+def test_an_unknown_log_level_stops_the_load():
+    with pytest.raises(ConfigError) as caught:
+        Settings.load(environ={**NO_FILE, "SCIM_ME_LOG_LEVEL": "LOUD"})
+    assert str(caught.value) == "log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL"
+    assert Settings.load(environ={**NO_FILE, "SCIM_ME_LOG_LEVEL": "warning"}).log_level == "warning"

@@ -116,9 +116,18 @@ class RequestContext(logging.Filter):
         return True
 
 
+# Libraries that log secrets at DEBUG: authlib the tokens its grants issue, peewee every
+# statement with its parameters (password hashes, sealed TOTP seeds, personal data). They log at
+# INFO at most, whatever log_level says: DEBUG is for scim-me's own lines (security.md T-LOG-1).
+QUIET_LIBRARIES = ("authlib", "peewee")
+
+
 def configure_logging(settings: Settings) -> None:
     """The root logger: plain lines, or JSON lines on stderr with the request context."""
     level = settings.log_level.upper()
+    named = logging.getLevelName(level)  # an int for a known level (Settings validates it)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, named if isinstance(named, int) else logging.INFO))
     if settings.log_format != "json":
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
         return
