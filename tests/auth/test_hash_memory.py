@@ -54,5 +54,7 @@ def _peak_growth(concurrency: int) -> int:
 def test_eight_sign_ins_at_once_take_two_hashes_of_memory_not_eight():
     # One hash's memory was already touched by the stored hash, so the first turn's may not show.
     assert _peak_growth(2) < 2.5 * HASH
-    # Without the turns (8 at once) the same checks need far more: the limit above can fail.
-    assert _peak_growth(8) > 4 * HASH
+    # Without the turns the same checks need more: the limit above can fail. How many of the 8
+    # overlap depends on the machine's other load (7 hashes' worth measured idle, 4 in a busy
+    # full run), so the bar is the limit above, not 8.
+    assert _peak_growth(8) > 2.5 * HASH
