@@ -504,6 +504,22 @@ def is_busy(exc: BaseException) -> bool:
     )
 
 
+# PostgreSQL: read_only_sql_transaction (a standby, default_transaction_read_only), disk_full,
+# out_of_memory; SQLite's messages for the same conditions.
+_REFUSING = ("25006", "53100", "53200")
+_SQLITE_REFUSING = ("attempt to write a readonly database", "database or disk is full", "disk i/o error")
+
+
+def refuses_writes(exc: BaseException) -> bool:
+    """True when ``exc`` means the database takes no writes for now (read-only, full, failing
+    disk): the request answers 503 and nothing was written (security.md T-CRASH-4)."""
+    pgcode = getattr(exc, "pgcode", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
+    if pgcode in _REFUSING:
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (sqlite3.Error, peewee.DatabaseError)) and any(part in text for part in _SQLITE_REFUSING)
+
+
 # SQLSTATEs of a prepared statement that is not where the connection left it: "already exists"
 # and "does not exist", as a transaction-pooling PgBouncer causes (keeps_session_state).
 _LOST_SESSION_STATE = ("42P05", "26000")

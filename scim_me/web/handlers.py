@@ -32,6 +32,7 @@ from scim_me.errors import reason
 from scim_me.storage.db import is_busy
 from scim_me.storage.db import lost_session_state
 from scim_me.storage.db import over_budget
+from scim_me.storage.db import refuses_writes
 
 SCIM_JSON = "application/scim+json"
 log = logging.getLogger("scim_me.errors")
@@ -121,6 +122,9 @@ def register_error_handlers(app: Flask) -> None:
         elif is_busy(exc):
             log.warning("database busy: %s", exc)
             error = UnavailableError(headers={"Retry-After": "1"})
+        elif refuses_writes(exc):
+            log.error("the database refuses writes (read-only, full or failing): %s", exc)
+            error = UnavailableError(headers={"Retry-After": "30"})
         else:
             log.exception("unhandled error (trace %s)", trace_id())
             if lost_session_state(exc):
