@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from contextlib import closing
 from pathlib import Path
@@ -17,42 +16,12 @@ import requests
 
 from tests.support.live_server import DEFAULT_PASSWORD
 from tests.support.live_server import LiveServer
-from tests.support.live_server import _gunicorn_command
-from tests.support.live_server import loopback_listener
-from tests.support.live_server import port_of
 from tests.support.live_server import prepare_main
+from tests.support.live_server import serve_killable
 from tests.support.live_server import server_environment
-from tests.support.live_server import tail
 from tests.support.mailserver import MailSink
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def serve(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn (2 workers, scim-me's hooks) in its own process group, so one signal kills it all."""
-    listener = loopback_listener()
-    base_url = f"http://127.0.0.1:{port_of(listener)}"
-    env = {**env, "SCIM_ME_BASE_URL": base_url}
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            _gunicorn_command(listener.fileno(), "-c", "python:scim_me.gunicorn_conf"),
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(listener.fileno(),),
-            start_new_session=True,
-        )
-    listener.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/health", timeout=2).ok:
-                return proc, base_url
-        except requests.RequestException:
-            time.sleep(0.1)
-    pytest.fail(f"gunicorn did not start:\n{tail(log_path)}")
 
 
 def outbox(db_path: Path) -> list[tuple[str, int]]:
@@ -76,7 +45,7 @@ def test_a_mail_queued_before_kill_9_is_delivered_after_restart(tmp_path: Path) 
     )
     prepare_main(LiveServer(base_url="http://127.0.0.1", env=env, workdir=tmp_path, log_path=tmp_path / "cli.log"))
     log_path = tmp_path / "gunicorn.log"
-    proc, base_url = serve(env, log_path)
+    proc, base_url = serve_killable(env, log_path)
     server = LiveServer(
         base_url=base_url, env={**env, "SCIM_ME_BASE_URL": base_url}, workdir=tmp_path, log_path=log_path
     )
@@ -101,7 +70,7 @@ def test_a_mail_queued_before_kill_9_is_delivered_after_restart(tmp_path: Path) 
         proc.wait(timeout=10)
 
     sink.start()
-    restarted, _url = serve({**env, "SCIM_ME_SMTP_PORT": str(sink.port)}, log_path)
+    restarted, _url = serve_killable({**env, "SCIM_ME_SMTP_PORT": str(sink.port)}, log_path)
     try:
         received = sink.wait_for(1)
         assert received[0].to == "kim@example.com" and "password" in received[0].subject.lower()

@@ -283,3 +283,29 @@ def prepare_main(server: LiveServer) -> None:
         "--email",
         "kim@example.com",
     )
+
+
+def serve_killable(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn (2 workers, scim-me's hooks) in its own process group, so one signal kills it all."""
+    listener = loopback_listener()
+    base_url = f"http://127.0.0.1:{port_of(listener)}"
+    env = {**env, "SCIM_ME_BASE_URL": base_url}
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            _gunicorn_command(listener.fileno(), "-c", "python:scim_me.gunicorn_conf"),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(listener.fileno(),),
+            start_new_session=True,
+        )
+    listener.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base_url}/health", timeout=2).ok:
+                return proc, base_url
+        except requests.RequestException:
+            time.sleep(0.1)
+    pytest.fail(f"gunicorn did not start:\n{tail(log_path)}")
