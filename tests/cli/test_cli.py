@@ -57,6 +57,10 @@ def test_db_upgrade_is_idempotent_and_creates_the_default_tenant(cli: Cli) -> No
     assert tenants["carbon.super"][0] == "wso2"
     # The default tenant got a signing key: an application token can be minted for it.
     assert len(cli.ok("token").splitlines()) == 1
+    # security.md T-AC-5: no default account and no default client (`make run`'s demo seed is
+    # a separate, named step).
+    assert cli.ok("user", "list", "--tenant", "carbon.super").strip() == ""
+    assert cli.ok("client", "list", "--tenant", "carbon.super").strip() == ""
 
 
 def test_tenant_create_and_list_show_the_dialect(ready: Cli) -> None:

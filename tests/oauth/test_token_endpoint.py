@@ -198,6 +198,9 @@ def test_revoking_an_access_token_refuses_it_at_once(client, kim, spa):
     after = client.get(ME, headers=bearer(issued["access_token"]))
     assert after.status_code == 401
     assert after.json["detail"] == "Authorization failure. The access token has been revoked."
+    # RFC 7009 §2.2: an already revoked token is answered as any other, 200.
+    again = client.post(REVOKE, data={"token": issued["access_token"], "client_id": spa.client_id})
+    assert again.status_code == 200
 
 
 def test_revoking_a_refresh_token_ends_its_grant(client, kim, postman):
