@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import time
 from typing import Any
+from typing import NamedTuple
 
 from scim_me.auth.keys import create_signing_key
 from scim_me.auth.tokens import issuer_for
@@ -99,6 +100,32 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
 def basic(user_name: str, password: str) -> dict[str, str]:
     raw = base64.b64encode(f"{user_name}:{password}".encode()).decode()
     return {"Authorization": f"Basic {raw}"}
+
+
+class PasswordClient(NamedTuple):
+    record: Any
+    secret: str
+    auth: dict[str, str]  # its Basic header
+
+
+def password_client(
+    app: Any, tenant: Any, grant_types: tuple[str, ...] = ("password",), scope: str | None = None
+) -> PasswordClient:
+    """A confidential client (``postman``) with ``grant_types``, its secret and its Basic header."""
+    from scim_me.storage.clients import create_client
+
+    extra = {"scope": scope} if scope is not None else {}
+    with app.extensions["scim_me"].db.connection_context():
+        record, secret = create_client(
+            tenant.id,
+            "postman",
+            public=False,
+            redirect_uris=[],
+            allowed_origins=[],
+            grant_types=list(grant_types),
+            **extra,
+        )
+    return PasswordClient(record, secret, basic(record.client_id, secret))
 
 
 def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:

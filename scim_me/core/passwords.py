@@ -43,7 +43,15 @@ class HashingBusyError(UnavailableError):
 # One set of turns per process and concurrency (tests build apps with other settings).
 _turns: dict[int, threading.BoundedSemaphore] = {}
 _turns_lock = threading.Lock()
-_held = threading.local()
+
+
+class _Held(threading.local):
+    """How deep this thread is inside its hashing turn (0: it holds none)."""
+
+    depth = 0
+
+
+_held = _Held()
 
 
 @contextmanager
@@ -52,7 +60,7 @@ def hash_slot(params: HashParams) -> Iterator[None]:
     with ``memory_kib`` of memory (security.md T-PERF-2). Waits ``params.wait_seconds`` for a
     turn, then raises :class:`HashingBusyError`. Re-entrant on one thread: a caller may take the
     turn around its whole check (auth/login.py, so a refusal counts as no attempt)."""
-    if getattr(_held, "depth", 0):
+    if _held.depth:
         _held.depth += 1
         try:
             yield

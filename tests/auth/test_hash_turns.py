@@ -5,7 +5,6 @@ as no attempt."""
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,10 +17,10 @@ from scim_me.core.passwords import HashParams
 from scim_me.core.passwords import hash_password
 from scim_me.core.passwords import hash_slot
 from scim_me.core.passwords import verify_password
-from scim_me.storage.clients import create_client
 from scim_me.storage.events import list_events
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.factories import password_client
 from tests.support.apps import build_app
 
 PASSWORD = "correct-horse-9"
@@ -85,11 +84,7 @@ def app(database_url: str, tmp_path: Any) -> Iterator[Any]:
 def test_a_sign_in_refused_a_turn_answers_503_and_counts_no_attempt(app, client):
     tenant = make_tenant(app, "acme")
     kim = make_user(app, tenant, "kim", PASSWORD)
-    with app.extensions["scim_me"].db.connection_context():
-        record, secret = create_client(
-            tenant.id, "postman", public=False, redirect_uris=[], allowed_origins=[], grant_types=["password"]
-        )
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()}
+    auth = password_client(app, tenant).auth
     data = {"grant_type": "password", "username": "kim", "password": "wrong-guess-1", "scope": "internal_login"}
     params = app.extensions["scim_me"].settings.hash_params()
     with turns_taken(params):

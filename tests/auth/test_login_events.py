@@ -8,11 +8,11 @@ import base64
 
 import pytest
 
-from scim_me.storage.clients import create_client
 from scim_me.storage.events import list_events
 from scim_me.storage.events import record_event
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.factories import password_client
 from tests.support.statements import count_statements
 
 PASSWORD = "correct-horse-9"
@@ -30,12 +30,8 @@ def kim(app, tenant):
 
 @pytest.fixture
 def postman(app, tenant):
-    with app.extensions["scim_me"].db.connection_context():
-        record, secret = create_client(
-            tenant.id, "postman", public=False, redirect_uris=[], allowed_origins=[], grant_types=["password"]
-        )
-    raw = base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()
-    return record, {"Authorization": f"Basic {raw}"}
+    made = password_client(app, tenant)
+    return made.record, made.auth
 
 
 def _events(app, tenant, user):

@@ -4,17 +4,16 @@ proven password again with today's, without touching the password's age or the u
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from scim_me.config import Settings
 from scim_me.core.passwords import hash_password
 from scim_me.core.passwords import needs_rehash
 from scim_me.core.passwords import verify_password
-from scim_me.storage.clients import create_client
 from scim_me.storage.users import get_user
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.factories import password_client
 from tests.support.apps import build_app
 
 PASSWORD = "correct-horse-9"
@@ -39,16 +38,12 @@ def test_a_sign_in_hashes_a_password_of_older_parameters_again(database_url, tmp
     before = build_app(database_url, tmp_path)  # the tests' cheap profile: m=1024, t=1, p=1
     tenant = make_tenant(before, "acme")
     kim = make_user(before, tenant, "kim", PASSWORD)
-    with before.extensions["scim_me"].db.connection_context():
-        record, secret = create_client(
-            tenant.id, "postman", public=False, redirect_uris=[], allowed_origins=[], grant_types=["password"]
-        )
+    auth = password_client(before, tenant).auth
     old = _stored(before, tenant, kim.id)
     assert "$m=1024,t=1,p=1$" in old.password_hash
     # The operator raises the cost; the same database is served with it.
     after = build_app(database_url, tmp_path, argon2_time_cost=2)
     client = after.test_client()
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()}
 
     def grant(password: str) -> int:
         data = {"grant_type": "password", "username": "kim", "password": password, "scope": "internal_login"}

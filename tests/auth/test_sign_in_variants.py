@@ -16,11 +16,11 @@ import pytest
 import time_machine
 
 from scim_me.core import otp
-from scim_me.storage.clients import create_client
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_token
 from tests.factories import make_user
+from tests.factories import password_client
 
 PASSWORD = "Correct-Horse-9"
 TOKEN = "/t/acme/oauth2/token"
@@ -35,11 +35,7 @@ def kim(app):
 @pytest.fixture
 def grant(app, client, kim):
     tenant, _user = kim
-    with app.extensions["scim_me"].db.connection_context():
-        record, secret = create_client(
-            tenant.id, "postman", public=False, redirect_uris=[], allowed_origins=[], grant_types=["password"]
-        )
-    auth = {"Authorization": "Basic " + base64.b64encode(f"{record.client_id}:{secret}".encode()).decode()}
+    auth = password_client(app, tenant).auth
 
     def send(password: str) -> Any:
         data = {"grant_type": "password", "username": "kim", "password": password, "scope": "internal_login"}

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import time_machine
 
 from scim_me.core import otp
-from scim_me.storage.clients import create_client
 from tests.factories import bearer
 from tests.factories import make_tenant
 from tests.factories import make_user
+from tests.factories import password_client
 from tests.oauth.test_authorize import _code_from
 from tests.oauth.test_authorize import _exchange
 from tests.oauth.test_authorize import _params
@@ -40,17 +40,9 @@ def test_a_round_of_sign_ins_and_factor_changes_logs_no_secret(database_url, tmp
     tenant = make_tenant(app, "acme")
     make_user(app, tenant, "kim", PASSWORD, emails=[{"value": "kim@example.com", "primary": True}])
     spa = make_spa(app, tenant, "My SPA", first_party=True)
-    with app.extensions["scim_me"].db.connection_context():
-        record, client_secret = create_client(
-            tenant.id,
-            "postman",
-            public=False,
-            redirect_uris=[],
-            allowed_origins=[],
-            grant_types=["password", "refresh_token"],
-            scope="openid internal_login",
-        )
-    app_auth = {"Authorization": "Basic " + base64.b64encode(f"{record.client_id}:{client_secret}".encode()).decode()}
+    _record, client_secret, app_auth = password_client(
+        app, tenant, ("password", "refresh_token"), "openid internal_login"
+    )
     secrets: dict[str, str] = {"password": PASSWORD, "wrong password": WRONG, "client secret": client_secret}
 
     # The authorization code flow (PKCE): the code, the verifier and the tokens.

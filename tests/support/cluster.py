@@ -35,6 +35,7 @@ from tests.support.live_server import _gunicorn_command
 from tests.support.live_server import cli_command
 from tests.support.live_server import loopback_listener
 from tests.support.live_server import port_of
+from tests.support.live_server import spawn_in_group
 from tests.support.live_server import tail
 from tests.support.mailserver import MailSink
 
@@ -266,17 +267,7 @@ def _start_instance(instance: Instance, listener: socket.socket, config: Path) -
     gunicorn = _gunicorn_command(listener.fileno(), "-c", "python:scim_me.gunicorn_conf", *access)
     script = f"{shlex.join(cli_command())} db upgrade && exec {shlex.join(gunicorn)}"
     env = _environment(config, PROMETHEUS_MULTIPROC_DIR=str(instance.workdir / "metrics"))
-    with instance.log_path.open("ab") as log:
-        instance.proc = subprocess.Popen(
-            ["sh", "-c", script],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            pass_fds=(listener.fileno(),),
-            start_new_session=True,
-        )
-    listener.close()
+    instance.proc = spawn_in_group(["sh", "-c", script], env, instance.log_path, listener)
 
 
 @contextmanager

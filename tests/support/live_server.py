@@ -285,14 +285,14 @@ def prepare_main(server: LiveServer) -> None:
     )
 
 
-def serve_killable(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn (2 workers, scim-me's hooks) in its own process group, so one signal kills it all."""
-    listener = loopback_listener()
-    base_url = f"http://127.0.0.1:{port_of(listener)}"
-    env = {**env, "SCIM_ME_BASE_URL": base_url}
+def spawn_in_group(
+    command: list[str], env: dict[str, str], log_path: Path, listener: socket.socket
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` serving on ``listener`` (handed over, then closed here) in a process
+    group of its own, output appended to ``log_path``: one signal to the group stops all of it."""
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            _gunicorn_command(listener.fileno(), "-c", "python:scim_me.gunicorn_conf"),
+            command,
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -301,6 +301,17 @@ def serve_killable(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pope
             start_new_session=True,
         )
     listener.close()
+    return proc
+
+
+def serve_killable(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn (2 workers, scim-me's hooks) in its own process group, so one signal kills it all."""
+    listener = loopback_listener()
+    base_url = f"http://127.0.0.1:{port_of(listener)}"
+    env = {**env, "SCIM_ME_BASE_URL": base_url}
+    proc = spawn_in_group(
+        _gunicorn_command(listener.fileno(), "-c", "python:scim_me.gunicorn_conf"), env, log_path, listener
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
